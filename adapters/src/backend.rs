@@ -1,0 +1,22 @@
+//! The closed set of backend kinds, dispatched without dynamic allocation per call.
+
+use crate::error::AttemptError;
+use crate::openai_compat::OpenAiCompat;
+use crate::reply::Reply;
+use crate::request::ChatRequest;
+
+/// One configured backend.
+#[derive(Debug)]
+pub enum Backend {
+    /// An OpenAI-compatible HTTP API: a closed cloud or a local server.
+    OpenAiCompat(OpenAiCompat),
+}
+
+impl Backend {
+    /// Sends one chat-completion attempt for `model` (the backend's own model name).
+    pub async fn chat(&self, req: &ChatRequest, model: &str) -> Result<Reply, AttemptError> {
+        match self {
+            Backend::OpenAiCompat(b) => b.chat(req, model).await,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Tollgate's backends: everything that turns a parsed chat request into an upstream attempt.
+//!
+//! Every backend kind answers with the same [`Reply`]: a complete OpenAI-format JSON body, or a
+//! stream of OpenAI-format chunk events. The gateway's pipeline never needs to know which kind
+//! produced it, so routing, failover, usage counting and recording are written once.
+
+pub mod backend;
+pub mod error;
+pub mod http_client;
+pub mod openai_compat;
+pub mod reply;
+pub mod request;
+pub mod sse;
+pub mod timeouts;
+
+pub use backend::Backend;
+pub use error::AttemptError;
+pub use reply::{Complete, Event, EventStream, Reply, Usage};
+pub use request::{ChatRequest, RequestError};
+pub use timeouts::Timeouts;

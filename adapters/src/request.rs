@@ -1,0 +1,161 @@
+//! The parsed chat-completion request every backend receives.
+
+use async_openai::types::chat::CreateChatCompletionRequest;
+use serde_json::{Map, Value};
+
+/// A client's chat-completion request, checked against OpenAI's schema.
+///
+/// `body` keeps the client's JSON object as sent, so OpenAI-compatible upstreams receive vendor
+/// fields (`top_k`, `repetition_penalty`, ...) that the typed schema does not know; `typed` is
+/// the schema-checked view that policy and the on-device engine read.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// The request object as the client sent it.
+    pub body: Map<String, Value>,
+    /// The same request in async-openai's types.
+    pub typed: CreateChatCompletionRequest,
+}
+
+/// Why a request body was refused, with the JSON path of the offending field when known.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RequestError {
+    /// A sentence for the client.
+    pub message: String,
+    /// The field at fault (`messages[0].role`), if one is.
+    pub param: Option<String>,
+}
+
+impl RequestError {
+    fn new(message: impl Into<String>, param: Option<String>) -> Self {
+        RequestError {
+            message: message.into(),
+            param,
+        }
+    }
+}
+
+impl ChatRequest {
+    /// Parses and checks a request body.
+    pub fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
+        if let Err(e) = std::str::from_utf8(bytes) {
+            return Err(RequestError::new(
+                format!(
+                    "request body is not valid UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
+                None,
+            ));
+        }
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| RequestError::new(format!("request body is not valid JSON: {e}"), None))?;
+        let Value::Object(body) = value else {
+            return Err(RequestError::new(
+                "request body must be a JSON object",
+                None,
+            ));
+        };
+        for required in ["model", "messages"] {
+            if !body.contains_key(required) {
+                return Err(RequestError::new(
+                    format!("missing required parameter: '{required}'"),
+                    Some(required.to_string()),
+                ));
+            }
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let typed: CreateChatCompletionRequest = serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                RequestError::new(
+                    format!("invalid value at '{path}': {}", e.inner()),
+                    Some(path),
+                )
+            })?;
+        if typed.messages.is_empty() {
+            return Err(RequestError::new(
+                "'messages' must contain at least one message",
+                Some("messages".into()),
+            ));
+        }
+        Ok(ChatRequest { body, typed })
+    }
+
+    /// Whether the client asked for a streamed answer.
+    pub fn stream(&self) -> bool {
+        self.typed.stream.unwrap_or(false)
+    }
+
+    /// Whether the client asked for the final usage chunk of a stream.
+    pub fn include_usage(&self) -> bool {
+        self.typed
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
+    }
+
+    /// The model name the client sent (a route or `BACKEND/MODEL`).
+    pub fn model(&self) -> &str {
+        &self.typed.model
+    }
+
+    /// The upper bound of completion tokens the client allows, if it set one.
+    pub fn max_completion_tokens(&self) -> Option<u32> {
+        #[allow(deprecated)]
+        self.typed.max_completion_tokens.or(self.typed.max_tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_minimal_request_and_keeps_vendor_fields() {
+        let req = ChatRequest::parse(
+            br#"{"model":"auto","messages":[{"role":"user","content":"hi"}],"top_k":5,"stream":true}"#,
+        )
+        .unwrap();
+        assert_eq!(req.model(), "auto");
+        assert!(req.stream());
+        assert!(!req.include_usage());
+        assert_eq!(req.body.get("top_k"), Some(&Value::from(5)));
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        let err = ChatRequest::parse(br#"{"model":"auto","messages":[{"role":"wizard","content":"hi"}]}"#)
+            .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages[0]"));
+        let err = ChatRequest::parse(br#"{"model":"auto","messages":"hi"}"#).unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages"));
+        let err = ChatRequest::parse(br#"{"model":"auto","messages":[],"temperature":"hot"}"#)
+            .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("temperature"));
+    }
+
+    #[test]
+    fn refuses_missing_fields_bad_json_and_bad_utf8() {
+        assert_eq!(
+            ChatRequest::parse(br#"{"model":"auto"}"#).unwrap_err().param.as_deref(),
+            Some("messages")
+        );
+        assert!(ChatRequest::parse(br#"{"model":"auto","messages":[]}"#)
+            .unwrap_err()
+            .message
+            .contains("at least one"));
+        assert!(ChatRequest::parse(b"{not json")
+            .unwrap_err()
+            .message
+            .contains("not valid JSON"));
+        assert!(ChatRequest::parse(b"{\"model\":\"\xff\"}")
+            .unwrap_err()
+            .message
+            .contains("UTF-8"));
+        assert!(ChatRequest::parse(b"[1,2]")
+            .unwrap_err()
+            .message
+            .contains("JSON object"));
+    }
+}

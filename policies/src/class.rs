@@ -1,0 +1,108 @@
+//! Data classes and trust zones: how sensitive a request is, and where it may therefore go.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How sensitive a request's content is, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataClass {
+    /// May be published.
+    Public,
+    /// For the organisation's eyes; fine for vetted processors.
+    Internal,
+    /// Personal data and business secrets.
+    Confidential,
+    /// Credentials, government and financial identifiers, health data.
+    Restricted,
+}
+
+impl DataClass {
+    /// Every class, least sensitive first.
+    pub const ALL: [DataClass; 4] = [
+        DataClass::Public,
+        DataClass::Internal,
+        DataClass::Confidential,
+        DataClass::Restricted,
+    ];
+
+    /// The class's name as written in configs, headers and records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataClass::Public => "public",
+            DataClass::Internal => "internal",
+            DataClass::Confidential => "confidential",
+            DataClass::Restricted => "restricted",
+        }
+    }
+}
+
+impl fmt::Display for DataClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown data-class name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown data class '{0}': expected one of public, internal, confidential, restricted")]
+pub struct UnknownClass(pub String);
+
+impl FromStr for DataClass {
+    type Err = UnknownClass;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DataClass::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownClass(s.to_string()))
+    }
+}
+
+/// Where a backend runs, relative to the organisation's trust boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Zone {
+    /// Inside the gateway process itself.
+    OnDevice,
+    /// Servers inside the organisation.
+    Local,
+    /// Third-party APIs outside the organisation.
+    External,
+}
+
+impl Zone {
+    /// Every zone, most trusted first.
+    pub const ALL: [Zone; 3] = [Zone::OnDevice, Zone::Local, Zone::External];
+
+    /// The zone's name as written in configs and records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Zone::OnDevice => "on_device",
+            Zone::Local => "local",
+            Zone::External => "external",
+        }
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_ordered_and_parse_back() {
+        assert!(DataClass::Public < DataClass::Internal);
+        assert!(DataClass::Confidential < DataClass::Restricted);
+        for c in DataClass::ALL {
+            assert_eq!(c.as_str().parse::<DataClass>(), Ok(c));
+        }
+        assert_eq!("RESTRICTED".parse::<DataClass>(), Ok(DataClass::Restricted));
+        assert!("secret".parse::<DataClass>().is_err());
+    }
+}

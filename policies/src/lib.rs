@@ -1,0 +1,8 @@
+//! Tollgate's policy layer: pure functions and data, no I/O, no async, no clock.
+//!
+//! Everything the gateway decides about where a request may go is computed here from inputs
+//! it is given, so every rule can be unit-tested, property-tested and benchmarked alone.
+
+pub mod class;
+
+pub use class::{DataClass, Zone};
