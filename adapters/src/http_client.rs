@@ -51,7 +51,10 @@ pub fn build(connect_timeout: Duration) -> HttpClient {
 
 /// Classifies a client error: a timed-out connect is a connect timeout, anything else before
 /// the response head is a connect failure.
-pub fn classify(err: &hyper_util::client::legacy::Error, connect_timeout: Duration) -> AttemptError {
+pub fn classify(
+    err: &hyper_util::client::legacy::Error,
+    connect_timeout: Duration,
+) -> AttemptError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {

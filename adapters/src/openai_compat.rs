@@ -3,7 +3,7 @@
 
 use crate::error::{AttemptError, TimeoutKind};
 use crate::http_client::{self, HttpClient};
-use crate::reply::{Complete, Event, EventStream, Reply, Usage};
+use crate::reply::{Complete, Event, Reply, Usage};
 use crate::request::ChatRequest;
 use crate::sse::SseParser;
 use crate::timeouts::{self, Timeouts};
@@ -62,12 +62,18 @@ impl OpenAiCompat {
             .map_err(|e| format!("base_url '{}' is not a valid URL: {e}", cfg.base_url))?;
         match chat_url.scheme_str() {
             Some("http") | Some("https") => {}
-            _ => return Err(format!("base_url '{}' must start with http:// or https://", cfg.base_url)),
+            _ => {
+                return Err(format!(
+                    "base_url '{}' must start with http:// or https://",
+                    cfg.base_url
+                ))
+            }
         }
         let auth = match cfg.api_key {
             Some(key) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {key}"))
-                    .map_err(|_| "the API key contains characters not allowed in a header".to_string())?;
+                let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                    "the API key contains characters not allowed in a header".to_string()
+                })?;
                 v.set_sensitive(true);
                 Some(v)
             }
@@ -77,7 +83,8 @@ impl OpenAiCompat {
         for (k, v) in cfg.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
                 .map_err(|_| format!("header name '{k}' is not valid"))?;
-            let value = HeaderValue::from_str(&v).map_err(|_| format!("header '{k}' has an invalid value"))?;
+            let value = HeaderValue::from_str(&v)
+                .map_err(|_| format!("header '{k}' has an invalid value"))?;
             headers.push((name, value));
         }
         Ok(OpenAiCompat {
@@ -106,34 +113,76 @@ impl OpenAiCompat {
         }
         let started = Instant::now();
         let request = self.build_request(req, model)?;
-        let response = match tokio::time::timeout(self.timeouts.first_byte(), self.client.request(request)).await {
-            Err(_) => return Err(AttemptError::Timeout(TimeoutKind::FirstByte, self.timeouts.first_byte())),
-            Ok(Err(e)) => return Err(http_client::classify(&e, self.timeouts.connect())),
-            Ok(Ok(r)) => r,
-        };
+        let response =
+            match tokio::time::timeout(self.timeouts.first_byte(), self.client.request(request))
+                .await
+            {
+                Err(_) => {
+                    return Err(AttemptError::Timeout(
+                        TimeoutKind::FirstByte,
+                        self.timeouts.first_byte(),
+                    ))
+                }
+                Ok(Err(e)) => return Err(http_client::classify(&e, self.timeouts.connect())),
+                Ok(Ok(r)) => r,
+            };
         let status = response.status();
         if !status.is_success() {
             let retry_after = retry_after_secs(response.headers());
-            let body = read_body(response.into_body(), MAX_ERROR_BYTES, started, &self.timeouts)
-                .await
-                .unwrap_or_default();
-            return Err(AttemptError::Status { status: status.as_u16(), body, retry_after });
+            let body = read_body(
+                response.into_body(),
+                MAX_ERROR_BYTES,
+                started,
+                &self.timeouts,
+            )
+            .await
+            .unwrap_or_default();
+            return Err(AttemptError::Status {
+                status: status.as_u16(),
+                body,
+                retry_after,
+            });
         }
         if req.stream() {
             let events = sse_events(response.into_body());
-            return Ok(Reply::Stream(timeouts::enforce_on_stream(events, self.timeouts, started)));
+            return Ok(Reply::Stream(timeouts::enforce_on_stream(
+                events,
+                self.timeouts,
+                started,
+            )));
         }
-        let body = read_body(response.into_body(), MAX_RESPONSE_BYTES, started, &self.timeouts).await?;
+        let body = read_body(
+            response.into_body(),
+            MAX_RESPONSE_BYTES,
+            started,
+            &self.timeouts,
+        )
+        .await?;
         let usage = Usage::from_openai_json(&body);
         Ok(Reply::Complete(Complete { body, usage }))
     }
 
-    fn build_request(&self, req: &ChatRequest, model: &str) -> Result<http::Request<Full<Bytes>>, AttemptError> {
-        let body = serde_json::to_vec(&Outgoing { body: &req.body, model, stream: req.stream() })
-            .map_err(|e| AttemptError::Protocol(format!("could not encode the request: {e}")))?;
+    fn build_request(
+        &self,
+        req: &ChatRequest,
+        model: &str,
+    ) -> Result<http::Request<Full<Bytes>>, AttemptError> {
+        let body = serde_json::to_vec(&Outgoing {
+            body: &req.body,
+            model,
+            stream: req.stream(),
+        })
+        .map_err(|e| AttemptError::Protocol(format!("could not encode the request: {e}")))?;
         let mut builder = http::Request::post(self.chat_url.clone())
             .header(CONTENT_TYPE, "application/json")
-            .header(http::header::ACCEPT, if req.stream() { "text/event-stream" } else { "application/json" });
+            .header(
+                http::header::ACCEPT,
+                if req.stream() {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            );
         if let Some(auth) = &self.auth {
             builder = builder.header(AUTHORIZATION, auth.clone());
         }
@@ -211,7 +260,9 @@ async fn read_body(
         };
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
-                return Err(AttemptError::Protocol(format!("upstream body is larger than {limit} bytes")));
+                return Err(AttemptError::Protocol(format!(
+                    "upstream body is larger than {limit} bytes"
+                )));
             }
             buf.extend_from_slice(&data);
         }
@@ -219,7 +270,9 @@ async fn read_body(
 }
 
 /// Turns an SSE body into events. A body that errors mid-stream yields one `Err`.
-fn sse_events(body: Incoming) -> impl futures_util::Stream<Item = Result<Event, AttemptError>> + Send {
+fn sse_events(
+    body: Incoming,
+) -> impl futures_util::Stream<Item = Result<Event, AttemptError>> + Send {
     struct State {
         body: Incoming,
         parser: SseParser,
@@ -227,7 +280,13 @@ fn sse_events(body: Incoming) -> impl futures_util::Stream<Item = Result<Event, 
         scratch: Vec<Event>,
         ended: bool,
     }
-    let state = State { body, parser: SseParser::new(), ready: VecDeque::new(), scratch: Vec::new(), ended: false };
+    let state = State {
+        body,
+        parser: SseParser::new(),
+        ready: VecDeque::new(),
+        scratch: Vec::new(),
+        ended: false,
+    };
     futures_util::stream::unfold(state, |mut s| async move {
         loop {
             if let Some(event) = s.ready.pop_front() {
@@ -240,7 +299,12 @@ fn sse_events(body: Incoming) -> impl futures_util::Stream<Item = Result<Event, 
                 None => {
                     s.ended = true;
                     if s.parser.has_partial_event() {
-                        return Some((Err(AttemptError::Protocol("upstream stream ended inside an event".into())), s));
+                        return Some((
+                            Err(AttemptError::Protocol(
+                                "upstream stream ended inside an event".into(),
+                            )),
+                            s,
+                        ));
                     }
                     return None;
                 }
@@ -271,12 +335,22 @@ mod tests {
             r#"{"model":"auto","messages":[],"stream":true,"stream_options":{"include_usage":false,"x":1},"top_k":3}"#,
         )
         .unwrap();
-        let out: Value = serde_json::to_value(Outgoing { body: &body, model: "gpt-4o-mini", stream: true }).unwrap();
+        let out: Value = serde_json::to_value(Outgoing {
+            body: &body,
+            model: "gpt-4o-mini",
+            stream: true,
+        })
+        .unwrap();
         assert_eq!(out["model"], "gpt-4o-mini");
         assert_eq!(out["stream_options"]["include_usage"], true);
         assert_eq!(out["stream_options"]["x"], 1);
         assert_eq!(out["top_k"], 3);
-        let out: Value = serde_json::to_value(Outgoing { body: &body, model: "m", stream: false }).unwrap();
+        let out: Value = serde_json::to_value(Outgoing {
+            body: &body,
+            model: "m",
+            stream: false,
+        })
+        .unwrap();
         assert_eq!(out["stream_options"]["include_usage"], false);
     }
 

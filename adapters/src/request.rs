@@ -125,9 +125,11 @@ mod tests {
 
     #[test]
     fn names_the_field_at_fault() {
-        let err = ChatRequest::parse(br#"{"model":"auto","messages":[{"role":"wizard","content":"hi"}]}"#)
-            .unwrap_err();
-        assert_eq!(err.param.as_deref(), Some("messages[0]"));
+        let err = ChatRequest::parse(
+            br#"{"model":"auto","messages":[{"role":"wizard","content":"hi"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(err.param.as_deref(), Some("messages[0].role"));
         let err = ChatRequest::parse(br#"{"model":"auto","messages":"hi"}"#).unwrap_err();
         assert_eq!(err.param.as_deref(), Some("messages"));
         let err = ChatRequest::parse(br#"{"model":"auto","messages":[],"temperature":"hot"}"#)
@@ -138,7 +140,10 @@ mod tests {
     #[test]
     fn refuses_missing_fields_bad_json_and_bad_utf8() {
         assert_eq!(
-            ChatRequest::parse(br#"{"model":"auto"}"#).unwrap_err().param.as_deref(),
+            ChatRequest::parse(br#"{"model":"auto"}"#)
+                .unwrap_err()
+                .param
+                .as_deref(),
             Some("messages")
         );
         assert!(ChatRequest::parse(br#"{"model":"auto","messages":[]}"#)

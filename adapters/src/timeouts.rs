@@ -60,23 +60,24 @@ where
     let deadline = started + timeouts.total();
     let first_deadline = started + timeouts.first_byte();
     let state = (Box::pin(inner), false, true);
-    let stream = futures_util::stream::unfold(state, move |(mut inner, finished, first)| async move {
-        if finished {
-            return None;
-        }
-        let (limit, kind, allowed) = next_limit(&timeouts, first, first_deadline, deadline);
-        match tokio::time::timeout_at(limit, inner.next()).await {
-            Ok(Some(item)) => {
-                let failed = item.is_err();
-                Some((item, (inner, failed, false)))
+    let stream =
+        futures_util::stream::unfold(state, move |(mut inner, finished, first)| async move {
+            if finished {
+                return None;
             }
-            Ok(None) => None,
-            Err(_) => Some((
-                Err(AttemptError::Timeout(kind, allowed)),
-                (inner, true, false),
-            )),
-        }
-    });
+            let (limit, kind, allowed) = next_limit(&timeouts, first, first_deadline, deadline);
+            match tokio::time::timeout_at(limit, inner.next()).await {
+                Ok(Some(item)) => {
+                    let failed = item.is_err();
+                    Some((item, (inner, failed, false)))
+                }
+                Ok(None) => None,
+                Err(_) => Some((
+                    Err(AttemptError::Timeout(kind, allowed)),
+                    (inner, true, false),
+                )),
+            }
+        });
     Box::pin(stream)
 }
 
@@ -88,9 +89,17 @@ fn next_limit(
     deadline: Instant,
 ) -> (Instant, TimeoutKind, Duration) {
     let (limit, kind, allowed) = if first {
-        (first_deadline, TimeoutKind::FirstByte, timeouts.first_byte())
+        (
+            first_deadline,
+            TimeoutKind::FirstByte,
+            timeouts.first_byte(),
+        )
     } else {
-        (Instant::now() + timeouts.idle(), TimeoutKind::Idle, timeouts.idle())
+        (
+            Instant::now() + timeouts.idle(),
+            TimeoutKind::Idle,
+            timeouts.idle(),
+        )
     };
     if limit > deadline {
         (deadline, TimeoutKind::Total, timeouts.total())
@@ -137,8 +146,16 @@ mod tests {
             total_ms: 1_000,
         };
         assert_eq!(outcome(&[90, 40, 40], t).await, (3, None));
-        assert_eq!(outcome(&[110], t).await, (0, Some("timeout_first_byte".into())));
-        assert_eq!(outcome(&[10, 60], t).await, (1, Some("timeout_idle".into())));
+        assert_eq!(
+            outcome(&[110], t).await,
+            (0, Some("timeout_first_byte".into()))
+        );
+        assert_eq!(
+            outcome(&[10, 60], t).await,
+            (1, Some("timeout_idle".into()))
+        );
+        // 24 events by 960 ms; the 25th would come at 1000 ms, past the 990 ms total.
+        let t = Timeouts { total_ms: 990, ..t };
         let many = vec![40; 30];
         assert_eq!(outcome(&many, t).await, (24, Some("timeout_total".into())));
     }

@@ -1,1 +1,10 @@
+//! Tollgate: an OpenAI-compatible gateway that routes every LLM request, by licence and
+//! data-sensitivity policy, to an on-device model, a local open-model server or a closed API,
+//! and meters tokens, cost and latency per route, tenant and model.
 
+pub mod cli;
+pub mod config;
+pub mod errors;
+pub mod gateway;
+pub mod pipeline;
+pub mod server;

@@ -1,1 +1,6 @@
+//! Test support: the real gateway binary, faithful fake upstreams and a test client.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
 
+pub mod client;
+pub mod fake_openai;
+pub mod gateway;

@@ -1,0 +1,146 @@
+//! The `tollgate` command line.
+
+use crate::config;
+use crate::gateway::Gateway;
+use crate::server;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// An OpenAI-compatible gateway that routes every request by licence and data-sensitivity
+/// policy to on-device, local or closed-API models, and meters what each costs.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tollgate.toml")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and print every problem with its key path.
+    CheckConfig {
+        /// The configuration file.
+        path: PathBuf,
+    },
+    /// Print the SHA-256 of an API key, as `tenants.NAME.api_key_sha256` expects it.
+    HashKey {
+        /// The key; read from standard input when absent, so it stays out of shell history.
+        key: Option<String>,
+    },
+}
+
+/// Runs the command line; the process exit code is its result.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::CheckConfig { path } => check_config(&path),
+        Command::HashKey { key } => hash_key(key),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn serve(path: &std::path::Path) -> ExitCode {
+    init_logging();
+    let config = match config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!(
+                "tollgate: invalid configuration in {}:\n{errors}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    if config.tenants.is_empty() {
+        tracing::warn!(
+            "no [tenants] configured: requests are served without API keys (loopback listeners only)"
+        );
+    }
+    let gw = match Gateway::build(config) {
+        Ok(gw) => Arc::new(gw),
+        Err(e) => {
+            eprintln!("tollgate: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listeners = match server::bind_all(&gw.config.server.listen) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tollgate: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let api: Vec<String> = listeners
+        .iter()
+        .map(|(a, _)| format!("http://{a}"))
+        .collect();
+    // One line with every address, on stdout, so scripts and tests can read the ports.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "tollgate listening on api {}", api.join(" "));
+    let _ = out.flush();
+    drop(out);
+    server::run(gw, listeners, Default::default());
+    ExitCode::SUCCESS
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(c) => {
+            for w in &c.warnings {
+                println!("warning: {w}");
+            }
+            println!(
+                "{}: valid ({} backends, {} routes, {} tenants)",
+                path.display(),
+                c.backends.len(),
+                c.routes.len(),
+                c.tenants.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                println!("error: {e}");
+            }
+            println!("{}: {} error(s)", path.display(), errors.0.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn hash_key(key: Option<String>) -> ExitCode {
+    let key = match key {
+        Some(k) => k,
+        None => {
+            let mut line = String::new();
+            if std::io::stdin().read_line(&mut line).is_err() {
+                eprintln!("tollgate: could not read the key from standard input");
+                return ExitCode::FAILURE;
+            }
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    println!("{}", hex::encode(crate::gateway::digest(key.as_bytes())));
+    ExitCode::SUCCESS
+}

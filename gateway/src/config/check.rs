@@ -1,0 +1,439 @@
+//! Turning the raw file into a checked [`Config`]: every error is collected with its path.
+
+use super::raw::{BackendKind, RawBackend, RawConfig, RawRoute, RawTenant};
+use super::{ConfigError, ConfigErrors};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tollgate_adapters::Timeouts;
+use tollgate_policies::{DataClass, Zone};
+
+/// A configuration whose every reference resolves.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listeners and limits.
+    pub server: Server,
+    /// Backends, in name order.
+    pub backends: Vec<Backend>,
+    /// Routes, in name order.
+    pub routes: Vec<Route>,
+    /// Tenants, in name order.
+    pub tenants: Vec<Tenant>,
+    /// Things that work but deserve attention (missing key variables, ...).
+    pub warnings: Vec<String>,
+    /// The folder relative paths in the file are resolved against.
+    pub base_dir: PathBuf,
+    backend_index: HashMap<String, usize>,
+    route_index: HashMap<String, usize>,
+}
+
+/// `[server]`, checked.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// API listeners.
+    pub listen: Vec<SocketAddr>,
+    /// Admin listener.
+    pub admin_listen: Option<SocketAddr>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Server worker threads.
+    pub threads: usize,
+    /// Seconds in-flight requests get on shutdown.
+    pub grace_period_seconds: u64,
+}
+
+/// A backend, checked.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// Its name.
+    pub name: String,
+    /// Its protocol.
+    pub kind: BackendKind,
+    /// Its trust zone.
+    pub zone: Zone,
+    /// API root for HTTP kinds.
+    pub base_url: Option<String>,
+    /// Variable holding its key.
+    pub api_key_env: Option<String>,
+    /// Extra upstream headers.
+    pub headers: Vec<(String, String)>,
+    /// Timeouts.
+    pub timeouts: Timeouts,
+    /// Its models, in name order.
+    pub models: Vec<Model>,
+}
+
+/// A model of a backend.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The backend's own name for it.
+    pub name: String,
+    /// `BACKEND/MODEL`.
+    pub key: String,
+    /// Licence or provider-terms id.
+    pub licence: Option<String>,
+    /// Context window in tokens.
+    pub context_window: Option<u32>,
+}
+
+/// One candidate of a route: indexes into [`Config::backends`] and that backend's models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// Index of the backend.
+    pub backend: usize,
+    /// Index of the model within the backend.
+    pub model: usize,
+}
+
+/// A route, checked.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The name clients send as `model`.
+    pub name: String,
+    /// Candidates in order of preference.
+    pub candidates: Vec<Candidate>,
+}
+
+/// A tenant, checked.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Its name.
+    pub name: String,
+    /// SHA-256 digests of its keys.
+    pub key_digests: Vec<[u8; 32]>,
+    /// Variable holding one more key.
+    pub api_key_env: Option<String>,
+    /// Minimum data class of its requests.
+    pub default_class: DataClass,
+    /// Routes it may use (indexes); `None` means all.
+    pub routes: Option<Vec<usize>>,
+}
+
+impl Config {
+    /// A backend's index by name.
+    pub fn backend_index(&self, name: &str) -> Option<usize> {
+        self.backend_index.get(name).copied()
+    }
+
+    /// A route's index by name.
+    pub fn route_index(&self, name: &str) -> Option<usize> {
+        self.route_index.get(name).copied()
+    }
+
+    /// Resolves `BACKEND/MODEL` to a candidate.
+    pub fn candidate(&self, key: &str) -> Option<Candidate> {
+        let (backend, model) = key.split_once('/')?;
+        let b = self.backend_index(backend)?;
+        let m = self.backends[b]
+            .models
+            .iter()
+            .position(|m| m.name == model)?;
+        Some(Candidate {
+            backend: b,
+            model: m,
+        })
+    }
+
+    /// The model a candidate points at.
+    pub fn model(&self, c: Candidate) -> &Model {
+        &self.backends[c.backend].models[c.model]
+    }
+
+    /// Whether every API listener is on a loopback address.
+    pub fn loopback_only(&self) -> bool {
+        self.server.listen.iter().all(|a| a.ip().is_loopback())
+    }
+}
+
+/// Collects errors with their paths while checking.
+#[derive(Default)]
+struct Errors(Vec<ConfigError>);
+
+impl Errors {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    let mut errors = Errors::default();
+    let mut warnings = Vec::new();
+    let server = check_server(&raw, &mut errors);
+    let backends: Vec<Backend> = raw
+        .backends
+        .iter()
+        .map(|(name, b)| check_backend(name, b, &mut errors, &mut warnings))
+        .collect();
+    let backend_index: HashMap<String, usize> = backends
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.name.clone(), i))
+        .collect();
+    let mut config = Config {
+        server,
+        backends,
+        routes: Vec::new(),
+        tenants: Vec::new(),
+        warnings,
+        base_dir: base_dir.to_path_buf(),
+        backend_index,
+        route_index: HashMap::new(),
+    };
+    config.routes = raw
+        .routes
+        .iter()
+        .map(|(name, r)| check_route(name, r, &config, &mut errors))
+        .collect();
+    config.route_index = config
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.clone(), i))
+        .collect();
+    config.tenants = raw
+        .tenants
+        .iter()
+        .map(|(name, t)| check_tenant(name, t, &config, &mut errors))
+        .collect();
+    for t in &config.tenants {
+        if let Some(var) = &t.api_key_env {
+            if std::env::var_os(var).is_none() {
+                config.warnings.push(format!(
+                    "tenants.{}.api_key_env: environment variable {var} is not set",
+                    t.name
+                ));
+            }
+        }
+    }
+    if config.tenants.is_empty() && !config.loopback_only() {
+        errors.add(
+            "server.listen",
+            "no tenants are configured, so requests are not authenticated: \
+             listen on loopback addresses only, or add [tenants]",
+        );
+    }
+    if errors.0.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors.0))
+    }
+}
+
+fn check_server(raw: &RawConfig, errors: &mut Errors) -> Server {
+    let s = &raw.server;
+    let listen: Vec<SocketAddr> = s
+        .listen
+        .to_vec()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| parse_addr(a, &format!("server.listen[{i}]"), errors))
+        .collect();
+    if listen.is_empty() && errors.0.is_empty() {
+        errors.add("server.listen", "at least one listen address is needed");
+    }
+    let admin_listen = s
+        .admin_listen
+        .as_deref()
+        .and_then(|a| parse_addr(a, "server.admin_listen", errors));
+    if s.max_body_bytes == 0 {
+        errors.add("server.max_body_bytes", "must be greater than 0");
+    }
+    if s.threads == 0 {
+        errors.add("server.threads", "must be at least 1");
+    }
+    Server {
+        listen,
+        admin_listen,
+        max_body_bytes: s.max_body_bytes,
+        threads: s.threads,
+        grace_period_seconds: s.grace_period_seconds,
+    }
+}
+
+fn parse_addr(a: &str, path: &str, errors: &mut Errors) -> Option<SocketAddr> {
+    match a.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            errors.add(
+                path,
+                format!("'{a}' is not a socket address like 127.0.0.1:8000"),
+            );
+            None
+        }
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn check_backend(
+    name: &str,
+    b: &RawBackend,
+    errors: &mut Errors,
+    warnings: &mut Vec<String>,
+) -> Backend {
+    let path = format!("backends.{name}");
+    if !valid_name(name) {
+        errors.add(
+            &path,
+            "backend names may use letters, digits, '-', '_' and '.' only",
+        );
+    }
+    match b.kind {
+        BackendKind::Openai => {
+            if b.zone == Zone::OnDevice {
+                errors.add(
+                    format!("{path}.zone"),
+                    "an HTTP backend is in zone 'local' or 'external', never 'on_device'",
+                );
+            }
+            match &b.base_url {
+                None => errors.add(format!("{path}.base_url"), "required for kind 'openai'"),
+                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => errors
+                    .add(
+                        format!("{path}.base_url"),
+                        format!("'{url}' must start with http:// or https://"),
+                    ),
+                Some(url) if url.parse::<http::Uri>().is_err() => errors.add(
+                    format!("{path}.base_url"),
+                    format!("'{url}' is not a valid URL"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
+    if let Some(var) = &b.api_key_env {
+        if std::env::var_os(var).is_none() {
+            warnings.push(format!(
+                "{path}.api_key_env: environment variable {var} is not set; \
+                 requests to this backend fail over to the next candidate"
+            ));
+        }
+    }
+    let t = &b.timeouts;
+    for (key, v) in [
+        ("connect_ms", t.connect_ms),
+        ("first_byte_ms", t.first_byte_ms),
+        ("idle_ms", t.idle_ms),
+        ("total_ms", t.total_ms),
+    ] {
+        if v == 0 {
+            errors.add(format!("{path}.timeouts.{key}"), "must be greater than 0");
+        }
+    }
+    if b.models.is_empty() {
+        errors.add(
+            format!("{path}.models"),
+            "a backend needs at least one model",
+        );
+    }
+    for model in b.models.keys() {
+        if model.is_empty() {
+            errors.add(format!("{path}.models"), "model names cannot be empty");
+        }
+    }
+    Backend {
+        name: name.to_string(),
+        kind: b.kind,
+        zone: b.zone,
+        base_url: b.base_url.clone(),
+        api_key_env: b.api_key_env.clone(),
+        headers: b
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        timeouts: b.timeouts,
+        models: b
+            .models
+            .iter()
+            .map(|(m, spec)| Model {
+                name: m.clone(),
+                key: format!("{name}/{m}"),
+                licence: spec.licence.clone(),
+                context_window: spec.context_window,
+            })
+            .collect(),
+    }
+}
+
+fn check_route(name: &str, r: &RawRoute, config: &Config, errors: &mut Errors) -> Route {
+    let path = format!("routes.{name}");
+    if !valid_name(name) {
+        errors.add(
+            &path,
+            "route names may use letters, digits, '-', '_' and '.' only",
+        );
+    }
+    if r.candidates.is_empty() {
+        errors.add(
+            format!("{path}.candidates"),
+            "a route needs at least one candidate",
+        );
+    }
+    let mut candidates = Vec::new();
+    for (i, c) in r.candidates.iter().enumerate() {
+        match config.candidate(c) {
+            Some(cand) if candidates.contains(&cand) => errors.add(
+                format!("{path}.candidates[{i}]"),
+                format!("'{c}' is listed twice"),
+            ),
+            Some(cand) => candidates.push(cand),
+            None => errors.add(
+                format!("{path}.candidates[{i}]"),
+                format!("'{c}' is not a BACKEND/MODEL defined under [backends]"),
+            ),
+        }
+    }
+    Route {
+        name: name.to_string(),
+        candidates,
+    }
+}
+
+fn check_tenant(name: &str, t: &RawTenant, config: &Config, errors: &mut Errors) -> Tenant {
+    let path = format!("tenants.{name}");
+    let mut key_digests = Vec::new();
+    for (i, h) in t.api_key_sha256.iter().enumerate() {
+        let mut digest = [0u8; 32];
+        match hex::decode_to_slice(h.trim(), &mut digest) {
+            Ok(()) => key_digests.push(digest),
+            Err(_) => errors.add(
+                format!("{path}.api_key_sha256[{i}]"),
+                "must be 64 hex digits (the SHA-256 of the key; `tollgate hash-key` prints it)",
+            ),
+        }
+    }
+    if t.api_key_sha256.is_empty() && t.api_key_env.is_none() {
+        errors.add(&path, "a tenant needs api_key_sha256 or api_key_env");
+    }
+    let routes = if t.routes.is_empty() {
+        None
+    } else {
+        let mut idx = Vec::new();
+        for (i, r) in t.routes.iter().enumerate() {
+            match config.route_index(r) {
+                Some(ri) => idx.push(ri),
+                None => errors.add(
+                    format!("{path}.routes[{i}]"),
+                    format!("no route named '{r}'"),
+                ),
+            }
+        }
+        Some(idx)
+    };
+    Tenant {
+        name: name.to_string(),
+        key_digests,
+        api_key_env: t.api_key_env.clone(),
+        default_class: t.default_class.unwrap_or(DataClass::Public),
+        routes,
+    }
+}

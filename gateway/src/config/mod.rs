@@ -1,0 +1,125 @@
+//! Configuration: built-in defaults ← the TOML file ← `TOLLGATE_…` environment variables,
+//! parsed into raw types, then checked into a [`Config`] whose cross-references all resolve.
+
+mod check;
+pub mod raw;
+
+pub use check::{Backend, Candidate, Config, Model, Route, Server, Tenant};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use std::fmt;
+use std::path::Path;
+
+/// One problem in the configuration, with the key path it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Dotted key path, e.g. `routes.auto.candidates[1]`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl ConfigErrors {
+    fn one(path: &str, message: impl Into<String>) -> Self {
+        ConfigErrors(vec![ConfigError {
+            path: path.into(),
+            message: message.into(),
+        }])
+    }
+}
+
+/// Loads and checks the configuration at `path`, with overrides from the process environment:
+/// `TOLLGATE_BACKENDS__OPENAI__BASE_URL` sets `[backends.openai] base_url`. Only variables with
+/// a `__` are read, so `TOLLGATE_LOG` and the like are never mistaken for config keys.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    if !path.is_file() {
+        return Err(ConfigErrors::one(
+            "",
+            format!("config file '{}' not found", path.display()),
+        ));
+    }
+    let figment = Figment::new().merge(Toml::file_exact(path)).merge(
+        Env::prefixed("TOLLGATE_")
+            .filter(|k| k.as_str().contains("__"))
+            .split("__"),
+    );
+    let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
+    from_figment(&figment, base_dir)
+}
+
+/// Loads a configuration from a TOML string alone (no environment), for tests and tools.
+pub fn from_toml_str(toml: &str) -> Result<Config, ConfigErrors> {
+    from_figment(&Figment::new().merge(Toml::string(toml)), Path::new("."))
+}
+
+fn from_figment(figment: &Figment, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    let value: figment::value::Value = figment.extract().map_err(figment_errors)?;
+    let mut errors = Vec::new();
+    let mut unknown_key = |unknown: serde_ignored::Path| {
+        errors.push(ConfigError {
+            path: unknown.to_string(),
+            message: "unknown key".into(),
+        });
+    };
+    let ignoring = serde_ignored::Deserializer::new(&value, &mut unknown_key);
+    let raw: Result<raw::RawConfig, _> = serde_path_to_error::deserialize(ignoring);
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(e) => {
+            let path = e.path().to_string();
+            errors.push(ConfigError {
+                path: if path == "." { String::new() } else { path },
+                message: e.into_inner().to_string(),
+            });
+            return Err(ConfigErrors(errors));
+        }
+    };
+    match check::check(raw, base_dir) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigErrors(errors)),
+        Err(ConfigErrors(more)) => {
+            errors.extend(more);
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+fn figment_errors(e: figment::Error) -> ConfigErrors {
+    ConfigErrors(
+        e.into_iter()
+            .map(|e| ConfigError {
+                path: e.path.join("."),
+                message: e.kind.to_string(),
+            })
+            .collect(),
+    )
+}

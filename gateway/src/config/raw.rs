@@ -1,0 +1,134 @@
+//! The configuration file as written: every key a user may set, with its default.
+//!
+//! Unknown keys are not silently dropped: loading collects each one with its path and reports
+//! them all (see `load`). Cross-references (a route naming a backend model) are checked later,
+//! when the raw file becomes a checked [`super::Config`].
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use tollgate_adapters::Timeouts;
+use tollgate_policies::{DataClass, Zone};
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RawConfig {
+    /// Listeners and request limits.
+    pub server: RawServer,
+    /// Named backends.
+    pub backends: BTreeMap<String, RawBackend>,
+    /// Named routes that clients put in `model`.
+    pub routes: BTreeMap<String, RawRoute>,
+    /// Named tenants and their keys.
+    pub tenants: BTreeMap<String, RawTenant>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RawServer {
+    /// Addresses the API listens on (`host:port`; port 0 picks a free port).
+    pub listen: OneOrMany,
+    /// Address of the admin listener (`/metrics`); loopback by default.
+    pub admin_listen: Option<String>,
+    /// The largest request body accepted, in bytes (413 past it).
+    pub max_body_bytes: usize,
+    /// Worker threads of the server.
+    pub threads: usize,
+    /// Seconds that in-flight requests get to finish on shutdown.
+    pub grace_period_seconds: u64,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: OneOrMany::One("127.0.0.1:8000".into()),
+            admin_listen: None,
+            max_body_bytes: 32 * 1024 * 1024,
+            threads: 2,
+            grace_period_seconds: 10,
+        }
+    }
+}
+
+/// A string or a list of strings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// A single value.
+    One(String),
+    /// Several values.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// The kind of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Anything speaking OpenAI's HTTP API: OpenAI and compatible clouds, vLLM, llama.cpp's
+    /// server, Ollama, TGI, LocalAI.
+    Openai,
+}
+
+/// `[backends.NAME]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawBackend {
+    /// What protocol the backend speaks.
+    pub kind: BackendKind,
+    /// Where it runs relative to the trust boundary: `local` or `external`.
+    pub zone: Zone,
+    /// The API root, e.g. `https://api.openai.com/v1`.
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key (keys never go in the file).
+    pub api_key_env: Option<String>,
+    /// Extra headers sent upstream.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Per-stage timeouts.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    /// The models this backend serves, by the backend's own model name.
+    #[serde(default)]
+    pub models: BTreeMap<String, RawModel>,
+}
+
+/// `[backends.NAME.models.MODEL]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RawModel {
+    /// The model's licence id (open models) or provider terms id (closed APIs).
+    pub licence: Option<String>,
+    /// The context window in tokens, when known.
+    pub context_window: Option<u32>,
+}
+
+/// `[routes.NAME]`
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawRoute {
+    /// Candidate backend models as `BACKEND/MODEL`, in order of preference.
+    pub candidates: Vec<String>,
+}
+
+/// `[tenants.NAME]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RawTenant {
+    /// SHA-256 (hex) of each API key of this tenant: the file holds no key itself.
+    pub api_key_sha256: Vec<String>,
+    /// An environment variable holding one more API key of this tenant.
+    pub api_key_env: Option<String>,
+    /// The data class every request of this tenant has at least.
+    pub default_class: Option<DataClass>,
+    /// Routes this tenant may use; all when empty.
+    pub routes: Vec<String>,
+}

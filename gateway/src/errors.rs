@@ -1,0 +1,300 @@
+//! Every error a client can receive, and the one place where errors become HTTP responses.
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tollgate_adapters::AttemptError;
+
+/// An error answered to the client in OpenAI's shape: `{"error":{"message","type","code"}}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// OpenAI's error `type`.
+    pub kind: &'static str,
+    /// A stable, low-cardinality code, also used as the metrics/record label.
+    pub code: &'static str,
+    /// A sentence for the client.
+    pub message: String,
+    /// The request field at fault, if one is.
+    pub param: Option<String>,
+    /// Seconds for `Retry-After`.
+    pub retry_after: Option<u64>,
+    /// Extra structured detail merged into the `error` object (attempts, refusals, ...).
+    pub details: Option<(&'static str, Value)>,
+    /// An upstream's own error body, returned to the client as is.
+    pub upstream_body: Option<Bytes>,
+}
+
+impl ApiError {
+    fn new(
+        status: u16,
+        kind: &'static str,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            kind,
+            code,
+            message: message.into(),
+            param: None,
+            retry_after: None,
+            details: None,
+            upstream_body: None,
+        }
+    }
+
+    /// 400: the request body is malformed or fails the schema.
+    pub fn invalid_request(message: impl Into<String>, param: Option<String>) -> Self {
+        ApiError {
+            param,
+            ..Self::new(400, "invalid_request_error", "invalid_request", message)
+        }
+    }
+
+    /// 400 with a specific code.
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request_error", code, message)
+    }
+
+    /// 401: no key or an unknown key.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, "authentication_error", "invalid_api_key", message)
+    }
+
+    /// 403: the tenant may not use this route, or rules refuse every backend.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(403, "permission_error", code, message)
+    }
+
+    /// 404: unknown path or model.
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(404, "invalid_request_error", code, message)
+    }
+
+    /// 405: known path, wrong method.
+    pub fn method_not_allowed(allowed: &str) -> Self {
+        Self::new(
+            405,
+            "invalid_request_error",
+            "method_not_allowed",
+            format!("method not allowed; use {allowed}"),
+        )
+    }
+
+    /// 413: the body is larger than the configured limit.
+    pub fn body_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "invalid_request_error",
+            "body_too_large",
+            format!(
+                "request body is larger than the limit of {limit} bytes (server.max_body_bytes)"
+            ),
+        )
+    }
+
+    /// 499: the client closed the connection before the answer (nginx's convention); never
+    /// written, only recorded.
+    pub fn client_closed() -> Self {
+        Self::new(
+            499,
+            "api_error",
+            "client_closed_request",
+            "the client closed the connection",
+        )
+    }
+
+    /// An upstream failure after the stream started: sent as the stream's last event.
+    pub fn stream_cut(err: &AttemptError) -> Self {
+        Self::new(
+            502,
+            "api_error",
+            "upstream_stream_failed",
+            format!("the backend failed mid-stream: {err}"),
+        )
+    }
+
+    /// 500: a fault of the gateway itself.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "server_error", "internal_error", message)
+    }
+
+    /// Adds structured detail to the error object.
+    pub fn with_details(mut self, key: &'static str, value: Value) -> Self {
+        self.details = Some((key, value));
+        self
+    }
+
+    /// The error for a backend failure that must not fail over (a client error the upstream
+    /// reported, or a request the backend can never serve).
+    pub fn from_final_attempt(err: &AttemptError) -> Self {
+        match err {
+            AttemptError::Status {
+                status,
+                body,
+                retry_after,
+            } => ApiError {
+                retry_after: *retry_after,
+                upstream_body: looks_like_openai_error(body).then(|| body.clone()),
+                ..Self::new(
+                    *status,
+                    "invalid_request_error",
+                    "upstream_rejected",
+                    format!(
+                        "the backend rejected the request (HTTP {status}): {}",
+                        String::from_utf8_lossy(&body[..body.len().min(2048)])
+                    ),
+                )
+            },
+            AttemptError::Rejected {
+                status,
+                message,
+                code,
+            } => Self::new(*status, "invalid_request_error", code, message.clone()),
+            other => Self::new(502, "api_error", "upstream_error", other.to_string()),
+        }
+    }
+
+    /// The error when every candidate failed with a failover-able error.
+    pub fn all_attempts_failed(attempts: &[(String, AttemptError)]) -> Self {
+        let all_busy = attempts.iter().all(|(_, e)| {
+            matches!(e, AttemptError::Overloaded { .. })
+                || matches!(e, AttemptError::Status { status: 429, .. })
+        });
+        let all_timeouts = attempts
+            .iter()
+            .all(|(_, e)| matches!(e, AttemptError::Timeout(..)));
+        let summary: Vec<String> = attempts
+            .iter()
+            .map(|(who, e)| format!("{who}: {e}"))
+            .collect();
+        let details = Value::Array(
+            attempts
+                .iter()
+                .map(|(who, e)| json!({"candidate": who, "error": e.label(), "message": e.to_string()}))
+                .collect(),
+        );
+        let message = format!("every candidate failed: {}", summary.join("; "));
+        let err = if all_busy {
+            let retry_after = attempts
+                .iter()
+                .filter_map(|(_, e)| match e {
+                    AttemptError::Overloaded { retry_after } => Some(*retry_after),
+                    AttemptError::Status { retry_after, .. } => *retry_after,
+                    _ => None,
+                })
+                .min()
+                .unwrap_or(1);
+            ApiError {
+                retry_after: Some(retry_after),
+                ..Self::new(429, "rate_limit_error", "backends_busy", message)
+            }
+        } else if all_timeouts {
+            Self::new(504, "api_error", "backends_timed_out", message)
+        } else {
+            Self::new(502, "api_error", "backends_failed", message)
+        };
+        err.with_details("attempts", details)
+    }
+
+    /// The response body.
+    pub fn body(&self) -> Bytes {
+        if let Some(body) = &self.upstream_body {
+            return body.clone();
+        }
+        let mut error = json!({
+            "message": self.message,
+            "type": self.kind,
+            "param": self.param,
+            "code": self.code,
+        });
+        if let (Some((key, value)), Some(obj)) = (&self.details, error.as_object_mut()) {
+            obj.insert((*key).to_string(), value.clone());
+        }
+        Bytes::from(json!({ "error": error }).to_string())
+    }
+
+    /// The error as one SSE event, for failures after a stream has started.
+    pub fn sse_event(&self) -> Bytes {
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(&self.body());
+        out.extend_from_slice(b"\n\n");
+        Bytes::from(out)
+    }
+}
+
+fn looks_like_openai_error(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .map(|v| v.get("error").is_some_and(|e| e.is_object()))
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tollgate_adapters::error::TimeoutKind;
+
+    #[test]
+    fn body_is_openai_shaped() {
+        let e = ApiError::invalid_request("bad", Some("messages".into()));
+        let v: Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(v["error"]["message"], "bad");
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert_eq!(v["error"]["code"], "invalid_request");
+        assert_eq!(v["error"]["param"], "messages");
+    }
+
+    #[test]
+    fn upstream_openai_errors_pass_through_as_is() {
+        let body = Bytes::from_static(
+            br#"{"error":{"message":"nope","type":"invalid_request_error","code":"x"}}"#,
+        );
+        let e = ApiError::from_final_attempt(&AttemptError::Status {
+            status: 400,
+            body: body.clone(),
+            retry_after: None,
+        });
+        assert_eq!(e.status, 400);
+        assert_eq!(e.body(), body);
+    }
+
+    #[test]
+    fn all_failed_picks_the_status_that_fits() {
+        let busy = vec![
+            (
+                "a/m".to_string(),
+                AttemptError::Overloaded { retry_after: 3 },
+            ),
+            (
+                "b/m".to_string(),
+                AttemptError::Status {
+                    status: 429,
+                    body: Bytes::new(),
+                    retry_after: Some(7),
+                },
+            ),
+        ];
+        let e = ApiError::all_attempts_failed(&busy);
+        assert_eq!((e.status, e.retry_after), (429, Some(3)));
+        let slow = vec![(
+            "a/m".to_string(),
+            AttemptError::Timeout(TimeoutKind::FirstByte, Duration::from_secs(1)),
+        )];
+        assert_eq!(ApiError::all_attempts_failed(&slow).status, 504);
+        let mixed = vec![
+            ("a/m".to_string(), AttemptError::Connect("refused".into())),
+            (
+                "b/m".to_string(),
+                AttemptError::Timeout(TimeoutKind::Idle, Duration::from_secs(1)),
+            ),
+        ];
+        let e = ApiError::all_attempts_failed(&mixed);
+        assert_eq!(e.status, 502);
+        let v: Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(v["error"]["attempts"][0]["error"], "connect");
+        assert_eq!(v["error"]["attempts"][1]["error"], "timeout_idle");
+    }
+}

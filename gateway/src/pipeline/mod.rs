@@ -1,0 +1,94 @@
+//! The one path every request takes:
+//!
+//! ```text
+//! accept ─► authenticate ─► read + parse ─► classify ─► decide ─► dispatch ─► stream back ─► record
+//! ```
+//!
+//! Each step is a module with one job. [`serve`] runs them in order for chat completions,
+//! answers the small endpoints, turns any error into a response in one place
+//! ([`respond::error`]) and records every request in one place ([`record::record`]).
+
+pub mod authenticate;
+pub mod classify;
+pub mod decide;
+pub mod dispatch;
+pub mod endpoints;
+pub mod read;
+pub mod record;
+pub mod respond;
+
+use crate::errors::ApiError;
+use crate::gateway::Gateway;
+use pingora::proxy::Session;
+use record::{Outcome, RequestRecord};
+
+/// Serves one HTTP request from start to finish.
+pub async fn serve(gw: &Gateway, session: &mut Session) {
+    let method = session.req_header().method.clone();
+    let path = session.req_header().uri.path().to_string();
+    match (method.as_str(), path.as_str()) {
+        ("POST", "/v1/chat/completions") => chat_completions(gw, session).await,
+        (_, "/v1/chat/completions") => {
+            small(session, gw, Err(ApiError::method_not_allowed("POST"))).await
+        }
+        ("GET", "/v1/models") => {
+            let result = authenticate::authenticate(gw, session.req_header())
+                .map(|t| endpoints::models(gw, t));
+            small(session, gw, result).await
+        }
+        ("GET", "/healthz") => small(session, gw, Ok(endpoints::healthz())).await,
+        ("GET", "/readyz") => small(session, gw, endpoints::readyz(gw)).await,
+        _ => {
+            let err = ApiError::not_found("unknown_url", format!("unknown path: {method} {path}"));
+            small(session, gw, Err(err)).await
+        }
+    }
+}
+
+/// Answers an endpoint whose whole body is known.
+async fn small(session: &mut Session, gw: &Gateway, result: Result<endpoints::Json, ApiError>) {
+    let id = gw.next_request_id();
+    let written = match result {
+        Ok(json) => respond::json(session, json.status, &id, json.body).await,
+        Err(err) => respond::error(session, &id, &err).await,
+    };
+    if written.is_err() {
+        tracing::debug!(request_id = %id, "client went away before the response was written");
+    }
+}
+
+/// `POST /v1/chat/completions`: the whole pipeline.
+async fn chat_completions(gw: &Gateway, session: &mut Session) {
+    let mut rec = RequestRecord::start(gw.next_request_id());
+    if let Err(err) = run_chat(gw, session, &mut rec).await {
+        rec.fail(&err);
+        if !rec.response_started {
+            if err.status == 413 {
+                // The rest of the body was not read: the connection cannot be reused.
+                session.set_keepalive(None);
+            }
+            if respond::error(session, &rec.id, &err).await.is_err() {
+                rec.outcome = Outcome::ClientDisconnected;
+            }
+        }
+    }
+    record::record(gw, &rec);
+}
+
+async fn run_chat(
+    gw: &Gateway,
+    session: &mut Session,
+    rec: &mut RequestRecord,
+) -> Result<(), ApiError> {
+    let tenant = authenticate::authenticate(gw, session.req_header())?;
+    rec.tenant = Some(tenant.name(gw).to_string());
+    let body = read::body(session, gw.config.server.max_body_bytes).await?;
+    let req = read::parse(&body)?;
+    rec.stream = req.stream();
+    let class = classify::classify(gw, tenant, session.req_header(), &req)?;
+    rec.data_class = Some(class);
+    let decision = decide::decide(gw, tenant, &req, class)?;
+    rec.route = Some(decision.route_name.clone());
+    let served = dispatch::dispatch(gw, &req, &decision, session, rec).await?;
+    respond::served(session, gw, &req, &decision, served, rec).await
+}

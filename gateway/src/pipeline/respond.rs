@@ -1,0 +1,163 @@
+//! Step 6: stream the answer back as it arrives, tapping usage on the way; and the one place
+//! errors are written.
+
+use super::decide::Decision;
+use super::dispatch::{client_gone, Served};
+use super::record::RequestRecord;
+use crate::errors::ApiError;
+use crate::gateway::Gateway;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use tollgate_adapters::sse::frame;
+use tollgate_adapters::{ChatRequest, Event, Usage};
+
+type WriteResult = pingora::Result<()>;
+
+fn header(status: u16, request_id: &str) -> pingora::Result<Box<ResponseHeader>> {
+    let mut h = ResponseHeader::build(status, Some(8))?;
+    h.insert_header("x-tollgate-request-id", request_id)?;
+    Ok(Box::new(h))
+}
+
+/// Writes a whole JSON answer.
+pub async fn json(
+    session: &mut Session,
+    status: u16,
+    request_id: &str,
+    body: Bytes,
+) -> WriteResult {
+    let mut h = header(status, request_id)?;
+    let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");
+    let _ = h.insert_header(http::header::CONTENT_LENGTH, body.len());
+    session.write_response_header(h, false).await?;
+    session.write_response_body(Some(body), true).await
+}
+
+/// Writes an error: the one place an [`ApiError`] becomes a response.
+pub async fn error(session: &mut Session, request_id: &str, err: &ApiError) -> WriteResult {
+    let body = err.body();
+    let mut h = header(err.status, request_id)?;
+    let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");
+    let _ = h.insert_header(http::header::CONTENT_LENGTH, body.len());
+    if let Some(secs) = err.retry_after {
+        let _ = h.insert_header(http::header::RETRY_AFTER, secs);
+    }
+    session.write_response_header(h, false).await?;
+    session.write_response_body(Some(body), true).await
+}
+
+/// Sends a served answer to the client: a whole body, or a stream relayed event by event.
+pub async fn served(
+    session: &mut Session,
+    gw: &Gateway,
+    req: &ChatRequest,
+    decision: &Decision,
+    served: Served,
+    rec: &mut RequestRecord,
+) -> Result<(), ApiError> {
+    let candidate = match &served {
+        Served::Complete { candidate, .. } | Served::Stream { candidate, .. } => *candidate,
+    };
+    let model = gw.config.model(candidate);
+    let backend = &gw.config.backends[candidate.backend];
+    let mut h = header(200, &rec.id).map_err(|e| ApiError::internal(e.to_string()))?;
+    let _ = h.insert_header("x-tollgate-route", decision.route_name.as_str());
+    let _ = h.insert_header("x-tollgate-backend", backend.name.as_str());
+    let _ = h.insert_header("x-tollgate-model", model.name.as_str());
+    if let Some(class) = rec.data_class {
+        let _ = h.insert_header("x-tollgate-data-class", class.as_str());
+    }
+    match served {
+        Served::Complete { complete, .. } => {
+            rec.usage = complete.usage;
+            let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");
+            let _ = h.insert_header(http::header::CONTENT_LENGTH, complete.body.len());
+            rec.response_started = true;
+            rec.ttft = Some(rec.started.elapsed());
+            let written = async {
+                session.write_response_header(h, false).await?;
+                session.write_response_body(Some(complete.body), true).await
+            };
+            written.await.map_err(|_| ApiError::client_closed())
+        }
+        Served::Stream { first, rest, .. } => {
+            let _ = h.insert_header(http::header::CONTENT_TYPE, "text/event-stream");
+            let _ = h.insert_header(http::header::CACHE_CONTROL, "no-cache");
+            if !session.is_http2() {
+                // Without a length or chunked encoding HTTP/1.1 falls back to a
+                // close-delimited body and the connection cannot be kept alive.
+                let _ = h.insert_header(http::header::TRANSFER_ENCODING, "chunked");
+            }
+            rec.response_started = true;
+            if session.write_response_header(h, false).await.is_err() {
+                return Err(ApiError::client_closed());
+            }
+            relay(session, req, first, rest, rec).await
+        }
+    }
+}
+
+/// Relays events until `[DONE]`, an upstream failure (answered with an error event), or the
+/// client going away (which drops, and so cancels, the upstream request).
+async fn relay(
+    session: &mut Session,
+    req: &ChatRequest,
+    first: Event,
+    mut rest: tollgate_adapters::EventStream,
+    rec: &mut RequestRecord,
+) -> Result<(), ApiError> {
+    let wants_usage = req.include_usage();
+    let mut next = Some(Ok(first));
+    loop {
+        let item = match next.take() {
+            Some(item) => Some(item),
+            None => {
+                tokio::select! {
+                    item = rest.next() => item,
+                    () = client_gone(session) => return Err(ApiError::client_closed()),
+                }
+            }
+        };
+        let (bytes, end, failure) = match item {
+            Some(Ok(Event::Done)) => (frame(&Event::Done), true, None),
+            Some(Ok(Event::Data(data))) => {
+                if let Some(usage) = Usage::from_openai_json(&data) {
+                    rec.usage = Some(usage);
+                    if !wants_usage && is_usage_only(&data) {
+                        continue;
+                    }
+                }
+                (frame(&Event::Data(data)), false, None)
+            }
+            Some(Err(e)) => {
+                let err = ApiError::stream_cut(&e);
+                (err.sse_event(), true, Some(err))
+            }
+            None => {
+                let err = ApiError::stream_cut(&tollgate_adapters::AttemptError::Protocol(
+                    "the stream ended without [DONE]".into(),
+                ));
+                (err.sse_event(), true, Some(err))
+            }
+        };
+        if rec.ttft.is_none() {
+            rec.ttft = Some(rec.started.elapsed());
+        }
+        if session.write_response_body(Some(bytes), end).await.is_err() {
+            return Err(ApiError::client_closed());
+        }
+        if end {
+            return match failure {
+                Some(err) => Err(err),
+                None => Ok(()),
+            };
+        }
+    }
+}
+
+/// Whether a chunk is the usage-only chunk OpenAI sends last when asked (`"choices":[]`).
+fn is_usage_only(data: &[u8]) -> bool {
+    memchr::memmem::find(data, b"\"choices\":[]").is_some()
+}

@@ -1,0 +1,134 @@
+//! pingora as the server: listeners, HTTP/1.1 and h2c, keep-alive, graceful shutdown.
+//!
+//! pingora's proxy path can only re-send a body it has read when the body is at most 64 KiB,
+//! and routing needs the body. So pingora serves, and Tollgate answers every request inside
+//! `request_filter` through its own pipeline and client, returning `Ok(true)`.
+
+use crate::gateway::Gateway;
+use crate::pipeline;
+use async_trait::async_trait;
+use pingora::apps::HttpServerOptions;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{ListenFds, RunArgs, ShutdownWatch};
+use pingora::services::{ServiceReadyNotifier, ServiceWithDependents};
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{IntoRawFd, OwnedFd};
+use std::sync::Arc;
+
+/// The pingora handler: every request goes through [`pipeline::serve`].
+pub struct Handler {
+    gw: Arc<Gateway>,
+}
+
+#[async_trait]
+impl ProxyHttp for Handler {
+    type CTX = ();
+
+    fn new_ctx(&self) -> Self::CTX {}
+
+    async fn request_filter(&self, session: &mut Session, _ctx: &mut Self::CTX) -> Result<bool> {
+        pipeline::serve(&self.gw, session).await;
+        Ok(true)
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut Self::CTX,
+    ) -> Result<Box<HttpPeer>> {
+        // Never reached: request_filter answers every request.
+        Err(Error::explain(
+            ErrorType::InternalError,
+            "tollgate does not proxy through pingora",
+        ))
+    }
+}
+
+/// Binds every address now, so that port 0 resolves to a real port that can be printed before
+/// the server starts, and so a taken port fails start-up with a clear error.
+pub fn bind_all(addrs: &[SocketAddr]) -> std::io::Result<Vec<(SocketAddr, TcpListener)>> {
+    addrs
+        .iter()
+        .map(|addr| {
+            let l = TcpListener::bind(addr).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
+            })?;
+            l.set_nonblocking(true)?;
+            Ok((l.local_addr()?, l))
+        })
+        .collect()
+}
+
+/// Hands sockets that are already bound to pingora: it looks listeners up by address in its
+/// table of inherited descriptors (the graceful-upgrade mechanism) before binding itself.
+struct PreBound<S> {
+    inner: S,
+    sockets: Vec<(String, OwnedFd)>,
+    gw: Arc<Gateway>,
+}
+
+#[async_trait]
+impl<S: ServiceWithDependents> ServiceWithDependents for PreBound<S> {
+    async fn start_service(
+        &mut self,
+        fds: Option<ListenFds>,
+        shutdown: ShutdownWatch,
+        listeners_per_fd: usize,
+        ready_notifier: ServiceReadyNotifier,
+    ) {
+        let fds =
+            fds.unwrap_or_else(|| Arc::new(parking_lot::Mutex::new(pingora::server::Fds::new())));
+        {
+            let mut table = fds.lock();
+            for (addr, fd) in self.sockets.drain(..) {
+                table.add(addr, fd.into_raw_fd());
+            }
+        }
+        self.gw.set_ready();
+        self.inner
+            .start_service(Some(fds), shutdown, listeners_per_fd, ready_notifier)
+            .await
+    }
+
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn threads(&self) -> Option<usize> {
+        self.inner.threads()
+    }
+}
+
+/// Runs the gateway on sockets bound by [`bind_all`] until a shutdown signal.
+pub fn run(gw: Arc<Gateway>, listeners: Vec<(SocketAddr, TcpListener)>, run_args: RunArgs) {
+    let conf = ServerConf {
+        threads: gw.config.server.threads,
+        grace_period_seconds: Some(gw.config.server.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(gw.config.server.grace_period_seconds.max(1)),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let mut service = pingora::proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Handler { gw: gw.clone() },
+        "tollgate",
+    );
+    if let Some(app) = service.app_logic_mut() {
+        let mut options = HttpServerOptions::default();
+        options.h2c = true;
+        app.server_options = Some(options);
+    }
+    let mut sockets = Vec::new();
+    for (addr, listener) in listeners {
+        let key = addr.to_string();
+        service.add_tcp(&key);
+        sockets.push((key, OwnedFd::from(listener)));
+    }
+    server.add_service(PreBound {
+        inner: service,
+        sockets,
+        gw,
+    });
+    server.run(run_args);
+}

@@ -1,0 +1,111 @@
+//! The command line, run as a user would run it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+
+fn tollgate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn help_and_version() {
+    let out = tollgate().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("tollgate "));
+    for sub in ["serve", "check-config", "hash-key"] {
+        let out = tollgate().args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{sub} --help");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
+    }
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../tollgate.toml");
+    let out = tollgate().args(["check-config", example]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn check_config_prints_every_error_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "bad.toml",
+        r#"
+[server]
+listen = "0.0.0.0:8000"
+lissen = "typo"
+
+[backends.a]
+kind = "openai"
+zone = "on_device"
+base_url = "ftp://x"
+models = { m = {} }
+timeouts = { connect_ms = 0 }
+
+[routes.auto]
+candidates = ["a/m", "a/nope", "b/m"]
+"#,
+    );
+    let out = tollgate()
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "server.lissen: unknown key",
+        "backends.a.zone:",
+        "backends.a.base_url:",
+        "backends.a.timeouts.connect_ms: must be greater than 0",
+        "routes.auto.candidates[1]: 'a/nope'",
+        "routes.auto.candidates[2]: 'b/m'",
+        "server.listen: no tenants are configured",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
+    }
+}
+
+#[test]
+fn check_config_reports_type_errors_with_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "t.toml", "[server]\nmax_body_bytes = \"lots\"\n");
+    let out = tollgate()
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("server.max_body_bytes"), "{text}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let out = tollgate()
+        .args(["check-config", "/nonexistent/tollgate.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not found"));
+}
+
+#[test]
+fn hash_key_prints_sha256() {
+    let out = tollgate().args(["hash-key", "abc"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
