@@ -4,5 +4,9 @@
 //! it is given, so every rule can be unit-tested, property-tested and benchmarked alone.
 
 pub mod class;
+pub mod licence;
+pub mod tenant;
 
-pub use class::{DataClass, Zone};
+pub use class::{effective_class, DataClass, UnknownClass, Zone, ZoneCeilings};
+pub use licence::{Licence, LicenceRefusal, ModelFacts, Openness, UnknownLicence};
+pub use tenant::{TenantProfile, Use};
