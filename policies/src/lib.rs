@@ -4,9 +4,11 @@
 //! it is given, so every rule can be unit-tested, property-tested and benchmarked alone.
 
 pub mod class;
+pub mod detect;
 pub mod licence;
 pub mod tenant;
 
 pub use class::{effective_class, DataClass, UnknownClass, Zone, ZoneCeilings};
+pub use detect::{Detections, Detector, DetectorConfig, Finding, Kind};
 pub use licence::{Licence, LicenceRefusal, ModelFacts, Openness, UnknownLicence};
 pub use tenant::{TenantProfile, Use};
