@@ -185,7 +185,8 @@ fn ssn(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
         return None;
     }
     let part = |k: usize| number(&b[g.span[k].0..g.span[k].1]);
-    if ssn_valid(part(0), part(1), part(2)) {
+    let labelled_otherwise = context_has(b, g.span[0].0, REFERENCE_WORDS);
+    if ssn_valid(part(0), part(1), part(2)) && !labelled_otherwise {
         sink.push(Kind::UsSsn, g.span[0].0, g.end(2));
     }
     Some(g.end(2))
@@ -206,13 +207,28 @@ fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
     }
     let end = g.end(3);
     let followed_by_word = end + 1 < b.len() && b[end] == b'.' && is_alnum(b[end + 1]);
-    let before = &b[i.saturating_sub(12)..i];
-    let versioned =
-        super::text::contains_ci(before, "version") || super::text::contains_ci(before, "ver.");
+    let versioned = context_has(b, i, &["version", "ver.", "upgrade", "release"]);
     if ipv4_public(o) && !followed_by_word && !versioned && ends_token(b, end) {
         sink.push(Kind::IpAddress, i, end);
     }
     Some(end)
+}
+
+/// Words that label a number as a reference of some other kind.
+const REFERENCE_WORDS: &[&str] = &[
+    "error", "code", "ticket", "order", "invoice", "ref", "sku", "part", "serial", "model",
+    "build", "version",
+];
+
+/// Whether one of `words` occurs in the 40 bytes of the line before `i`.
+fn context_has(b: &[u8], i: usize, words: &[&str]) -> bool {
+    let mut start = i.saturating_sub(40);
+    if let Some(nl) = memchr::memrchr(b'\n', &b[start..i]) {
+        start += nl + 1;
+    }
+    words
+        .iter()
+        .any(|w| super::text::contains_ci(&b[start..i], w))
 }
 
 fn dni(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
