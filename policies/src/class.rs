@@ -91,6 +91,62 @@ impl fmt::Display for Zone {
     }
 }
 
+/// The highest data class each trust zone may receive (`[zones]` in the gateway config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZoneCeilings {
+    /// Ceiling for models inside the gateway process.
+    pub on_device: DataClass,
+    /// Ceiling for servers inside the organisation.
+    pub local: DataClass,
+    /// Ceiling for third-party APIs.
+    pub external: DataClass,
+}
+
+impl Default for ZoneCeilings {
+    fn default() -> Self {
+        ZoneCeilings {
+            on_device: DataClass::Restricted,
+            local: DataClass::Restricted,
+            external: DataClass::Internal,
+        }
+    }
+}
+
+impl ZoneCeilings {
+    /// The highest class `zone` may receive.
+    pub fn ceiling(&self, zone: Zone) -> DataClass {
+        match zone {
+            Zone::OnDevice => self.on_device,
+            Zone::Local => self.local,
+            Zone::External => self.external,
+        }
+    }
+
+    /// Whether a request of class `class` may be sent to `zone` as it is.
+    pub fn allows(&self, zone: Zone, class: DataClass) -> bool {
+        class <= self.ceiling(zone)
+    }
+}
+
+/// The class a request is handled as: the highest of what the client declared (the
+/// `x-tollgate-data-class` header), the tenant's default and what detection found.
+///
+/// A client can raise its class this way but never lower it below the tenant default or the
+/// detected content. A declared value that is not a class name is an error, not "no class".
+pub fn effective_class(
+    declared: Option<&str>,
+    tenant_default: DataClass,
+    detected: Option<DataClass>,
+) -> Result<DataClass, UnknownClass> {
+    let declared = declared.map(str::parse::<DataClass>).transpose()?;
+    Ok([declared, Some(tenant_default), detected]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(tenant_default))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +160,36 @@ mod tests {
         }
         assert_eq!("RESTRICTED".parse::<DataClass>(), Ok(DataClass::Restricted));
         assert!("secret".parse::<DataClass>().is_err());
+    }
+
+    #[test]
+    fn effective_class_only_goes_up() {
+        use DataClass::*;
+        assert_eq!(effective_class(None, Internal, None), Ok(Internal));
+        assert_eq!(
+            effective_class(Some("public"), Internal, None),
+            Ok(Internal)
+        );
+        assert_eq!(
+            effective_class(Some("restricted"), Public, None),
+            Ok(Restricted)
+        );
+        assert_eq!(
+            effective_class(Some("public"), Public, Some(Confidential)),
+            Ok(Confidential)
+        );
+        assert!(effective_class(Some("top-secret"), Public, None).is_err());
+    }
+
+    #[test]
+    fn zone_ceilings_default_and_deserialize() {
+        let d = ZoneCeilings::default();
+        assert!(d.allows(Zone::External, DataClass::Internal));
+        assert!(!d.allows(Zone::External, DataClass::Confidential));
+        assert!(d.allows(Zone::Local, DataClass::Restricted));
+        let z: ZoneCeilings = toml::from_str("external = \"public\"").unwrap();
+        assert_eq!(z.external, DataClass::Public);
+        assert_eq!(z.local, DataClass::Restricted);
+        assert!(toml::from_str::<ZoneCeilings>("extern = \"public\"").is_err());
     }
 }

@@ -1,0 +1,364 @@
+//! Finds personal data and secrets in prompt text and maps them to a data class.
+//!
+//! One pass per text part, prefiltered: an Aho-Corasick automaton finds rare anchors (secret
+//! prefixes, secret-looking names, context keywords such as "date of birth") and a byte loop
+//! visits only digits, `@` and `:`. Validators (Luhn, mod-97, SSN ranges, public IP ranges,
+//! placeholders and documented example values) run only at those candidates.
+//!
+//! Findings carry byte offsets, never the matched text, so they are safe to log.
+
+mod context;
+mod numeric;
+mod secrets;
+mod text;
+mod validate;
+
+use crate::class::DataClass;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// An e-mail address outside the reserved example domains.
+    Email,
+    /// A phone number in international or national format.
+    Phone,
+    /// A payment card number passing Luhn with a known issuer prefix.
+    PaymentCard,
+    /// An IBAN of the right length for its country, passing mod-97.
+    Iban,
+    /// A US social security number in a valid range.
+    UsSsn,
+    /// A UK national insurance number.
+    UkNino,
+    /// A passport, identity card, tax or driving licence number, or a Spanish DNI/NIE.
+    NationalId,
+    /// A public IPv4 or IPv6 address.
+    IpAddress,
+    /// A street address near a person.
+    StreetAddress,
+    /// A date of birth.
+    DateOfBirth,
+    /// Health details tied to a person.
+    Health,
+    /// An AWS access key id.
+    AwsAccessKey,
+    /// An AWS secret access key.
+    AwsSecretKey,
+    /// A GitHub token.
+    GithubToken,
+    /// An OpenAI API key.
+    OpenaiKey,
+    /// An Anthropic API key.
+    AnthropicKey,
+    /// A Slack token.
+    SlackToken,
+    /// A Google API key.
+    GoogleApiKey,
+    /// A Stripe secret or restricted key.
+    StripeKey,
+    /// A signed JSON Web Token.
+    Jwt,
+    /// A PEM private key block.
+    PrivateKey,
+    /// A password in a connection string or assignment.
+    Password,
+    /// A high-entropy value assigned to a secret-looking name.
+    GenericSecret,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 23] = [
+        Kind::Email,
+        Kind::Phone,
+        Kind::PaymentCard,
+        Kind::Iban,
+        Kind::UsSsn,
+        Kind::UkNino,
+        Kind::NationalId,
+        Kind::IpAddress,
+        Kind::StreetAddress,
+        Kind::DateOfBirth,
+        Kind::Health,
+        Kind::AwsAccessKey,
+        Kind::AwsSecretKey,
+        Kind::GithubToken,
+        Kind::OpenaiKey,
+        Kind::AnthropicKey,
+        Kind::SlackToken,
+        Kind::GoogleApiKey,
+        Kind::StripeKey,
+        Kind::Jwt,
+        Kind::PrivateKey,
+        Kind::Password,
+        Kind::GenericSecret,
+    ];
+
+    /// Stable snake_case name, for metrics labels and the explain endpoint.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Email => "email",
+            Kind::Phone => "phone",
+            Kind::PaymentCard => "payment_card",
+            Kind::Iban => "iban",
+            Kind::UsSsn => "us_ssn",
+            Kind::UkNino => "uk_nino",
+            Kind::NationalId => "national_id",
+            Kind::IpAddress => "ip_address",
+            Kind::StreetAddress => "street_address",
+            Kind::DateOfBirth => "date_of_birth",
+            Kind::Health => "health",
+            Kind::AwsAccessKey => "aws_access_key",
+            Kind::AwsSecretKey => "aws_secret_key",
+            Kind::GithubToken => "github_token",
+            Kind::OpenaiKey => "openai_key",
+            Kind::AnthropicKey => "anthropic_key",
+            Kind::SlackToken => "slack_token",
+            Kind::GoogleApiKey => "google_api_key",
+            Kind::StripeKey => "stripe_key",
+            Kind::Jwt => "jwt",
+            Kind::PrivateKey => "private_key",
+            Kind::Password => "password",
+            Kind::GenericSecret => "generic_secret",
+        }
+    }
+
+    /// Rank used to pick between overlapping findings.
+    fn specificity(self) -> u8 {
+        match self {
+            Kind::GenericSecret => 0,
+            Kind::Email | Kind::Phone | Kind::NationalId | Kind::IpAddress => 1,
+            Kind::StreetAddress | Kind::DateOfBirth | Kind::Health => 1,
+            _ => 2,
+        }
+    }
+
+    /// The placeholder stem used by redaction (`[EMAIL_1]`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Email => "EMAIL",
+            Kind::Phone => "PHONE",
+            Kind::PaymentCard => "CARD",
+            Kind::Iban => "IBAN",
+            Kind::UsSsn => "SSN",
+            Kind::UkNino => "NINO",
+            Kind::NationalId => "ID",
+            Kind::IpAddress => "IP",
+            Kind::StreetAddress => "ADDRESS",
+            Kind::DateOfBirth => "DOB",
+            Kind::Health => "HEALTH",
+            _ => "SECRET",
+        }
+    }
+
+    /// The class a finding of this kind gives a request unless configured otherwise:
+    /// secrets, government and financial identifiers and health details are restricted,
+    /// other personal data confidential.
+    pub fn default_class(self) -> DataClass {
+        match self {
+            Kind::Email
+            | Kind::Phone
+            | Kind::IpAddress
+            | Kind::StreetAddress
+            | Kind::DateOfBirth => DataClass::Confidential,
+            _ => DataClass::Restricted,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Detector settings (`[detect]` in the gateway config).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorConfig {
+    /// Class overrides per kind, e.g. `ip_address = "internal"`.
+    pub classes: BTreeMap<Kind, DataClass>,
+    /// Kinds not to look for.
+    pub disabled: Vec<Kind>,
+}
+
+/// One thing found: its kind and where, as byte offsets into text part `part`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What was found.
+    pub kind: Kind,
+    /// Index of the text part it was found in.
+    pub part: usize,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+}
+
+/// Everything found in a request, and the class it implies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Detections {
+    /// Findings ordered by part, then offset; never overlapping within a part.
+    pub findings: Vec<Finding>,
+    /// The highest class of any finding; `None` when nothing was found.
+    pub class: Option<DataClass>,
+}
+
+impl Detections {
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// The findings in text part `part`.
+    pub fn in_part(&self, part: usize) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| f.part == part)
+    }
+}
+
+/// What an anchor found by the automaton asks the scanner to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Anchor {
+    /// A case-sensitive secret prefix such as `ghp_`.
+    Prefix,
+    /// `://`, the start of a URL that may carry a password.
+    Url,
+    /// A name that a password may be assigned to.
+    PasswordName,
+    /// A name that a secret may be assigned to.
+    SecretName,
+    /// Words announcing a date of birth.
+    Birth,
+    /// A street-type word.
+    Street,
+    /// Words tying health details to someone.
+    Health,
+    /// Words announcing an identity-document number.
+    IdDocument,
+    /// Words announcing a US social security number.
+    Ssn,
+    /// Words announcing a phone number.
+    PhoneWord,
+}
+
+/// Compiled detector; build once at startup and share.
+#[derive(Debug, Clone)]
+pub struct Detector {
+    anchors: AhoCorasick,
+    anchor_kinds: Vec<Anchor>,
+    class_of: [DataClass; Kind::ALL.len()],
+    enabled: [bool; Kind::ALL.len()],
+}
+
+/// Errors building a detector.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the detector's keyword automaton: {0}")]
+pub struct BuildError(#[from] aho_corasick::BuildError);
+
+impl Detector {
+    /// Compiles the detector.
+    pub fn new(config: &DetectorConfig) -> Result<Detector, BuildError> {
+        let table = context::anchor_table();
+        let anchors = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            // Anchors start with most letters in either case, so a prefilter only adds work.
+            .prefilter(false)
+            .build(table.iter().map(|(p, _)| p))?;
+        let mut class_of = Kind::ALL.map(Kind::default_class);
+        for (kind, class) in &config.classes {
+            class_of[*kind as usize] = *class;
+        }
+        let mut enabled = [true; Kind::ALL.len()];
+        for kind in &config.disabled {
+            enabled[*kind as usize] = false;
+        }
+        Ok(Detector {
+            anchors,
+            anchor_kinds: table.iter().map(|(_, a)| *a).collect(),
+            class_of,
+            enabled,
+        })
+    }
+
+    /// The class a finding of `kind` gives a request.
+    pub fn class_of(&self, kind: Kind) -> DataClass {
+        self.class_of[kind as usize]
+    }
+
+    /// Scans every text part of a request (message contents, tool arguments, names).
+    pub fn scan(&self, parts: &[&str]) -> Detections {
+        self.scan_parts(parts.iter().copied().enumerate())
+    }
+
+    /// Scans `(part index, text)` pairs.
+    pub fn scan_parts<'t>(&self, parts: impl IntoIterator<Item = (usize, &'t str)>) -> Detections {
+        let mut out = Detections::default();
+        for (part, text) in parts {
+            self.scan_text(part, text, &mut out.findings);
+        }
+        out.class = out.findings.iter().map(|f| self.class_of(f.kind)).max();
+        out
+    }
+
+    fn scan_text(&self, part: usize, text: &str, out: &mut Vec<Finding>) {
+        let first = out.len();
+        let mut sink = Sink {
+            part,
+            out,
+            enabled: &self.enabled,
+        };
+        let bytes = text.as_bytes();
+        for m in self.anchors.find_iter(bytes) {
+            let anchor = self.anchor_kinds[m.pattern().as_usize()];
+            context::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink);
+        }
+        numeric::scan(bytes, &mut sink);
+        let found = &mut out[first..];
+        found.sort_unstable_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        // Of overlapping findings keep the most specific (a JWT over a generic secret, a
+        // password over the e-mail-like `user:pass@host`), else the first.
+        let mut keep = first;
+        for i in first..out.len() {
+            if keep > first && out[i].start < out[keep - 1].end {
+                if out[i].kind.specificity() > out[keep - 1].kind.specificity() {
+                    out[keep - 1] = out[i];
+                }
+                continue;
+            }
+            out[keep] = out[i];
+            keep += 1;
+        }
+        out.truncate(keep);
+    }
+}
+
+/// Collects findings of enabled kinds for one text part.
+pub(crate) struct Sink<'a> {
+    part: usize,
+    out: &'a mut Vec<Finding>,
+    enabled: &'a [bool; Kind::ALL.len()],
+}
+
+impl Sink<'_> {
+    /// Records a finding at `start..end`.
+    pub(crate) fn push(&mut self, kind: Kind, start: usize, end: usize) {
+        if self.enabled[kind as usize] && start < end {
+            self.out.push(Finding {
+                kind,
+                part: self.part,
+                start,
+                end,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,390 @@
+//! Secrets: vendor-prefixed keys and tokens, JWTs, PEM private keys, passwords in URLs and
+//! secrets assigned to secret-looking names.
+
+use super::text::{contains_ci, is_alnum, line_after, run_end, run_start};
+use super::validate::{
+    char_classes, entropy, is_documented_example, is_hex, is_placeholder, is_uuid,
+};
+use super::{Kind, Sink};
+
+fn token_char(c: u8) -> bool {
+    is_alnum(c) || c == b'_' || c == b'-'
+}
+
+/// Random enough to be a real credential rather than a word or a placeholder.
+fn looks_random(v: &[u8]) -> bool {
+    v.iter().any(u8::is_ascii_digit)
+        && v.iter().any(u8::is_ascii_alphabetic)
+        && entropy(v) >= 3.0
+        && !is_placeholder(v)
+        && !is_documented_example(v)
+}
+
+/// A token starting with a vendor prefix at `s` (matched case-insensitively; checked here
+/// case-sensitively).
+pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
+    if s > 0 && is_alnum(b[s - 1]) {
+        return;
+    }
+    let rest = &b[s..];
+    if rest.starts_with(b"-----BEGIN") {
+        return pem(b, s, sink);
+    }
+    if rest.starts_with(b"eyJ") {
+        return jwt(b, s, sink);
+    }
+    let end = run_end(b, s, token_char);
+    let tok = &b[s..end];
+    let body = |p: usize| &tok[p.min(tok.len())..];
+    let kind = if [b"AKIA", b"ASIA", b"ABIA", b"ACCA"]
+        .iter()
+        .any(|p| tok.starts_with(*p))
+    {
+        let ok = tok.len() == 20
+            && tok
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if ok && looks_random(body(4)) {
+            sink.push(Kind::AwsAccessKey, s, end);
+            aws_secret_near(b, end, sink);
+        }
+        return;
+    } else if [b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"]
+        .iter()
+        .any(|p| tok.starts_with(*p))
+    {
+        (body(4).len() >= 30 && body(4).iter().all(|c| is_alnum(*c)))
+            .then_some((Kind::GithubToken, 4))
+    } else if tok.starts_with(b"github_pat_") {
+        (body(11).len() >= 40).then_some((Kind::GithubToken, 11))
+    } else if tok.starts_with(b"sk-ant-") {
+        (tok.len() >= 40).then_some((Kind::AnthropicKey, 7))
+    } else if tok.starts_with(b"sk-") {
+        (tok.len() >= 23).then_some((Kind::OpenaiKey, 3))
+    } else if tok.starts_with(b"xox")
+        && tok.len() > 5
+        && b"bpares".contains(&tok[3])
+        && tok[4] == b'-'
+    {
+        (tok.len() >= 20).then_some((Kind::SlackToken, 5))
+    } else if tok.starts_with(b"AIza") {
+        (tok.len() == 39).then_some((Kind::GoogleApiKey, 4))
+    } else if [b"sk_live_", b"sk_test_", b"rk_live_", b"rk_test_"]
+        .iter()
+        .any(|p| tok.starts_with(*p))
+    {
+        (body(8).len() >= 16 && body(8).iter().all(|c| is_alnum(*c)))
+            .then_some((Kind::StripeKey, 8))
+    } else {
+        None
+    };
+    if let Some((kind, p)) = kind {
+        if looks_random(body(p)) && !is_documented_example(tok) {
+            sink.push(kind, s, end);
+        }
+    }
+}
+
+/// An AWS secret access key (40 base64 characters) within a few lines after a key id.
+fn aws_secret_near(b: &[u8], from: usize, sink: &mut Sink) {
+    let end = (from + 300).min(b.len());
+    let b64 = |c: u8| is_alnum(c) || c == b'/' || c == b'+';
+    let mut i = from;
+    while i < end {
+        if !b64(b[i]) {
+            i += 1;
+            continue;
+        }
+        let e = run_end(b, i, b64);
+        let v = &b[i..e];
+        if e - i == 40 && char_classes(v) >= 3 && looks_random(v) {
+            sink.push(Kind::AwsSecretKey, i, e);
+            return;
+        }
+        i = e;
+    }
+}
+
+fn jwt(b: &[u8], s: usize, sink: &mut Sink) {
+    let end = run_end(b, s, |c| token_char(c) || c == b'.');
+    let tok = &b[s..end];
+    let mut parts = tok.split(|c| *c == b'.');
+    let (Some(h), Some(p), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
+        return;
+    };
+    if h.len() >= 10
+        && p.starts_with(b"eyJ")
+        && p.len() >= 10
+        && sig.len() >= 16
+        && !is_documented_example(sig)
+    {
+        let sig_end = s + h.len() + p.len() + sig.len() + 2;
+        sink.push(Kind::Jwt, s, sig_end);
+    }
+}
+
+fn pem(b: &[u8], s: usize, sink: &mut Sink) {
+    let header_end = line_after(b, s, 80);
+    let header = &b[s..header_end];
+    if !contains_ci(header, "PRIVATE KEY") {
+        return;
+    }
+    let body_start = header_end;
+    let end_marker = memchr::memmem::find(&b[body_start..], b"-----END").map(|p| body_start + p);
+    let body_end = end_marker.unwrap_or(b.len());
+    let body = &b[body_start..body_end];
+    let b64 = body
+        .iter()
+        .filter(|c| is_alnum(**c) || **c == b'+' || **c == b'/')
+        .count();
+    if b64 < 64 || contains_ci(body, "...") || is_placeholder_body(body) {
+        return;
+    }
+    let end = end_marker.map_or(b.len(), |e| line_after(b, e, 80));
+    sink.push(Kind::PrivateKey, s, end);
+}
+
+fn is_placeholder_body(body: &[u8]) -> bool {
+    contains_ci(body, "your") || contains_ci(body, "xxxx") || contains_ci(body, "redacted")
+}
+
+/// `scheme://user:password@host`; `s` is the position of `://`.
+pub(crate) fn url_password(b: &[u8], s: usize, sink: &mut Sink) {
+    let scheme_start = run_start(b, s, |c| is_alnum(c) || c == b'+' || c == b'-' || c == b'.');
+    if scheme_start == s {
+        return;
+    }
+    let from = s + 3;
+    let stop = run_end(b, from, |c| {
+        !matches!(
+            c,
+            b'/' | b'@' | b' ' | b'\t' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'`'
+        )
+    });
+    if b.get(stop) != Some(&b'@') {
+        return;
+    }
+    let Some(colon) = b[from..stop]
+        .iter()
+        .position(|c| *c == b':')
+        .map(|p| from + p)
+    else {
+        return;
+    };
+    let pw = &b[colon + 1..stop];
+    if pw.len() >= 3 && !is_placeholder(pw) && !is_documented_example(pw) {
+        sink.push(Kind::Password, colon + 1, stop);
+    }
+}
+
+/// Splits a name into lowercase segments at `_`, `-`, `.` and camelCase boundaries and
+/// passes the last two to `f`.
+fn last_segments(name: &[u8]) -> ([u8; 32], usize, [u8; 32], usize) {
+    let mut segs: [([u8; 32], usize); 2] = [([0; 32], 0), ([0; 32], 0)];
+    let mut cur = ([0u8; 32], 0usize);
+    let mut prev_lower = false;
+    let flush = |cur: &mut ([u8; 32], usize), segs: &mut [([u8; 32], usize); 2]| {
+        if cur.1 > 0 {
+            segs[0] = segs[1];
+            segs[1] = *cur;
+            cur.1 = 0;
+        }
+    };
+    for &c in name {
+        let boundary =
+            matches!(c, b'_' | b'-' | b'.' | b' ') || (c.is_ascii_uppercase() && prev_lower);
+        if boundary {
+            flush(&mut cur, &mut segs);
+        }
+        if c.is_ascii_alphanumeric() && cur.1 < 32 {
+            cur.0[cur.1] = c.to_ascii_lowercase();
+            cur.1 += 1;
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+    }
+    flush(&mut cur, &mut segs);
+    (segs[0].0, segs[0].1, segs[1].0, segs[1].1)
+}
+
+fn secret_name(name: &[u8]) -> bool {
+    let (p, pn, l, ln) = last_segments(name);
+    let (prev, last) = (&p[..pn], &l[..ln]);
+    const ENDINGS: [&[u8]; 4] = [b"secret", b"token", b"apikey", b"passphrase"];
+    const WHOLE: [&[u8]; 5] = [
+        b"auth",
+        b"authorization",
+        b"bearer",
+        b"credential",
+        b"credentials",
+    ];
+    const KEY_QUALIFIERS: [&[u8]; 12] = [
+        b"api",
+        b"secret",
+        b"access",
+        b"private",
+        b"signing",
+        b"encryption",
+        b"master",
+        b"client",
+        b"app",
+        b"service",
+        b"auth",
+        b"subscription",
+    ];
+    ENDINGS.iter().any(|e| last.ends_with(e))
+        || WHOLE.contains(&last)
+        || (last == b"key" && KEY_QUALIFIERS.contains(&prev))
+}
+
+fn password_name(name: &[u8]) -> bool {
+    const ENDINGS: [&str; 8] = [
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passwort",
+        "kennwort",
+        "contraseña",
+        "contrasena",
+    ];
+    let n = name.len();
+    ENDINGS
+        .iter()
+        .any(|e| n >= e.len() && name[n - e.len()..].eq_ignore_ascii_case(e.as_bytes()))
+        || name.eq_ignore_ascii_case(b"mdp")
+}
+
+/// Whether a value is code (a call, an attribute, an index, an environment lookup) rather
+/// than a literal.
+fn code_like(v: &[u8]) -> bool {
+    const PREFIXES: [&str; 12] = [
+        "os.",
+        "env",
+        "process.env",
+        "getenv",
+        "self.",
+        "this.",
+        "config.",
+        "settings.",
+        "request.",
+        "args.",
+        "params.",
+        "vault",
+    ];
+    PREFIXES
+        .iter()
+        .any(|p| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+        || v.contains(&b'(')
+        || v.contains(&b'[')
+}
+
+/// A value assigned to a name containing the anchor at `s..e`: `password = "..."`,
+/// `API_TOKEN: ...`, `"client_secret": "..."`, or in prose "my password is ...".
+pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mut Sink) {
+    let id_char = |c: u8| token_char(c) || c == b'.' || c >= 0x80;
+    let multiword = b[s..e].contains(&b' ');
+    let (is, ie) = if multiword {
+        (s, e)
+    } else {
+        (run_start(b, s, id_char), run_end(b, e, id_char))
+    };
+    let name = &b[is..ie];
+    let named = multiword
+        || if password {
+            password_name(name)
+        } else {
+            secret_name(name)
+        };
+    if !named {
+        return;
+    }
+    let mut j = ie;
+    if matches!(b.get(j), Some(b'"' | b'\'' | b'`')) {
+        j += 1;
+    }
+    j = run_end(b, j, |c| c == b' ' || c == b'\t');
+    let prose;
+    match b.get(j) {
+        Some(b'=') | Some(b':') => {
+            j += 1;
+            if matches!(b.get(j), Some(b'=' | b'>')) {
+                j += 1;
+            }
+            prose = false;
+        }
+        _ if password => {
+            let w_end = run_end(b, j, |c| c.is_ascii_alphabetic());
+            const LINKS: [&str; 6] = ["is", "ist", "lautet", "est", "es", "was"];
+            if !LINKS
+                .iter()
+                .any(|l| l.as_bytes().eq_ignore_ascii_case(&b[j..w_end]))
+            {
+                return;
+            }
+            j = w_end;
+            if b.get(j) == Some(&b':') {
+                j += 1;
+            }
+            prose = true;
+        }
+        _ => return,
+    }
+    j = run_end(b, j, |c| c == b' ' || c == b'\t');
+    let (mut vs, mut ve, quoted) = value_at(b, j);
+    if !password
+        && matches!(&b[vs..ve], v if v.eq_ignore_ascii_case(b"Bearer") || v.eq_ignore_ascii_case(b"Basic") || v.eq_ignore_ascii_case(b"Token"))
+    {
+        (vs, ve, _) = value_at(b, run_end(b, ve, |c| c == b' '));
+    }
+    if prose {
+        while ve > vs && matches!(b[ve - 1], b'.' | b',' | b'!' | b'?') {
+            ve -= 1;
+        }
+    }
+    let v = &b[vs..ve];
+    if v.is_empty() || is_placeholder(v) || is_documented_example(v) || code_like(v) {
+        return;
+    }
+    if password {
+        let variable = !quoted && v.iter().all(|c| c.is_ascii_lowercase() || *c == b'_');
+        let strong = char_classes(v) >= 2 && (!prose || v.iter().any(|c| !c.is_ascii_alphabetic()));
+        if v.len() >= 6 && !variable && (strong || (quoted && v.len() >= 10)) {
+            sink.push(Kind::Password, vs, ve);
+        }
+    } else {
+        let random = v.len() >= 16
+            && entropy(v) >= 3.2
+            && (char_classes(v) >= 2 || (is_hex(v) && v.len() >= 32))
+            && !is_uuid(v)
+            && !v.iter().all(u8::is_ascii_digit);
+        if random {
+            let aws = contains_ci(name, "aws") || contains_ci(name, "secret_access");
+            let kind = if aws && v.len() == 40 {
+                Kind::AwsSecretKey
+            } else {
+                Kind::GenericSecret
+            };
+            sink.push(kind, vs, ve);
+        }
+    }
+}
+
+/// The value starting at `j`: a quoted string or a run up to whitespace or a delimiter.
+fn value_at(b: &[u8], j: usize) -> (usize, usize, bool) {
+    match b.get(j) {
+        Some(&q @ (b'"' | b'\'' | b'`')) => {
+            let e = run_end(b, j + 1, |c| c != q && c != b'\n');
+            (j + 1, e, true)
+        }
+        _ => {
+            let e = run_end(b, j, |c| {
+                !(c.is_ascii_whitespace()
+                    || matches!(
+                        c,
+                        b'"' | b'\'' | b'`' | b',' | b';' | b'&' | b')' | b'}' | b'<'
+                    ))
+            });
+            (j, e, false)
+        }
+    }
+}

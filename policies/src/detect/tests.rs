@@ -1,0 +1,346 @@
+use super::*;
+
+fn detector() -> Detector {
+    Detector::new(&DetectorConfig::default()).unwrap()
+}
+
+/// The kinds found in `text`, with the matched text, for assertions.
+fn found(text: &str) -> Vec<(Kind, String)> {
+    detector()
+        .scan(&[text])
+        .findings
+        .iter()
+        .map(|f| (f.kind, text[f.start..f.end].to_string()))
+        .collect()
+}
+
+#[track_caller]
+fn hit(kind: Kind, text: &str, matched: &str) {
+    let f = found(text);
+    assert!(
+        f.iter().any(|(k, m)| *k == kind && m == matched),
+        "expected {kind} '{matched}' in {text:?}, got {f:?}"
+    );
+}
+
+#[track_caller]
+fn miss(text: &str) {
+    let f = found(text);
+    assert!(f.is_empty(), "expected nothing in {text:?}, got {f:?}");
+}
+
+#[test]
+fn email() {
+    hit(
+        Kind::Email,
+        "Contact jane.doe+news@acme-corp.de today",
+        "jane.doe+news@acme-corp.de",
+    );
+    hit(
+        Kind::Email,
+        "mail: <pierre.martin@orange.fr>",
+        "pierre.martin@orange.fr",
+    );
+    miss("write to user@example.com or admin@test.example.org");
+    miss("npm i lodash@4.17.21 and @types/node, see logo@2x.png");
+    miss("git clone git@github.com:org/repo.git");
+    miss("the decorator @app.route('/x') and your.name@yourcompany.com");
+    miss("notifications from noreply@github.com");
+}
+
+#[test]
+fn phone() {
+    hit(
+        Kind::Phone,
+        "call +49 30 12345678 please",
+        "+49 30 12345678",
+    );
+    hit(Kind::Phone, "tél : +33 6 12 34 56 78", "+33 6 12 34 56 78");
+    hit(Kind::Phone, "ring (415) 867-5309 tonight", "(415) 867-5309");
+    hit(Kind::Phone, "number 212-867-5309.", "212-867-5309");
+    hit(Kind::Phone, "mon portable 06 12 34 56 78", "06 12 34 56 78");
+    hit(Kind::Phone, "Handy 0171 2345678", "0171 2345678");
+    hit(Kind::Phone, "móvil 612 345 678", "612 345 678");
+    hit(Kind::Phone, "+44 (0)20 8123 4567", "+44 (0)20 8123 4567");
+    miss("Order 123456789 shipped on 2024-01-15 at 10:23:45");
+    miss("fictional: 555-0123, (555) 555-0142, 020 7946 0958, +1 212 555 0199");
+    miss("version 1.2.3 released, build 20240115, total 1,234,567.89");
+    miss("dates 01.02.2023 and 12/05/2024");
+}
+
+#[test]
+fn payment_card() {
+    hit(
+        Kind::PaymentCard,
+        "card 4532 0151 1283 0366 exp 12/27",
+        "4532 0151 1283 0366",
+    );
+    hit(
+        Kind::PaymentCard,
+        "pay with 5529-0012-3456-7898",
+        "5529-0012-3456-7898",
+    );
+    hit(Kind::PaymentCard, "amex 378282246310013", "378282246310013");
+    miss("card 4532 0151 1283 0367 (bad checksum)");
+    miss("test card 4242 4242 4242 4242 and 4111111111111111");
+    miss("masked **** **** **** 0366 and ****1234");
+    miss("id 1234567890123456 timestamp 1700000000123");
+}
+
+#[test]
+fn iban() {
+    hit(
+        Kind::Iban,
+        "IBAN: DE89 3704 0044 0532 0130 00",
+        "DE89 3704 0044 0532 0130 00",
+    );
+    hit(
+        Kind::Iban,
+        "virement FR1420041010050500013M02606",
+        "FR1420041010050500013M02606",
+    );
+    hit(
+        Kind::Iban,
+        "GB29NWBK60161331926819 sort",
+        "GB29NWBK60161331926819",
+    );
+    hit(Kind::Iban, "Norway NO9386011117947", "NO9386011117947");
+    miss("IBAN DE89 3704 0044 0532 0130 01");
+    miss("DE8937040044053201300 too short");
+}
+
+#[test]
+fn us_ssn() {
+    hit(Kind::UsSsn, "SSN 536-22-8817 on file", "536-22-8817");
+    hit(
+        Kind::UsSsn,
+        "social security number: 536228817",
+        "536228817",
+    );
+    miss("ranges 000-12-3456 666-12-3456 912-12-3456 536-00-1234 536-22-0000");
+    miss("the example 078-05-1120 and 123-45-6789");
+    miss("part 536-22-88170 and 2024-01-15");
+}
+
+#[test]
+fn uk_nino_and_national_ids() {
+    hit(Kind::UkNino, "NI number AB 12 34 56 C", "AB 12 34 56 C");
+    hit(Kind::UkNino, "nino=JG103759A", "JG103759A");
+    miss("QQ 12 34 56 C is HMRC's example; BG123456A is invalid");
+    hit(Kind::NationalId, "passport number: C01X00T47", "C01X00T47");
+    hit(Kind::NationalId, "Reisepass Nr. L8V9K2F41", "L8V9K2F41");
+    hit(Kind::NationalId, "DNI 48392017V", "48392017V");
+    miss("passport: XXXXXXXXX, passport office hours 9 to 5");
+    miss("DNI 48392017B wrong letter");
+}
+
+#[test]
+fn ip_address() {
+    hit(Kind::IpAddress, "from 8.8.4.4 port 53", "8.8.4.4");
+    hit(Kind::IpAddress, "client=93.184.216.34:443", "93.184.216.34");
+    hit(
+        Kind::IpAddress,
+        "v6 2606:4700:4700::1111 resolver",
+        "2606:4700:4700::1111",
+    );
+    miss("hosts 10.0.0.1 192.168.1.20 172.16.4.4 127.0.0.1 169.254.1.1 100.64.0.1");
+    miss("docs 192.0.2.10 198.51.100.7 203.0.113.9 2001:db8::1 fe80::1 ::1 fd00::5");
+    miss("version 1.2.3.4 and OID 1.3.6.1.4.1 at 10:23:45.123 mac 00:1a:2b:3c:4d:5e");
+    miss("use std::collections::HashMap; a::b::c");
+}
+
+#[test]
+fn street_address_and_dob() {
+    hit(
+        Kind::StreetAddress,
+        "Mr John Smith lives at 221B Baker Street, London",
+        "221B Baker Street",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Frau Müller wohnt in der Hauptstraße 12, 10115 Berlin",
+        "Hauptstraße 12",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Mme Dubois, 12 rue de la Paix, Paris",
+        "12 rue",
+    );
+    hit(
+        Kind::StreetAddress,
+        "mi dirección es Calle Mayor 5, Madrid",
+        "Calle Mayor 5",
+    );
+    miss("The Street Fighter 2 game and 3 hard drive failures");
+    miss("our office is at 500 Market Street");
+    hit(Kind::DateOfBirth, "Date of birth: 14.03.1985", "14.03.1985");
+    hit(
+        Kind::DateOfBirth,
+        "she was born on 3 March 1990 in Lyon",
+        "3 March 1990",
+    );
+    hit(Kind::DateOfBirth, "né le 5 mai 1978", "5 mai 1978");
+    hit(Kind::DateOfBirth, "DOB 1972-11-30", "1972-11-30");
+    miss("Python was born in 1991; release date 2024-01-15");
+}
+
+#[test]
+fn health() {
+    hit(
+        Kind::Health,
+        "My colleague Anna was diagnosed with type 2 diabetes.",
+        "diagnosed with type 2 diabetes",
+    );
+    hit(
+        Kind::Health,
+        "Der Patient leidet an Depressionen",
+        "leidet an Depressionen",
+    );
+    miss("How is diabetes diagnosed? What are the symptoms?");
+    miss("The service suffers from a memory leak under load");
+}
+
+#[test]
+fn vendor_secrets() {
+    let gh = "ghp_R7f2kLq9ZxP4mN8vB3cT6yH1wJ5sD0aEuGi2";
+    hit(Kind::GithubToken, &format!("token {gh}"), gh);
+    let oa = "sk-proj-4fK9dL2mQ8xR7vT1nB6cW3zY5hJ0pA";
+    hit(Kind::OpenaiKey, &format!("OPENAI_API_KEY={oa}"), oa);
+    let an = "sk-ant-api03-Xk4pL9qR2mT7vB1nC8zW5yH3jF6dS0aG-QeRtYuIo";
+    hit(Kind::AnthropicKey, an, an);
+    let sl = "xoxb-2849301746-7391028465-Kd8fJ2mQ9xR4vT1nB6cW3zY5";
+    hit(Kind::SlackToken, sl, sl);
+    let gk = "AIzaSyD4f8K2mQ9xR7vT1nB6cW3zY5hJ0pAeLkU";
+    hit(Kind::GoogleApiKey, gk, gk);
+    let st = "sk_live_51H8kLq9ZxP4mN8vB3cT6yH1w";
+    hit(Kind::StripeKey, st, st);
+    miss("sk-xxxxxxxxxxxxxxxxxxxxxxxx and sk-your-api-key-here, YOUR_API_KEY");
+    miss("sk_test_4eC39HqLyjWDarjtT1zdp7dc is Stripe's documented key");
+    miss("pip install sk-learn-compatible-wrapper; the task-runner-for-big-jobs");
+}
+
+#[test]
+fn aws_keys() {
+    let text = "aws_access_key_id = AKIA4Q7ZR2XK9M3PLW8N\naws_secret_access_key = 7hQz2Kd9Lp4Xv8Rt1Nb6Cw3Yj5Fm0Ga2Se7Ui4Oq";
+    hit(Kind::AwsAccessKey, text, "AKIA4Q7ZR2XK9M3PLW8N");
+    hit(
+        Kind::AwsSecretKey,
+        text,
+        "7hQz2Kd9Lp4Xv8Rt1Nb6Cw3Yj5Fm0Ga2Se7Ui4Oq",
+    );
+    miss("AKIAIOSFODNN7EXAMPLE / wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    miss("Slovakia and AKIAXXXXXXXXXXXXXXXX");
+}
+
+#[test]
+fn jwt_and_pem() {
+    let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwicm9sZSI6ImFkbWluIn0.kP9xQ2mR7vT1nB6cW3zY5hJ0pAeLkUd4";
+    hit(Kind::Jwt, &format!("Authorization: Bearer {jwt}"), jwt);
+    miss("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
+    let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvuNMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s";
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----");
+    hit(Kind::PrivateKey, &format!("key:\n{pem}\nthanks"), &pem);
+    miss("-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----");
+    miss("-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYDVQQGEwJJRTESMBAGA1UEChMJQmFsdGltb3JlMRMw\n-----END CERTIFICATE-----");
+}
+
+#[test]
+fn passwords_and_assigned_secrets() {
+    hit(
+        Kind::Password,
+        "postgres://app:Tr0ub4dor3x@db.internal:5432/prod",
+        "Tr0ub4dor3x",
+    );
+    hit(Kind::Password, "DB_PASSWORD=s3cr3tP@ss!", "s3cr3tP@ss!");
+    hit(
+        Kind::Password,
+        "\"password\": \"Winter2024!\"",
+        "Winter2024!",
+    );
+    hit(
+        Kind::Password,
+        "mein Passwort ist Sommer2023#",
+        "Sommer2023#",
+    );
+    hit(
+        Kind::GenericSecret,
+        "client_secret: 9fK2mQ8xR7vT1nB6cW3zY5hJ0pA",
+        "9fK2mQ8xR7vT1nB6cW3zY5hJ0pA",
+    );
+    hit(
+        Kind::GenericSecret,
+        "SLACK_SIGNING_SECRET=8f14e45fceea167a5a36dedd4bea2543",
+        "8f14e45fceea167a5a36dedd4bea2543",
+    );
+    miss("postgres://user:password@localhost/db and redis://:${REDIS_PASS}@cache");
+    miss("password: <password>, password=changeme, pwd = '****', PASSWORD=$DB_PASSWORD");
+    miss("password = os.getenv('DB_PASSWORD'); password: str; password=request.form['pw']");
+    miss("the password is incorrect; forgot password? reset your password");
+    miss("max_tokens: 4096, token_count = 1234567890123456, primary_key = user_id_reference");
+    miss("api_key: Optional[str] = None; secret = 550e8400-e29b-41d4-a716-446655440000");
+    miss("commit 3f786850e387550fdab836ed7e6dc881de23001b sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+#[test]
+fn config_overrides_and_disabling() {
+    let cfg: DetectorConfig =
+        toml::from_str("disabled = [\"ip_address\"]\n[classes]\nemail = \"restricted\"").unwrap();
+    let d = Detector::new(&cfg).unwrap();
+    let r = d.scan(&["mail bob@acme.io from 8.8.8.8"]);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.class, Some(DataClass::Restricted));
+    assert!(toml::from_str::<DetectorConfig>("disable = []").is_err());
+}
+
+#[test]
+fn parts_offsets_and_class() {
+    let r = detector().scan(&[
+        "nothing here",
+        "call +49 30 12345678",
+        "key AKIA4Q7ZR2XK9M3PLW8N",
+    ]);
+    assert_eq!(r.class, Some(DataClass::Restricted));
+    assert_eq!(r.findings.len(), 2);
+    assert_eq!(
+        (r.findings[0].part, r.findings[0].start, r.findings[0].end),
+        (1, 5, 20)
+    );
+    assert_eq!(r.findings[1].kind, Kind::AwsAccessKey);
+    assert_eq!(detector().scan(&["plain prose"]).class, None);
+}
+
+#[test]
+fn findings_never_show_text() {
+    let r = detector().scan(&["mail bob@acme.io"]);
+    let dbg = format!("{r:?}");
+    let json = serde_json::to_string(&r).unwrap();
+    assert!(!dbg.contains("bob") && !json.contains("bob"));
+    assert!(json.contains("\"email\""));
+}
+
+#[test]
+fn kinds_have_unique_names() {
+    for (i, k) in Kind::ALL.iter().enumerate() {
+        assert_eq!(*k as usize, i);
+        assert!(Kind::ALL[i + 1..].iter().all(|o| o.as_str() != k.as_str()));
+        let json = serde_json::to_string(k).unwrap();
+        assert_eq!(json, format!("\"{}\"", k.as_str()));
+    }
+}
+
+#[test]
+fn offsets_are_char_boundaries_in_any_text() {
+    let texts = [
+        "Ärztin Frau Öztürk wurde mit Krebs diagnostiziert — ihre Adresse: Bahnhofstraße 7 ü",
+        "patiente atteinte d'une maladie grave ééééééééééééééééééééééééééééééééééééééééééééé",
+        "€€€ 4532 0151 1283 0366 €€€ DE89 3704 0044 0532 0130 00 ✓",
+    ];
+    for t in texts {
+        for f in detector().scan(&[t]).findings {
+            assert!(
+                t.is_char_boundary(f.start) && t.is_char_boundary(f.end),
+                "{t}"
+            );
+        }
+    }
+}

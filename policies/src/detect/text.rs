@@ -1,0 +1,70 @@
+//! Byte-level helpers shared by the matchers.
+
+/// ASCII letter or digit.
+pub(crate) fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// A letter in any script: ASCII letters and every byte of a multi-byte UTF-8 character.
+pub(crate) fn is_letter(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b >= 0x80
+}
+
+/// Whether position `i` starts a token (nothing alphanumeric right before it).
+pub(crate) fn starts_token(bytes: &[u8], i: usize) -> bool {
+    i == 0 || !(is_alnum(bytes[i - 1]) || bytes[i - 1] >= 0x80)
+}
+
+/// Whether position `i` ends a token (nothing alphanumeric at `i`).
+pub(crate) fn ends_token(bytes: &[u8], i: usize) -> bool {
+    i >= bytes.len() || !(is_alnum(bytes[i]) || bytes[i] >= 0x80)
+}
+
+/// The end of the run of bytes from `i` that satisfy `pred`.
+pub(crate) fn run_end(bytes: &[u8], i: usize, pred: impl Fn(u8) -> bool) -> usize {
+    let mut j = i;
+    while j < bytes.len() && pred(bytes[j]) {
+        j += 1;
+    }
+    j
+}
+
+/// The start of the run of bytes ending at `i` that satisfy `pred`.
+pub(crate) fn run_start(bytes: &[u8], i: usize, pred: impl Fn(u8) -> bool) -> usize {
+    let mut j = i;
+    while j > 0 && pred(bytes[j - 1]) {
+        j -= 1;
+    }
+    j
+}
+
+/// `i..i+max` cut at the first line break.
+pub(crate) fn line_after(bytes: &[u8], i: usize, max: usize) -> usize {
+    let end = (i + max).min(bytes.len());
+    memchr::memchr(b'\n', &bytes[i..end]).map_or(end, |n| i + n)
+}
+
+/// The words (runs of letters, apostrophes inside) between `start` and `end`.
+pub(crate) fn words(bytes: &[u8], start: usize, end: usize) -> impl Iterator<Item = &[u8]> {
+    bytes[start..end]
+        .split(|b| !(is_letter(*b) || *b == b'\''))
+        .filter(|w| !w.is_empty())
+}
+
+/// Whether `word` equals one of `list`, ignoring ASCII case.
+pub(crate) fn word_in(word: &[u8], list: &[&str]) -> bool {
+    list.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(word))
+}
+
+/// Whether `hay` contains `needle`, ignoring ASCII case.
+pub(crate) fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    n.len() <= hay.len() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// The number a run of ASCII digits spells (saturating).
+pub(crate) fn number(digits: &[u8]) -> u64 {
+    digits.iter().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    })
+}
