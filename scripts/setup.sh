@@ -13,6 +13,7 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if ((${#missing[@]})); then
   sudo=""
@@ -27,4 +28,10 @@ fi
 if ! python3 -c "import openai" >/dev/null 2>&1; then
   echo "setup: installing the openai Python SDK" >&2
   python3 -m pip install -q openai 2>/dev/null || python3 -m pip install -q --break-system-packages openai
+fi
+
+# The official OpenAI Node SDK, for the SDK tests (Node.js itself comes with the machine).
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/sdk/node_modules/openai ]; then
+  echo "setup: installing the openai Node SDK" >&2
+  (cd "$(dirname "$0")/../tests/sdk" && npm install --no-package-lock --no-audit --no-fund --silent)
 fi

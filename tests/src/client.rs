@@ -90,6 +90,15 @@ impl TestClient {
         }
     }
 
+    /// A client that speaks HTTP/2 with prior knowledge (h2c), as gRPC-style clients do.
+    pub fn h2c() -> Self {
+        TestClient {
+            inner: Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build_http(),
+        }
+    }
+
     /// Sends a request and reads the whole response, chunk by chunk.
     pub async fn send(
         &self,

@@ -118,6 +118,8 @@ impl FakeOpenAi {
                     _ = &mut stop_rx => return,
                 };
                 let Ok((stream, _)) = conn else { continue };
+                // Small SSE writes must not wait for Nagle's algorithm.
+                let _ = stream.set_nodelay(true);
                 let st = st.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| handle(st.clone(), req));

@@ -674,3 +674,35 @@ async fn concurrent_requests_all_complete() {
     }
     assert_eq!(a.received().len(), 40);
 }
+
+#[tokio::test]
+async fn http2_cleartext_clients_are_served_streamed_and_not() {
+    let (a, b) = pair().await;
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let c = TestClient::h2c();
+    let r = c
+        .post_json(
+            &gw.url("/v1/chat/completions"),
+            &[],
+            &chat("auto", "hi", false),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Hello from the primary backend"
+    );
+    let r = c
+        .post_json(
+            &gw.url("/v1/chat/completions"),
+            &[],
+            &chat("auto", "hi", true),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("transfer-encoding").is_none(),
+        "no HTTP/1 framing headers on h2"
+    );
+    assert_eq!(r.streamed_content(), "Hello from the primary backend");
+}

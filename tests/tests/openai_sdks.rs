@@ -1,0 +1,103 @@
+//! The official OpenAI SDKs (Python and Node) against the real gateway, unchanged but for
+//! their base URL: non-streamed, streamed with usage, failover, errors, the model list.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
+use tollgate_e2e::gateway::{dead_address, Gateway};
+
+/// Route `auto` tries a dead backend first, then the fake: every SDK call exercises failover.
+/// `cut/m1` streams two chunks and then breaks.
+async fn setup() -> (FakeOpenAi, FakeOpenAi, Gateway) {
+    let good = FakeOpenAi::start(Behavior::answer("Hello from the fake upstream")).await;
+    let cut = FakeOpenAi::start(Behavior::CutAfter { events: 2 }).await;
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[backends.down]
+kind = "openai"
+zone = "local"
+base_url = "http://{dead}/v1"
+models = {{ m1 = {{}} }}
+
+[backends.up]
+kind = "openai"
+zone = "external"
+base_url = "{good}"
+models = {{ m1 = {{}} }}
+
+[backends.cut]
+kind = "openai"
+zone = "external"
+base_url = "{cut}"
+models = {{ m1 = {{}} }}
+
+[routes.auto]
+candidates = ["down/m1", "up/m1"]
+"#,
+        dead = dead_address(),
+        good = good.base_url(),
+        cut = cut.base_url()
+    );
+    let gw = Gateway::start(&config);
+    (good, cut, gw)
+}
+
+async fn run(program: &str, script: &str, gw: &Gateway) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/").to_string() + script;
+    // Async, so the fake upstream keeps serving on this test's runtime meanwhile.
+    let out = tokio::process::Command::new(program)
+        .arg(&script)
+        .arg(gw.url("/v1"))
+        .arg("auto")
+        .arg("cut/m1")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sdk"))
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {program} (run scripts/setup.sh first): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {script} failed (run scripts/setup.sh to install the SDK):\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn check_common(v: &Value) {
+    assert_eq!(v["content"], "Hello from the fake upstream");
+    assert_eq!(v["prompt_tokens"], 2);
+    assert_eq!(
+        v["backend"], "up",
+        "the dead first candidate was failed over"
+    );
+    assert_eq!(v["streamed"], "Hello from the fake upstream");
+    assert_eq!(v["streamed_completion_tokens"], 5);
+    let cut = v["cut"].as_str().unwrap();
+    assert!(
+        cut.contains("mid-stream"),
+        "a cut stream raises in the SDK: {cut}"
+    );
+}
+
+#[tokio::test]
+async fn python_sdk() {
+    let (good, _cut, gw) = setup().await;
+    let v = run("python3", "openai_sdk.py", &gw).await;
+    check_common(&v);
+    assert_eq!(v["finish_reason"], "stop");
+    assert_eq!(v["not_found"], 404);
+    assert_eq!(v["models"][0], "auto");
+    assert_eq!(good.received().len(), 2);
+}
+
+#[tokio::test]
+async fn node_sdk() {
+    let (good, _cut, gw) = setup().await;
+    let v = run("node", "openai_sdk.mjs", &gw).await;
+    check_common(&v);
+    assert_eq!(good.received().len(), 2);
+}
