@@ -541,3 +541,36 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     );
     rows
 }
+
+/// Throughput of the record path and the ledger writer; run with
+/// `cargo test -p tollgate --release --test metering -- --ignored --nocapture throughput`.
+#[test]
+#[ignore = "measurement, not a check"]
+fn throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let (m, db) = open(&dir);
+    const N: usize = 200_000;
+    let records: Vec<_> = (0..N)
+        .map(|i| {
+            let (build, _) = KINDS[i % KINDS.len()];
+            build(&format!("perf-{i}"), NOON, "acme", "chat")
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for r in &records {
+        m.record(r);
+    }
+    let recorded = started.elapsed();
+    m.flush().unwrap();
+    let committed = started.elapsed();
+    assert_eq!(rows(&db), N as i64);
+    let text = m.metrics().encode();
+    let dropped = metric_sum(&text, "tollgate_ledger_dropped_rows_total");
+    let blocked = metric_sum(&text, "tollgate_ledger_blocked_writes_total");
+    println!(
+        "{N} records: record() mean {:.2} µs, ledger {:.0} rows/s committed, \
+         {blocked} waited for room, {dropped} dropped",
+        recorded.as_secs_f64() * 1e6 / N as f64,
+        N as f64 / committed.as_secs_f64()
+    );
+}

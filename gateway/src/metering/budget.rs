@@ -445,3 +445,69 @@ impl Budgets {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn budgets(include_free: bool) -> Budgets {
+        let cfg: BudgetsConfig = toml::from_str(&format!(
+            "include_free_models = {include_free}\n\
+             [tenants.t]\ndaily_usd = 1.0\nmonthly_usd = 3.0\n"
+        ))
+        .unwrap();
+        Budgets::new(&cfg, &SpendSoFar::default(), 0, None)
+    }
+
+    #[test]
+    fn windows_roll_at_utc_midnight_and_month_start() {
+        let b = budgets(false);
+        let jan_31 = Date::new(1970, 1, 31).unwrap().start_ms();
+        for day in 0..3 {
+            let at = jan_31 + day * DAY;
+            let r = b.reserve("t", "r", Some(0.9), at).unwrap();
+            b.settle(Some(&r), "t", "r", 0.9, at);
+        }
+        // Three days of $0.90: the monthly window (Jan 31, then Feb 1-2) was reset on Feb 1.
+        let s = b.status(jan_31 + 2 * DAY);
+        assert!((s[0].spent_usd - 0.9).abs() < 1e-12);
+        assert!((s[1].spent_usd - 1.8).abs() < 1e-12);
+        assert_eq!(s[0].resets_at_ms, Date::new(1970, 2, 3).unwrap().start_ms());
+        assert_eq!(s[1].resets_at_ms, Date::new(1970, 3, 1).unwrap().start_ms());
+        // A late settlement for a request that started yesterday does not touch today.
+        b.settle(None, "t", "r", 0.5, jan_31 + DAY);
+        assert!((b.status(jan_31 + 2 * DAY)[0].spent_usd - 0.9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn free_and_unpriced_requests_against_an_exhausted_budget() {
+        for include_free in [false, true] {
+            let b = budgets(include_free);
+            b.settle(None, "t", "r", 1.0, 0);
+            assert_eq!(b.reserve("t", "r", Some(0.0), 0).is_ok(), !include_free);
+            assert!(b.reserve("t", "r", None, 0).is_err());
+            assert!(
+                b.reserve("other", "r", Some(5.0), 0).is_ok(),
+                "no budget, no limit"
+            );
+        }
+    }
+
+    #[test]
+    fn settling_twice_or_dropping_releases_once() {
+        let b = budgets(false);
+        let r = b.reserve("t", "r", Some(0.6), 0).unwrap();
+        b.settle(Some(&r), "t", "r", 0.1, 0);
+        b.settle(Some(&r), "t", "r", 0.0, 0);
+        drop(r);
+        let s = &b.status(0)[0];
+        assert_eq!(s.reserved_usd, 0.0);
+        assert!((s.spent_usd - 0.1).abs() < 1e-12);
+        let held = b.reserve("t", "r", Some(0.9), 0).unwrap();
+        assert!(b.reserve("t", "r", Some(0.01), 0).is_err());
+        drop(held);
+        assert!(b.reserve("t", "r", Some(0.9), 0).is_ok());
+    }
+}

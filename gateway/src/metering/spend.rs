@@ -45,6 +45,25 @@ impl GroupBy {
     }
 }
 
+impl std::str::FromStr for GroupBy {
+    type Err = String;
+    /// Parses `route`, `tenant`, `model`, `backend` or `day` (for the CLI's `--by`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            GroupBy::Route,
+            GroupBy::Tenant,
+            GroupBy::Model,
+            GroupBy::Backend,
+            GroupBy::Day,
+        ]
+        .into_iter()
+        .find(|g| g.as_str().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| {
+            format!("unknown grouping '{s}': expected route, tenant, model, backend or day")
+        })
+    }
+}
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -54,6 +73,19 @@ pub enum Format {
     Csv,
     /// A JSON array of objects, one per group.
     Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    /// Parses `table`, `csv` or `json` (for the CLI's `--format`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "table" => Ok(Format::Table),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            _ => Err(format!("unknown format '{s}': expected table, csv or json")),
+        }
+    }
 }
 
 /// One group of the report.
@@ -247,4 +279,22 @@ fn table(by: GroupBy, lines: &[SpendLine]) -> String {
         let _ = writeln!(out, "{}", cells.join("  ").trim_end());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_csv_quotes() {
+        assert_eq!("Tenant".parse::<GroupBy>(), Ok(GroupBy::Tenant));
+        assert_eq!("day".parse::<GroupBy>(), Ok(GroupBy::Day));
+        assert!("week".parse::<GroupBy>().is_err());
+        assert_eq!("CSV".parse::<Format>(), Ok(Format::Csv));
+        assert!("xml".parse::<Format>().is_err());
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
 }
