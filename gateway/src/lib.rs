@@ -6,5 +6,6 @@ pub mod cli;
 pub mod config;
 pub mod errors;
 pub mod gateway;
+pub mod metering;
 pub mod pipeline;
 pub mod server;

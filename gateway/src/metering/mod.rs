@@ -1,0 +1,195 @@
+//! Metering: what every request cost, in tokens, money and time, recorded in one place.
+//!
+//! The pipeline's record step calls [`Metering::record`] once per request, whatever its end:
+//! it updates the Prometheus [`Metrics`], queues the request's [`ledger`] row and settles its
+//! budget [`Reservation`]. Before dispatch the pipeline asks [`Budgets::reserve`]. The CLI
+//! reads the ledger through [`spend::report`].
+
+pub mod budget;
+pub mod config;
+pub mod cost;
+pub mod ledger;
+pub mod metrics;
+pub mod record;
+pub mod spend;
+pub mod time;
+
+pub use budget::{BudgetExceeded, BudgetStatus, Budgets, Period, Reservation, Scope};
+pub use config::{
+    BackendCost, BudgetLimits, BudgetsConfig, LedgerConfig, MeteringConfig, MetricsConfig,
+    ModelPrice, OnExhausted, PricesConfig,
+};
+pub use cost::{busy_share, estimate_tokens, warnings, Cost, PriceTable};
+pub use ledger::Ledger;
+pub use metrics::Metrics;
+pub use record::{status_class, Attempt, Outcome, Record, Usage};
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Errors of metering set-up and reports (recording itself never fails).
+#[derive(Debug, thiserror::Error)]
+pub enum MeteringError {
+    /// Invalid configuration values, each with its key path.
+    #[error("invalid metering config:\n  {}", .0.join("\n  "))]
+    Config(Vec<String>),
+    /// The ledger database could not be opened, read or written.
+    #[error("ledger {path}: {source}")]
+    Ledger {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
+    /// The ledger was written by a newer schema.
+    #[error("ledger {path}: schema version {found}, this build supports {supported}")]
+    Schema {
+        /// The database file.
+        path: PathBuf,
+        /// `user_version` found.
+        found: i64,
+        /// The version this build writes.
+        supported: i64,
+    },
+    /// The ledger writer thread could not start.
+    #[error("cannot start the ledger writer: {0}")]
+    Thread(std::io::Error),
+    /// The ledger writer thread stopped before writing every row.
+    #[error("the ledger writer stopped unexpectedly")]
+    WriterStopped,
+    /// Metrics registration failed.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// JSON output failed.
+    #[error("json: {0}")]
+    Json(serde_json::Error),
+}
+
+impl MeteringError {
+    fn ledger(path: &Path, source: rusqlite::Error) -> MeteringError {
+        MeteringError::Ledger {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Metrics, price table, ledger and budgets of one gateway instance.
+#[derive(Debug)]
+pub struct Metering {
+    metrics: Arc<Metrics>,
+    prices: PriceTable,
+    ledger: Ledger,
+    budgets: Budgets,
+}
+
+impl Metering {
+    /// Validates `cfg`, opens the ledger (creating it when absent), and rebuilds the budgets
+    /// from the spend it holds for the UTC day and month containing `now_ms`.
+    pub fn open(cfg: &MeteringConfig, now_ms: i64) -> Result<Metering, MeteringError> {
+        cfg.validate()?;
+        let metrics = Arc::new(Metrics::new(cfg.metrics.tenant_label)?);
+        let ledger = Ledger::open(&cfg.ledger, metrics.ledger().clone())?;
+        let today = time::Date::from_unix_ms(now_ms);
+        let spent = {
+            let conn = ledger::open_read_only(&cfg.ledger.path)?;
+            ledger::spend_so_far(&conn, today.start_ms(), today.month_start().start_ms())
+                .map_err(|e| MeteringError::ledger(&cfg.ledger.path, e))?
+        };
+        let budgets = Budgets::new(&cfg.budgets, &spent, now_ms, Some(Arc::clone(&metrics)));
+        Ok(Metering {
+            metrics,
+            prices: PriceTable::new(&cfg.prices),
+            ledger,
+            budgets,
+        })
+    }
+
+    /// Records one finished request: metrics, ledger row, budget settlement. Never fails and
+    /// never blocks beyond the ledger's `full_wait_ms` when its queue is full.
+    pub fn record(&self, rec: &Record) -> Cost {
+        let cost = self.prices.cost(rec);
+        self.metrics.observe(rec, &cost);
+        self.ledger.enqueue(self.row(rec, &cost));
+        self.budgets.settle(
+            rec.reservation.as_ref(),
+            &rec.tenant,
+            &rec.route,
+            cost.total_usd.unwrap_or(0.0),
+            rec.started_at_ms,
+        );
+        cost
+    }
+
+    /// The ledger row of `rec` costed at `cost`.
+    fn row(&self, rec: &Record, cost: &Cost) -> ledger::Row {
+        ledger::Row {
+            request_id: rec.request_id.clone(),
+            ts_ms: rec.started_at_ms,
+            tenant: rec.tenant.clone(),
+            route: rec.route.clone(),
+            backend: rec.backend.clone(),
+            model: rec.model.clone(),
+            zone: rec.zone.map(|z| z.as_str()),
+            data_class: rec.data_class.as_str(),
+            decision: rec.decision.clone(),
+            stream: rec.stream,
+            prompt_tokens: rec.usage.prompt_tokens,
+            completion_tokens: rec.usage.completion_tokens,
+            cached_tokens: rec.usage.cached_tokens,
+            estimated: rec.usage.estimated,
+            cost_usd: cost.total_usd,
+            compute_usd: cost.compute_usd,
+            currency: self.prices.currency().to_string(),
+            price_version: self.prices.version().to_string(),
+            duration_ms: rec.duration.as_secs_f64() * 1000.0,
+            ttft_ms: rec.ttft.map(|d| d.as_secs_f64() * 1000.0),
+            status: rec.status,
+            outcome: rec.outcome.as_str(),
+            error_class: rec.error_class,
+            attempts: u32::try_from(rec.attempts.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Reserves a request's worst-case cost against its tenant's and route's budgets.
+    pub fn reserve(
+        &self,
+        tenant: &str,
+        route: &str,
+        worst_case_usd: Option<f64>,
+        now_ms: i64,
+    ) -> Result<Reservation, BudgetExceeded> {
+        self.budgets.reserve(tenant, route, worst_case_usd, now_ms)
+    }
+
+    /// The `/metrics` body, with budget windows moved to `now_ms` first.
+    pub fn encode_metrics(&self, now_ms: i64) -> String {
+        self.budgets.refresh(now_ms);
+        self.metrics.encode()
+    }
+
+    /// Waits until every recorded row is committed to the ledger (call on shutdown).
+    pub fn flush(&self) -> Result<(), MeteringError> {
+        self.ledger.flush()
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The price table.
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
+    }
+
+    /// The budgets.
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+}

@@ -1,0 +1,175 @@
+//! What the pipeline reports about one request when it ends, whatever the ending.
+
+use super::budget::Reservation;
+use std::time::Duration;
+use tollgate_policies::{DataClass, Zone};
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The response was delivered whole.
+    Completed,
+    /// A stream started and the upstream ended it early (error event sent to the client).
+    CutOff,
+    /// Every candidate failed before anything was sent.
+    Failed,
+    /// Policy or budget refused every candidate.
+    Refused,
+    /// The client went away before the response was complete.
+    ClientDisconnected,
+    /// The request was malformed or too large.
+    RejectedInput,
+}
+
+impl Outcome {
+    /// Every outcome, for label enumeration.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Completed,
+        Outcome::CutOff,
+        Outcome::Failed,
+        Outcome::Refused,
+        Outcome::ClientDisconnected,
+        Outcome::RejectedInput,
+    ];
+
+    /// The stable label used in metrics and the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::CutOff => "cut_off",
+            Outcome::Failed => "failed",
+            Outcome::Refused => "refused",
+            Outcome::ClientDisconnected => "client_disconnected",
+            Outcome::RejectedInput => "rejected_input",
+        }
+    }
+}
+
+/// Token counts of the response that was served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Prompt tokens, cached ones included.
+    pub prompt_tokens: u64,
+    /// Completion tokens generated (up to the cut for a cut-off stream).
+    pub completion_tokens: u64,
+    /// Prompt tokens the provider served from its cache (a subset of `prompt_tokens`).
+    pub cached_tokens: u64,
+    /// True when the counts were estimated (`cost::estimate_tokens`) because the upstream sent
+    /// no usage.
+    pub estimated: bool,
+}
+
+/// One try of one candidate backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    /// Backend name from the config.
+    pub backend: String,
+    /// Model name as sent to the backend.
+    pub model: String,
+    /// Where the backend runs.
+    pub zone: Zone,
+    /// Stable label of how the attempt ended (`ok`, `timeout`, `connect`, `http_5xx`, ...).
+    pub outcome: &'static str,
+    /// Wall time of the attempt.
+    pub duration: Duration,
+}
+
+/// Everything metering needs about one finished request; built by the pipeline's record step.
+#[derive(Debug)]
+pub struct Record {
+    /// The gateway's request id (unique; one ledger row per id).
+    pub request_id: String,
+    /// When the request was accepted, unix milliseconds.
+    pub started_at_ms: i64,
+    /// Tenant resolved from the API key.
+    pub tenant: String,
+    /// Route the request addressed.
+    pub route: String,
+    /// Backend that served (or last tried) the request.
+    pub backend: Option<String>,
+    /// Model that served (or was last tried for) the request.
+    pub model: Option<String>,
+    /// Zone of `backend`.
+    pub zone: Option<Zone>,
+    /// Effective data class (max of declared, tenant default and detected).
+    pub data_class: DataClass,
+    /// Short summary of the decision (chosen backend and why, or the refusing rule).
+    pub decision: String,
+    /// Whether the client asked for a stream.
+    pub stream: bool,
+    /// How the request ended.
+    pub outcome: Outcome,
+    /// HTTP status sent to the client (499 when the client left first).
+    pub status: u16,
+    /// Stable low-cardinality error label, when the request did not complete.
+    pub error_class: Option<&'static str>,
+    /// Tokens of the served response.
+    pub usage: Usage,
+    /// Total wall time from accept to the last byte (or the end).
+    pub duration: Duration,
+    /// Time to the first content token of a stream.
+    pub ttft: Option<Duration>,
+    /// Mean gap between content tokens of a stream.
+    pub inter_token: Option<Duration>,
+    /// Time spent in the gateway itself: `duration` minus time waiting on backends.
+    pub overhead: Duration,
+    /// Every attempt in order, the failed ones before a fallback included.
+    pub attempts: Vec<Attempt>,
+    /// This request's share of the serving backend's busy time, for local compute cost
+    /// (see `cost::compute_cost` and `cost::busy_share`); `None` for closed APIs.
+    pub busy: Option<Duration>,
+    /// Sensitivity detections by kind (`email`, `card`, `iban`, ...), one entry per hit kind.
+    pub detections: Vec<&'static str>,
+    /// Policy rules that refused a candidate, one entry per refusal.
+    pub refusals: Vec<&'static str>,
+    /// The budget reservation taken before dispatch, reconciled to the real cost.
+    pub reservation: Option<Reservation>,
+}
+
+impl Record {
+    /// A record with every optional part empty, for the pipeline to fill in.
+    pub fn new(request_id: impl Into<String>, started_at_ms: i64) -> Record {
+        Record {
+            request_id: request_id.into(),
+            started_at_ms,
+            tenant: String::new(),
+            route: String::new(),
+            backend: None,
+            model: None,
+            zone: None,
+            data_class: DataClass::Public,
+            decision: String::new(),
+            stream: false,
+            outcome: Outcome::Completed,
+            status: 200,
+            error_class: None,
+            usage: Usage::default(),
+            duration: Duration::ZERO,
+            ttft: None,
+            inter_token: None,
+            overhead: Duration::ZERO,
+            attempts: Vec::new(),
+            busy: None,
+            detections: Vec::new(),
+            refusals: Vec::new(),
+            reservation: None,
+        }
+    }
+
+    /// Number of fallbacks: attempts after the first.
+    pub fn fallbacks(&self) -> usize {
+        self.attempts.len().saturating_sub(1)
+    }
+}
+
+/// The status class label of an HTTP status: `2xx`, `4xx`, ...
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}

@@ -1,0 +1,363 @@
+//! The dashboards and rules only use metrics the gateway exports, pass promtool, and return
+//! data from a real Prometheus scraping real metrics.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failed unwrap is a failed test
+
+mod support;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use support::prometheus::Prometheus;
+use support::*;
+use tollgate::metering::Metering;
+
+fn dashboards_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards")
+}
+
+fn rules_file() -> PathBuf {
+    dashboards_dir().join("tollgate.rules.yml")
+}
+
+/// A PromQL query found in a dashboard or rules file, and where.
+#[derive(Debug, Clone)]
+struct Query {
+    origin: String,
+    expr: String,
+}
+
+fn dashboard_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dashboards_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "overview, spend and policy dashboards");
+    files
+}
+
+fn panel_queries(panels: &Value, file: &str, out: &mut Vec<Query>) {
+    for p in panels.as_array().into_iter().flatten() {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            if let Some(expr) = t["expr"].as_str() {
+                out.push(Query {
+                    origin: format!("{file}: panel '{}' {}", p["title"], t["refId"]),
+                    expr: expr.to_string(),
+                });
+            }
+        }
+        panel_queries(&p["panels"], file, out);
+    }
+}
+
+/// Every panel and template-variable query of every dashboard.
+fn dashboard_queries() -> Vec<Query> {
+    let mut out = Vec::new();
+    for f in dashboard_files() {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        let d: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let vars = d["templating"]["list"].as_array().unwrap();
+        let ds = vars.iter().find(|v| v["name"] == "datasource").unwrap();
+        assert_eq!(
+            (&ds["type"], &ds["query"]),
+            (&Value::from("datasource"), &Value::from("prometheus"))
+        );
+        panel_queries(&d["panels"], &name, &mut out);
+        for v in vars.iter().filter(|v| v["type"] == "query") {
+            let q = v["query"]["query"]
+                .as_str()
+                .or(v["query"].as_str())
+                .unwrap();
+            out.push(Query {
+                origin: format!("{name}: variable {}", v["name"]),
+                expr: q.to_string(),
+            });
+        }
+        // Every panel's datasource is the variable, so the dashboard imports anywhere.
+        let text = std::fs::read_to_string(&f).unwrap();
+        assert!(
+            !text.contains("\"uid\": \"prometheus\""),
+            "{name} pins a datasource"
+        );
+    }
+    assert!(out.len() > 40);
+    out
+}
+
+/// (recording rules (name, expr), alerts (name, expr)).
+type Rules = (Vec<(String, String)>, Vec<(String, String)>);
+
+fn rules() -> Rules {
+    let y: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(rules_file()).unwrap()).unwrap();
+    let (mut records, mut alerts) = (Vec::new(), Vec::new());
+    for g in y["groups"].as_sequence().unwrap() {
+        for r in g["rules"].as_sequence().unwrap() {
+            let expr = r["expr"].as_str().unwrap().trim().to_string();
+            if let Some(name) = r["record"].as_str() {
+                records.push((name.to_string(), expr));
+            } else {
+                alerts.push((r["alert"].as_str().unwrap().to_string(), expr));
+            }
+        }
+    }
+    (records, alerts)
+}
+
+fn all_queries() -> Vec<Query> {
+    let (records, alerts) = rules();
+    let mut q = dashboard_queries();
+    for (name, expr) in records.into_iter().chain(alerts) {
+        q.push(Query {
+            origin: format!("rule {name}"),
+            expr,
+        });
+    }
+    q
+}
+
+/// Metric names (`tollgate_*` and recording rules `tollgate:*`) an expression uses.
+fn metric_names(expr: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let mut in_string = false;
+    let mut token = String::new();
+    for c in expr.chars().chain(std::iter::once(' ')) {
+        if c == '"' {
+            in_string = !in_string;
+        }
+        if !in_string && (c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+            token.push(c);
+            continue;
+        }
+        if token.starts_with("tollgate_") || token.starts_with("tollgate:") {
+            names.insert(token.clone());
+        }
+        token.clear();
+    }
+    names
+}
+
+/// `# TYPE name kind` lines of an exposition: (name, kind).
+fn families(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| {
+            let (n, k) = l.split_once(' ').unwrap();
+            (n.to_string(), k.to_string())
+        })
+        .collect()
+}
+
+fn exercised(
+    dir: &Path,
+    cfg_edit: impl FnOnce(&mut tollgate::metering::MeteringConfig),
+) -> Metering {
+    let mut cfg = config(&dir.join("ledger.db"));
+    cfg_edit(&mut cfg);
+    let m = Metering::open(&cfg, NOON).unwrap();
+    record_mix(&m, 0, NOON);
+    m
+}
+
+#[test]
+fn every_query_uses_only_exported_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = exercised(dir.path(), |_| {});
+    let text = m.encode_metrics(NOON);
+    let fams = families(&text);
+    let (records, _) = rules();
+    let recorded: BTreeSet<&str> = records.iter().map(|r| r.0.as_str()).collect();
+    let mut used = BTreeSet::new();
+    let mut problems = Vec::new();
+    for q in all_queries() {
+        let names = metric_names(&q.expr);
+        if names.is_empty() {
+            problems.push(format!("{}: no tollgate metric in `{}`", q.origin, q.expr));
+        }
+        for name in names {
+            if name.contains(':') {
+                if !recorded.contains(name.as_str()) {
+                    problems.push(format!("{}: no recording rule {name}", q.origin));
+                }
+                continue;
+            }
+            let family = fams.iter().find(|(f, kind)| {
+                *f == name
+                    || (kind == "histogram"
+                        && ["_bucket", "_sum", "_count"]
+                            .iter()
+                            .any(|s| name.strip_suffix(s) == Some(f.as_str())))
+            });
+            match family {
+                Some((f, _)) => {
+                    used.insert(f.clone());
+                }
+                None => problems.push(format!("{}: {name} is not exported", q.origin)),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // Every exported metric is documented, and the exposition lists them all.
+    let readme = std::fs::read_to_string(dashboards_dir().join("README.md")).unwrap();
+    let undocumented: Vec<_> = fams
+        .iter()
+        .filter(|(f, _)| !readme.contains(&format!("`{f}`")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in dashboards/README.md: {undocumented:?}"
+    );
+    assert!(fams.len() >= 25, "every metric exercised: {}", fams.len());
+    let unused: Vec<_> = fams.iter().filter(|(f, _)| !used.contains(f)).collect();
+    assert!(
+        unused.is_empty(),
+        "exported but on no dashboard or rule: {unused:?}"
+    );
+}
+
+#[test]
+fn metric_names_are_found_in_expressions() {
+    let names = metric_names(
+        r#"sum by (le) (rate(tollgate_ttft_seconds_bucket{route=~"tollgate_x"}[5m])) / tollgate:a:b"#,
+    );
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["tollgate:a:b", "tollgate_ttft_seconds_bucket"]
+    );
+}
+
+#[test]
+fn promtool_accepts_the_rules() {
+    let out = std::process::Command::new("/usr/bin/promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(rules_file())
+        .output()
+        .expect("promtool (Debian package prometheus) is installed");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Serves `GET /metrics` from `m` on a loopback port; returns `host:port`.
+fn serve_metrics(rt: &tokio::runtime::Runtime, m: Arc<Metering>) -> String {
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    rt.spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                continue;
+            };
+            let m = Arc::clone(&m);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let body = m.encode_metrics(NOON);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// Grafana's variables, replaced by what a default dashboard view sends.
+fn as_promql(expr: &str) -> String {
+    if let Some(args) = expr
+        .strip_prefix("label_values(")
+        .and_then(|r| r.strip_suffix(')'))
+    {
+        let (metric, label) = args.split_once(',').unwrap();
+        return format!("group by ({}) ({})", label.trim(), metric.trim());
+    }
+    expr.replace("$__rate_interval", "1m")
+        .replace("$__range", "1h")
+        .replace("${route}", ".*")
+        .replace("$route", ".*")
+}
+
+fn has_finite_value(result: &[Value]) -> bool {
+    result.iter().any(|s| {
+        s["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok())
+            .is_some_and(f64::is_finite)
+    })
+}
+
+#[test]
+fn every_query_returns_data_from_a_real_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    // Small budgets so a realistic mix exhausts them and the budget alerts fire.
+    let m = Arc::new(exercised(dir.path(), |cfg| {
+        if let Some(acme) = cfg.budgets.tenants.get_mut("acme") {
+            acme.daily_usd = Some(0.05);
+        }
+    }));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let target = serve_metrics(&rt, Arc::clone(&m));
+    let rules_path = rules_file();
+    let prom = Prometheus::start(&target, &[&rules_path]).unwrap();
+    prom.wait_for("up{job=\"tollgate\"} == 1", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", prom.log()));
+    // Keep traffic flowing across several scrapes so rates and rules have samples.
+    for batch in 1..=8 {
+        record_mix(&m, batch, NOON);
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    prom.wait_for("tollgate:budget_used:ratio", Duration::from_secs(20))
+        .unwrap();
+
+    let (_, alerts) = rules();
+    let quiet = [
+        "TollgateLedgerDroppingRows",
+        "TollgateSensitiveServedExternally",
+    ];
+    let mut problems = Vec::new();
+    for q in all_queries() {
+        let expr = as_promql(&q.expr);
+        let expect_empty = alerts
+            .iter()
+            .any(|(name, e)| *e == q.expr && quiet.contains(&name.as_str()));
+        if expect_empty {
+            match prom.query(&expr) {
+                Ok(r) if r.is_empty() => {}
+                Ok(r) => problems.push(format!("{}: fired on a healthy mix: {r:?}", q.origin)),
+                Err(e) => problems.push(format!("{}: {e}\n  {expr}", q.origin)),
+            }
+            continue;
+        }
+        match prom.wait_for(&expr, Duration::from_secs(10)) {
+            Ok(r) if has_finite_value(&r) || expr.starts_with("group by") => {}
+            Ok(r) => problems.push(format!("{}: no finite value: {r:?}\n  {expr}", q.origin)),
+            Err(e) => problems.push(format!("{}: {e}\n  {expr}", q.origin)),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
