@@ -84,6 +84,12 @@ pub struct RequestRecord {
     pub error_code: Option<&'static str>,
     /// Whether any response byte reached the client (errors can then only go in-stream).
     pub response_started: bool,
+    /// Kinds of sensitive data detected in the prompt (labels only, never the text).
+    pub detections: Vec<&'static str>,
+    /// Rules that refused candidates of the decision.
+    pub refusals: Vec<&'static str>,
+    /// A one-line summary of the decision, for the ledger.
+    pub decision: String,
 }
 
 impl RequestRecord {
@@ -109,6 +115,9 @@ impl RequestRecord {
             outcome: Outcome::Completed,
             error_code: None,
             response_started: false,
+            detections: Vec::new(),
+            refusals: Vec::new(),
+            decision: String::new(),
         }
     }
 
