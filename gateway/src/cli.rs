@@ -31,6 +31,27 @@ enum Command {
         /// The configuration file.
         path: PathBuf,
     },
+    /// Show, offline, how a chat request read from standard input would be routed and why.
+    Explain {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tollgate.toml")]
+        config: PathBuf,
+        /// The tenant to decide for (anonymous when absent).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The class the client declares, as in the x-tollgate-data-class header.
+        #[arg(long)]
+        data_class: Option<String>,
+    },
+    /// List every backend model with its zone, licence, commercial use and obligations.
+    Models {
+        /// The configuration file.
+        #[arg(long, short, default_value = "tollgate.toml")]
+        config: PathBuf,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
     /// Print the SHA-256 of an API key, as `tenants.NAME.api_key_sha256` expects it.
     HashKey {
         /// The key; read from standard input when absent, so it stays out of shell history.
@@ -45,6 +66,12 @@ pub fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { path } => check_config(&path),
         Command::HashKey { key } => hash_key(key),
+        Command::Explain {
+            config,
+            tenant,
+            data_class,
+        } => crate::cli_policy::explain(&config, tenant.as_deref(), data_class.as_deref()),
+        Command::Models { config, format } => crate::cli_policy::models(&config, &format),
     }
 }
 

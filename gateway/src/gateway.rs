@@ -3,9 +3,12 @@
 
 use crate::config::raw::BackendKind;
 use crate::config::{Backend as BackendConfig, Config};
+use crate::health::Health;
+use crate::policy::Policy;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 use tollgate_adapters::openai_compat::{OpenAiCompat, OpenAiCompatConfig};
 use tollgate_adapters::Backend;
 
@@ -16,6 +19,12 @@ pub struct Gateway {
     pub config: Config,
     /// Live backends, at the same indexes as `config.backends`.
     pub backends: Vec<Backend>,
+    /// Catalogue, checked routes and detector.
+    pub policy: Policy,
+    /// Passive health per backend, at the same indexes as `config.backends`.
+    pub health: Vec<Health>,
+    /// The instant health deadlines are measured from.
+    pub epoch: Instant,
     /// SHA-256 of each API key → tenant index.
     keys: HashMap<[u8; 32], usize>,
     /// Set once the listeners accept connections.
@@ -42,9 +51,14 @@ impl Gateway {
             }
         }
         let id_prefix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        let policy = Policy::build(&config, |_| None)?;
+        let health = config.backends.iter().map(|_| Health::default()).collect();
         Ok(Gateway {
-            config,
             backends,
+            policy,
+            health,
+            epoch: Instant::now(),
+            config,
             keys,
             ready: AtomicBool::new(false),
             id_prefix,

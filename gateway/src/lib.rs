@@ -3,9 +3,12 @@
 //! and meters tokens, cost and latency per route, tenant and model.
 
 pub mod cli;
+pub mod cli_policy;
 pub mod config;
 pub mod errors;
 pub mod gateway;
+pub mod health;
 pub mod metering;
 pub mod pipeline;
+pub mod policy;
 pub mod server;

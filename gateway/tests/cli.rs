@@ -109,3 +109,60 @@ fn hash_key_prints_sha256() {
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     );
 }
+
+#[test]
+fn models_prints_each_model_with_its_licence() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../tollgate.toml");
+    let out = tollgate()
+        .args(["models", "--config", example])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("MODEL"));
+    let qwen = lines
+        .iter()
+        .find(|l| l.starts_with("local/qwen2.5-7b-instruct"))
+        .unwrap();
+    assert!(
+        qwen.contains("Apache-2.0") && qwen.contains("weights") && qwen.contains("local"),
+        "{qwen}"
+    );
+    let json = tollgate()
+        .args(["models", "--config", example, "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn an_unknown_licence_or_a_tenant_without_use_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        &dir,
+        "l.toml",
+        r#"
+[backends.a]
+kind = "openai"
+zone = "local"
+base_url = "http://127.0.0.1:1/v1"
+models = { m = { licence = "apache-2" } }
+
+[tenants.t]
+api_key_env = "T_KEY"
+"#,
+    );
+    let out = tollgate()
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("backends.a.models.m.licence: unknown licence id 'apache-2'"),
+        "{text}"
+    );
+    assert!(text.contains("tenants.t.use: required"), "{text}");
+}

@@ -50,6 +50,12 @@ pub enum Behavior {
     },
     /// Streams one chunk, then goes silent.
     StallAfterFirst,
+    /// Answers with the last user message as sent, streamed in pieces of `chunk_chars`
+    /// characters (so anything in it can be split across chunks).
+    Echo {
+        /// Characters per streamed content chunk.
+        chunk_chars: usize,
+    },
 }
 
 impl Behavior {
@@ -305,6 +311,39 @@ async fn respond(body: &Value, behavior: Behavior, state: Arc<Shared>) -> Respon
             Duration::ZERO,
             state,
         ),
+        Behavior::Echo { chunk_chars } => {
+            let text = body["messages"]
+                .as_array()
+                .and_then(|ms| ms.iter().rev().find(|m| m["role"] == "user"))
+                .and_then(|m| m["content"].as_str())
+                .unwrap_or("")
+                .to_string();
+            if !stream {
+                return full(
+                    StatusCode::OK,
+                    json!({
+                        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": prompt, "completion_tokens": 1, "total_tokens": prompt + 1},
+                    }),
+                );
+            }
+            let chars: Vec<char> = text.chars().collect();
+            let mut events: Vec<Value> = vec![chunk(
+                &model,
+                json!({"role": "assistant", "content": ""}),
+                None,
+            )];
+            events.extend(chars.chunks(chunk_chars.max(1)).map(|c| {
+                chunk(
+                    &model,
+                    json!({"content": c.iter().collect::<String>()}),
+                    None,
+                )
+            }));
+            events.push(chunk(&model, json!({}), Some("stop")));
+            sse(events, true, Ending::Clean, Duration::ZERO, state)
+        }
         Behavior::StallAfterFirst => sse(
             content_events(&model, 1),
             false,

@@ -21,19 +21,19 @@ listen = "127.0.0.1:0"
 kind = "openai"
 zone = "local"
 base_url = "http://{dead}/v1"
-models = {{ m1 = {{}} }}
+models = {{ m1 = {{ licence = "Apache-2.0" }} }}
 
 [backends.up]
 kind = "openai"
 zone = "external"
 base_url = "{good}"
-models = {{ m1 = {{}} }}
+models = {{ m1 = {{ licence = "Apache-2.0" }} }}
 
 [backends.cut]
 kind = "openai"
 zone = "external"
 base_url = "{cut}"
-models = {{ m1 = {{}} }}
+models = {{ m1 = {{ licence = "Apache-2.0" }} }}
 
 [routes.auto]
 candidates = ["down/m1", "up/m1"]

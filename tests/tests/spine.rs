@@ -22,13 +22,13 @@ zone = "external"
 base_url = "{primary}"
 api_key_env = "PRIMARY_KEY"
 timeouts = {{ connect_ms = 500, first_byte_ms = 800, idle_ms = 500, total_ms = 5000 }}
-models = {{ m1 = {{}} }}
+models = {{ m1 = {{ licence = "openai-terms" }} }}
 
 [backends.secondary]
 kind = "openai"
 zone = "local"
 base_url = "{secondary}"
-models = {{ m1 = {{}} }}
+models = {{ m1 = {{ licence = "Apache-2.0" }} }}
 
 [routes.auto]
 candidates = ["primary/m1", "secondary/m1"]
@@ -533,9 +533,11 @@ async fn tenants_authenticate_by_key() {
     let tenants = format!(
         r#"
 [tenants.acme]
+use = "commercial"
 api_key_sha256 = ["{hashed}"]
 
 [tenants.beta]
+use = "internal"
 api_key_env = "BETA_KEY"
 routes = ["auto"]
 "#

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tollgate_adapters::Timeouts;
-use tollgate_policies::{DataClass, Zone};
+use tollgate_policies::{
+    licence, ClassAction, DataClass, DetectorConfig, Openness, Strategy, TenantProfile, Use, Zone,
+    ZoneCeilings,
+};
 
 /// A configuration whose every reference resolves.
 #[derive(Debug, Clone)]
@@ -19,6 +22,12 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Tenants, in name order.
     pub tenants: Vec<Tenant>,
+    /// The licence profile of requests when no tenants are configured.
+    pub anonymous: TenantProfile,
+    /// Highest data class per trust zone.
+    pub zones: ZoneCeilings,
+    /// Sensitivity detector settings.
+    pub detect: DetectorConfig,
     /// Things that work but deserve attention (missing key variables, ...).
     pub warnings: Vec<String>,
     /// The folder relative paths in the file are resolved against.
@@ -74,6 +83,14 @@ pub struct Model {
     pub licence: Option<String>,
     /// Context window in tokens.
     pub context_window: Option<u32>,
+    /// Takes non-text input.
+    pub multimodal: bool,
+    /// What is open about it.
+    pub open: Openness,
+    /// Can stream.
+    pub streaming: bool,
+    /// Accepts tools.
+    pub tools: bool,
 }
 
 /// One candidate of a route: indexes into [`Config::backends`] and that backend's models.
@@ -92,6 +109,10 @@ pub struct Route {
     pub name: String,
     /// Candidates in order of preference.
     pub candidates: Vec<Candidate>,
+    /// How passing candidates are ordered.
+    pub strategy: Strategy,
+    /// Per-class action for external candidates.
+    pub on_class: std::collections::BTreeMap<DataClass, ClassAction>,
 }
 
 /// A tenant, checked.
@@ -103,8 +124,8 @@ pub struct Tenant {
     pub key_digests: Vec<[u8; 32]>,
     /// Variable holding one more key.
     pub api_key_env: Option<String>,
-    /// Minimum data class of its requests.
-    pub default_class: DataClass,
+    /// Its use, size, region and training, for licence rules; and its default data class.
+    pub profile: TenantProfile,
     /// Routes it may use (indexes); `None` means all.
     pub routes: Option<Vec<usize>>,
 }
@@ -177,6 +198,12 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
         backends,
         routes: Vec::new(),
         tenants: Vec::new(),
+        anonymous: TenantProfile {
+            default_class: DataClass::Public,
+            ..TenantProfile::new(raw.server.anonymous_use)
+        },
+        zones: raw.zones,
+        detect: raw.detect.clone(),
         warnings,
         base_dir: base_dir.to_path_buf(),
         backend_index,
@@ -334,9 +361,20 @@ fn check_backend(
             "a backend needs at least one model",
         );
     }
-    for model in b.models.keys() {
+    for (model, spec) in &b.models {
         if model.is_empty() {
             errors.add(format!("{path}.models"), "model names cannot be empty");
+        }
+        match &spec.licence {
+            Some(id) => {
+                if let Err(e) = licence::lookup(id) {
+                    errors.add(format!("{path}.models.{model}.licence"), e.to_string());
+                }
+            }
+            None => warnings.push(format!(
+                "{path}.models.{model}.licence is not set: the model is refused for every use \
+                 until its licence is given"
+            )),
         }
     }
     Backend {
@@ -359,6 +397,10 @@ fn check_backend(
                 key: format!("{name}/{m}"),
                 licence: spec.licence.clone(),
                 context_window: spec.context_window,
+                multimodal: spec.multimodal,
+                open: spec.open,
+                streaming: spec.streaming.unwrap_or(true),
+                tools: spec.tools.unwrap_or(true),
             })
             .collect(),
     }
@@ -395,6 +437,8 @@ fn check_route(name: &str, r: &RawRoute, config: &Config, errors: &mut Errors) -
     Route {
         name: name.to_string(),
         candidates,
+        strategy: r.strategy,
+        on_class: r.on_class.clone(),
     }
 }
 
@@ -429,11 +473,26 @@ fn check_tenant(name: &str, t: &RawTenant, config: &Config, errors: &mut Errors)
         }
         Some(idx)
     };
+    let use_ = t.use_.unwrap_or_else(|| {
+        errors.add(
+            format!("{path}.use"),
+            "required: what the tenant uses models for (commercial, internal, research, \
+             evaluation or personal); licence rules depend on it",
+        );
+        Use::Commercial
+    });
+    let profile = TenantProfile {
+        use_,
+        monthly_active_users: t.monthly_active_users,
+        region: t.region.clone(),
+        trains_models: t.trains_models,
+        default_class: t.default_class.unwrap_or(DataClass::Public),
+    };
     Tenant {
         name: name.to_string(),
         key_digests,
         api_key_env: t.api_key_env.clone(),
-        default_class: t.default_class.unwrap_or(DataClass::Public),
+        profile,
         routes,
     }
 }

@@ -7,7 +7,9 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use tollgate_adapters::Timeouts;
-use tollgate_policies::{DataClass, Zone};
+use tollgate_policies::{
+    ClassAction, DataClass, DetectorConfig, Openness, Strategy, Use, Zone, ZoneCeilings,
+};
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -21,6 +23,10 @@ pub struct RawConfig {
     pub routes: BTreeMap<String, RawRoute>,
     /// Named tenants and their keys.
     pub tenants: BTreeMap<String, RawTenant>,
+    /// The highest data class each trust zone may receive.
+    pub zones: ZoneCeilings,
+    /// What the sensitivity detector looks for and which class each finding implies.
+    pub detect: DetectorConfig,
 }
 
 /// `[server]`
@@ -37,6 +43,8 @@ pub struct RawServer {
     pub threads: usize,
     /// Seconds that in-flight requests get to finish on shutdown.
     pub grace_period_seconds: u64,
+    /// The use licence rules assume for requests when no tenants are configured.
+    pub anonymous_use: Use,
 }
 
 impl Default for RawServer {
@@ -47,6 +55,7 @@ impl Default for RawServer {
             max_body_bytes: 32 * 1024 * 1024,
             threads: 2,
             grace_period_seconds: 10,
+            anonymous_use: Use::Commercial,
         }
     }
 }
@@ -106,10 +115,19 @@ pub struct RawBackend {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct RawModel {
-    /// The model's licence id (open models) or provider terms id (closed APIs).
+    /// The model's licence id (open models) or provider terms id (closed APIs). A model with
+    /// none is refused for every use until one is given.
     pub licence: Option<String>,
+    /// Takes images or other non-text input (some licence clauses cover only these).
+    pub multimodal: bool,
+    /// What of the model is open: weights, code, training data.
+    pub open: Openness,
     /// The context window in tokens, when known.
     pub context_window: Option<u32>,
+    /// Whether it can stream (default: yes).
+    pub streaming: Option<bool>,
+    /// Whether it accepts tools (default: yes for HTTP backends).
+    pub tools: Option<bool>,
 }
 
 /// `[routes.NAME]`
@@ -117,6 +135,13 @@ pub struct RawModel {
 pub struct RawRoute {
     /// Candidate backend models as `BACKEND/MODEL`, in order of preference.
     pub candidates: Vec<String>,
+    /// How candidates that pass every rule are ordered.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Per data class, `route` (default: only zones allowed to receive it) or `redact`
+    /// (external candidates stay eligible; detected spans are replaced before sending).
+    #[serde(default)]
+    pub on_class: BTreeMap<DataClass, ClassAction>,
 }
 
 /// `[tenants.NAME]`
@@ -131,4 +156,13 @@ pub struct RawTenant {
     pub default_class: Option<DataClass>,
     /// Routes this tenant may use; all when empty.
     pub routes: Vec<String>,
+    /// What the tenant uses models for: commercial, internal, research, evaluation, personal.
+    #[serde(rename = "use")]
+    pub use_: Option<Use>,
+    /// The tenant's monthly active users, for licences with a cap.
+    pub monthly_active_users: Option<u64>,
+    /// Where the tenant is domiciled ("EU", or an ISO country code).
+    pub region: Option<String>,
+    /// Whether the tenant's outputs feed model training.
+    pub trains_models: bool,
 }

@@ -3,6 +3,7 @@
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
 use pingora::http::RequestHeader;
+use tollgate_policies::TenantProfile;
 
 /// The authenticated caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +20,14 @@ impl TenantRef {
         match self {
             TenantRef::Tenant(i) => &gw.config.tenants[*i].name,
             TenantRef::Anonymous => "anonymous",
+        }
+    }
+
+    /// The tenant's licence profile and default class.
+    pub fn profile<'a>(&self, gw: &'a Gateway) -> &'a TenantProfile {
+        match self {
+            TenantRef::Tenant(i) => &gw.config.tenants[*i].profile,
+            TenantRef::Anonymous => &gw.config.anonymous,
         }
     }
 }

@@ -1,29 +1,41 @@
-//! Step 4: which backend models may serve this request, in which order.
+//! Step 4: which backend models may serve this request, in which order, and why every other
+//! candidate was refused. The rules themselves live in the pure `tollgate_policies::decide`;
+//! this step gathers its facts (route, tenant, class, health, needs) and fails closed.
 
 use super::authenticate::TenantRef;
+use super::classify::Classified;
+use super::texts;
 use crate::config::Candidate;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
+use serde_json::{json, Value};
 use tollgate_adapters::ChatRequest;
-use tollgate_policies::DataClass;
+use tollgate_policies::{self as policies, Facts, Live, ModelId, Needs, Outcome, Route};
+
+/// What the request's `model` names.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    /// A configured route, by index.
+    Route(usize),
+    /// One pinned backend model.
+    Pinned(ModelId),
+}
 
 /// The candidates a request may be dispatched to, in order. Dispatch never tries anything else.
 #[derive(Debug, Clone)]
 pub struct Decision {
     /// The route name, or `BACKEND/MODEL` for a pinned model.
     pub route_name: String,
-    /// Candidates in the order they are tried.
-    pub candidates: Vec<Candidate>,
+    /// What was resolved.
+    pub target: Target,
+    /// Candidates in the order they are tried, each with whether it must get a redacted copy.
+    pub candidates: Vec<(Candidate, bool)>,
+    /// The full decision, refusals included.
+    pub policy: policies::Decision,
 }
 
 /// Resolves the request's `model` (a route, or `BACKEND/MODEL`) for this tenant.
-pub fn decide(
-    gw: &Gateway,
-    tenant: TenantRef,
-    req: &ChatRequest,
-    _class: DataClass,
-) -> Result<Decision, ApiError> {
-    let name = req.model();
+pub fn resolve(gw: &Gateway, tenant: TenantRef, name: &str) -> Result<Target, ApiError> {
     if let Some(r) = gw.config.route_index(name) {
         if !may_use_route(gw, tenant, r) {
             return Err(ApiError::forbidden(
@@ -31,10 +43,7 @@ pub fn decide(
                 format!("this API key may not use route '{name}'"),
             ));
         }
-        return Ok(Decision {
-            route_name: name.to_string(),
-            candidates: gw.config.routes[r].candidates.clone(),
-        });
+        return Ok(Target::Route(r));
     }
     if let Some(c) = gw.config.candidate(name) {
         if !may_use_model(gw, tenant, c) {
@@ -43,10 +52,7 @@ pub fn decide(
                 format!("this API key may not use model '{name}': it is in none of its routes"),
             ));
         }
-        return Ok(Decision {
-            route_name: name.to_string(),
-            candidates: vec![c],
-        });
+        return Ok(Target::Pinned(gw.policy.id(c)));
     }
     let known = visible_models(gw, tenant);
     Err(ApiError::not_found(
@@ -57,6 +63,151 @@ pub fn decide(
         ),
     )
     .with_details("available", known.into()))
+}
+
+/// Runs the policy rules over the target's candidates.
+pub fn judge(
+    gw: &Gateway,
+    tenant: TenantRef,
+    target: Target,
+    req: &ChatRequest,
+    classified: &Classified,
+) -> policies::Decision {
+    let (route, pinned): (&Route, Option<ModelId>) = match target {
+        Target::Route(r) => (&gw.policy.routes[r], None),
+        Target::Pinned(id) => (&gw.policy.pinned[id.index()], Some(id)),
+    };
+    let live: Vec<Live> = gw
+        .policy
+        .catalog
+        .iter()
+        .map(|(id, _)| gw.health[gw.policy.candidate(id).backend].live(gw.epoch))
+        .collect();
+    let facts = Facts {
+        catalog: &gw.policy.catalog,
+        route,
+        live: &live,
+        pinned,
+        class: classified.class,
+        tenant: tenant.profile(gw),
+        ceilings: &gw.config.zones,
+        needs: needs(req),
+    };
+    policies::decide(&facts)
+}
+
+/// Fails closed when nothing may serve the request: 403 when rules refuse every candidate,
+/// 503 when the allowed ones are all down, 400 when none can take the request's size or
+/// features; the body lists every candidate's reason.
+pub fn conclude(
+    gw: &Gateway,
+    req: &ChatRequest,
+    target: Target,
+    policy: policies::Decision,
+) -> Result<Decision, ApiError> {
+    let outcome = policy.outcome();
+    if outcome != Outcome::Candidates {
+        let (code, what) = match outcome {
+            Outcome::Unavailable => (
+                "no_healthy_backend",
+                "every backend the rules allow is down",
+            ),
+            Outcome::Unsupported => (
+                "no_capable_backend",
+                "no allowed backend can take this request's size or features",
+            ),
+            _ => ("policy_refused", "the rules refuse every candidate"),
+        };
+        let mut err = ApiError::forbidden(
+            code,
+            format!(
+                "{what} for '{}': {}",
+                req.model(),
+                refusal_summary(gw, &policy)
+            ),
+        )
+        .with_details("refusals", refusals_json(gw, &policy));
+        err.status = outcome.status();
+        if outcome == Outcome::Unavailable {
+            err.kind = "api_error";
+        } else if outcome == Outcome::Unsupported {
+            err.kind = "invalid_request_error";
+        }
+        return Err(err);
+    }
+    let candidates = policy
+        .candidates
+        .iter()
+        .map(|c| (gw.policy.candidate(c.model), c.redact))
+        .collect();
+    Ok(Decision {
+        route_name: req.model().to_string(),
+        target,
+        candidates,
+        policy,
+    })
+}
+
+/// One line for the record: the chosen order, then each refusal's rule.
+pub fn summary(gw: &Gateway, d: &policies::Decision) -> String {
+    let chosen: Vec<&str> = d.candidates.iter().map(|c| key(gw, c.model)).collect();
+    let mut s = format!("try [{}]", chosen.join(", "));
+    for r in &d.refused {
+        s.push_str(&format!(
+            "; {} refused: {}",
+            key(gw, r.model),
+            r.rule.as_str()
+        ));
+    }
+    s
+}
+
+/// What the request needs of a model. Prompt tokens are estimated from its text (≈4 bytes a
+/// token) so that a context-window check never needs a tokenizer here.
+fn needs(req: &ChatRequest) -> Needs {
+    let bytes: usize = texts::parts(&req.body, false)
+        .iter()
+        .map(|(_, t)| t.len())
+        .sum();
+    let tools = ["tools", "functions"].iter().any(|k| {
+        req.body
+            .get(*k)
+            .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+    });
+    Needs {
+        prompt_tokens: u32::try_from(bytes.div_ceil(4)).unwrap_or(u32::MAX),
+        max_output_tokens: req.max_completion_tokens().unwrap_or(0),
+        stream: req.stream(),
+        tools,
+    }
+}
+
+/// `BACKEND/MODEL` of a catalogue id.
+pub fn key(gw: &Gateway, id: ModelId) -> &str {
+    &gw.config.model(gw.policy.candidate(id)).key
+}
+
+/// Each refused candidate with its rule, for error bodies and the explain endpoint.
+pub fn refusals_json(gw: &Gateway, d: &policies::Decision) -> Value {
+    d.refused
+        .iter()
+        .map(|r| {
+            json!({
+                "candidate": key(gw, r.model),
+                "zone": gw.policy.catalog.get(r.model).zone,
+                "rule": r.rule.as_str(),
+                "message": r.reason.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn refusal_summary(gw: &Gateway, d: &policies::Decision) -> String {
+    d.refused
+        .iter()
+        .map(|r| format!("{}: {} ({})", key(gw, r.model), r.rule.as_str(), r.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Whether the tenant may use route `r`.

@@ -4,8 +4,10 @@
 //! awaited here, before any header is written, so a backend that accepts the request and then
 //! fails before its first event is failed over like one that refused the connection.
 
+use super::classify::Classified;
 use super::decide::Decision;
 use super::record::{Attempt, RequestRecord};
+use super::redact::Redaction;
 use crate::config::Candidate;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
@@ -15,18 +17,21 @@ use std::time::Instant;
 use tollgate_adapters::{AttemptError, Backend, ChatRequest, Complete, Event, EventStream, Reply};
 
 /// A successful attempt, ready to be streamed back.
-pub enum Served {
+pub struct Served {
+    /// Who answered.
+    pub candidate: Candidate,
+    /// The answer.
+    pub reply: ServedReply,
+    /// Set when the request was sent redacted: the answer's placeholders are restored with it.
+    pub redaction: Option<Redaction>,
+}
+
+/// The answer of a successful attempt.
+pub enum ServedReply {
     /// A whole answer.
-    Complete {
-        /// Who answered.
-        candidate: Candidate,
-        /// The answer.
-        complete: Complete,
-    },
+    Complete(Complete),
     /// A stream whose first event has arrived.
     Stream {
-        /// Who answers.
-        candidate: Candidate,
         /// The first event.
         first: Event,
         /// The rest of the stream.
@@ -34,37 +39,57 @@ pub enum Served {
     },
 }
 
-/// Tries each candidate of the decision in order.
+/// Tries each candidate of the decision in order, and nothing else: retries and fallbacks
+/// cannot widen what the policy allowed. Candidates marked for redaction get the redacted copy.
 pub async fn dispatch(
     gw: &Gateway,
     req: &ChatRequest,
     decision: &Decision,
+    classified: &Classified,
     session: &mut Session,
     rec: &mut RequestRecord,
 ) -> Result<Served, ApiError> {
     let mut failures: Vec<(String, AttemptError)> = Vec::new();
-    for &candidate in &decision.candidates {
+    let mut redaction: Option<Redaction> = None;
+    for &(candidate, redact) in &decision.candidates {
+        if redact && redaction.is_none() {
+            redaction = Some(Redaction::build(req, &classified.detections)?);
+        }
+        let outgoing = match (&redaction, redact) {
+            (Some(r), true) => &r.req,
+            _ => req,
+        };
         let model = gw.config.model(candidate);
         let backend = &gw.backends[candidate.backend];
         let started = Instant::now();
         let result = tokio::select! {
-            r = attempt(backend, req, &model.name, candidate) => r,
+            r = attempt(backend, outgoing, &model.name) => r,
             () = client_gone(session) => return Err(ApiError::client_closed()),
         };
         let elapsed = started.elapsed();
         rec.backend_wait += elapsed;
+        let health = &gw.health[candidate.backend];
         match result {
-            Ok(served) => {
+            Ok(reply) => {
+                health.success(elapsed);
                 rec.attempts.push(Attempt {
                     candidate,
                     error: None,
                     duration: elapsed,
                 });
                 rec.served_by = Some(candidate);
-                return Ok(served);
+                let redaction = if redact { redaction } else { None };
+                return Ok(Served {
+                    candidate,
+                    reply,
+                    redaction,
+                });
             }
             Err(err) => {
                 tracing::debug!(request_id = %rec.id, candidate = %model.key, error = %err, "attempt failed");
+                if says_backend_is_unwell(&err) {
+                    health.failure(gw.epoch);
+                }
                 rec.attempts.push(Attempt {
                     candidate,
                     error: Some(err.label()),
@@ -80,23 +105,25 @@ pub async fn dispatch(
     Err(ApiError::all_attempts_failed(&failures))
 }
 
+/// Connection failures, timeouts, 5xx and garbled answers count against a backend's health;
+/// being busy (429), a missing key, or a refused request do not.
+fn says_backend_is_unwell(err: &AttemptError) -> bool {
+    match err {
+        AttemptError::Connect(_) | AttemptError::Timeout(..) | AttemptError::Protocol(_) => true,
+        AttemptError::Status { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
 async fn attempt(
     backend: &Backend,
     req: &ChatRequest,
     model: &str,
-    candidate: Candidate,
-) -> Result<Served, AttemptError> {
+) -> Result<ServedReply, AttemptError> {
     match backend.chat(req, model).await? {
-        Reply::Complete(complete) => Ok(Served::Complete {
-            candidate,
-            complete,
-        }),
+        Reply::Complete(complete) => Ok(ServedReply::Complete(complete)),
         Reply::Stream(mut rest) => match rest.next().await {
-            Some(Ok(first)) => Ok(Served::Stream {
-                candidate,
-                first,
-                rest,
-            }),
+            Some(Ok(first)) => Ok(ServedReply::Stream { first, rest }),
             Some(Err(e)) => Err(e),
             None => Err(AttemptError::Protocol(
                 "upstream stream ended before its first event".into(),

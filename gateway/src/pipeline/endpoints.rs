@@ -1,11 +1,13 @@
 //! The small endpoints: model list and health.
 
 use super::authenticate::TenantRef;
-use super::decide::visible_models;
+use super::classify;
+use super::decide::{self, key, refusals_json, visible_models, Target};
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
 use bytes::Bytes;
 use serde_json::json;
+use tollgate_adapters::ChatRequest;
 
 /// A JSON answer.
 #[derive(Debug)]
@@ -16,22 +18,59 @@ pub struct Json {
     pub body: Bytes,
 }
 
-/// `GET /v1/models`: the routes and `BACKEND/MODEL`s this tenant may use, in OpenAI's format.
+/// `GET /v1/models`: the routes and `BACKEND/MODEL`s this tenant may use, in OpenAI's list
+/// format, each model with its licence, whether it allows commercial use, what it obliges
+/// and what of it is open.
 pub fn models(gw: &Gateway, tenant: TenantRef) -> Json {
     let data: Vec<_> = visible_models(gw, tenant)
         .into_iter()
-        .map(|id| {
-            let owned_by = match id.split_once('/') {
-                Some((backend, _)) => backend.to_string(),
-                None => "tollgate".to_string(),
-            };
-            json!({"id": id, "object": "model", "created": 0, "owned_by": owned_by})
+        .map(|id| match gw.config.candidate(&id) {
+            Some(c) => {
+                let backend = &gw.config.backends[c.backend].name;
+                json!({
+                    "id": id, "object": "model", "created": 0, "owned_by": backend,
+                    "tollgate": model_facts(gw, c),
+                })
+            }
+            None => {
+                let route = gw.config.route_index(&id).map(|r| &gw.config.routes[r]);
+                let candidates: Vec<&str> = route
+                    .map(|r| {
+                        r.candidates
+                            .iter()
+                            .map(|c| gw.config.model(*c).key.as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "id": id, "object": "model", "created": 0, "owned_by": "tollgate",
+                    "tollgate": {"route": true, "candidates": candidates},
+                })
+            }
         })
         .collect();
     Json {
         status: 200,
         body: Bytes::from(json!({"object": "list", "data": data}).to_string()),
     }
+}
+
+/// A model's licence facts as `/v1/models` and `tollgate models` show them.
+pub fn model_facts(gw: &Gateway, c: crate::config::Candidate) -> serde_json::Value {
+    let m = gw.policy.catalog.get(gw.policy.id(c));
+    let licence = m.licence;
+    json!({
+        "zone": m.zone,
+        "licence": licence.map(|l| l.id),
+        "licence_name": licence.map(|l| l.name),
+        "commercial_use": licence.map(|l| l.permits(tollgate_policies::Use::Commercial)),
+        "mau_cap": licence.and_then(|l| l.mau_cap),
+        "outputs_may_train": licence.map(|l| l.outputs_may_train),
+        "field_of_use": licence.map(|l| l.field_of_use).filter(|f| !f.is_empty()),
+        "notice": licence.and_then(|l| l.notice_header()),
+        "obligations": licence.map(|l| l.duties).filter(|d| !d.is_empty()),
+        "open": m.facts.open,
+    })
 }
 
 /// `GET /healthz`: the process is alive.
@@ -55,4 +94,57 @@ pub fn readyz(gw: &Gateway) -> Result<Json, ApiError> {
         err.code = "not_ready";
         Err(err)
     }
+}
+
+/// The whole decision for a request, as JSON: what was detected (kinds and offsets, never the
+/// text), the effective class, the candidates in order and every refusal with its rule.
+pub fn explain(
+    gw: &Gateway,
+    tenant: TenantRef,
+    declared: Option<&str>,
+    req: &ChatRequest,
+) -> Result<Json, ApiError> {
+    let profile = tenant.profile(gw);
+    let classified = classify::classify(gw, profile, declared, req)?;
+    let target = decide::resolve(gw, tenant, req.model())?;
+    let d = decide::judge(gw, tenant, target, req, &classified);
+    let detections: Vec<_> = classified
+        .detections
+        .findings
+        .iter()
+        .map(|f| json!({"kind": f.kind.as_str(), "part": f.part, "start": f.start, "end": f.end}))
+        .collect();
+    let candidates: Vec<_> = d
+        .candidates
+        .iter()
+        .map(|c| {
+            let m = gw.policy.catalog.get(c.model);
+            json!({
+                "candidate": key(gw, c.model),
+                "zone": m.zone,
+                "licence": m.licence.map(|l| l.id),
+                "redact": c.redact,
+            })
+        })
+        .collect();
+    let outcome = d.outcome();
+    let body = json!({
+        "model": req.model(),
+        "target": match target { Target::Route(_) => "route", Target::Pinned(_) => "pinned" },
+        "tenant": tenant.name(gw),
+        "use": profile.use_,
+        "declared_class": declared,
+        "tenant_default_class": profile.default_class,
+        "detected_class": classified.detections.class,
+        "effective_class": classified.class,
+        "detections": detections,
+        "outcome": outcome,
+        "status": outcome.status(),
+        "candidates": candidates,
+        "refused": refusals_json(gw, &d),
+    });
+    Ok(Json {
+        status: 200,
+        body: Bytes::from(body.to_string()),
+    })
 }

@@ -15,7 +15,9 @@ pub mod dispatch;
 pub mod endpoints;
 pub mod read;
 pub mod record;
+pub mod redact;
 pub mod respond;
+pub mod texts;
 
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
@@ -34,6 +36,10 @@ pub async fn serve(gw: &Gateway, session: &mut Session) {
         ("GET", "/v1/models") => {
             let result = authenticate::authenticate(gw, session.req_header())
                 .map(|t| endpoints::models(gw, t));
+            small(session, gw, result).await
+        }
+        ("POST", "/v1/tollgate/explain") => {
+            let result = explain_request(gw, session).await;
             small(session, gw, result).await
         }
         ("GET", "/healthz") => small(session, gw, Ok(endpoints::healthz())).await,
@@ -55,6 +61,15 @@ async fn small(session: &mut Session, gw: &Gateway, result: Result<endpoints::Js
     if written.is_err() {
         tracing::debug!(request_id = %id, "client went away before the response was written");
     }
+}
+
+/// `POST /v1/tollgate/explain`: the decision for a chat body, without calling any backend.
+async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoints::Json, ApiError> {
+    let tenant = authenticate::authenticate(gw, session.req_header())?;
+    let body = read::body(session, gw.config.server.max_body_bytes).await?;
+    let req = read::parse(&body)?;
+    let declared = classify::declared(session.req_header())?.map(str::to_string);
+    endpoints::explain(gw, tenant, declared.as_deref(), &req)
 }
 
 /// `POST /v1/chat/completions`: the whole pipeline.
@@ -85,10 +100,21 @@ async fn run_chat(
     let body = read::body(session, gw.config.server.max_body_bytes).await?;
     let req = read::parse(&body)?;
     rec.stream = req.stream();
-    let class = classify::classify(gw, tenant, session.req_header(), &req)?;
-    rec.data_class = Some(class);
-    let decision = decide::decide(gw, tenant, &req, class)?;
-    rec.route = Some(decision.route_name.clone());
-    let served = dispatch::dispatch(gw, &req, &decision, session, rec).await?;
+    rec.route = Some(req.model().to_string());
+    let declared = classify::declared(session.req_header())?;
+    let classified = classify::classify(gw, tenant.profile(gw), declared, &req)?;
+    rec.data_class = Some(classified.class);
+    rec.detections = classified
+        .detections
+        .findings
+        .iter()
+        .map(|f| f.kind.as_str())
+        .collect();
+    let target = decide::resolve(gw, tenant, req.model())?;
+    let policy = decide::judge(gw, tenant, target, &req, &classified);
+    rec.refusals = policy.refused.iter().map(|r| r.rule.as_str()).collect();
+    rec.decision = decide::summary(gw, &policy);
+    let decision = decide::conclude(gw, &req, target, policy)?;
+    let served = dispatch::dispatch(gw, &req, &decision, &classified, session, rec).await?;
     respond::served(session, gw, &req, &decision, served, rec).await
 }

@@ -2,8 +2,9 @@
 //! errors are written.
 
 use super::decide::Decision;
-use super::dispatch::{client_gone, Served};
+use super::dispatch::{client_gone, Served, ServedReply};
 use super::record::RequestRecord;
+use super::redact::ChunkRestorer;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
 use bytes::Bytes;
@@ -57,9 +58,11 @@ pub async fn served(
     served: Served,
     rec: &mut RequestRecord,
 ) -> Result<(), ApiError> {
-    let candidate = match &served {
-        Served::Complete { candidate, .. } | Served::Stream { candidate, .. } => *candidate,
-    };
+    let Served {
+        candidate,
+        reply,
+        redaction,
+    } = served;
     let model = gw.config.model(candidate);
     let backend = &gw.config.backends[candidate.backend];
     let mut h = header(200, &rec.id).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -69,20 +72,31 @@ pub async fn served(
     if let Some(class) = rec.data_class {
         let _ = h.insert_header("x-tollgate-data-class", class.as_str());
     }
-    match served {
-        Served::Complete { complete, .. } => {
+    let catalogued = gw.policy.catalog.get(gw.policy.id(candidate));
+    if let Some(notice) = catalogued.licence.and_then(|l| l.notice_header()) {
+        let _ = h.insert_header("x-tollgate-licence", notice);
+    }
+    if redaction.is_some() {
+        let _ = h.insert_header("x-tollgate-redacted", "true");
+    }
+    match reply {
+        ServedReply::Complete(complete) => {
             rec.usage = complete.usage;
+            let body = match &redaction {
+                Some(r) => r.restore_complete(&complete.body),
+                None => complete.body,
+            };
             let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");
-            let _ = h.insert_header(http::header::CONTENT_LENGTH, complete.body.len());
+            let _ = h.insert_header(http::header::CONTENT_LENGTH, body.len());
             rec.response_started = true;
             rec.ttft = Some(rec.started.elapsed());
             let written = async {
                 session.write_response_header(h, false).await?;
-                session.write_response_body(Some(complete.body), true).await
+                session.write_response_body(Some(body), true).await
             };
             written.await.map_err(|_| ApiError::client_closed())
         }
-        Served::Stream { first, rest, .. } => {
+        ServedReply::Stream { first, rest } => {
             let _ = h.insert_header(http::header::CONTENT_TYPE, "text/event-stream");
             let _ = h.insert_header(http::header::CACHE_CONTROL, "no-cache");
             if !session.is_http2() {
@@ -94,7 +108,8 @@ pub async fn served(
             if session.write_response_header(h, false).await.is_err() {
                 return Err(ApiError::client_closed());
             }
-            relay(session, req, first, rest, rec).await
+            let restorer = redaction.as_ref().map(|r| r.stream());
+            relay(session, req, first, rest, restorer, rec).await
         }
     }
 }
@@ -106,6 +121,7 @@ async fn relay(
     req: &ChatRequest,
     first: Event,
     mut rest: tollgate_adapters::EventStream,
+    mut restorer: Option<ChunkRestorer<'_>>,
     rec: &mut RequestRecord,
 ) -> Result<(), ApiError> {
     let wants_usage = req.include_usage();
@@ -129,6 +145,10 @@ async fn relay(
                         continue;
                     }
                 }
+                let data = match restorer.as_mut() {
+                    Some(r) => r.chunk(&data),
+                    None => data,
+                };
                 (frame(&Event::Data(data)), false, None)
             }
             Some(Err(e)) => {

@@ -190,7 +190,7 @@ threads = 1
 kind = "openai"
 zone = "local"
 base_url = "{}"
-models = {{ bench = {{}} }}
+models = {{ bench = {{ licence = "Apache-2.0" }} }}
 
 [routes.bench]
 candidates = ["fake/bench"]
