@@ -70,14 +70,12 @@ fn main() -> Result<(), Box<dyn Error>> {
 
             let mut sampler = LlamaSampler::greedy();
             let mut at = batch.n_tokens() - 1;
-            let mut pos = PROMPT_TOKENS as i32;
             let t1 = Instant::now();
-            for _ in 0..gen {
+            for pos in (PROMPT_TOKENS as i32..).take(gen) {
                 let token = sampler.sample(&ctx, at);
                 batch.clear();
                 batch.add(token, pos, &[0], true)?;
                 ctx.decode(&mut batch)?;
-                pos += 1;
                 at = 0;
             }
             tg.push(gen as f64 / t1.elapsed().as_secs_f64());

@@ -1,5 +1,7 @@
 //! The on-device engine against a generated tiny GGUF model run by the real llama.cpp.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
