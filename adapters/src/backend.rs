@@ -1,15 +1,20 @@
 //! The closed set of backend kinds, dispatched without dynamic allocation per call.
 
 use crate::error::AttemptError;
+use crate::on_device::OnDevice;
 use crate::openai_compat::OpenAiCompat;
 use crate::reply::Reply;
 use crate::request::ChatRequest;
 
 /// One configured backend.
+// Backends are built once from configuration and shared; their size never matters.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Backend {
     /// An OpenAI-compatible HTTP API: a closed cloud or a local server.
     OpenAiCompat(OpenAiCompat),
+    /// A GGUF model run by llama.cpp inside the gateway process.
+    OnDevice(OnDevice),
 }
 
 impl Backend {
@@ -17,6 +22,7 @@ impl Backend {
     pub async fn chat(&self, req: &ChatRequest, model: &str) -> Result<Reply, AttemptError> {
         match self {
             Backend::OpenAiCompat(b) => b.chat(req, model).await,
+            Backend::OnDevice(b) => b.chat(req, model).await,
         }
     }
 }

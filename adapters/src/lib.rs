@@ -6,11 +6,14 @@
 
 pub mod backend;
 pub mod error;
+pub mod gguf;
 pub mod http_client;
+pub mod on_device;
 pub mod openai_compat;
 pub mod reply;
 pub mod request;
 pub mod sse;
+pub mod synth;
 pub mod timeouts;
 
 pub use backend::Backend;

@@ -1,0 +1,203 @@
+//! Speed of a GGUF model through the on-device engine (chat template, queue, engine thread,
+//! OpenAI chunks): prompt processing, single-stream generation, time to first token, and
+//! aggregate generation with 4 concurrent streams against 1.
+//!
+//! ```text
+//! cargo run --release -p tollgate-adapters --example engine_bench -- MODEL.gguf --threads 2
+//! ```
+
+use futures_util::StreamExt;
+use serde_json::json;
+use std::error::Error;
+use std::time::{Duration, Instant};
+use tollgate_adapters::on_device::{OnDevice, OnDeviceConfig};
+use tollgate_adapters::{ChatRequest, Event, Reply};
+
+const PROMPT_TOKENS: usize = 128;
+const STREAMS: usize = 4;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = args
+        .first()
+        .ok_or("usage: engine_bench MODEL.gguf [--threads N] [--reps N]")?;
+    let flag = |name: &str, default: u32| -> Result<u32, Box<dyn Error>> {
+        match args.iter().position(|a| a == name) {
+            Some(i) => Ok(args.get(i + 1).ok_or("flag needs a value")?.parse()?),
+            None => Ok(default),
+        }
+    };
+    let threads = flag("--threads", 1)?;
+    let reps = flag("--reps", 3)? as usize;
+
+    let mut cfg = OnDeviceConfig::new(path);
+    cfg.n_ctx = 1024;
+    cfg.n_threads = threads;
+    cfg.n_parallel = STREAMS as u32;
+    cfg.queue = 8;
+    let t = Instant::now();
+    let engine = OnDevice::load("bench", &cfg)?;
+    println!(
+        "engine {path}: loaded in {:.0} ms; threads {threads}, n_parallel {STREAMS}",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(&engine, reps))
+}
+
+async fn run(engine: &OnDevice, reps: usize) -> Result<(), Box<dyn Error>> {
+    let long = prompt_of(engine, PROMPT_TOKENS)?;
+    let short = request("Hello there.", 1, false)?;
+    println!(
+        "prompt: {} tokens (long), {} tokens (short)",
+        engine.count_prompt_tokens(&request(&long, 1, false)?)?,
+        engine.count_prompt_tokens(&short)?
+    );
+
+    // Prompt processing: a 1-token completion of the long prompt is one prompt decode.
+    let mut pp = Vec::new();
+    let mut ttft = Vec::new();
+    for _ in 0..reps {
+        let t0 = Instant::now();
+        let reply = engine.chat(&request(&long, 1, false)?, "bench").await?;
+        drop(reply);
+        pp.push(PROMPT_TOKENS as f64 / t0.elapsed().as_secs_f64());
+        let (first, _, _) = timed_stream(engine, &request(&long, 2, true)?).await?;
+        ttft.push(first.as_secs_f64() * 1e3);
+    }
+    println!(
+        "engine pp{PROMPT_TOKENS}: {:>8.1} tok/s   time to first token ({PROMPT_TOKENS}-token prompt, \
+         streamed): {:.1} ms",
+        median(&mut pp),
+        median(&mut ttft)
+    );
+
+    for gen in [32usize, 128] {
+        let mut tg = Vec::new();
+        for _ in 0..reps {
+            let (first, total, n) =
+                timed_stream(engine, &request("Hello there.", gen, true)?).await?;
+            // The first token comes from the prompt decode; the rest are generation steps.
+            tg.push((n - 1) as f64 / (total - first).as_secs_f64());
+        }
+        println!(
+            "engine tg{gen}: {:>7.1} tok/s (one stream)",
+            median(&mut tg)
+        );
+    }
+
+    // Aggregate: the same generation, 1 stream and then 4 at once.
+    let gen = 64;
+    let mut ratios = Vec::new();
+    for _ in 0..reps {
+        let single = aggregate(engine, 1, gen).await?;
+        let multi = aggregate(engine, STREAMS, gen).await?;
+        println!(
+            "engine aggregate tg{gen}: 1 stream {single:>7.1} tok/s, {STREAMS} streams {multi:>7.1} \
+             tok/s ({:.2}x)",
+            multi / single
+        );
+        ratios.push(multi / single);
+    }
+    let stats = engine.stats();
+    println!(
+        "median {STREAMS}-stream speed-up: {:.2}x; max sequences in one decode: {}; decode steps: {}",
+        median(&mut ratios),
+        stats.max_batch_seen,
+        stats.decode_steps
+    );
+    Ok(())
+}
+
+/// `streams` concurrent streams of `gen` tokens: generated tokens per second of wall time.
+async fn aggregate(engine: &OnDevice, streams: usize, gen: usize) -> Result<f64, Box<dyn Error>> {
+    let reqs = (0..streams)
+        .map(|i| request(&format!("Hello there, stream {i}."), gen, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    let t0 = Instant::now();
+    let results =
+        futures_util::future::join_all(reqs.iter().map(|r| timed_stream(engine, r))).await;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let mut tokens = 0;
+    for r in results {
+        tokens += r?.2;
+    }
+    Ok(tokens as f64 / elapsed)
+}
+
+/// Runs one streamed request: (time to first content, total time, completion tokens).
+async fn timed_stream(
+    engine: &OnDevice,
+    req: &ChatRequest,
+) -> Result<(Duration, Duration, u64), Box<dyn Error>> {
+    let t0 = Instant::now();
+    let Reply::Stream(mut s) = engine.chat(req, "bench").await? else {
+        return Err("expected a stream".into());
+    };
+    let mut first = None;
+    let mut tokens = 0;
+    while let Some(ev) = s.next().await {
+        match ev? {
+            Event::Data(b) => {
+                if first.is_none() && memchr_content(&b) {
+                    first = Some(t0.elapsed());
+                }
+                if let Some(u) = tollgate_adapters::Usage::from_openai_json(&b) {
+                    tokens = u.completion_tokens;
+                }
+            }
+            Event::Done => break,
+        }
+    }
+    let total = t0.elapsed();
+    Ok((first.unwrap_or(total), total, tokens))
+}
+
+fn memchr_content(chunk: &[u8]) -> bool {
+    let v: serde_json::Value = serde_json::from_slice(chunk).unwrap_or_default();
+    v["choices"][0]["delta"]["content"]
+        .as_str()
+        .is_some_and(|c| !c.is_empty())
+}
+
+fn request(content: &str, max_tokens: usize, stream: bool) -> Result<ChatRequest, Box<dyn Error>> {
+    let body = json!({
+        "model": "bench",
+        "messages": [{"role": "user", "content": content}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream": stream,
+    });
+    Ok(ChatRequest::parse(&serde_json::to_vec(&body)?)?)
+}
+
+/// User text whose whole chat prompt is as close to `target` tokens as words allow.
+fn prompt_of(engine: &OnDevice, target: usize) -> Result<String, Box<dyn Error>> {
+    let words = [
+        "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "data", "model",
+    ];
+    let mut text = String::new();
+    let mut best = String::new();
+    for i in 0.. {
+        let n = engine.count_prompt_tokens(&request(&text, 1, false)?)?;
+        if n > target {
+            break;
+        }
+        best.clone_from(&text);
+        if n == target {
+            break;
+        }
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(words[i % words.len()]);
+    }
+    Ok(best)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
