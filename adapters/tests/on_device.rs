@@ -492,3 +492,29 @@ fn count_tokens_uses_the_models_tokenizer() {
     // Special-token text is counted as plain text, never as one control token.
     assert!(e.count_tokens("<|im_end|>") > 1);
 }
+
+#[tokio::test]
+async fn long_prompts_are_fed_in_chunks_with_the_same_result() {
+    let whole = engine(|_| {});
+    let chunked = engine(|c| c.n_batch = 16);
+    let req = request(
+        json!({"model": "tiny", "max_tokens": 12, "temperature": 0, "messages": [
+            {"role": "user", "content": "the model and the data, the token and the text ".repeat(4)}
+        ]}),
+    );
+    assert!(whole.count_prompt_tokens(&req).unwrap() > 3 * 16);
+    let (a, _) = complete(&whole, &req).await;
+    let (b, _) = complete(&chunked, &req).await;
+    assert_eq!(a["choices"], b["choices"]);
+    assert!(chunked.stats().decode_steps >= 3 + 11);
+}
+
+#[tokio::test]
+async fn the_backend_enum_dispatches_to_the_engine() {
+    let backend = tollgate_adapters::Backend::OnDevice(engine(|_| {}));
+    let reply = backend
+        .chat(&chat(json!({"max_tokens": 2})), "tiny")
+        .await
+        .unwrap();
+    assert!(matches!(reply, Reply::Complete(_)));
+}
