@@ -12,12 +12,13 @@ use tollgate_adapters::on_device::{LoadError, OnDevice, OnDeviceConfig};
 use tollgate_adapters::synth::{synth, Preset, WeightType};
 use tollgate_adapters::{AttemptError, ChatRequest, Event, Reply, Usage};
 
-/// The tiny model, generated once per test binary.
+/// The tiny model, generated once per test binary. Generation is deterministic and ends in an
+/// atomic rename, so concurrent runs may share the file.
 fn model_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("on_device_tests");
-        let path = dir.join(format!("tiny-q8_0-{}.gguf", std::process::id()));
+        let path = dir.join("tiny-q8_0-seed1.gguf");
         synth(Preset::Tiny, WeightType::Q8_0, 1, &path).unwrap();
         path
     })
