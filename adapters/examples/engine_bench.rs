@@ -56,6 +56,14 @@ async fn run(engine: &OnDevice, reps: usize) -> Result<(), Box<dyn Error>> {
         engine.count_prompt_tokens(&short)?
     );
 
+    if let Reply::Complete(c) = engine
+        .chat(&request("Hello there.", 24, false)?, "bench")
+        .await?
+    {
+        let v: serde_json::Value = serde_json::from_slice(&c.body)?;
+        println!("sample: {}", v["choices"][0]["message"]["content"]);
+    }
+
     // Prompt processing: a 1-token completion of the long prompt is one prompt decode.
     let mut pp = Vec::new();
     let mut ttft = Vec::new();

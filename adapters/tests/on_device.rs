@@ -12,12 +12,13 @@ use tollgate_adapters::on_device::{LoadError, OnDevice, OnDeviceConfig};
 use tollgate_adapters::synth::{synth, Preset, WeightType};
 use tollgate_adapters::{AttemptError, ChatRequest, Event, Reply, Usage};
 
-/// The tiny model, generated once per test binary.
+/// The tiny model, generated once per test binary. Generation is deterministic and ends in an
+/// atomic rename, so concurrent runs may share the file.
 fn model_path() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("on_device_tests");
-        let path = dir.join(format!("tiny-q8_0-{}.gguf", std::process::id()));
+        let path = dir.join("tiny-q8_0-seed1.gguf");
         synth(Preset::Tiny, WeightType::Q8_0, 1, &path).unwrap();
         path
     })
@@ -491,4 +492,30 @@ fn count_tokens_uses_the_models_tokenizer() {
     assert_eq!(e.count_tokens("the world"), 2);
     // Special-token text is counted as plain text, never as one control token.
     assert!(e.count_tokens("<|im_end|>") > 1);
+}
+
+#[tokio::test]
+async fn long_prompts_are_fed_in_chunks_with_the_same_result() {
+    let whole = engine(|_| {});
+    let chunked = engine(|c| c.n_batch = 16);
+    let req = request(
+        json!({"model": "tiny", "max_tokens": 12, "temperature": 0, "messages": [
+            {"role": "user", "content": "the model and the data, the token and the text ".repeat(4)}
+        ]}),
+    );
+    assert!(whole.count_prompt_tokens(&req).unwrap() > 3 * 16);
+    let (a, _) = complete(&whole, &req).await;
+    let (b, _) = complete(&chunked, &req).await;
+    assert_eq!(a["choices"], b["choices"]);
+    assert!(chunked.stats().decode_steps >= 3 + 11);
+}
+
+#[tokio::test]
+async fn the_backend_enum_dispatches_to_the_engine() {
+    let backend = tollgate_adapters::Backend::OnDevice(engine(|_| {}));
+    let reply = backend
+        .chat(&chat(json!({"max_tokens": 2})), "tiny")
+        .await
+        .unwrap();
+    assert!(matches!(reply, Reply::Complete(_)));
 }

@@ -97,6 +97,13 @@ impl OnDeviceConfig {
         if !(16..=1 << 16).contains(&self.n_batch) {
             return Err(format!("n_batch must be 16..=65536, not {}", self.n_batch));
         }
+        if self.n_batch < self.n_parallel {
+            return Err(format!(
+                "n_batch ({}) must be at least n_parallel ({}): every sequence needs a place in \
+                 each decode step",
+                self.n_batch, self.n_parallel
+            ));
+        }
         if let Some(h) = &self.sha256 {
             if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!("sha256 must be 64 hex digits, not {h:?}"));

@@ -201,7 +201,14 @@ impl OnDevice {
 
         let backend = backend(cfg.llama_logs).map_err(&engine_err)?;
         let model = LlamaModel::load_from_file(backend, &cfg.path, &LlamaModelParams::default())
-            .map_err(|e| engine_err(format!("llama.cpp could not load {path_str}: {e}")))?;
+            .map_err(|e| {
+                let hint = if cfg.llama_logs {
+                    "see llama.cpp's log lines for the reason"
+                } else {
+                    "set llama_logs = true to see llama.cpp's reason"
+                };
+                engine_err(format!("llama.cpp could not load {path_str}: {e} ({hint})"))
+            })?;
         let template = match &cfg.chat_template {
             Some(t) => LlamaChatTemplate::new(t)
                 .map_err(|_| engine_err("chat_template contains a NUL character".into()))?,

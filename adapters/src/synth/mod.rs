@@ -250,11 +250,11 @@ pub fn synth(
     })
 }
 
-/// Generates the tiny demo model into `cache_dir` unless it is already there, and returns its
-/// path. The gateway calls this on first start when no real model is configured.
+/// Generates the tiny demo model into `cache_dir` unless a valid one is already there, and
+/// returns its path. The gateway calls this on first start when no real model is configured.
 pub fn ensure_demo_model(cache_dir: &Path) -> Result<PathBuf, SynthError> {
     let path = cache_dir.join(DEMO_MODEL_FILE);
-    if path.is_file() {
+    if crate::gguf::check_file(&path).is_ok() {
         return Ok(path);
     }
     synth(Preset::Tiny, WeightType::Q8_0, 0x7011_6a7e, &path)?;
@@ -552,6 +552,22 @@ mod tests {
         assert!(sum.has_chat_template);
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 2, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn demo_model_is_generated_once_and_replaced_when_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let path = ensure_demo_model(&cache).unwrap();
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(ensure_demo_model(&cache).unwrap(), path);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            modified
+        );
+        std::fs::write(&path, b"GGUF").unwrap();
+        ensure_demo_model(&cache).unwrap();
+        check_file(&path).unwrap();
     }
 
     #[test]
