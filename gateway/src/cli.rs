@@ -52,10 +52,35 @@ enum Command {
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
     },
+    /// Work with GGUF model files.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// Print the SHA-256 of an API key, as `tenants.NAME.api_key_sha256` expects it.
     HashKey {
         /// The key; read from standard input when absent, so it stays out of shell history.
         key: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Write a GGUF model with seeded random weights, for tests, benchmarks and demos: it
+    /// runs like a real model of its shape, but its answers are noise.
+    Synth {
+        /// `tiny` (a few hundred KB) or `qwen2.5-0.5b` (the exact shape of Qwen2.5-0.5B).
+        #[arg(long, value_parser = ["tiny", "qwen2.5-0.5b"])]
+        preset: String,
+        /// Weight type.
+        #[arg(long = "type", default_value = "q8_0", value_parser = ["f32", "f16", "q8_0"])]
+        ty: String,
+        /// The file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Seed of the random weights.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -66,6 +91,9 @@ pub fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { path } => check_config(&path),
         Command::HashKey { key } => hash_key(key),
+        Command::Model {
+            command: ModelCommand::Synth { preset, ty, output, seed },
+        } => model_synth(&preset, &ty, &output, seed),
         Command::Explain {
             config,
             tenant,
@@ -170,4 +198,31 @@ fn hash_key(key: Option<String>) -> ExitCode {
     };
     println!("{}", hex::encode(crate::gateway::digest(key.as_bytes())));
     ExitCode::SUCCESS
+}
+
+fn model_synth(preset: &str, ty: &str, output: &std::path::Path, seed: u64) -> ExitCode {
+    use tollgate_adapters::synth::{synth, Preset, WeightType};
+    let (Ok(preset), Ok(ty)) = (preset.parse::<Preset>(), ty.parse::<WeightType>()) else {
+        eprintln!("tollgate: unknown preset or weight type");
+        return ExitCode::FAILURE;
+    };
+    let started = std::time::Instant::now();
+    match synth(preset, ty, seed, output) {
+        Ok(report) => {
+            println!(
+                "wrote {} ({} bytes, {} parameters, {} tensors, {} tokens) in {:.1} s; its weights are random",
+                report.path.display(),
+                report.bytes,
+                report.n_params,
+                report.n_tensors,
+                report.n_vocab,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

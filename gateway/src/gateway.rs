@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
+use tollgate_adapters::on_device::OnDevice;
 use tollgate_adapters::openai_compat::{OpenAiCompat, OpenAiCompatConfig};
+use tollgate_adapters::synth;
 use tollgate_adapters::Backend;
 
 /// Everything a request needs, shared by every worker.
@@ -119,6 +121,31 @@ fn build_backend(b: &BackendConfig) -> Result<Backend, String> {
             OpenAiCompat::new(cfg)
                 .map(Backend::OpenAiCompat)
                 .map_err(|e| format!("backends.{}: {e}", b.name))
+        }
+        BackendKind::OnDevice => {
+            let Some((engine, demo)) = &b.engine else {
+                return Err(format!("backends.{}: no engine settings", b.name));
+            };
+            if *demo {
+                let dir = engine.path.parent().unwrap_or_else(|| std::path::Path::new("."));
+                let path = synth::ensure_demo_model(dir).map_err(|e| format!("backends.{}: {e}", b.name))?;
+                tracing::warn!(
+                    backend = %b.name,
+                    path = %path.display(),
+                    "no model configured: serving a generated demo model with RANDOM weights; it proves \
+                     the path, not the answers (set [backends.{}.engine] path to a real GGUF)",
+                    b.name
+                );
+            }
+            let started = std::time::Instant::now();
+            let engine = OnDevice::load(&b.name, engine).map_err(|e| e.to_string())?;
+            tracing::info!(
+                backend = %b.name,
+                n_ctx = engine.n_ctx(),
+                load_ms = started.elapsed().as_millis() as u64,
+                "on-device model loaded"
+            );
+            Ok(Backend::OnDevice(engine))
         }
     }
 }

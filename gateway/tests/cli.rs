@@ -134,7 +134,7 @@ fn models_prints_each_model_with_its_licence() {
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v.as_array().unwrap().len(), 4);
 }
 
 #[test]

@@ -206,3 +206,20 @@ pub fn sha256_hex(s: &str) -> String {
         .expect("run tollgate hash-key");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Runs `tollgate serve` with a config that must make it refuse to start; returns its exit
+/// code and what it printed on stderr.
+pub fn start_failure(config: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tollgate.toml");
+    std::fs::write(&path, config).expect("write config");
+    let out = Command::new(binary())
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tollgate");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}

@@ -5,6 +5,7 @@ use super::{ConfigError, ConfigErrors};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use tollgate_adapters::on_device::OnDeviceConfig;
 use tollgate_adapters::Timeouts;
 use tollgate_policies::{
     licence, ClassAction, DataClass, DetectorConfig, Openness, Strategy, TenantProfile, Use, Zone,
@@ -70,6 +71,8 @@ pub struct Backend {
     pub timeouts: Timeouts,
     /// Its models, in name order.
     pub models: Vec<Model>,
+    /// For on-device backends: the engine settings, and whether the model is the generated demo.
+    pub engine: Option<(OnDeviceConfig, bool)>,
 }
 
 /// A model of a backend.
@@ -186,7 +189,7 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
     let backends: Vec<Backend> = raw
         .backends
         .iter()
-        .map(|(name, b)| check_backend(name, b, &mut errors, &mut warnings))
+        .map(|(name, b)| check_backend(name, b, base_dir, &mut errors, &mut warnings))
         .collect();
     let backend_index: HashMap<String, usize> = backends
         .iter()
@@ -300,9 +303,41 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// The engine settings of an on-device backend; without `path`, the generated demo model.
+fn check_engine(
+    path: &str,
+    mut engine: serde_json::Map<String, serde_json::Value>,
+    base_dir: &Path,
+    errors: &mut Errors,
+) -> Option<(OnDeviceConfig, bool)> {
+    let demo = !engine.contains_key("path");
+    if demo {
+        let file = base_dir
+            .join(".cache")
+            .join(tollgate_adapters::synth::DEMO_MODEL_FILE);
+        engine.insert("path".into(), file.to_string_lossy().into_owned().into());
+    }
+    let mut cfg: OnDeviceConfig = match serde_json::from_value(serde_json::Value::Object(engine)) {
+        Ok(c) => c,
+        Err(e) => {
+            errors.add(format!("{path}.engine"), e.to_string());
+            return None;
+        }
+    };
+    if cfg.path.is_relative() {
+        cfg.path = base_dir.join(&cfg.path);
+    }
+    if let Err(e) = cfg.validate() {
+        errors.add(format!("{path}.engine"), e);
+        return None;
+    }
+    Some((cfg, demo))
+}
+
 fn check_backend(
     name: &str,
     b: &RawBackend,
+    base_dir: &Path,
     errors: &mut Errors,
     warnings: &mut Vec<String>,
 ) -> Backend {
@@ -313,13 +348,47 @@ fn check_backend(
             "backend names may use letters, digits, '-', '_' and '.' only",
         );
     }
+    let mut engine = None;
+    let zone = match (b.kind, b.zone) {
+        (BackendKind::OnDevice, None | Some(Zone::OnDevice)) => Zone::OnDevice,
+        (BackendKind::OnDevice, Some(_)) => {
+            errors.add(
+                format!("{path}.zone"),
+                "an on_device backend is always in zone 'on_device'",
+            );
+            Zone::OnDevice
+        }
+        (BackendKind::Openai, Some(Zone::OnDevice)) => {
+            errors.add(
+                format!("{path}.zone"),
+                "an HTTP backend is in zone 'local' or 'external', never 'on_device'",
+            );
+            Zone::Local
+        }
+        (BackendKind::Openai, Some(z)) => z,
+        (BackendKind::Openai, None) => {
+            errors.add(
+                format!("{path}.zone"),
+                "required: 'external' for closed third-party APIs, 'local' for servers inside \
+                 the organisation",
+            );
+            Zone::External
+        }
+    };
     match b.kind {
-        BackendKind::Openai => {
-            if b.zone == Zone::OnDevice {
+        BackendKind::OnDevice => {
+            if b.models.len() != 1 {
                 errors.add(
-                    format!("{path}.zone"),
-                    "an HTTP backend is in zone 'local' or 'external', never 'on_device'",
+                    format!("{path}.models"),
+                    "an on_device backend serves exactly one model: name it and give its licence",
                 );
+            }
+            let settings = b.engine.clone().unwrap_or_default();
+            engine = check_engine(&path, settings, base_dir, errors);
+        }
+        BackendKind::Openai => {
+            if b.engine.is_some() {
+                errors.add(format!("{path}.engine"), "only on_device backends have an engine");
             }
             match &b.base_url {
                 None => errors.add(format!("{path}.base_url"), "required for kind 'openai'"),
@@ -377,10 +446,13 @@ fn check_backend(
             )),
         }
     }
+    let on_device = b.kind == BackendKind::OnDevice;
+    let n_ctx = engine.as_ref().map(|(e, _)| e.n_ctx);
     Backend {
         name: name.to_string(),
         kind: b.kind,
-        zone: b.zone,
+        zone,
+        engine,
         base_url: b.base_url.clone(),
         api_key_env: b.api_key_env.clone(),
         headers: b
@@ -396,11 +468,12 @@ fn check_backend(
                 name: m.clone(),
                 key: format!("{name}/{m}"),
                 licence: spec.licence.clone(),
-                context_window: spec.context_window,
+                context_window: spec.context_window.or(n_ctx),
                 multimodal: spec.multimodal,
                 open: spec.open,
                 streaming: spec.streaming.unwrap_or(true),
-                tools: spec.tools.unwrap_or(true),
+                // The on-device engine does not implement tool calls.
+                tools: spec.tools.unwrap_or(!on_device),
             })
             .collect(),
     }

@@ -87,6 +87,8 @@ pub enum BackendKind {
     /// Anything speaking OpenAI's HTTP API: OpenAI and compatible clouds, vLLM, llama.cpp's
     /// server, Ollama, TGI, LocalAI.
     Openai,
+    /// A GGUF model run by llama.cpp inside the gateway process.
+    OnDevice,
 }
 
 /// `[backends.NAME]`
@@ -94,8 +96,9 @@ pub enum BackendKind {
 pub struct RawBackend {
     /// What protocol the backend speaks.
     pub kind: BackendKind,
-    /// Where it runs relative to the trust boundary: `local` or `external`.
-    pub zone: Zone,
+    /// Where it runs relative to the trust boundary: `local` or `external` for HTTP backends;
+    /// on-device backends are always `on_device`.
+    pub zone: Option<Zone>,
     /// The API root, e.g. `https://api.openai.com/v1`.
     pub base_url: Option<String>,
     /// The environment variable holding the API key (keys never go in the file).
@@ -109,6 +112,10 @@ pub struct RawBackend {
     /// The models this backend serves, by the backend's own model name.
     #[serde(default)]
     pub models: BTreeMap<String, RawModel>,
+    /// For `on_device`: the GGUF file and how the engine runs it (`path`, `sha256`, `n_ctx`,
+    /// `n_threads`, `n_parallel`, `queue`, `n_batch`, `chat_template`). Without `path`, a
+    /// demo model with random weights is generated into `.cache/` beside the config.
+    pub engine: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `[backends.NAME.models.MODEL]`
