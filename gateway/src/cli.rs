@@ -36,6 +36,8 @@ enum Command {
         /// The key; read from standard input when absent, so it stays out of shell history.
         key: Option<String>,
     },
+    /// Report spend from the ledger, grouped by route, tenant, model, backend or day.
+    Spend(crate::spend_cli::SpendArgs),
 }
 
 /// Runs the command line; the process exit code is its result.
@@ -45,6 +47,7 @@ pub fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { path } => check_config(&path),
         Command::HashKey { key } => hash_key(key),
+        Command::Spend(args) => crate::spend_cli::spend(&args),
     }
 }
 
@@ -91,16 +94,28 @@ fn serve(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let admin = match server::bind_admin(&gw) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tollgate: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let api: Vec<String> = listeners
         .iter()
         .map(|(a, _)| format!("http://{a}"))
         .collect();
     // One line with every address, on stdout, so scripts and tests can read the ports.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "tollgate listening on api {}", api.join(" "));
+    let admin_line = crate::admin::listening_suffix(admin.as_ref());
+    let _ = writeln!(
+        out,
+        "tollgate listening on api {}{admin_line}",
+        api.join(" ")
+    );
     let _ = out.flush();
     drop(out);
-    server::run(gw, listeners, Default::default());
+    server::run(gw, listeners, admin, Default::default());
     ExitCode::SUCCESS
 }
 

@@ -22,6 +22,8 @@ pub struct Gateway {
     ready: AtomicBool,
     id_prefix: String,
     next_id: AtomicU64,
+    /// Metrics, ledger and budgets.
+    pub meter: crate::pipeline::meter::Meter,
 }
 
 impl Gateway {
@@ -42,6 +44,7 @@ impl Gateway {
             }
         }
         let id_prefix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        let meter = crate::pipeline::meter::Meter::open(&config)?;
         Ok(Gateway {
             config,
             backends,
@@ -49,6 +52,7 @@ impl Gateway {
             ready: AtomicBool::new(false),
             id_prefix,
             next_id: AtomicU64::new(1),
+            meter,
         })
     }
 

@@ -25,6 +25,8 @@ pub struct Config {
     pub base_dir: PathBuf,
     backend_index: HashMap<String, usize>,
     route_index: HashMap<String, usize>,
+    /// `[ledger]`, `[prices]`, `[budgets]` and `[metrics]`, checked, ledger path resolved.
+    pub metering: crate::metering::MeteringConfig,
 }
 
 /// `[server]`, checked.
@@ -181,6 +183,7 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
         base_dir: base_dir.to_path_buf(),
         backend_index,
         route_index: HashMap::new(),
+        metering: super::metering::check(&raw, base_dir, &mut errors.0),
     };
     config.routes = raw
         .routes

@@ -21,6 +21,14 @@ pub struct RawConfig {
     pub routes: BTreeMap<String, RawRoute>,
     /// Named tenants and their keys.
     pub tenants: BTreeMap<String, RawTenant>,
+    /// `[ledger]`: the durable per-request record (see `metering::config`).
+    pub ledger: crate::metering::LedgerConfig,
+    /// `[prices]`: the offline price table.
+    pub prices: crate::metering::PricesConfig,
+    /// `[budgets]`: spend limits per tenant and route.
+    pub budgets: crate::metering::BudgetsConfig,
+    /// `[metrics]`: Prometheus options.
+    pub metrics: crate::metering::MetricsConfig,
 }
 
 /// `[server]`

@@ -44,6 +44,9 @@ pub async fn dispatch(
 ) -> Result<Served, ApiError> {
     let mut failures: Vec<(String, AttemptError)> = Vec::new();
     for &candidate in &decision.candidates {
+        if !super::meter::admit(gw, req, decision, candidate, rec)? {
+            continue;
+        }
         let model = gw.config.model(candidate);
         let backend = &gw.backends[candidate.backend];
         let started = Instant::now();

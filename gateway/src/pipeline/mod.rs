@@ -13,6 +13,7 @@ pub mod classify;
 pub mod decide;
 pub mod dispatch;
 pub mod endpoints;
+pub mod meter;
 pub mod read;
 pub mod record;
 pub mod respond;
@@ -59,7 +60,8 @@ async fn small(session: &mut Session, gw: &Gateway, result: Result<endpoints::Js
 
 /// `POST /v1/chat/completions`: the whole pipeline.
 async fn chat_completions(gw: &Gateway, session: &mut Session) {
-    let mut rec = RequestRecord::start(gw.next_request_id());
+    // Recorded by `finish`, or on drop if the server stops this request half-way.
+    let mut rec = meter::Recording::start(gw);
     if let Err(err) = run_chat(gw, session, &mut rec).await {
         rec.fail(&err);
         if !rec.response_started {
@@ -72,7 +74,7 @@ async fn chat_completions(gw: &Gateway, session: &mut Session) {
             }
         }
     }
-    record::record(gw, &rec);
+    rec.finish();
 }
 
 async fn run_chat(

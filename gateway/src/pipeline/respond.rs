@@ -72,6 +72,9 @@ pub async fn served(
     match served {
         Served::Complete { complete, .. } => {
             rec.usage = complete.usage;
+            if complete.usage.is_none() {
+                rec.metered.tap.observe_complete(&complete.body);
+            }
             let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");
             let _ = h.insert_header(http::header::CONTENT_LENGTH, complete.body.len());
             rec.response_started = true;
@@ -123,6 +126,7 @@ async fn relay(
         let (bytes, end, failure) = match item {
             Some(Ok(Event::Done)) => (frame(&Event::Done), true, None),
             Some(Ok(Event::Data(data))) => {
+                rec.metered.tap.observe(&data);
                 if let Some(usage) = Usage::from_openai_json(&data) {
                     rec.usage = Some(usage);
                     if !wants_usage && is_usage_only(&data) {
