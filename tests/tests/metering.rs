@@ -490,6 +490,24 @@ async fn sigterm_commits_every_row_including_streams_in_flight() {
         )
         .unwrap();
     assert_eq!(streamed, 5);
+    // Streams still running when the server stopped were recorded as it dropped them.
+    let conn = open(&db);
+    let mut stmt = conn
+        .prepare("SELECT outcome, error_class FROM requests WHERE route = 'local'")
+        .unwrap();
+    let ends: Vec<(String, Option<String>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        ends.iter().all(|e| e
+            == &(
+                "client_disconnected".to_string(),
+                Some("cancelled".to_string())
+            )),
+        "{ends:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
