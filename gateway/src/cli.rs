@@ -62,6 +62,8 @@ enum Command {
         /// The key; read from standard input when absent, so it stays out of shell history.
         key: Option<String>,
     },
+    /// Report spend from the ledger, grouped by route, tenant, model, backend or day.
+    Spend(crate::spend_cli::SpendArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +94,13 @@ pub fn main() -> ExitCode {
         Command::CheckConfig { path } => check_config(&path),
         Command::HashKey { key } => hash_key(key),
         Command::Model {
-            command: ModelCommand::Synth { preset, ty, output, seed },
+            command:
+                ModelCommand::Synth {
+                    preset,
+                    ty,
+                    output,
+                    seed,
+                },
         } => model_synth(&preset, &ty, &output, seed),
         Command::Explain {
             config,
@@ -100,6 +108,7 @@ pub fn main() -> ExitCode {
             data_class,
         } => crate::cli_policy::explain(&config, tenant.as_deref(), data_class.as_deref()),
         Command::Models { config, format } => crate::cli_policy::models(&config, &format),
+        Command::Spend(args) => crate::spend_cli::spend(&args),
     }
 }
 
@@ -146,16 +155,28 @@ fn serve(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let admin = match server::bind_admin(&gw) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tollgate: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let api: Vec<String> = listeners
         .iter()
         .map(|(a, _)| format!("http://{a}"))
         .collect();
     // One line with every address, on stdout, so scripts and tests can read the ports.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "tollgate listening on api {}", api.join(" "));
+    let admin_line = crate::admin::listening_suffix(admin.as_ref());
+    let _ = writeln!(
+        out,
+        "tollgate listening on api {}{admin_line}",
+        api.join(" ")
+    );
     let _ = out.flush();
     drop(out);
-    server::run(gw, listeners, Default::default());
+    server::run(gw, listeners, admin, Default::default());
     ExitCode::SUCCESS
 }
 

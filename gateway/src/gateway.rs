@@ -33,6 +33,8 @@ pub struct Gateway {
     ready: AtomicBool,
     id_prefix: String,
     next_id: AtomicU64,
+    /// Metrics, ledger and budgets.
+    pub meter: crate::pipeline::meter::Meter,
 }
 
 impl Gateway {
@@ -53,8 +55,16 @@ impl Gateway {
             }
         }
         let id_prefix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-        let policy = Policy::build(&config, |_| None)?;
+        // The `cheapest` strategy orders by the same offline price table that costs requests.
+        let prices = &config.metering.prices.models;
+        let policy = Policy::build(&config, |key| {
+            prices.get(key).map(|p| tollgate_policies::Price {
+                input_per_mtok: p.input_per_mtok,
+                output_per_mtok: p.output_per_mtok,
+            })
+        })?;
         let health = config.backends.iter().map(|_| Health::default()).collect();
+        let meter = crate::pipeline::meter::Meter::open(&config)?;
         Ok(Gateway {
             backends,
             policy,
@@ -65,6 +75,7 @@ impl Gateway {
             ready: AtomicBool::new(false),
             id_prefix,
             next_id: AtomicU64::new(1),
+            meter,
         })
     }
 
@@ -82,6 +93,21 @@ impl Gateway {
     pub fn next_request_id(&self) -> String {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         format!("req_{}{n:010x}", self.id_prefix)
+    }
+
+    /// Copies each on-device engine's queue depth and active sequences into the metrics; read
+    /// at scrape time, so the engines' hot loops never touch the registry.
+    pub fn refresh_engine_gauges(&self) {
+        for (b, backend) in self.backends.iter().enumerate() {
+            if let Backend::OnDevice(engine) = backend {
+                let stats = engine.stats();
+                self.meter.metering().metrics().set_ondevice(
+                    &self.config.backends[b].name,
+                    stats.queued as i64,
+                    stats.active_sequences as i64,
+                );
+            }
+        }
     }
 
     /// Marks the listeners as accepting.
@@ -127,8 +153,12 @@ fn build_backend(b: &BackendConfig) -> Result<Backend, String> {
                 return Err(format!("backends.{}: no engine settings", b.name));
             };
             if *demo {
-                let dir = engine.path.parent().unwrap_or_else(|| std::path::Path::new("."));
-                let path = synth::ensure_demo_model(dir).map_err(|e| format!("backends.{}: {e}", b.name))?;
+                let dir = engine
+                    .path
+                    .parent()
+                    .unwrap_or_else(|| std::path::Path::new("."));
+                let path = synth::ensure_demo_model(dir)
+                    .map_err(|e| format!("backends.{}: {e}", b.name))?;
                 tracing::warn!(
                     backend = %b.name,
                     path = %path.display(),

@@ -2,6 +2,7 @@
 //! data-sensitivity policy, to an on-device model, a local open-model server or a closed API,
 //! and meters tokens, cost and latency per route, tenant and model.
 
+pub mod admin;
 pub mod cli;
 pub mod cli_policy;
 pub mod config;
@@ -12,3 +13,4 @@ pub mod metering;
 pub mod pipeline;
 pub mod policy;
 pub mod server;
+pub mod spend_cli;

@@ -4,6 +4,7 @@
 //! and routing needs the body. So pingora serves, and Tollgate answers every request inside
 //! `request_filter` through its own pipeline and client, returning `Ok(true)`.
 
+use crate::admin::AdminHandler;
 use crate::gateway::Gateway;
 use crate::pipeline;
 use async_trait::async_trait;
@@ -100,8 +101,22 @@ impl<S: ServiceWithDependents> ServiceWithDependents for PreBound<S> {
     }
 }
 
-/// Runs the gateway on sockets bound by [`bind_all`] until a shutdown signal.
-pub fn run(gw: Arc<Gateway>, listeners: Vec<(SocketAddr, TcpListener)>, run_args: RunArgs) {
+/// Binds `[server] admin_listen`, when configured (see [`bind_all`]).
+pub fn bind_admin(gw: &Gateway) -> std::io::Result<Option<(SocketAddr, TcpListener)>> {
+    match gw.config.server.admin_listen {
+        Some(addr) => Ok(bind_all(&[addr])?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// Runs the gateway on sockets bound by [`bind_all`] (and the admin listener from
+/// [`bind_admin`]) until a shutdown signal; then commits every recorded ledger row.
+pub fn run(
+    gw: Arc<Gateway>,
+    listeners: Vec<(SocketAddr, TcpListener)>,
+    admin: Option<(SocketAddr, TcpListener)>,
+    run_args: RunArgs,
+) {
     let conf = ServerConf {
         threads: gw.config.server.threads,
         grace_period_seconds: Some(gw.config.server.grace_period_seconds),
@@ -128,7 +143,25 @@ pub fn run(gw: Arc<Gateway>, listeners: Vec<(SocketAddr, TcpListener)>, run_args
     server.add_service(PreBound {
         inner: service,
         sockets,
-        gw,
+        gw: gw.clone(),
     });
+    if let Some((addr, listener)) = admin {
+        let mut admin_service = pingora::proxy::http_proxy_service_with_name(
+            &server.configuration,
+            AdminHandler::new(gw.clone()),
+            "tollgate-admin",
+        );
+        admin_service.threads = Some(1);
+        let key = addr.to_string();
+        admin_service.add_tcp(&key);
+        server.add_service(PreBound {
+            inner: admin_service,
+            sockets: vec![(key, OwnedFd::from(listener))],
+            gw: gw.clone(),
+        });
+    }
+    // Returns after a graceful (SIGTERM) or fast (SIGINT) shutdown; requests still running
+    // then were dropped, and recorded as they were.
     server.run(run_args);
+    gw.meter.close();
 }

@@ -19,7 +19,7 @@ fn help_and_version() {
     let out = tollgate().arg("--version").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("tollgate "));
-    for sub in ["serve", "check-config", "hash-key"] {
+    for sub in ["serve", "check-config", "hash-key", "spend"] {
         let out = tollgate().args([sub, "--help"]).output().unwrap();
         assert!(out.status.success(), "{sub} --help");
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
@@ -165,4 +165,95 @@ api_key_env = "T_KEY"
         "{text}"
     );
     assert!(text.contains("tenants.t.use: required"), "{text}");
+}
+
+const METERED: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+
+[backends.a]
+kind = "openai"
+zone = "external"
+base_url = "http://127.0.0.1:9/v1"
+models = { priced = { licence = "Apache-2.0" }, free = { licence = "Apache-2.0" } }
+
+[routes.auto]
+candidates = ["a/priced", "a/free"]
+
+[prices.models."a/priced"]
+input_per_mtok = 1.0
+output_per_mtok = 2.0
+"#;
+
+#[test]
+fn check_config_checks_metering_sections_with_their_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!(
+        "{METERED}\n[ledger]\npaht = \"x\"\n[budgets.routes.auto]\ndaily_usd = -1\n\
+         [budgets]\ndefault_max_tokens = 0\n"
+    );
+    let path = write(&dir, "bad.toml", &bad);
+    let out = tollgate()
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ledger"), "{text}");
+
+    let bad =
+        format!("{METERED}\n[prices]\ncurrency = \"EUR\"\n[budgets.routes.auto]\ndaily_usd = -1\n");
+    let path = write(&dir, "bad2.toml", &bad);
+    let out = tollgate()
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "error: prices.currency: 'EUR' is not supported",
+        "error: budgets.routes.auto.daily_usd: must be a number >= 0",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
+    }
+
+    // A valid config: unpriced models are warnings.
+    let path = write(&dir, "ok.toml", METERED);
+    let out = tollgate()
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("warning: model \"a/free\" has no price"),
+        "{text}"
+    );
+    assert!(!text.contains("\"a/priced\" has no price"), "{text}");
+}
+
+#[test]
+fn spend_reads_the_configured_ledger_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(&dir, "t.toml", METERED);
+    let out = tollgate()
+        .args(["spend", "--config", path.to_str().unwrap(), "--by", "route"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no ledger at"), "{err}");
+    assert!(err.contains("tollgate-ledger.db"), "{err}");
+
+    let out = tollgate()
+        .args(["spend", "--config", path.to_str().unwrap(), "--by", "week"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown grouping 'week'"));
+    let out = tollgate()
+        .args(["spend", "--by", "day", "--since", "2025-02-30"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
 }

@@ -221,5 +221,8 @@ pub fn start_failure(config: &str) -> (Option<i32>, String) {
         .stdin(Stdio::null())
         .output()
         .expect("run tollgate");
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

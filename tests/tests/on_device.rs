@@ -50,22 +50,37 @@ fn greedy(stream: bool, max_tokens: u32) -> Value {
 async fn answers_from_the_on_device_model_streamed_and_not() {
     let cloud = FakeOpenAi::start(Behavior::answer("cloud")).await;
     let gw = Gateway::start(&config(&cloud.base_url(), ""));
-    assert!(gw.stderr().contains("RANDOM weights"), "the demo model is announced as random");
+    assert!(
+        gw.stderr().contains("RANDOM weights"),
+        "the demo model is announced as random"
+    );
     let c = TestClient::new();
     let url = gw.url("/v1/chat/completions");
     let whole = c.post_json(&url, &[], &greedy(false, 12)).await;
-    assert_eq!(whole.status, 200, "{}", String::from_utf8_lossy(&whole.body));
+    assert_eq!(
+        whole.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&whole.body)
+    );
     assert_eq!(whole.header("x-tollgate-backend"), Some("on-device"));
     let v = whole.json();
     assert_eq!(v["object"], "chat.completion");
     assert_eq!(v["usage"]["completion_tokens"], 12);
     assert_eq!(v["choices"][0]["finish_reason"], "length");
-    let text = v["choices"][0]["message"]["content"].as_str().unwrap().to_string();
+    let text = v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(!text.is_empty());
 
     let streamed = c.post_json(&url, &[], &greedy(true, 12)).await;
     assert_eq!(streamed.status, 200);
-    assert_eq!(streamed.streamed_content(), text, "temperature 0: the same text either way");
+    assert_eq!(
+        streamed.streamed_content(),
+        text,
+        "temperature 0: the same text either way"
+    );
     let data = streamed.sse_data();
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
     let usage: Value = serde_json::from_str(&data[data.len() - 2]).unwrap();
@@ -118,7 +133,11 @@ print(json.dumps({"whole": r.choices[0].message.content, "streamed": "".join(par
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tokens"], 6);
     assert_eq!(v["whole"], v["streamed"]);
@@ -155,19 +174,32 @@ fn a_model_file_that_does_not_match_its_sha256_or_is_truncated_refuses_to_start(
         .arg(&model)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let p = model.display().to_string();
     let wrong = "0".repeat(64);
-    let (code, err) = start_failure(&config("http://127.0.0.1:9/v1", &format!(", path = \"{p}\", sha256 = \"{wrong}\"")));
+    let (code, err) = start_failure(&config(
+        "http://127.0.0.1:9/v1",
+        &format!(", path = \"{p}\", sha256 = \"{wrong}\""),
+    ));
     assert_eq!(code, Some(1));
     assert!(err.contains("SHA-256") && err.contains(&wrong), "{err}");
     let bytes = std::fs::read(&model).unwrap();
     let cut = dir.path().join("cut.gguf");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let (code, err) = start_failure(&config("http://127.0.0.1:9/v1", &format!(", path = \"{}\"", cut.display())));
+    let (code, err) = start_failure(&config(
+        "http://127.0.0.1:9/v1",
+        &format!(", path = \"{}\"", cut.display()),
+    ));
     assert_eq!(code, Some(1));
     assert!(err.to_lowercase().contains("truncated"), "{err}");
-    let (code, err) = start_failure(&config("http://127.0.0.1:9/v1", ", path = \"/nonexistent/m.gguf\""));
+    let (code, err) = start_failure(&config(
+        "http://127.0.0.1:9/v1",
+        ", path = \"/nonexistent/m.gguf\"",
+    ));
     assert_eq!(code, Some(1));
     assert!(err.contains("does not exist"), "{err}");
 }

@@ -35,6 +35,8 @@ pub struct Config {
     pub base_dir: PathBuf,
     backend_index: HashMap<String, usize>,
     route_index: HashMap<String, usize>,
+    /// `[ledger]`, `[prices]`, `[budgets]` and `[metrics]`, checked, ledger path resolved.
+    pub metering: crate::metering::MeteringConfig,
 }
 
 /// `[server]`, checked.
@@ -211,6 +213,7 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
         base_dir: base_dir.to_path_buf(),
         backend_index,
         route_index: HashMap::new(),
+        metering: super::metering::check(&raw, base_dir, &mut errors.0),
     };
     config.routes = raw
         .routes
@@ -388,7 +391,10 @@ fn check_backend(
         }
         BackendKind::Openai => {
             if b.engine.is_some() {
-                errors.add(format!("{path}.engine"), "only on_device backends have an engine");
+                errors.add(
+                    format!("{path}.engine"),
+                    "only on_device backends have an engine",
+                );
             }
             match &b.base_url {
                 None => errors.add(format!("{path}.base_url"), "required for kind 'openai'"),

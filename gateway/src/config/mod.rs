@@ -2,6 +2,7 @@
 //! parsed into raw types, then checked into a [`Config`] whose cross-references all resolve.
 
 mod check;
+mod metering;
 pub mod raw;
 
 pub use check::{Backend, Candidate, Config, Model, Route, Server, Tenant};
@@ -104,7 +105,10 @@ fn from_figment(figment: &Figment, base_dir: &Path) -> Result<Config, ConfigErro
         }
     };
     match check::check(raw, base_dir) {
-        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(mut config) if errors.is_empty() => {
+            metering::add_warnings(&mut config);
+            Ok(config)
+        }
         Ok(_) => Err(ConfigErrors(errors)),
         Err(ConfigErrors(more)) => {
             errors.extend(more);

@@ -27,6 +27,14 @@ pub struct RawConfig {
     pub zones: ZoneCeilings,
     /// What the sensitivity detector looks for and which class each finding implies.
     pub detect: DetectorConfig,
+    /// `[ledger]`: the durable per-request record (see `metering::config`).
+    pub ledger: crate::metering::LedgerConfig,
+    /// `[prices]`: the offline price table.
+    pub prices: crate::metering::PricesConfig,
+    /// `[budgets]`: spend limits per tenant and route.
+    pub budgets: crate::metering::BudgetsConfig,
+    /// `[metrics]`: Prometheus options.
+    pub metrics: crate::metering::MetricsConfig,
 }
 
 /// `[server]`

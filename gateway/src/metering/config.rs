@@ -4,6 +4,7 @@
 //! ```toml
 //! [ledger]
 //! path = "tollgate-ledger.db"
+//! enabled = true
 //!
 //! [prices]
 //! version = "2025-06-01"
@@ -16,6 +17,7 @@
 //!
 //! [budgets]
 //! include_free_models = false
+//! default_max_tokens = 4096
 //! [budgets.tenants.acme]
 //! daily_usd = 20.0
 //! monthly_usd = 400.0
@@ -24,6 +26,7 @@
 //! on_exhausted = "fall_through"
 //!
 //! [metrics]
+//! enabled = true
 //! tenant_label = false
 //! ```
 
@@ -49,6 +52,9 @@ pub struct MeteringConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LedgerConfig {
+    /// `enabled`: write the ledger at all. Default true; false keeps no durable record (budgets
+    /// then start from zero at every start), for measurements and throw-away deployments.
+    pub enabled: bool,
     /// `path`: the database file, created with its schema on first open.
     /// Default `tollgate-ledger.db` in the working directory.
     pub path: PathBuf,
@@ -64,6 +70,7 @@ pub struct LedgerConfig {
 impl Default for LedgerConfig {
     fn default() -> Self {
         LedgerConfig {
+            enabled: true,
             path: PathBuf::from("tollgate-ledger.db"),
             queue_capacity: 65_536,
             batch_max: 1024,
@@ -121,7 +128,7 @@ pub struct BackendCost {
 }
 
 /// `[budgets]`: spend limits per UTC day and month.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BudgetsConfig {
     /// `include_free_models`: when false (default), a request whose worst-case cost is $0 is
@@ -131,6 +138,20 @@ pub struct BudgetsConfig {
     pub tenants: BTreeMap<String, BudgetLimits>,
     /// `[budgets.routes.NAME]`: limits per route.
     pub routes: BTreeMap<String, BudgetLimits>,
+    /// `default_max_tokens`: completion tokens assumed for a request's worst-case cost when it
+    /// sets neither `max_completion_tokens` nor `max_tokens`. Default 4096.
+    pub default_max_tokens: u64,
+}
+
+impl Default for BudgetsConfig {
+    fn default() -> Self {
+        BudgetsConfig {
+            include_free_models: false,
+            tenants: BTreeMap::new(),
+            routes: BTreeMap::new(),
+            default_max_tokens: 4096,
+        }
+    }
 }
 
 /// The limits of one tenant or route.
@@ -157,12 +178,24 @@ pub enum OnExhausted {
 }
 
 /// `[metrics]`: Prometheus exposition options.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
+    /// `enabled`: update the request metrics at all. Default true; false leaves `/metrics` with
+    /// only the ledger and budget series, for measurements.
+    pub enabled: bool,
     /// `tenant_label`: add a `tenant` label to request, token and cost counters. Off by default
     /// to keep label sets small when tenants are many.
     pub tenant_label: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: true,
+            tenant_label: false,
+        }
+    }
 }
 
 impl MeteringConfig {
@@ -220,6 +253,9 @@ impl MeteringConfig {
                     }
                 }
             }
+        }
+        if self.budgets.default_max_tokens == 0 {
+            problems.push("budgets.default_max_tokens: must be at least 1".to_string());
         }
         if self.ledger.queue_capacity == 0 {
             problems.push("ledger.queue_capacity: must be at least 1".to_string());

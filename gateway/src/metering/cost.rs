@@ -173,7 +173,12 @@ pub fn busy_share(wall: Duration, mean_concurrency: f64) -> Duration {
 /// usual rule of thumb for BPE tokenizers on English text (it over-counts CJK text less than a
 /// per-character rule would under-count it). Records using it set `Usage::estimated`.
 pub fn estimate_tokens(text: &str) -> u64 {
-    (text.len() as u64).div_ceil(4)
+    estimate_tokens_from_bytes(text.len() as u64)
+}
+
+/// [`estimate_tokens`] of a text of `bytes` UTF-8 bytes, for callers that only count them.
+pub fn estimate_tokens_from_bytes(bytes: u64) -> u64 {
+    bytes.div_ceil(4)
 }
 
 /// Lines for `check-config` naming every served model that cannot be costed, and every price

@@ -19,7 +19,9 @@ pub use config::{
     BackendCost, BudgetLimits, BudgetsConfig, LedgerConfig, MeteringConfig, MetricsConfig,
     ModelPrice, OnExhausted, PricesConfig,
 };
-pub use cost::{busy_share, estimate_tokens, warnings, Cost, PriceTable};
+pub use cost::{
+    busy_share, estimate_tokens, estimate_tokens_from_bytes, warnings, Cost, PriceTable,
+};
 pub use ledger::Ledger;
 pub use metrics::Metrics;
 pub use record::{status_class, Attempt, Outcome, Record, Usage};
@@ -79,22 +81,29 @@ impl MeteringError {
 pub struct Metering {
     metrics: Arc<Metrics>,
     prices: PriceTable,
-    ledger: Ledger,
+    ledger: Option<Ledger>,
     budgets: Budgets,
+    metrics_enabled: bool,
+    default_max_tokens: u64,
 }
 
 impl Metering {
     /// Validates `cfg`, opens the ledger (creating it when absent), and rebuilds the budgets
-    /// from the spend it holds for the UTC day and month containing `now_ms`.
+    /// from the spend it holds for the UTC day and month containing `now_ms`. With
+    /// `[ledger] enabled = false` no database is opened and budgets start from zero.
     pub fn open(cfg: &MeteringConfig, now_ms: i64) -> Result<Metering, MeteringError> {
         cfg.validate()?;
         let metrics = Arc::new(Metrics::new(cfg.metrics.tenant_label)?);
-        let ledger = Ledger::open(&cfg.ledger, metrics.ledger().clone())?;
-        let today = time::Date::from_unix_ms(now_ms);
-        let spent = {
+        let (ledger, spent) = if cfg.ledger.enabled {
+            let ledger = Ledger::open(&cfg.ledger, metrics.ledger().clone())?;
+            let today = time::Date::from_unix_ms(now_ms);
             let conn = ledger::open_read_only(&cfg.ledger.path)?;
-            ledger::spend_so_far(&conn, today.start_ms(), today.month_start().start_ms())
-                .map_err(|e| MeteringError::ledger(&cfg.ledger.path, e))?
+            let spent =
+                ledger::spend_so_far(&conn, today.start_ms(), today.month_start().start_ms())
+                    .map_err(|e| MeteringError::ledger(&cfg.ledger.path, e))?;
+            (Some(ledger), spent)
+        } else {
+            (None, ledger::SpendSoFar::default())
         };
         let budgets = Budgets::new(&cfg.budgets, &spent, now_ms, Some(Arc::clone(&metrics)));
         Ok(Metering {
@@ -102,6 +111,8 @@ impl Metering {
             prices: PriceTable::new(&cfg.prices),
             ledger,
             budgets,
+            metrics_enabled: cfg.metrics.enabled,
+            default_max_tokens: cfg.budgets.default_max_tokens,
         })
     }
 
@@ -109,8 +120,12 @@ impl Metering {
     /// never blocks beyond the ledger's `full_wait_ms` when its queue is full.
     pub fn record(&self, rec: &Record) -> Cost {
         let cost = self.prices.cost(rec);
-        self.metrics.observe(rec, &cost);
-        self.ledger.enqueue(self.row(rec, &cost));
+        if self.metrics_enabled {
+            self.metrics.observe(rec, &cost);
+        }
+        if let Some(ledger) = &self.ledger {
+            ledger.enqueue(self.row(rec, &cost));
+        }
         self.budgets.settle(
             rec.reservation.as_ref(),
             &rec.tenant,
@@ -170,7 +185,19 @@ impl Metering {
 
     /// Waits until every recorded row is committed to the ledger (call on shutdown).
     pub fn flush(&self) -> Result<(), MeteringError> {
-        self.ledger.flush()
+        self.ledger.as_ref().map_or(Ok(()), Ledger::flush)
+    }
+
+    /// Commits every pending row and stops the ledger writer; rows recorded later are dropped
+    /// and counted.
+    pub fn close(&self) -> Result<(), MeteringError> {
+        self.ledger.as_ref().map_or(Ok(()), Ledger::close)
+    }
+
+    /// Completion tokens assumed for a worst-case cost when a request sets no limit
+    /// (`[budgets] default_max_tokens`).
+    pub fn default_max_tokens(&self) -> u64 {
+        self.default_max_tokens
     }
 
     /// The metrics.
@@ -188,8 +215,8 @@ impl Metering {
         &self.budgets
     }
 
-    /// The ledger.
-    pub fn ledger(&self) -> &Ledger {
-        &self.ledger
+    /// The ledger, unless `[ledger] enabled = false`.
+    pub fn ledger(&self) -> Option<&Ledger> {
+        self.ledger.as_ref()
     }
 }

@@ -52,6 +52,9 @@ pub async fn dispatch(
     let mut failures: Vec<(String, AttemptError)> = Vec::new();
     let mut redaction: Option<Redaction> = None;
     for &(candidate, redact) in &decision.candidates {
+        if !super::meter::admit(gw, req, decision, candidate, rec)? {
+            continue;
+        }
         if redact && redaction.is_none() {
             redaction = Some(Redaction::build(req, &classified.detections)?);
         }

@@ -13,6 +13,7 @@ pub mod classify;
 pub mod decide;
 pub mod dispatch;
 pub mod endpoints;
+pub mod meter;
 pub mod read;
 pub mod record;
 pub mod redact;
@@ -74,7 +75,8 @@ async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoint
 
 /// `POST /v1/chat/completions`: the whole pipeline.
 async fn chat_completions(gw: &Gateway, session: &mut Session) {
-    let mut rec = RequestRecord::start(gw.next_request_id());
+    // Recorded by `finish`, or on drop if the server stops this request half-way.
+    let mut rec = meter::Recording::start(gw);
     if let Err(err) = run_chat(gw, session, &mut rec).await {
         rec.fail(&err);
         if !rec.response_started {
@@ -87,7 +89,7 @@ async fn chat_completions(gw: &Gateway, session: &mut Session) {
             }
         }
     }
-    record::record(gw, &rec);
+    rec.finish();
 }
 
 async fn run_chat(
@@ -100,7 +102,6 @@ async fn run_chat(
     let body = read::body(session, gw.config.server.max_body_bytes).await?;
     let req = read::parse(&body)?;
     rec.stream = req.stream();
-    rec.route = Some(req.model().to_string());
     let declared = classify::declared(session.req_header())?;
     let classified = classify::classify(gw, tenant.profile(gw), declared, &req)?;
     rec.data_class = Some(classified.class);
@@ -111,6 +112,8 @@ async fn run_chat(
         .map(|f| f.kind.as_str())
         .collect();
     let target = decide::resolve(gw, tenant, req.model())?;
+    // Only resolved names are recorded: unknown ones would give metrics unbounded labels.
+    rec.route = Some(req.model().to_string());
     let policy = decide::judge(gw, tenant, target, &req, &classified);
     rec.refusals = policy.refused.iter().map(|r| r.rule.as_str()).collect();
     rec.decision = decide::summary(gw, &policy);

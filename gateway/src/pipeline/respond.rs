@@ -82,6 +82,9 @@ pub async fn served(
     match reply {
         ServedReply::Complete(complete) => {
             rec.usage = complete.usage;
+            if complete.usage.is_none() {
+                rec.metered.tap.observe_complete(&complete.body);
+            }
             let body = match &redaction {
                 Some(r) => r.restore_complete(&complete.body),
                 None => complete.body,
@@ -139,6 +142,7 @@ async fn relay(
         let (bytes, end, failure) = match item {
             Some(Ok(Event::Done)) => (frame(&Event::Done), true, None),
             Some(Ok(Event::Data(data))) => {
+                rec.metered.tap.observe(&data);
                 if let Some(usage) = Usage::from_openai_json(&data) {
                     rec.usage = Some(usage);
                     if !wants_usage && is_usage_only(&data) {
