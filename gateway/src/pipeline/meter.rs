@@ -14,7 +14,7 @@ use crate::metering::{
     estimate_tokens_from_bytes, metrics::NONE, BudgetExceeded, Metering, OnExhausted, Reservation,
 };
 use parking_lot::Mutex;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tollgate_adapters::ChatRequest;
@@ -182,24 +182,7 @@ fn content_bytes(json: &[u8]) -> u64 {
 
 /// UTF-8 bytes of the text of every message (string contents and `text` parts).
 pub fn prompt_text_bytes(req: &ChatRequest) -> u64 {
-    let Some(Value::Array(messages)) = req.body.get("messages") else {
-        return 0;
-    };
-    let mut n = 0u64;
-    for m in messages {
-        match m.get("content") {
-            Some(Value::String(s)) => n += s.len() as u64,
-            Some(Value::Array(parts)) => {
-                for p in parts {
-                    if let Some(Value::String(s)) = p.get("text") {
-                        n += s.len() as u64;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    n
+    super::texts::total_bytes(&req.body) as u64
 }
 
 /// The budget check before an attempt on `candidate`: reserves the attempt's worst-case cost

@@ -9,36 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tollgate_adapters::Usage;
 use tollgate_policies::DataClass;
 
-/// How a request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The answer reached the client whole.
-    Completed,
-    /// A stream started and was then cut by an upstream failure.
-    CutOff,
-    /// No candidate could serve it.
-    Failed,
-    /// Refused before dispatch (auth, policy, unknown route).
-    Refused,
-    /// The client's input was invalid.
-    RejectedInput,
-    /// The client went away before the answer was complete.
-    ClientDisconnected,
-}
-
-impl Outcome {
-    /// A stable label for metrics and the ledger.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::CutOff => "cut_off",
-            Outcome::Failed => "failed",
-            Outcome::Refused => "refused",
-            Outcome::RejectedInput => "rejected_input",
-            Outcome::ClientDisconnected => "client_disconnected",
-        }
-    }
-}
+/// How a request ended: the same labels the metrics and the ledger use.
+pub use crate::metering::Outcome;
 
 /// One attempt at one candidate.
 #[derive(Debug, Clone)]
@@ -195,13 +167,8 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> metering::Record {
     m.decision = rec.decision.clone();
     m.stream = rec.stream;
     m.outcome = match rec.outcome {
-        _ if rec.error_code == Some("budget_exceeded") => metering::Outcome::Refused,
-        Outcome::Completed => metering::Outcome::Completed,
-        Outcome::CutOff => metering::Outcome::CutOff,
-        Outcome::Failed => metering::Outcome::Failed,
-        Outcome::Refused => metering::Outcome::Refused,
-        Outcome::RejectedInput => metering::Outcome::RejectedInput,
-        Outcome::ClientDisconnected => metering::Outcome::ClientDisconnected,
+        _ if rec.error_code == Some("budget_exceeded") => Outcome::Refused,
+        outcome => outcome,
     };
     m.status = rec.status;
     m.error_class = rec.error_code;

@@ -61,6 +61,11 @@ pub fn parts(body: &Map<String, Value>, pointers: bool) -> Vec<(Option<String>, 
     found
 }
 
+/// The bytes of every text part together: the basis of token estimates.
+pub fn total_bytes(body: &Map<String, Value>) -> usize {
+    parts(body, false).iter().map(|(_, t)| t.len()).sum()
+}
+
 /// Replaces each text part by `f(index, text)`, visiting parts in the order of [`parts`].
 pub fn rewrite(
     body: &Map<String, Value>,
