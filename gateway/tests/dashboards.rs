@@ -365,9 +365,8 @@ fn every_query_returns_data_from_a_real_prometheus() {
 /// Queries the live gateway cannot give data for yet, or that must not fire on healthy
 /// traffic: they only have to evaluate without error.
 fn may_be_empty_live(origin: &str, expr: &str) -> bool {
-    // No on-device backend kind and no content detectors are wired into this build.
+    // The live mix has no on-device backend (its gauges are covered where one runs).
     expr.contains("tollgate_ondevice_")
-        || expr.contains("tollgate_detections_total")
         // Thresholds (30 s, 10 s) a quick test does not reach.
         || origin.contains("TollgateHighLatencyP99")
         || origin.contains("TollgateSlowFirstToken")
@@ -466,6 +465,15 @@ async fn live_mix(gw: &tollgate_e2e::gateway::Gateway) {
             .await;
         assert!(r.status.as_u16() < 500, "{route}: {}", r.status);
     }
+    // A prompt with personal data: counted by kind, served inside the trust boundary.
+    let r = c
+        .post_json(
+            &url,
+            &[],
+            &chat("local", "mail jane.doe@acme-corp.com the minutes", false),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200);
 }
 
 #[test]

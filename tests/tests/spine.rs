@@ -21,7 +21,7 @@ kind = "openai"
 zone = "external"
 base_url = "{primary}"
 api_key_env = "PRIMARY_KEY"
-timeouts = {{ connect_ms = 500, first_byte_ms = 800, idle_ms = 500, total_ms = 5000 }}
+timeouts = {{ connect_ms = 500, first_byte_ms = 2500, idle_ms = 1500, total_ms = 10000 }}
 models = {{ m1 = {{ licence = "openai-terms" }} }}
 
 [backends.secondary]
@@ -222,7 +222,7 @@ async fn fails_over_on_first_byte_timeout() {
     fails_over(Behavior::Answer {
         reply: "too late".into(),
         stream_usage: true,
-        head_delay: Duration::from_millis(1500),
+        head_delay: Duration::from_millis(4000),
         event_gap: Duration::ZERO,
     })
     .await;
