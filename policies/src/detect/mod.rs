@@ -35,8 +35,13 @@ pub enum Kind {
     UsSsn,
     /// A UK national insurance number.
     UkNino,
-    /// A passport, identity card, tax or driving licence number, or a Spanish DNI/NIE.
+    /// A national identity, tax or social-security number (other than a US SSN or UK NINO), or
+    /// a driving licence number.
     NationalId,
+    /// A passport number near a passport keyword.
+    Passport,
+    /// A medical record, patient, NHS or health-insurance number.
+    MedicalId,
     /// A public IPv4 or IPv6 address.
     IpAddress,
     /// A street address near a person.
@@ -67,13 +72,16 @@ pub enum Kind {
     PrivateKey,
     /// A password in a connection string or assignment.
     Password,
-    /// A high-entropy value assigned to a secret-looking name.
+    /// A high-entropy value assigned to a secret-looking name, or another vendor's credential.
     GenericSecret,
+    /// A private person's name, reported only beside another finding: a name alone is not
+    /// sensitive, but where the prompt is, its names are redacted with the rest.
+    Person,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Email,
         Kind::Phone,
         Kind::PaymentCard,
@@ -81,6 +89,8 @@ impl Kind {
         Kind::UsSsn,
         Kind::UkNino,
         Kind::NationalId,
+        Kind::Passport,
+        Kind::MedicalId,
         Kind::IpAddress,
         Kind::StreetAddress,
         Kind::DateOfBirth,
@@ -97,6 +107,7 @@ impl Kind {
         Kind::PrivateKey,
         Kind::Password,
         Kind::GenericSecret,
+        Kind::Person,
     ];
 
     /// Stable snake_case name, for metrics labels and the explain endpoint.
@@ -109,6 +120,8 @@ impl Kind {
             Kind::UsSsn => "us_ssn",
             Kind::UkNino => "uk_nino",
             Kind::NationalId => "national_id",
+            Kind::Passport => "passport",
+            Kind::MedicalId => "medical_id",
             Kind::IpAddress => "ip_address",
             Kind::StreetAddress => "street_address",
             Kind::DateOfBirth => "date_of_birth",
@@ -125,13 +138,14 @@ impl Kind {
             Kind::PrivateKey => "private_key",
             Kind::Password => "password",
             Kind::GenericSecret => "generic_secret",
+            Kind::Person => "person",
         }
     }
 
     /// Rank used to pick between overlapping findings.
     fn specificity(self) -> u8 {
         match self {
-            Kind::GenericSecret => 0,
+            Kind::GenericSecret | Kind::Person => 0,
             Kind::Email | Kind::Phone | Kind::NationalId | Kind::IpAddress => 1,
             Kind::StreetAddress | Kind::DateOfBirth | Kind::Health => 1,
             _ => 2,
@@ -148,6 +162,9 @@ impl Kind {
             Kind::UsSsn => "SSN",
             Kind::UkNino => "NINO",
             Kind::NationalId => "ID",
+            Kind::Passport => "PASSPORT",
+            Kind::MedicalId => "MEDICAL_ID",
+            Kind::Person => "PERSON",
             Kind::IpAddress => "IP",
             Kind::StreetAddress => "ADDRESS",
             Kind::DateOfBirth => "DOB",
@@ -165,7 +182,8 @@ impl Kind {
             | Kind::Phone
             | Kind::IpAddress
             | Kind::StreetAddress
-            | Kind::DateOfBirth => DataClass::Confidential,
+            | Kind::DateOfBirth
+            | Kind::Person => DataClass::Confidential,
             _ => DataClass::Restricted,
         }
     }
