@@ -1,0 +1,255 @@
+//! Prompt-level recall and false-positive rate of the detector on the independently written
+//! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
+//! who never read the detector. `dev/` is what the detector may be tuned against; `holdout/`
+//! measures it. Each set is reported overall, per language, per kind and per near-miss tag, with
+//! Wilson 95% intervals, and gated at the product's targets.
+//!
+//! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
+//! `TOLLGATE_CORPUS_MISSES=1` lists every miss and false positive by id.
+
+// Test fixtures: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tollgate_policies::{Detector, DetectorConfig, Kind};
+
+#[derive(Deserialize)]
+struct Row {
+    id: String,
+    lang: String,
+    text: String,
+    sensitive: bool,
+    kinds: Vec<String>,
+    near_miss: Option<String>,
+    #[serde(default)]
+    obfuscated: bool,
+}
+
+/// The detector kinds that satisfy a policy kind.
+fn detector_kinds(policy_kind: &str) -> &'static [Kind] {
+    match policy_kind {
+        "EMAIL" => &[Kind::Email],
+        "PHONE" => &[Kind::Phone],
+        "US_SSN" => &[Kind::UsSsn, Kind::NationalId],
+        "CREDIT_CARD" => &[Kind::PaymentCard],
+        "IBAN" => &[Kind::Iban],
+        "IPV4" | "IPV6" => &[Kind::IpAddress],
+        "STREET_ADDRESS" => &[Kind::StreetAddress],
+        "DATE_OF_BIRTH" => &[Kind::DateOfBirth],
+        "PASSPORT" => &[Kind::Passport, Kind::NationalId],
+        "NATIONAL_ID" => &[Kind::NationalId, Kind::UkNino, Kind::UsSsn],
+        "MEDICAL_ID" => &[Kind::MedicalId, Kind::NationalId],
+        "HEALTH" => &[Kind::Health],
+        "PERSON" => &[Kind::Person],
+        "AWS_KEY" => &[Kind::AwsAccessKey, Kind::AwsSecretKey],
+        "GITHUB_TOKEN" => &[Kind::GithubToken],
+        "OPENAI_KEY" => &[Kind::OpenaiKey, Kind::AnthropicKey],
+        "SLACK_TOKEN" => &[Kind::SlackToken],
+        "GOOGLE_API_KEY" => &[Kind::GoogleApiKey],
+        "STRIPE_KEY" => &[Kind::StripeKey],
+        "JWT" => &[Kind::Jwt],
+        "PRIVATE_KEY" => &[Kind::PrivateKey],
+        "PASSWORD" => &[Kind::Password],
+        "SECRET_OTHER" => &[Kind::GenericSecret],
+        _ => &[],
+    }
+}
+
+/// Counts of one cell: sensitive prompts found / missed, benign prompts flagged / clean.
+#[derive(Default, Clone, Copy)]
+struct Cell {
+    tp: u32,
+    fn_: u32,
+    fp: u32,
+    tn: u32,
+}
+
+impl Cell {
+    fn add(&mut self, sensitive: bool, flagged: bool) {
+        match (sensitive, flagged) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fn_ += 1,
+            (false, true) => self.fp += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+    fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+    fn fpr(&self) -> f64 {
+        ratio(self.fp, self.fp + self.tn)
+    }
+}
+
+fn ratio(a: u32, n: u32) -> f64 {
+    if n == 0 {
+        f64::NAN
+    } else {
+        f64::from(a) / f64::from(n)
+    }
+}
+
+/// Wilson score interval at 95%, as percentages.
+fn wilson(k: u32, n: u32) -> (f64, f64) {
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (k, n, z) = (f64::from(k), f64::from(n), 1.96_f64);
+    let p = k / n;
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / denom;
+    ((centre - half) * 100.0, (centre + half) * 100.0)
+}
+
+fn fmt_rate(k: u32, n: u32) -> String {
+    let (lo, hi) = wilson(k, n);
+    format!("{:5.1}% [{lo:5.1}, {hi:5.1}] of {n}", ratio(k, n) * 100.0)
+}
+
+fn load(dir: &Path) -> Vec<Row> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("corpus folder {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    let mut rows = Vec::new();
+    for f in files {
+        let raw = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in raw.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let row: Row = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}:{}: {e}", f.display(), n + 1));
+            rows.push(row);
+        }
+    }
+    rows
+}
+
+/// What one corpus measured.
+struct Report {
+    all: Cell,
+    by_lang: BTreeMap<String, Cell>,
+}
+
+fn evaluate(name: &str, dir: &Path) -> Report {
+    let rows = load(dir);
+    assert!(!rows.is_empty(), "no prompts in {}", dir.display());
+    let detector = Detector::new(&DetectorConfig::default()).unwrap();
+    let list_misses = std::env::var_os("TOLLGATE_CORPUS_MISSES").is_some();
+    let mut all = Cell::default();
+    let mut by_lang: BTreeMap<String, Cell> = BTreeMap::new();
+    let mut by_kind: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    let mut by_near_miss: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    let mut obfuscated = Cell::default();
+    let mut bytes = 0usize;
+    for row in &rows {
+        bytes += row.text.len();
+        let found = detector.scan(&[row.text.as_str()]);
+        let flagged = found.findings.iter().any(|f| f.kind != Kind::Person);
+        all.add(row.sensitive, flagged);
+        by_lang.entry(row.lang.clone()).or_default().add(row.sensitive, flagged);
+        if row.obfuscated {
+            obfuscated.add(row.sensitive, flagged);
+        }
+        if row.sensitive {
+            for k in &row.kinds {
+                if k == "PERSON" {
+                    continue;
+                }
+                let hit = found
+                    .findings
+                    .iter()
+                    .any(|f| detector_kinds(k).contains(&f.kind));
+                let e = by_kind.entry(k.clone()).or_default();
+                e.0 += u32::from(hit);
+                e.1 += 1;
+            }
+        } else {
+            let tag = row.near_miss.clone().unwrap_or_else(|| "none".into());
+            let e = by_near_miss.entry(tag).or_default();
+            e.0 += u32::from(flagged);
+            e.1 += 1;
+        }
+        if list_misses && row.sensitive != flagged {
+            let kinds: Vec<&str> = found.findings.iter().map(|f| f.kind.as_str()).collect();
+            if row.sensitive {
+                println!("{name} missed {}: expected {:?}", row.id, row.kinds);
+            } else {
+                println!(
+                    "{name} false positive {} ({}): found {kinds:?}",
+                    row.id,
+                    row.near_miss.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    println!(
+        "== {name}: {} prompts ({} sensitive, {} benign, {:.1} MB) from {}",
+        rows.len(),
+        all.tp + all.fn_,
+        all.fp + all.tn,
+        bytes as f64 / 1e6,
+        dir.display()
+    );
+    println!("recall              {}", fmt_rate(all.tp, all.tp + all.fn_));
+    println!("false-positive rate {}", fmt_rate(all.fp, all.fp + all.tn));
+    println!(
+        "obfuscated recall   {}",
+        fmt_rate(obfuscated.tp, obfuscated.tp + obfuscated.fn_)
+    );
+    for (lang, c) in &by_lang {
+        println!(
+            "  {lang}: recall {}  fpr {}",
+            fmt_rate(c.tp, c.tp + c.fn_),
+            fmt_rate(c.fp, c.fp + c.tn)
+        );
+    }
+    println!("  recall per kind (kind found in prompts that contain it):");
+    for (kind, (hit, n)) in &by_kind {
+        println!("    {kind:<15} {}", fmt_rate(*hit, *n));
+    }
+    println!("  false positives per near-miss tag:");
+    for (tag, (fp, n)) in &by_near_miss {
+        println!("    {tag:<22} {}", fmt_rate(*fp, *n));
+    }
+    Report { all, by_lang }
+}
+
+/// Fails unless recall ≥ 97% and false-positive rate ≤ 3%, overall and in every language.
+fn gate(name: &str, r: &Report) {
+    let mut failures = Vec::new();
+    let mut check = |what: &str, c: &Cell| {
+        if c.recall() < 0.97 {
+            failures.push(format!("{what} recall {:.1}% < 97%", c.recall() * 100.0));
+        }
+        if c.fpr() > 0.03 {
+            failures.push(format!("{what} fpr {:.1}% > 3%", c.fpr() * 100.0));
+        }
+    };
+    check("overall", &r.all);
+    for (lang, c) in &r.by_lang {
+        check(lang, c);
+    }
+    assert!(failures.is_empty(), "{name}: {}", failures.join("; "));
+}
+
+fn corpus_dir(set: &str) -> PathBuf {
+    match std::env::var_os("TOLLGATE_CORPUS_DIR") {
+        Some(d) => PathBuf::from(d).join(set),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus/independent")
+            .join(set),
+    }
+}
+
+#[test]
+fn independent_dev_corpus() {
+    let report = evaluate("dev", &corpus_dir("dev"));
+    gate("dev", &report);
+}
