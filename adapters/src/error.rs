@@ -74,11 +74,13 @@ pub enum AttemptError {
 
 impl AttemptError {
     /// Whether the next candidate may be tried after this failure (nothing has reached the
-    /// client yet). A 4xx other than 408 and 429 is the client's problem, so it is not.
+    /// client yet). A 4xx other than 401, 403, 408 and 429 is the client's problem, so it is
+    /// not. A 401 or 403 answers the gateway's own credential for that backend (the client's
+    /// key never leaves the gateway), so it is the backend's fault: another may serve.
     pub fn may_fail_over(&self) -> bool {
         match self {
             AttemptError::Status { status, .. } => {
-                *status >= 500 || *status == 429 || *status == 408
+                *status >= 500 || matches!(*status, 401 | 403 | 408 | 429)
             }
             AttemptError::Rejected { .. } => false,
             _ => true,
@@ -98,6 +100,7 @@ impl AttemptError {
             AttemptError::Status { status, .. } => match status {
                 429 => "upstream_429",
                 408 => "upstream_408",
+                401 | 403 => "upstream_auth",
                 400..=499 => "upstream_4xx",
                 _ => "upstream_5xx",
             },

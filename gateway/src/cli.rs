@@ -64,6 +64,9 @@ enum Command {
     },
     /// Report spend from the ledger, grouped by route, tenant, model, backend or day.
     Spend(crate::spend_cli::SpendArgs),
+    /// Which requests of a class reached an external backend between two days (from the
+    /// ledger); `audit verify` checks that no ledger row was edited or deleted.
+    Audit(crate::audit_cli::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         } => crate::cli_policy::explain(&config, tenant.as_deref(), data_class.as_deref()),
         Command::Models { config, format } => crate::cli_policy::models(&config, &format),
         Command::Spend(args) => crate::spend_cli::spend(&args),
+        Command::Audit(args) => crate::audit_cli::audit(&args),
     }
 }
 

@@ -17,7 +17,7 @@ fn load(path: &Path) -> Result<Gateway, ExitCode> {
         );
         ExitCode::FAILURE
     })?;
-    Gateway::build(config).map_err(|e| {
+    Gateway::offline(config).map_err(|e| {
         eprintln!("tollgate: {e}");
         ExitCode::FAILURE
     })

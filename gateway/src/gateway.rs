@@ -31,6 +31,8 @@ pub struct Gateway {
     keys: HashMap<[u8; 32], usize>,
     /// Set once the listeners accept connections.
     ready: AtomicBool,
+    /// Set when the server starts shutting down.
+    shutting_down: AtomicBool,
     id_prefix: String,
     next_id: AtomicU64,
     /// Metrics, ledger and budgets.
@@ -45,6 +47,18 @@ impl Gateway {
             .iter()
             .map(build_backend)
             .collect::<Result<Vec<_>, _>>()?;
+        Self::assemble(config, backends)
+    }
+
+    /// The policy engine alone, for offline commands (`explain`, `models`): no backend is
+    /// built (no HTTP client, no llama.cpp, no demo model written) and no ledger is opened.
+    /// Nothing may dispatch through it: it has no live backends.
+    pub fn offline(mut config: Config) -> Result<Gateway, String> {
+        config.metering.ledger.enabled = false;
+        Self::assemble(config, Vec::new())
+    }
+
+    fn assemble(config: Config, backends: Vec<Backend>) -> Result<Gateway, String> {
         let mut keys = HashMap::new();
         for (i, t) in config.tenants.iter().enumerate() {
             for d in &t.key_digests {
@@ -73,6 +87,7 @@ impl Gateway {
             config,
             keys,
             ready: AtomicBool::new(false),
+            shutting_down: AtomicBool::new(false),
             id_prefix,
             next_id: AtomicU64::new(1),
             meter,
@@ -117,7 +132,18 @@ impl Gateway {
 
     /// Whether the listeners accept connections.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        self.ready.load(Ordering::Acquire) && !self.is_shutting_down()
+    }
+
+    /// Notes that the server is shutting down: requests cut from now on are recorded as cut by
+    /// the shutdown, and `/readyz` answers 503 so load balancers stop sending.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
     }
 }
 

@@ -3,6 +3,7 @@
 //! and meters tokens, cost and latency per route, tenant and model.
 
 pub mod admin;
+pub mod audit_cli;
 pub mod cli;
 pub mod cli_policy;
 pub mod config;

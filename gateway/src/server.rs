@@ -66,7 +66,9 @@ pub fn bind_all(addrs: &[SocketAddr]) -> std::io::Result<Vec<(SocketAddr, TcpLis
 struct PreBound<S> {
     inner: S,
     sockets: Vec<(String, OwnedFd)>,
-    gw: Arc<Gateway>,
+    /// Set for the API service only: `/readyz` says ready when the API listeners accept, not
+    /// when the admin listener (which serves `/readyz` itself) does.
+    readiness: Option<Arc<Gateway>>,
 }
 
 #[async_trait]
@@ -86,7 +88,19 @@ impl<S: ServiceWithDependents> ServiceWithDependents for PreBound<S> {
                 table.add(addr, fd.into_raw_fd());
             }
         }
-        self.gw.set_ready();
+        if let Some(gw) = &self.readiness {
+            gw.set_ready();
+            let gw = gw.clone();
+            let mut watch = shutdown.clone();
+            tokio::spawn(async move {
+                while !*watch.borrow() {
+                    if watch.changed().await.is_err() {
+                        break;
+                    }
+                }
+                gw.begin_shutdown();
+            });
+        }
         self.inner
             .start_service(Some(fds), shutdown, listeners_per_fd, ready_notifier)
             .await
@@ -143,7 +157,7 @@ pub fn run(
     server.add_service(PreBound {
         inner: service,
         sockets,
-        gw: gw.clone(),
+        readiness: Some(gw.clone()),
     });
     if let Some((addr, listener)) = admin {
         let mut admin_service = pingora::proxy::http_proxy_service_with_name(
@@ -157,7 +171,7 @@ pub fn run(
         server.add_service(PreBound {
             inner: admin_service,
             sockets: vec![(key, OwnedFd::from(listener))],
-            gw: gw.clone(),
+            readiness: None,
         });
     }
     // Returns after a graceful (SIGTERM) or fast (SIGINT) shutdown; requests still running

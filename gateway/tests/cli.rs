@@ -167,6 +167,94 @@ api_key_env = "T_KEY"
     assert!(text.contains("tenants.t.use: required"), "{text}");
 }
 
+/// `explain` and `models` are offline: they build no backend (no demo model is generated, no
+/// llama.cpp model loaded) and open no ledger, so they leave nothing behind.
+#[test]
+fn offline_commands_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tollgate.toml")).unwrap();
+    assert!(
+        example.contains("kind = \"on_device\""),
+        "the example has an on-device backend"
+    );
+    let path = write(&dir, "tollgate.toml", &example);
+    let out = tollgate()
+        .args(["models", "--config", path.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut child = tollgate()
+        .args(["explain", "--config", path.to_str().unwrap()])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["tollgate.toml"], "offline commands wrote files");
+}
+
+#[test]
+fn tenant_names_that_collide_with_labels_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let digest = "0".repeat(64);
+    let path = write(
+        &dir,
+        "t.toml",
+        &format!(
+            r#"
+[backends.a]
+kind = "openai"
+zone = "local"
+base_url = "http://127.0.0.1:1/v1"
+models = {{ m = {{ licence = "Apache-2.0" }} }}
+
+[tenants.none]
+use = "internal"
+api_key_sha256 = ["{digest}"]
+
+[tenants."a b,c"]
+use = "internal"
+api_key_sha256 = ["{digest}"]
+
+[tenants.ok-name_1]
+use = "internal"
+api_key_sha256 = ["{digest}"]
+"#
+        ),
+    );
+    let out = tollgate()
+        .args(["check-config", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("tenants.none: 'none' is reserved"), "{text}");
+    assert!(
+        text.contains("tenants.a b,c: tenant names may use"),
+        "{text}"
+    );
+    assert!(!text.contains("tenants.ok-name_1"), "{text}");
+}
+
 const METERED: &str = r#"
 [server]
 listen = "127.0.0.1:0"

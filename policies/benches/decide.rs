@@ -95,6 +95,8 @@ fn bench(c: &mut Criterion) {
                 max_output_tokens: 512,
                 stream: true,
                 tools: false,
+                multimodal: false,
+                opaque_class: None,
             },
         };
         c.bench_function(&format!("decide_5_candidates_{strategy:?}"), |b| {

@@ -37,6 +37,12 @@ pub struct Needs {
     pub stream: bool,
     /// The request carries tools.
     pub tools: bool,
+    /// The request carries images, audio, files or other parts that are not text.
+    pub multimodal: bool,
+    /// The class of the request's parts that can be neither scanned nor redacted (images,
+    /// audio, files, unknown part types); `None` when every part is text. Redaction cannot
+    /// make these fit a zone, so a zone whose ceiling is below it is refused outright.
+    pub opaque_class: Option<DataClass>,
 }
 
 /// Everything a decision depends on; cheap to build per request (all borrowed).
@@ -128,6 +134,17 @@ pub enum Reason {
     NoStreaming,
     /// No tool support.
     NoTools,
+    /// No image, audio or file input.
+    NoMultimodal,
+    /// Parts that cannot be redacted are above the zone's ceiling.
+    OpaqueAboveZone {
+        /// The class given to parts that cannot be scanned.
+        class: DataClass,
+        /// The candidate's zone.
+        zone: Zone,
+        /// The zone's ceiling.
+        ceiling: DataClass,
+    },
     /// Another model is pinned.
     NotPinned,
 }
@@ -136,12 +153,14 @@ impl Reason {
     /// The rule this reason belongs to.
     pub fn rule(&self) -> Rule {
         match self {
-            Reason::ClassAboveZone { .. } => Rule::DataClassAboveZone,
+            Reason::ClassAboveZone { .. } | Reason::OpaqueAboveZone { .. } => {
+                Rule::DataClassAboveZone
+            }
             Reason::Licence(LicenceRefusal::Missing) => Rule::LicenceMissing,
             Reason::Licence(_) => Rule::LicenceForbidsUse,
             Reason::Unhealthy => Rule::Unhealthy,
             Reason::ContextTooSmall { .. } => Rule::ContextTooSmall,
-            Reason::NoStreaming | Reason::NoTools => Rule::CapabilityMissing,
+            Reason::NoStreaming | Reason::NoTools | Reason::NoMultimodal => Rule::CapabilityMissing,
             Reason::NotPinned => Rule::PinnedMismatch,
         }
     }
@@ -158,6 +177,15 @@ impl fmt::Display for Reason {
                 f,
                 "{class} data may not be sent to the {zone} zone (its ceiling is {ceiling})"
             ),
+            Reason::OpaqueAboveZone {
+                class,
+                zone,
+                ceiling,
+            } => write!(
+                f,
+                "the request has images, audio or files, treated as {class} since they cannot be \
+                 scanned or redacted; the {zone} zone's ceiling is {ceiling}"
+            ),
             Reason::Licence(r) => r.fmt(f),
             Reason::Unhealthy => f.write_str("backend is unhealthy"),
             Reason::ContextTooSmall { needed, window } => write!(
@@ -166,6 +194,7 @@ impl fmt::Display for Reason {
             ),
             Reason::NoStreaming => f.write_str("model does not support streaming"),
             Reason::NoTools => f.write_str("model does not support tools"),
+            Reason::NoMultimodal => f.write_str("model does not take images, audio or files"),
             Reason::NotPinned => f.write_str("the request pinned another model"),
         }
     }
@@ -285,11 +314,21 @@ fn judge(f: &Facts, model: ModelId) -> Result<bool, Reason> {
             ceiling,
         });
     }
+    if let Some(opaque) = f.needs.opaque_class.filter(|c| *c > ceiling) {
+        return Err(Reason::OpaqueAboveZone {
+            class: opaque,
+            zone: m.zone,
+            ceiling,
+        });
+    }
     if f.needs.stream && !m.streaming {
         return Err(Reason::NoStreaming);
     }
     if f.needs.tools && !m.tools {
         return Err(Reason::NoTools);
+    }
+    if f.needs.multimodal && !m.facts.multimodal {
+        return Err(Reason::NoMultimodal);
     }
     let needed = u64::from(f.needs.prompt_tokens) + u64::from(f.needs.max_output_tokens);
     if needed > u64::from(m.context_window) {
@@ -423,6 +462,8 @@ mod tests {
                 max_output_tokens: 100,
                 stream: true,
                 tools: false,
+                multimodal: false,
+                opaque_class: None,
             },
         }
     }

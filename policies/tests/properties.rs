@@ -95,7 +95,14 @@ fn world() -> impl Strategy<Value = World> {
         (class(), class(), class()),
         class(),
         prop::option::of(0usize..8),
-        (0u32..200_000, 0u32..8192, any::<bool>(), any::<bool>()),
+        (
+            0u32..200_000,
+            0u32..8192,
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            prop::option::of(class()),
+        ),
         prop::collection::vec(0usize..8, 0..10),
     )
         .prop_map(
@@ -172,6 +179,8 @@ fn world() -> impl Strategy<Value = World> {
                         max_output_tokens: needs.1,
                         stream: needs.2,
                         tools: needs.3,
+                        multimodal: needs.4,
+                        opaque_class: needs.5,
                     },
                 }
             },
@@ -225,6 +234,10 @@ proptest! {
             } else {
                 prop_assert!(!c.redact);
             }
+            // Parts that cannot be redacted never go above a zone's ceiling, redaction or not.
+            prop_assert!(w.needs.opaque_class.is_none_or(|o| o <= w.ceilings.ceiling(m.zone)));
+            // An image never goes to a text-only model.
+            prop_assert!(!w.needs.multimodal || m.facts.multimodal);
             // The licence permits the tenant's use.
             prop_assert!(licence::check(m.licence, &m.facts, &w.tenant).is_ok());
             // Never unhealthy, never another model than the pinned one.
@@ -240,7 +253,10 @@ proptest! {
                 Rule::LicenceForbidsUse => {
                     prop_assert!(licence::check(m.licence, &m.facts, &w.tenant).is_err())
                 }
-                Rule::DataClassAboveZone => prop_assert!(w.class > w.ceilings.ceiling(m.zone)),
+                Rule::DataClassAboveZone => {
+                    let ceiling = w.ceilings.ceiling(m.zone);
+                    prop_assert!(w.class > ceiling || w.needs.opaque_class.is_some_and(|o| o > ceiling))
+                }
                 Rule::Unhealthy => prop_assert!(!w.live[r.model.index()].healthy),
                 Rule::PinnedMismatch => prop_assert!(w.pinned.is_some_and(|p| p != r.model)),
                 Rule::ContextTooSmall | Rule::CapabilityMissing => {}

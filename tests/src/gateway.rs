@@ -45,6 +45,9 @@ pub struct Gateway {
     /// The temporary folder holding its config (and anything it writes).
     pub dir: tempfile::TempDir,
     stderr: Arc<Mutex<String>>,
+    /// Things that must live as long as the gateway (e.g. a [`DeadAddress`] it is configured
+    /// with).
+    held: Vec<Box<dyn std::any::Any + Send>>,
 }
 
 impl Gateway {
@@ -120,7 +123,14 @@ impl Gateway {
             admin,
             dir,
             stderr,
+            held: Vec::new(),
         }
+    }
+
+    /// Keeps `thing` alive as long as the gateway.
+    pub fn holding(mut self, thing: impl std::any::Any + Send) -> Gateway {
+        self.held.push(Box::new(thing));
+        self
     }
 
     /// `http://ADDR` + path.
@@ -190,12 +200,40 @@ pub fn parse_listening_line(line: &str) -> (Vec<SocketAddr>, Option<SocketAddr>)
     (api, admin)
 }
 
-/// A loopback address on which nothing listens (connections are refused).
-pub fn dead_address() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = l.local_addr().expect("addr");
-    drop(l);
-    addr
+/// A loopback address on which nothing listens: connections are refused for as long as the
+/// value lives. The port stays bound (never listening), so no server of a parallel test can
+/// take it; a port that is bound and released at once can be, which made failover tests flaky.
+#[derive(Debug)]
+pub struct DeadAddress {
+    /// The address.
+    pub addr: SocketAddr,
+    _socket: tokio::net::TcpSocket,
+}
+
+impl DeadAddress {
+    /// `http://ADDR/v1`, as a backend's `base_url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+}
+
+impl std::fmt::Display for DeadAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
+/// Binds a loopback port that never listens; see [`DeadAddress`].
+pub fn dead_address() -> DeadAddress {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind("127.0.0.1:0".parse().expect("addr"))
+        .expect("bind");
+    let addr = socket.local_addr().expect("addr");
+    DeadAddress {
+        addr,
+        _socket: socket,
+    }
 }
 
 /// SHA-256 of a string as hex, as `tenants.NAME.api_key_sha256` expects.

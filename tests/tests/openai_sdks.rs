@@ -12,6 +12,7 @@ use tollgate_e2e::gateway::{dead_address, Gateway};
 async fn setup() -> (FakeOpenAi, FakeOpenAi, Gateway) {
     let good = FakeOpenAi::start(Behavior::answer("Hello from the fake upstream")).await;
     let cut = FakeOpenAi::start(Behavior::CutAfter { events: 2 }).await;
+    let dead = dead_address();
     let config = format!(
         r#"
 [server]
@@ -38,11 +39,11 @@ models = {{ m1 = {{ licence = "Apache-2.0" }} }}
 [routes.auto]
 candidates = ["down/m1", "up/m1"]
 "#,
-        dead = dead_address(),
+        dead = dead.addr,
         good = good.base_url(),
         cut = cut.base_url()
     );
-    let gw = Gateway::start(&config);
+    let gw = Gateway::start(&config).holding(dead);
     (good, cut, gw)
 }
 

@@ -217,6 +217,60 @@ async fn fails_over_on_429() {
     .await;
 }
 
+/// A 401 or 403 from a backend refuses the gateway's own credential for it: the next
+/// candidate serves, the backend is marked unhealthy like any failing one, and the client is
+/// never told that its key is wrong.
+#[tokio::test]
+async fn an_upstream_auth_failure_is_the_backends_fault() {
+    for status in [401, 403] {
+        let (a, b) = pair().await;
+        a.set_behavior(Behavior::Status {
+            status,
+            retry_after: None,
+        });
+        let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+        let c = TestClient::new();
+        for i in 0..4 {
+            let r = c
+                .post_json(
+                    &gw.url("/v1/chat/completions"),
+                    &[],
+                    &chat("auto", "hi", i % 2 == 1),
+                )
+                .await;
+            assert_eq!(
+                r.status,
+                200,
+                "{status}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            assert_eq!(r.header("x-tollgate-backend"), Some("secondary"));
+        }
+        // Three refusals trip the backend: the fourth request did not try it.
+        assert_eq!(a.received().len(), 3, "{status}");
+        assert_eq!(b.received().len(), 4);
+        // With nothing else to serve, the client gets a gateway error, not an auth error.
+        let r = c
+            .post_json(
+                &gw.url("/v1/chat/completions"),
+                &[],
+                &chat("primary/m1", "hi", false),
+            )
+            .await;
+        assert!(
+            r.status == 502 || r.status == 503,
+            "{status} → {}",
+            r.status
+        );
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        assert_ne!(r.json()["error"]["code"], "upstream_rejected", "{body}");
+        assert!(
+            !body.contains("fake upstream says"),
+            "the upstream's auth error is not relayed: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn fails_over_on_first_byte_timeout() {
     fails_over(Behavior::Answer {
@@ -248,7 +302,8 @@ async fn fails_over_when_a_stream_breaks_before_its_first_event() {
 #[tokio::test]
 async fn fails_over_on_connection_refused_and_missing_key() {
     let b = FakeOpenAi::start(Behavior::answer("Hello from the secondary backend")).await;
-    let dead = format!("http://{}/v1", dead_address());
+    let dead_socket = dead_address();
+    let dead = dead_socket.base_url();
     // Refused connection.
     let gw = Gateway::start_with_env(&two_backends(&dead, &b.base_url(), ""), KEY_ENV);
     let r = TestClient::new()
@@ -258,7 +313,13 @@ async fn fails_over_on_connection_refused_and_missing_key() {
             &chat("auto", "hi", false),
         )
         .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.header("x-tollgate-backend"), Some("secondary"));
+    assert_eq!(
+        r.json()["choices"][0]["message"]["content"],
+        "Hello from the secondary backend"
+    );
+    assert_eq!(b.received().len(), 1);
     // A backend whose key variable is unset is skipped, never called without credentials.
     let a = FakeOpenAi::start(Behavior::answer("unreachable")).await;
     let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
@@ -279,8 +340,10 @@ async fn fails_over_on_connection_refused_and_missing_key() {
 
 #[tokio::test]
 async fn every_candidate_down_is_a_502_with_each_reason() {
-    let dead1 = format!("http://{}/v1", dead_address());
-    let dead2 = format!("http://{}/v1", dead_address());
+    let dead_socket1 = dead_address();
+    let dead1 = dead_socket1.base_url();
+    let dead_socket2 = dead_address();
+    let dead2 = dead_socket2.base_url();
     let gw = Gateway::start_with_env(&two_backends(&dead1, &dead2, ""), KEY_ENV);
     let r = TestClient::new()
         .post_json(
@@ -428,10 +491,9 @@ async fn oversized_body_is_a_413_and_the_gateway_keeps_serving() {
         )
         .await;
     assert_eq!(r.status, 200);
-    assert!(a
-        .received()
-        .iter()
-        .all(|r| r.body["messages"][0]["content"] == "small"));
+    let seen = a.received();
+    assert_eq!(seen.len(), 1, "the refused body never reached the backend");
+    assert_eq!(seen[0].body["messages"][0]["content"], "small");
 }
 
 #[tokio::test]
@@ -592,8 +654,9 @@ routes = ["auto"]
     let r = c.get(&gw.url("/v1/models"), &[]).await;
     assert_eq!(r.status, 401);
     // The client's key never reaches a backend.
-    assert!(a
-        .received()
+    let seen = a.received();
+    assert!(!seen.is_empty());
+    assert!(seen
         .iter()
         .all(|r| r.authorization.as_deref() == Some("Bearer sk-up")));
 }
@@ -634,7 +697,8 @@ async fn models_health_and_readiness() {
 #[tokio::test]
 async fn environment_overrides_the_file() {
     let (a, b) = pair().await;
-    let dead = format!("http://{}/v1", dead_address());
+    let dead_socket = dead_address();
+    let dead = dead_socket.base_url();
     // The file points primary at a dead address; the environment points it at the fake.
     let gw = Gateway::start_with_env(
         &two_backends(&dead, &b.base_url(), ""),

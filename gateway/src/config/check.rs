@@ -523,6 +523,19 @@ fn check_route(name: &str, r: &RawRoute, config: &Config, errors: &mut Errors) -
 
 fn check_tenant(name: &str, t: &RawTenant, config: &Config, errors: &mut Errors) -> Tenant {
     let path = format!("tenants.{name}");
+    // Tenant names are metric labels and ledger values: `none` already means "no tenant"
+    // there, and other characters would make labels and CSV exports ambiguous.
+    if !valid_name(name) {
+        errors.add(
+            &path,
+            "tenant names may use letters, digits, '-', '_' and '.' only",
+        );
+    } else if name.eq_ignore_ascii_case(crate::metering::metrics::NONE) {
+        errors.add(
+            &path,
+            "'none' is reserved: it labels requests without a tenant in metrics and the ledger",
+        );
+    }
     let mut key_digests = Vec::new();
     for (i, h) in t.api_key_sha256.iter().enumerate() {
         let mut digest = [0u8; 32];

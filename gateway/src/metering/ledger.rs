@@ -11,11 +11,17 @@
 //! `tollgate_ledger_dropped_rows_total` and logged at error level with its fields, so it can be
 //! recovered from the logs. A full queue means the disk has stalled for seconds: waiting longer
 //! would stall every request of the worker thread instead.
+//!
+//! Rows are hash-chained for the audit trail: the writer, the only one, gives each row
+//! `row_hash = SHA-256(prev_hash, the row's values)` with `prev_hash` the previous row's hash, so
+//! that `tollgate audit verify` detects an edited or deleted row (see [`super::audit`]).
 
+use super::audit;
 use super::metrics::LedgerMetrics;
 use super::MeteringError;
 use parking_lot::{Condvar, Mutex};
-use rusqlite::{params, Connection, OpenFlags};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,7 +29,11 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 lacked the audit columns; it is migrated in place when opened for writing and
+/// read as it is by reports.
+const OLDEST_READABLE_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
@@ -51,10 +61,56 @@ CREATE TABLE IF NOT EXISTS requests (
     status            INTEGER NOT NULL,
     outcome           TEXT    NOT NULL,
     error_class       TEXT,
-    attempts          INTEGER NOT NULL
+    attempts          INTEGER NOT NULL,
+    detected_kinds    TEXT    NOT NULL DEFAULT '',
+    refused_rules     TEXT    NOT NULL DEFAULT '',
+    attempt_zones     TEXT    NOT NULL DEFAULT '',
+    prev_hash         TEXT,
+    row_hash          TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts_ms);
 ";
+
+/// Version 1 → 2: the audit columns. Rows written before have no hash; the chain starts at the
+/// first row written after the migration.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE requests ADD COLUMN detected_kinds TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN refused_rules  TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN attempt_zones  TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN prev_hash      TEXT;
+ALTER TABLE requests ADD COLUMN row_hash       TEXT;
+";
+
+/// The columns a row's hash covers, in the order they are hashed and inserted.
+pub const HASHED_COLUMNS: [&str; 27] = [
+    "request_id",
+    "ts_ms",
+    "tenant",
+    "route",
+    "backend",
+    "model",
+    "zone",
+    "data_class",
+    "decision",
+    "stream",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "estimated",
+    "cost_usd",
+    "compute_usd",
+    "currency",
+    "price_version",
+    "duration_ms",
+    "ttft_ms",
+    "status",
+    "outcome",
+    "error_class",
+    "attempts",
+    "detected_kinds",
+    "refused_rules",
+    "attempt_zones",
+];
 
 /// One ledger row (column meanings in `dashboards/README.md`, section Ledger).
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +163,51 @@ pub struct Row {
     pub error_class: Option<&'static str>,
     /// Number of attempts.
     pub attempts: u32,
+    /// Kinds of sensitive data detected, sorted, comma-separated (never the values).
+    pub detected_kinds: String,
+    /// Rules that refused candidates, sorted, comma-separated.
+    pub refused_rules: String,
+    /// The zone of every attempt in order, comma-separated, `/redacted` where the attempt was
+    /// sent a redacted copy: where the prompt went.
+    pub attempt_zones: String,
+}
+
+impl Row {
+    /// The row's values in [`HASHED_COLUMNS`] order, as they are stored.
+    pub fn values(&self) -> Vec<Value> {
+        let text = |s: &str| Value::Text(s.to_string());
+        let opt_text = |s: Option<&str>| s.map_or(Value::Null, text);
+        let opt_real = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
+        vec![
+            text(&self.request_id),
+            Value::Integer(self.ts_ms),
+            text(&self.tenant),
+            text(&self.route),
+            opt_text(self.backend.as_deref()),
+            opt_text(self.model.as_deref()),
+            opt_text(self.zone),
+            text(self.data_class),
+            text(&self.decision),
+            Value::Integer(i64::from(self.stream)),
+            Value::Integer(sql_int(self.prompt_tokens)),
+            Value::Integer(sql_int(self.completion_tokens)),
+            Value::Integer(sql_int(self.cached_tokens)),
+            Value::Integer(i64::from(self.estimated)),
+            opt_real(self.cost_usd),
+            opt_real(self.compute_usd),
+            text(&self.currency),
+            text(&self.price_version),
+            Value::Real(self.duration_ms),
+            opt_real(self.ttft_ms),
+            Value::Integer(i64::from(self.status)),
+            text(self.outcome),
+            opt_text(self.error_class),
+            Value::Integer(i64::from(self.attempts)),
+            text(&self.detected_kinds),
+            text(&self.refused_rules),
+            text(&self.attempt_zones),
+        ]
+    }
 }
 
 struct Queue {
@@ -158,6 +259,13 @@ pub fn open_db(path: &Path) -> Result<Connection, MeteringError> {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(ctx)?;
         }
+        1 => {
+            let tx = conn.unchecked_transaction().map_err(ctx)?;
+            tx.execute_batch(MIGRATE_1_TO_2).map_err(ctx)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(ctx)?;
+            tx.commit().map_err(ctx)?;
+        }
         SCHEMA_VERSION => {}
         v => {
             return Err(MeteringError::Schema {
@@ -182,7 +290,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, MeteringError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(ctx)?;
-    if version != SCHEMA_VERSION {
+    if !(OLDEST_READABLE_VERSION..=SCHEMA_VERSION).contains(&version) {
         return Err(MeteringError::Schema {
             path: path.to_path_buf(),
             found: version,
@@ -354,7 +462,27 @@ impl Drop for Ledger {
     }
 }
 
+/// The hash of the newest chained row, where the chain goes on.
+fn chain_head(conn: &Connection) -> Result<String, rusqlite::Error> {
+    let head: Option<Option<String>> = conn
+        .query_row(
+            "SELECT row_hash FROM requests WHERE row_hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(head.flatten().unwrap_or_else(audit::genesis))
+}
+
 fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize) {
+    let mut head = match chain_head(&conn) {
+        Ok(h) => h,
+        Err(e) => {
+            // Rows still get written; verify will report where the chain restarted.
+            tracing::error!(error = %e, "ledger: cannot read the hash chain's head");
+            audit::genesis()
+        }
+    };
     loop {
         let batch: Vec<Row> = {
             let mut q = s.queue.lock();
@@ -371,7 +499,7 @@ fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize) {
         };
         s.space.notify_all();
         let n = batch.len() as u64;
-        write_with_retries(&mut conn, s, &batch);
+        write_with_retries(&mut conn, s, &batch, &mut head);
         let mut q = s.queue.lock();
         q.done += n;
         drop(q);
@@ -379,12 +507,13 @@ fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize) {
     }
 }
 
-fn write_with_retries(conn: &mut Connection, s: &Shared, batch: &[Row]) {
+fn write_with_retries(conn: &mut Connection, s: &Shared, batch: &[Row], head: &mut String) {
     const BACKOFF_MS: [u64; 4] = [10, 100, 500, 2000];
     for (i, pause) in BACKOFF_MS.iter().enumerate() {
         let started = Instant::now();
-        match write_batch(conn, batch) {
-            Ok(inserted) => {
+        match write_batch(conn, batch, head) {
+            Ok((inserted, new_head)) => {
+                *head = new_head;
                 s.metrics
                     .commit_seconds
                     .observe(started.elapsed().as_secs_f64());
@@ -407,50 +536,42 @@ fn write_with_retries(conn: &mut Connection, s: &Shared, batch: &[Row]) {
     }
 }
 
-fn write_batch(conn: &mut Connection, batch: &[Row]) -> Result<u64, rusqlite::Error> {
+/// Inserts a batch in one transaction, chaining each new row to `head`; returns the rows
+/// inserted (duplicates of an earlier request id are skipped and do not advance the chain)
+/// and the new head. Nothing changes when it fails, so a retry chains from the same head.
+fn write_batch(
+    conn: &mut Connection,
+    batch: &[Row],
+    head: &str,
+) -> Result<(u64, String), rusqlite::Error> {
     let tx = conn.transaction()?;
     let mut inserted = 0;
+    let mut head = head.to_string();
     {
-        let mut stmt = tx.prepare_cached(
-            "INSERT INTO requests (request_id, ts_ms, tenant, route, backend, model, zone, \
-             data_class, decision, stream, prompt_tokens, completion_tokens, cached_tokens, \
-             estimated, cost_usd, compute_usd, currency, price_version, duration_ms, ttft_ms, \
-             status, outcome, error_class, attempts) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24) \
+        let placeholders: Vec<String> = (1..=HASHED_COLUMNS.len() + 2)
+            .map(|i| format!("?{i}"))
+            .collect();
+        let sql = format!(
+            "INSERT INTO requests ({}, prev_hash, row_hash) VALUES ({}) \
              ON CONFLICT(request_id) DO NOTHING",
-        )?;
+            HASHED_COLUMNS.join(", "),
+            placeholders.join(", ")
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
         for r in batch {
-            inserted += stmt.execute(params![
-                r.request_id,
-                r.ts_ms,
-                r.tenant,
-                r.route,
-                r.backend,
-                r.model,
-                r.zone,
-                r.data_class,
-                r.decision,
-                r.stream,
-                sql_int(r.prompt_tokens),
-                sql_int(r.completion_tokens),
-                sql_int(r.cached_tokens),
-                r.estimated,
-                r.cost_usd,
-                r.compute_usd,
-                r.currency,
-                r.price_version,
-                r.duration_ms,
-                r.ttft_ms,
-                r.status,
-                r.outcome,
-                r.error_class,
-                r.attempts,
-            ])? as u64;
+            let mut values = r.values();
+            let hash = audit::row_hash(&head, &values);
+            values.push(Value::Text(head.clone()));
+            values.push(Value::Text(hash.clone()));
+            let n = stmt.execute(params_from_iter(values))? as u64;
+            if n == 1 {
+                head = hash;
+            }
+            inserted += n;
         }
     }
     tx.commit()?;
-    Ok(inserted)
+    Ok((inserted, head))
 }
 
 fn sql_int(v: u64) -> i64 {

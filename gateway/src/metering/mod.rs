@@ -5,6 +5,7 @@
 //! budget [`Reservation`]. Before dispatch the pipeline asks [`Budgets::reserve`]. The CLI
 //! reads the ledger through [`spend::report`].
 
+pub mod audit;
 pub mod budget;
 pub mod config;
 pub mod cost;
@@ -163,6 +164,20 @@ impl Metering {
             outcome: rec.outcome.as_str(),
             error_class: rec.error_class,
             attempts: u32::try_from(rec.attempts.len()).unwrap_or(u32::MAX),
+            detected_kinds: sorted_unique(&rec.detections),
+            refused_rules: sorted_unique(&rec.refusals),
+            attempt_zones: rec
+                .attempts
+                .iter()
+                .map(|a| {
+                    if a.redacted {
+                        format!("{}/redacted", a.zone.as_str())
+                    } else {
+                        a.zone.as_str().to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
         }
     }
 
@@ -219,4 +234,12 @@ impl Metering {
     pub fn ledger(&self) -> Option<&Ledger> {
         self.ledger.as_ref()
     }
+}
+
+/// Labels sorted, each once, comma-separated: one ledger cell.
+fn sorted_unique(labels: &[&str]) -> String {
+    let mut v: Vec<&str> = labels.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v.join(",")
 }

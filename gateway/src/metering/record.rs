@@ -19,17 +19,20 @@ pub enum Outcome {
     ClientDisconnected,
     /// The request was malformed or too large.
     RejectedInput,
+    /// The server shut down before the request was done.
+    Shutdown,
 }
 
 impl Outcome {
     /// Every outcome, for label enumeration.
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Completed,
         Outcome::CutOff,
         Outcome::Failed,
         Outcome::Refused,
         Outcome::ClientDisconnected,
         Outcome::RejectedInput,
+        Outcome::Shutdown,
     ];
 
     /// The stable label used in metrics and the ledger.
@@ -41,6 +44,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::ClientDisconnected => "client_disconnected",
             Outcome::RejectedInput => "rejected_input",
+            Outcome::Shutdown => "shutdown",
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct Attempt {
     pub outcome: &'static str,
     /// Wall time of the attempt.
     pub duration: Duration,
+    /// Whether the attempt was sent a redacted copy of the request.
+    pub redacted: bool,
 }
 
 /// Everything metering needs about one finished request; built by the pipeline's record step.

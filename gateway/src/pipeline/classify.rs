@@ -2,7 +2,7 @@
 //! Detection runs in this process over every text part; nothing is sent anywhere to decide
 //! where the prompt may go.
 
-use super::texts;
+use super::prompt::Prompt;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
 use pingora::http::RequestHeader;
@@ -19,6 +19,12 @@ pub struct Classified {
     pub class: DataClass,
     /// What the detector found, with offsets into the request's text parts.
     pub detections: Detections,
+    /// UTF-8 bytes of every text part: the basis of token estimates.
+    pub prompt_bytes: usize,
+    /// The type of each part that could not be scanned (`image_url`, `input_audio`, ...).
+    pub opaque: Vec<String>,
+    /// The class those parts get (`[detect] unscannable`), when there are any.
+    pub opaque_class: Option<DataClass>,
 }
 
 /// The request's effective data class. A client can raise its class, never lower it below its
@@ -29,14 +35,19 @@ pub fn classify(
     declared: Option<&str>,
     req: &ChatRequest,
 ) -> Result<Classified, ApiError> {
-    let parts: Vec<&str> = texts::parts(&req.body, false)
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
-    let detections = gw.policy.detector.scan(&parts);
-    let class = effective_class(declared, tenant.default_class, detections.class)
+    let prompt = Prompt::of(&req.body);
+    let detections = gw.policy.detector.scan(&prompt.texts());
+    let opaque_class = prompt.has_opaque().then_some(gw.config.detect.unscannable);
+    let detected = detections.class.max(opaque_class);
+    let class = effective_class(declared, tenant.default_class, detected)
         .map_err(|_| invalid_class(declared.unwrap_or_default().as_bytes()))?;
-    Ok(Classified { class, detections })
+    Ok(Classified {
+        class,
+        detections,
+        prompt_bytes: prompt.bytes,
+        opaque: prompt.opaque,
+        opaque_class,
+    })
 }
 
 /// The class the client declared in [`DATA_CLASS_HEADER`], if any.

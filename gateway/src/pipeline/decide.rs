@@ -4,7 +4,6 @@
 
 use super::authenticate::TenantRef;
 use super::classify::Classified;
-use super::texts;
 use crate::config::Candidate;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
@@ -91,7 +90,7 @@ pub fn judge(
         class: classified.class,
         tenant: tenant.profile(gw),
         ceilings: &gw.config.zones,
-        needs: needs(req),
+        needs: needs(req, classified),
     };
     policies::decide(&facts)
 }
@@ -164,11 +163,8 @@ pub fn summary(gw: &Gateway, d: &policies::Decision) -> String {
 
 /// What the request needs of a model. Prompt tokens are estimated from its text (≈4 bytes a
 /// token) so that a context-window check never needs a tokenizer here.
-fn needs(req: &ChatRequest) -> Needs {
-    let bytes: usize = texts::parts(&req.body, false)
-        .iter()
-        .map(|(_, t)| t.len())
-        .sum();
+fn needs(req: &ChatRequest, classified: &Classified) -> Needs {
+    let bytes = classified.prompt_bytes;
     let tools = ["tools", "functions"].iter().any(|k| {
         req.body
             .get(*k)
@@ -179,6 +175,8 @@ fn needs(req: &ChatRequest) -> Needs {
         max_output_tokens: req.max_completion_tokens().unwrap_or(0),
         stream: req.stream(),
         tools,
+        multimodal: !classified.opaque.is_empty(),
+        opaque_class: classified.opaque_class,
     }
 }
 

@@ -79,6 +79,7 @@ pub async fn dispatch(
                     candidate,
                     error: None,
                     duration: elapsed,
+                    redacted: redact,
                 });
                 rec.served_by = Some(candidate);
                 let redaction = if redact { redaction } else { None };
@@ -97,6 +98,7 @@ pub async fn dispatch(
                     candidate,
                     error: Some(err.label()),
                     duration: elapsed,
+                    redacted: redact,
                 });
                 if !err.may_fail_over() {
                     return Err(ApiError::from_final_attempt(&err));
@@ -108,12 +110,14 @@ pub async fn dispatch(
     Err(ApiError::all_attempts_failed(&failures))
 }
 
-/// Connection failures, timeouts, 5xx and garbled answers count against a backend's health;
-/// being busy (429), a missing key, or a refused request do not.
+/// Connection failures, timeouts, 5xx, a refused credential (401/403: the gateway's own key
+/// for that backend is wrong or revoked, and every request will fail alike) and garbled
+/// answers count against a backend's health; being busy (429), a missing key, or a refused
+/// request do not.
 fn says_backend_is_unwell(err: &AttemptError) -> bool {
     match err {
         AttemptError::Connect(_) | AttemptError::Timeout(..) | AttemptError::Protocol(_) => true,
-        AttemptError::Status { status, .. } => *status >= 500,
+        AttemptError::Status { status, .. } => *status >= 500 || matches!(*status, 401 | 403),
         _ => false,
     }
 }

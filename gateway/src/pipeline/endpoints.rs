@@ -108,12 +108,21 @@ pub fn explain(
     let classified = classify::classify(gw, profile, declared, req)?;
     let target = decide::resolve(gw, tenant, req.model())?;
     let d = decide::judge(gw, tenant, target, req, &classified);
+    let fields = super::prompt::pointers(&req.body);
+    let field = |part: usize| fields.get(part).map_or("", String::as_str);
+    let detector = &gw.policy.detector;
     let detections: Vec<_> = classified
         .detections
         .findings
         .iter()
-        .map(|f| json!({"kind": f.kind.as_str(), "part": f.part, "start": f.start, "end": f.end}))
+        .map(|f| {
+            json!({
+                "kind": f.kind.as_str(), "class": detector.class_of(f.kind),
+                "part": f.part, "field": field(f.part), "start": f.start, "end": f.end,
+            })
+        })
         .collect();
+    let why = class_reasons(gw, declared, profile.default_class, &classified, &field);
     let candidates: Vec<_> = d
         .candidates
         .iter()
@@ -138,6 +147,10 @@ pub fn explain(
         "detected_class": classified.detections.class,
         "effective_class": classified.class,
         "detections": detections,
+        "unscannable": classified.opaque.iter().map(|t| json!({
+            "type": t, "class": classified.opaque_class,
+        })).collect::<Vec<_>>(),
+        "why": why.iter().map(|(c, r)| json!({"class": c, "reason": r})).collect::<Vec<_>>(),
         "outcome": outcome,
         "status": outcome.status(),
         "candidates": candidates,
@@ -147,4 +160,54 @@ pub fn explain(
         status: 200,
         body: Bytes::from(body.to_string()),
     })
+}
+
+/// Why the request got its class, one sentence per contribution, highest first.
+fn class_reasons<'f>(
+    gw: &Gateway,
+    declared: Option<&str>,
+    tenant_default: tollgate_policies::DataClass,
+    classified: &classify::Classified,
+    field: &dyn Fn(usize) -> &'f str,
+) -> Vec<(tollgate_policies::DataClass, String)> {
+    let detector = &gw.policy.detector;
+    let mut why: Vec<(tollgate_policies::DataClass, String)> = Vec::new();
+    if let Some(d) = declared.and_then(|d| d.parse().ok()) {
+        why.push((
+            d,
+            format!(
+                "declared {d} by the client ({})",
+                classify::DATA_CLASS_HEADER
+            ),
+        ));
+    }
+    why.push((
+        tenant_default,
+        format!("the tenant's default class is {tenant_default}"),
+    ));
+    for f in &classified.detections.findings {
+        let class = detector.class_of(f.kind);
+        why.push((
+            class,
+            format!(
+                "{} found in {} (bytes {}..{}): {class}",
+                f.kind.as_str(),
+                field(f.part),
+                f.start,
+                f.end
+            ),
+        ));
+    }
+    if let Some(class) = classified.opaque_class {
+        why.push((
+            class,
+            format!(
+                "{} part(s) that cannot be scanned ({}): treated as {class} ([detect] unscannable)",
+                classified.opaque.len(),
+                classified.opaque.join(", ")
+            ),
+        ));
+    }
+    why.sort_by_key(|w| std::cmp::Reverse(w.0));
+    why
 }

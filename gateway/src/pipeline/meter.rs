@@ -6,7 +6,7 @@
 //! place, `record::record`.
 
 use super::decide::Decision;
-use super::record::{self, RequestRecord};
+use super::record::{self, Outcome, RequestRecord};
 use crate::config::{Candidate, Config};
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
@@ -180,11 +180,6 @@ fn content_bytes(json: &[u8]) -> u64 {
     total
 }
 
-/// UTF-8 bytes of the text of every message (string contents and `text` parts).
-pub fn prompt_text_bytes(req: &ChatRequest) -> u64 {
-    super::texts::total_bytes(&req.body) as u64
-}
-
 /// The budget check before an attempt on `candidate`: reserves the attempt's worst-case cost
 /// (estimated prompt tokens plus `max_completion_tokens`, or `[budgets] default_max_tokens`,
 /// at the candidate's price) against the tenant's and the route's budgets.
@@ -200,10 +195,7 @@ pub fn admit(
     rec: &mut RequestRecord,
 ) -> Result<bool, ApiError> {
     let meter = &gw.meter;
-    let prompt_bytes = *rec
-        .metered
-        .prompt_bytes
-        .get_or_insert_with(|| prompt_text_bytes(req));
+    let prompt_bytes = rec.metered.prompt_bytes.unwrap_or(0);
     let backend = &gw.config.backends[candidate.backend];
     let mut held = rec.metered.held.lock();
     // The previous attempt failed: give back what it held before taking anything new.
@@ -337,8 +329,18 @@ impl Drop for Recording<'_> {
         if self.done {
             return;
         }
-        self.rec.fail(&ApiError::client_closed());
-        self.rec.error_code = Some("cancelled");
+        // The task was dropped half-way: by the server's shutdown, or by the connection going
+        // away under it (an HTTP/2 reset, say).
+        if self.gw.is_shutting_down() {
+            if !self.rec.response_started {
+                self.rec.status = 503;
+            }
+            self.rec.outcome = Outcome::Shutdown;
+            self.rec.error_code = Some("server_shutting_down");
+        } else {
+            self.rec.fail(&ApiError::client_closed());
+            self.rec.error_code = Some("cancelled");
+        }
         record::record(self.gw, &self.rec);
     }
 }
@@ -378,15 +380,5 @@ mod tests {
         t.observe(br#"{"delta":{"content":"b"}}"#);
         assert_eq!((t.content_events, t.content_bytes), (2, 3));
         assert!(t.inter_token().unwrap() >= Duration::from_millis(5));
-    }
-
-    #[test]
-    fn prompt_text_counts_strings_and_text_parts() {
-        let req = ChatRequest::parse(
-            br#"{"model":"m","messages":[{"role":"system","content":"abcd"},
-                {"role":"user","content":[{"type":"text","text":"efg"}]}]}"#,
-        )
-        .unwrap();
-        assert_eq!(prompt_text_bytes(&req), 7);
     }
 }

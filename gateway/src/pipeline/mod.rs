@@ -14,11 +14,11 @@ pub mod decide;
 pub mod dispatch;
 pub mod endpoints;
 pub mod meter;
+pub mod prompt;
 pub mod read;
 pub mod record;
 pub mod redact;
 pub mod respond;
-pub mod texts;
 
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
@@ -105,6 +105,7 @@ async fn run_chat(
     let declared = classify::declared(session.req_header())?;
     let classified = classify::classify(gw, tenant.profile(gw), declared, &req)?;
     rec.data_class = Some(classified.class);
+    rec.metered.prompt_bytes = Some(classified.prompt_bytes as u64);
     rec.detections = classified
         .detections
         .findings

@@ -5,6 +5,18 @@ use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use tollgate_adapters::ChatRequest;
 
+/// The buffer a body starts in: it grows with what arrives, never with what a client declares,
+/// so a `content-length` of 32 MiB with no body behind it costs 64 KiB, not 32 MiB.
+const INITIAL_BODY_CAPACITY: usize = 64 * 1024;
+
+/// The capacity to start reading a body into.
+fn initial_capacity(declared: Option<usize>, limit: usize) -> usize {
+    declared
+        .unwrap_or(4096)
+        .min(limit)
+        .min(INITIAL_BODY_CAPACITY)
+}
+
 /// Reads the whole request body, refusing with 413 as soon as it passes `limit`.
 pub async fn body(session: &mut Session, limit: usize) -> Result<Bytes, ApiError> {
     let declared = session
@@ -16,7 +28,7 @@ pub async fn body(session: &mut Session, limit: usize) -> Result<Bytes, ApiError
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::body_too_large(limit));
     }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    let mut buf = BytesMut::with_capacity(initial_capacity(declared, limit));
     loop {
         match session.read_request_body().await {
             Ok(Some(chunk)) => {
@@ -45,4 +57,18 @@ pub fn parse(body: &[u8]) -> Result<ChatRequest, ApiError> {
         ));
     }
     ChatRequest::parse(body).map_err(|e| ApiError::invalid_request(e.message, e.param))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buffer_does_not_trust_a_declared_length() {
+        let limit = 32 << 20;
+        assert_eq!(initial_capacity(Some(limit), limit), INITIAL_BODY_CAPACITY);
+        assert_eq!(initial_capacity(Some(100), limit), 100);
+        assert_eq!(initial_capacity(None, limit), 4096);
+        assert_eq!(initial_capacity(Some(limit), 1000), 1000);
+    }
 }

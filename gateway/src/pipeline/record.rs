@@ -21,6 +21,8 @@ pub struct Attempt {
     pub error: Option<&'static str>,
     /// How long it took until it answered or failed.
     pub duration: Duration,
+    /// Whether it was sent the redacted copy.
+    pub redacted: bool,
 }
 
 /// Everything known about a request when it ends. No prompt text is kept.
@@ -216,6 +218,7 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> metering::Record {
                 zone: b.zone,
                 outcome: a.error.unwrap_or("ok"),
                 duration: a.duration,
+                redacted: a.redacted,
             }
         })
         .collect();

@@ -2,7 +2,7 @@
 //! stable placeholders before the request leaves for an external backend, and put back into
 //! the answer, streamed answers included (a placeholder may be split across chunks).
 
-use super::texts;
+use super::prompt;
 use crate::errors::ApiError;
 use bytes::Bytes;
 use serde_json::Value;
@@ -21,8 +21,10 @@ impl Redaction {
     /// Redacts every text part of `req` by its findings.
     pub fn build(req: &ChatRequest, detections: &Detections) -> Result<Redaction, ApiError> {
         let mut redactor = Redactor::new();
-        let body = texts::rewrite(&req.body, |part, text| {
-            redactor.redact(text, detections.in_part(part))
+        let body = prompt::rewrite(&req.body, |part, text| {
+            let mut findings = detections.in_part(part).peekable();
+            findings.peek()?;
+            Some(redactor.redact(text, findings))
         });
         let bytes = serde_json::to_vec(&body).map_err(|e| {
             ApiError::internal(format!("could not encode the redacted request: {e}"))

@@ -71,6 +71,7 @@ fn served(r: &mut Record, backend: &str, model: &str, zone: Zone, took: Duration
         zone,
         outcome: "ok",
         duration: took,
+        redacted: false,
     });
 }
 
@@ -178,6 +179,7 @@ pub fn fallback(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         zone: Zone::Local,
         outcome: "timeout",
         duration: Duration::from_secs(2),
+        redacted: false,
     });
     served(
         &mut r,
@@ -258,6 +260,7 @@ pub fn failed(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         zone: Zone::Local,
         outcome: "connect",
         duration: Duration::from_millis(3),
+        redacted: false,
     });
     r.backend = Some("gpu-box".into());
     r.model = Some("llama-3-8b".into());

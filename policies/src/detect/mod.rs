@@ -196,13 +196,27 @@ impl fmt::Display for Kind {
 }
 
 /// Detector settings (`[detect]` in the gateway config).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorConfig {
     /// Class overrides per kind, e.g. `ip_address = "internal"`.
     pub classes: BTreeMap<Kind, DataClass>,
     /// Kinds not to look for.
     pub disabled: Vec<Kind>,
+    /// The class of request parts that cannot be scanned (images, audio, files, unknown part
+    /// types). Confidential by default, so that by default an image never reaches an external
+    /// backend: nothing can tell what it shows.
+    pub unscannable: DataClass,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            classes: BTreeMap::new(),
+            disabled: Vec::new(),
+            unscannable: DataClass::Confidential,
+        }
+    }
 }
 
 /// One thing found: its kind and where, as byte offsets into text part `part`.
