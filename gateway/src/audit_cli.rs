@@ -1,12 +1,12 @@
 //! `tollgate audit`: where sensitive prompts went, and whether the ledger is intact.
 
 use crate::config;
-use crate::metering::audit;
-use crate::metering::ledger;
-use crate::metering::time::Date;
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tollgate_metering::audit;
+use tollgate_metering::ledger;
+use tollgate_metering::time::Date;
 use tollgate_policies::DataClass;
 
 /// Options of `tollgate audit`.

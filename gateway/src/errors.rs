@@ -26,6 +26,38 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// The 429 a budget refusal is answered with.
+    pub fn budget_exceeded(b: &tollgate_metering::BudgetExceeded) -> ApiError {
+        let retry_after =
+            u64::try_from((b.resets_at_ms - crate::meter::now_ms()).max(0) / 1000 + 1).ok();
+        let resets_at = format!(
+            "{}T00:00:00Z",
+            tollgate_metering::time::Date::from_unix_ms(b.resets_at_ms)
+        );
+        ApiError {
+            status: 429,
+            kind: "insufficient_quota",
+            code: "budget_exceeded",
+            message: b.to_string(),
+            param: None,
+            retry_after,
+            details: Some((
+                "budget",
+                json!({
+                    "scope": b.scope.as_str(),
+                    "name": b.name,
+                    "period": b.period.as_str(),
+                    "limit_usd": b.limit_usd,
+                    "spent_usd": b.spent_usd,
+                    "reserved_usd": b.reserved_usd,
+                    "requested_usd": b.requested_usd,
+                    "resets_at": resets_at,
+                }),
+            )),
+            upstream_body: None,
+        }
+    }
+
     fn new(
         status: u16,
         kind: &'static str,

@@ -36,7 +36,7 @@ pub struct Gateway {
     id_prefix: String,
     next_id: AtomicU64,
     /// Metrics, ledger and budgets.
-    pub meter: crate::pipeline::meter::Meter,
+    pub meter: crate::meter::Meter,
 }
 
 impl Gateway {
@@ -78,7 +78,7 @@ impl Gateway {
             })
         })?;
         let health = config.backends.iter().map(|_| Health::default()).collect();
-        let meter = crate::pipeline::meter::Meter::open(&config)?;
+        let meter = crate::meter::Meter::open(&config)?;
         Ok(Gateway {
             backends,
             policy,

@@ -10,7 +10,7 @@ pub mod config;
 pub mod errors;
 pub mod gateway;
 pub mod health;
-pub mod metering;
+pub mod meter;
 pub mod pipeline;
 pub mod policy;
 pub mod server;

@@ -1,12 +1,12 @@
 //! `tollgate spend`: the spend report from the ledger a configuration points at.
 
 use crate::config;
-use crate::metering::spend::{self, Format, GroupBy};
-use crate::metering::time::Date;
 use clap::Args;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tollgate_metering::spend::{self, Format, GroupBy};
+use tollgate_metering::time::Date;
 
 /// Options of `tollgate spend`.
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::prometheus::Prometheus;
 use support::*;
-use tollgate::metering::Metering;
+use tollgate_metering::Metering;
 
 fn dashboards_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboards")
@@ -153,7 +153,7 @@ fn families(text: &str) -> Vec<(String, String)> {
 
 fn exercised(
     dir: &Path,
-    cfg_edit: impl FnOnce(&mut tollgate::metering::MeteringConfig),
+    cfg_edit: impl FnOnce(&mut tollgate_metering::MeteringConfig),
 ) -> Metering {
     let mut cfg = config(&dir.join("ledger.db"));
     cfg_edit(&mut cfg);

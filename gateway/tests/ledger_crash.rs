@@ -6,7 +6,7 @@ mod support;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use support::*;
-use tollgate::metering::Metering;
+use tollgate_metering::Metering;
 
 const CHILD_ENV: &str = "TOLLGATE_LEDGER_CRASH_CHILD";
 const COMMITTED: usize = 500;
@@ -75,12 +75,15 @@ fn committed_rows_survive_sigkill() {
 fn child(db: &std::path::Path) {
     let m = Metering::open(&config(db), NOON).unwrap();
     for i in 0..COMMITTED {
-        m.record(&non_streamed(&format!("before-{i}"), NOON, "acme", "chat"));
+        m.record(
+            &non_streamed(&format!("before-{i}"), NOON, "acme", "chat"),
+            None,
+        );
     }
     m.flush().unwrap();
     println!("COMMITTED {COMMITTED}");
     for i in 0.. {
-        m.record(&streamed(&format!("after-{i}"), NOON, "acme", "chat"));
+        m.record(&streamed(&format!("after-{i}"), NOON, "acme", "chat"), None);
         if i % 100 == 0 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

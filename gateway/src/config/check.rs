@@ -36,7 +36,7 @@ pub struct Config {
     backend_index: HashMap<String, usize>,
     route_index: HashMap<String, usize>,
     /// `[ledger]`, `[prices]`, `[budgets]` and `[metrics]`, checked, ledger path resolved.
-    pub metering: crate::metering::MeteringConfig,
+    pub metering: tollgate_metering::MeteringConfig,
 }
 
 /// `[server]`, checked.
@@ -530,7 +530,7 @@ fn check_tenant(name: &str, t: &RawTenant, config: &Config, errors: &mut Errors)
             &path,
             "tenant names may use letters, digits, '-', '_' and '.' only",
         );
-    } else if name.eq_ignore_ascii_case(crate::metering::metrics::NONE) {
+    } else if name.eq_ignore_ascii_case(tollgate_metering::metrics::NONE) {
         errors.add(
             &path,
             "'none' is reserved: it labels requests without a tenant in metrics and the ledger",

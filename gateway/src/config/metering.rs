@@ -1,10 +1,10 @@
 //! The metering sections of the root config: `[ledger]`, `[prices]`, `[budgets]`, `[metrics]`.
-//! Their keys and defaults are documented in `crate::metering::config`.
+//! Their keys and defaults are documented in `tollgate_metering::config`.
 
 use super::raw::RawConfig;
 use super::{Config, ConfigError};
-use crate::metering::{MeteringConfig, MeteringError};
 use std::path::Path;
+use tollgate_metering::{MeteringConfig, MeteringError};
 
 /// The metering sections of `raw`, validated, with a relative ledger path resolved against the
 /// config file's folder. Problems are added to `errors`, each keyed by its path.
@@ -47,6 +47,6 @@ pub(super) fn add_warnings(config: &mut Config) {
         .iter()
         .flat_map(|b| b.models.iter().map(|m| (b.name.as_str(), m.name.as_str())))
         .collect();
-    let warnings = crate::metering::warnings(&config.metering.prices, models);
+    let warnings = tollgate_metering::warnings(&config.metering.prices, models);
     config.warnings.extend(warnings);
 }

@@ -28,13 +28,13 @@ pub struct RawConfig {
     /// What the sensitivity detector looks for and which class each finding implies.
     pub detect: DetectorConfig,
     /// `[ledger]`: the durable per-request record (see `metering::config`).
-    pub ledger: crate::metering::LedgerConfig,
+    pub ledger: tollgate_metering::LedgerConfig,
     /// `[prices]`: the offline price table.
-    pub prices: crate::metering::PricesConfig,
+    pub prices: tollgate_metering::PricesConfig,
     /// `[budgets]`: spend limits per tenant and route.
-    pub budgets: crate::metering::BudgetsConfig,
+    pub budgets: tollgate_metering::BudgetsConfig,
     /// `[metrics]`: Prometheus options.
-    pub metrics: crate::metering::MetricsConfig,
+    pub metrics: tollgate_metering::MetricsConfig,
 }
 
 /// `[server]`

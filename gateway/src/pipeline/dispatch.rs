@@ -6,15 +6,17 @@
 
 use super::classify::Classified;
 use super::decide::Decision;
-use super::record::{Attempt, RequestRecord};
 use super::redact::Redaction;
+use super::trace::{Attempt, RequestRecord};
 use crate::config::Candidate;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
+use crate::meter::now_ms;
 use futures_util::StreamExt;
 use pingora::proxy::Session;
 use std::time::Instant;
 use tollgate_adapters::{AttemptError, Backend, ChatRequest, Complete, Event, EventStream, Reply};
+use tollgate_metering::{estimate_tokens_from_bytes, metrics::NONE, OnExhausted};
 
 /// A successful attempt, ready to be streamed back.
 pub struct Served {
@@ -52,7 +54,7 @@ pub async fn dispatch(
     let mut failures: Vec<(String, AttemptError)> = Vec::new();
     let mut redaction: Option<Redaction> = None;
     for &(candidate, redact) in &decision.candidates {
-        if !super::meter::admit(gw, req, decision, candidate, rec)? {
+        if !admit(gw, req, decision, candidate, rec)? {
             continue;
         }
         if redact && redaction.is_none() {
@@ -149,4 +151,66 @@ pub async fn client_gone(session: &mut Session) {
             Ok(_) => std::future::pending::<()>().await,
         }
     }
+}
+
+/// The budget check before an attempt on `candidate`: reserves the attempt's worst-case cost
+/// (estimated prompt tokens plus `max_completion_tokens`, or `[budgets] default_max_tokens`,
+/// at the candidate's price) against the tenant's and the route's budgets.
+///
+/// `Ok(true)`: go ahead (the reservation is held by `rec` until it is recorded). `Ok(false)`:
+/// a budget with `on_exhausted = "fall_through"` refused this candidate and a later one may
+/// serve. `Err`: a 429 naming the budget, its limit, what is spent and when it resets.
+pub fn admit(
+    gw: &Gateway,
+    req: &ChatRequest,
+    decision: &Decision,
+    candidate: Candidate,
+    rec: &mut RequestRecord,
+) -> Result<bool, ApiError> {
+    let meter = &gw.meter;
+    let prompt_bytes = rec.metered.prompt_bytes.unwrap_or(0);
+    let backend = &gw.config.backends[candidate.backend];
+    let mut held = rec.metered.held.lock();
+    // The previous attempt failed: give back what it held before taking anything new.
+    held.reservation = None;
+    if let Some(p) = held.busy.take() {
+        meter.abandon_busy(p);
+    }
+    if meter.has_budgets() {
+        let m = meter.metering();
+        let model = gw.config.model(candidate);
+        let max_tokens = req
+            .max_completion_tokens()
+            .map_or(m.default_max_tokens(), u64::from);
+        let worst = m.prices().worst_case_usd(
+            &backend.name,
+            &model.name,
+            estimate_tokens_from_bytes(prompt_bytes),
+            max_tokens,
+        );
+        let tenant = rec.tenant.as_deref().unwrap_or(NONE);
+        let route = rec.route.as_deref().unwrap_or(NONE);
+        match m.reserve(tenant, route, worst, now_ms()) {
+            Ok(r) => held.reservation = Some(r),
+            Err(refusal) => {
+                let last = decision.candidates.last().map(|(c, _)| *c) == Some(candidate);
+                if refusal.on_exhausted == OnExhausted::FallThrough && !last {
+                    drop(held);
+                    tracing::debug!(request_id = %rec.id, candidate = %model.key, %refusal, "budget refused a candidate; trying the next");
+                    rec.refusals.push("budget");
+                    return Ok(false);
+                }
+                return Err(ApiError::budget_exceeded(&refusal));
+            }
+        }
+    }
+    if meter
+        .metering()
+        .prices()
+        .cost_per_hour(&backend.name)
+        .is_some()
+    {
+        held.busy = Some(meter.begin_busy(candidate.backend));
+    }
+    Ok(true)
 }

@@ -6,24 +6,23 @@
 //!
 //! Each step is a module with one job. [`serve`] runs them in order for chat completions,
 //! answers the small endpoints, turns any error into a response in one place
-//! ([`respond::error`]) and records every request in one place ([`record::record`]).
+//! ([`respond::error`]) and records every request in one place ([`trace::record`]).
 
 pub mod authenticate;
 pub mod classify;
 pub mod decide;
 pub mod dispatch;
 pub mod endpoints;
-pub mod meter;
 pub mod prompt;
 pub mod read;
-pub mod record;
 pub mod redact;
 pub mod respond;
+pub mod trace;
 
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
 use pingora::proxy::Session;
-use record::{Outcome, RequestRecord};
+use trace::{Outcome, RequestRecord};
 
 /// Serves one HTTP request from start to finish.
 pub async fn serve(gw: &Gateway, session: &mut Session) {
@@ -76,7 +75,7 @@ async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoint
 /// `POST /v1/chat/completions`: the whole pipeline.
 async fn chat_completions(gw: &Gateway, session: &mut Session) {
     // Recorded by `finish`, or on drop if the server stops this request half-way.
-    let mut rec = meter::Recording::start(gw);
+    let mut rec = trace::Recording::start(gw);
     if let Err(err) = run_chat(gw, session, &mut rec).await {
         rec.fail(&err);
         if !rec.response_started {

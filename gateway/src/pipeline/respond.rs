@@ -3,8 +3,8 @@
 
 use super::decide::Decision;
 use super::dispatch::{client_gone, Served, ServedReply};
-use super::record::RequestRecord;
 use super::redact::ChunkRestorer;
+use super::trace::RequestRecord;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
 use bytes::Bytes;

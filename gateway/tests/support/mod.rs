@@ -5,7 +5,7 @@ pub mod prometheus;
 
 use std::path::Path;
 use std::time::Duration;
-use tollgate::metering::{
+use tollgate_metering::{
     busy_share, estimate_tokens, Attempt, MeteringConfig, Outcome, Record, Usage,
 };
 use tollgate_policies::{DataClass, Zone};
@@ -323,18 +323,21 @@ pub fn assert_usd(actual: f64, expected: f64) {
 
 /// Records one of each kind for two tenants and two routes, plus a slow non-streamed request, a
 /// slow first token, on-device gauges and a budget refusal, so every metric has a series.
-pub fn record_mix(m: &tollgate::metering::Metering, batch: usize, at: i64) {
+pub fn record_mix(m: &tollgate_metering::Metering, batch: usize, at: i64) {
     for (t, tenant) in ["acme", "globex"].iter().enumerate() {
         for (i, (build, _)) in KINDS.iter().enumerate() {
             let route = ["chat", "summarise"][(i + t) % 2];
-            m.record(&build(&format!("mix{batch}-{t}-{i}"), at, tenant, route));
+            m.record(
+                &build(&format!("mix{batch}-{t}-{i}"), at, tenant, route),
+                None,
+            );
         }
         let mut slow = on_device(&format!("mix{batch}-{t}-slow"), at, tenant, "chat");
         slow.duration = Duration::from_secs(70);
-        m.record(&slow);
+        m.record(&slow, None);
         let mut late = streamed(&format!("mix{batch}-{t}-late"), at, tenant, "chat");
         late.ttft = Some(Duration::from_secs(20));
-        m.record(&late);
+        m.record(&late, None);
     }
     m.metrics().set_ondevice("device", (batch % 4) as i64, 2);
     let _ = m.reserve("acme", "chat", Some(1_000.0), at);

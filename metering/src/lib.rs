@@ -119,7 +119,7 @@ impl Metering {
 
     /// Records one finished request: metrics, ledger row, budget settlement. Never fails and
     /// never blocks beyond the ledger's `full_wait_ms` when its queue is full.
-    pub fn record(&self, rec: &Record) -> Cost {
+    pub fn record(&self, rec: &Record, reservation: Option<Reservation>) -> Cost {
         let cost = self.prices.cost(rec);
         if self.metrics_enabled {
             self.metrics.observe(rec, &cost);
@@ -128,7 +128,7 @@ impl Metering {
             ledger.enqueue(self.row(rec, &cost));
         }
         self.budgets.settle(
-            rec.reservation.as_ref(),
+            reservation.as_ref(),
             &rec.tenant,
             &rec.route,
             cost.total_usd.unwrap_or(0.0),

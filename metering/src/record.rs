@@ -1,6 +1,5 @@
 //! What the pipeline reports about one request when it ends, whatever the ending.
 
-use super::budget::Reservation;
 use std::time::Duration;
 use tollgate_policies::{DataClass, Zone};
 
@@ -128,8 +127,6 @@ pub struct Record {
     pub detections: Vec<&'static str>,
     /// Policy rules that refused a candidate, one entry per refusal.
     pub refusals: Vec<&'static str>,
-    /// The budget reservation taken before dispatch, reconciled to the real cost.
-    pub reservation: Option<Reservation>,
 }
 
 impl Record {
@@ -158,7 +155,6 @@ impl Record {
             busy: None,
             detections: Vec::new(),
             refusals: Vec::new(),
-            reservation: None,
         }
     }
 

@@ -7,12 +7,42 @@
 //! leaves a shorter valid chain: keep the head that `verify` prints somewhere else (a ticket,
 //! a log shipped off the machine) and pass it back with `--expect-head` to detect that too.
 
-use super::ledger::HASHED_COLUMNS;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tollgate_policies::DataClass;
+
+/// The columns a row's hash covers, in the order they are hashed and inserted.
+pub const HASHED_COLUMNS: [&str; 27] = [
+    "request_id",
+    "ts_ms",
+    "tenant",
+    "route",
+    "backend",
+    "model",
+    "zone",
+    "data_class",
+    "decision",
+    "stream",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "estimated",
+    "cost_usd",
+    "compute_usd",
+    "currency",
+    "price_version",
+    "duration_ms",
+    "ttft_ms",
+    "status",
+    "outcome",
+    "error_class",
+    "attempts",
+    "detected_kinds",
+    "refused_rules",
+    "attempt_zones",
+];
 
 /// The `prev_hash` of the first row of a chain.
 pub fn genesis() -> String {

@@ -1,16 +1,19 @@
-//! Step 8: the one place every request leaves its record, whatever its outcome.
+//! Step 8: the one per-request trace, and the one place every request leaves its record,
+//! whatever its outcome: [`RequestRecord`] gathers what the request did, [`Recording`] makes
+//! sure it is written exactly once, and [`record`] turns it into the metering record by value.
 
-use super::meter::{self, Metered};
 use crate::config::Candidate;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
-use crate::metering::{self, estimate_tokens_from_bytes, metrics::NONE};
+use crate::meter::BusyProbe;
+use parking_lot::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tollgate_adapters::Usage;
+use tollgate_metering::{self as metering, estimate_tokens_from_bytes, metrics::NONE, Reservation};
 use tollgate_policies::DataClass;
 
 /// How a request ended: the same labels the metrics and the ledger use.
-pub use crate::metering::Outcome;
+pub use tollgate_metering::Outcome;
 
 /// One attempt at one candidate.
 #[derive(Debug, Clone)]
@@ -125,8 +128,8 @@ impl RequestRecord {
 /// Writes the request's record: metrics, ledger row and budget settlement. Called exactly once
 /// per chat-completion request, whatever its outcome.
 pub fn record(gw: &Gateway, rec: &RequestRecord) {
-    let m = to_metering(gw, rec);
-    let cost = gw.meter.metering().record(&m);
+    let (m, reservation) = to_metering(gw, rec);
+    let cost = gw.meter.metering().record(&m, reservation);
     tracing::debug!(
         request_id = %rec.id,
         tenant = %m.tenant,
@@ -144,8 +147,9 @@ pub fn record(gw: &Gateway, rec: &RequestRecord) {
     );
 }
 
-/// The one mapping from the pipeline's record to metering's.
-pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> metering::Record {
+/// The one mapping from the pipeline's record to metering's, with the budget reservation the
+/// request still holds (settled by the record, kept apart from it: a record is data).
+pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Option<Reservation>) {
     let duration = rec.started.elapsed();
     let held = rec.metered.take_held();
     let tap = &rec.metered.tap;
@@ -222,9 +226,209 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> metering::Record {
             }
         })
         .collect();
-    m.busy = held.busy.map(|p| meter::busy_time(&gw.meter, p));
+    m.busy = held.busy.map(|p| gw.meter.busy_time(p));
     m.detections = rec.detections.clone();
     m.refusals = rec.refusals.clone();
-    m.reservation = held.reservation;
-    m
+    (m, held.reservation)
+}
+
+/// The metering part of a request's record.
+#[derive(Debug, Default)]
+pub struct Metered {
+    /// UTF-8 bytes of the prompt's text parts, counted before the first attempt.
+    pub prompt_bytes: Option<u64>,
+    /// What the served answer's content looked like as it passed.
+    pub tap: Tap,
+    pub(crate) held: Mutex<Held>,
+}
+
+/// A record copy carries no reservation: only the original settles it.
+impl Clone for Metered {
+    fn clone(&self) -> Self {
+        Metered {
+            prompt_bytes: self.prompt_bytes,
+            tap: self.tap.clone(),
+            held: Mutex::default(),
+        }
+    }
+}
+
+/// What a request holds until it is recorded.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// The budget reservation of the current attempt.
+    pub reservation: Option<Reservation>,
+    /// The current attempt on a backend with a `cost_per_hour`.
+    pub busy: Option<BusyProbe>,
+}
+
+impl Metered {
+    /// Takes what the request holds (once; later calls get nothing).
+    pub fn take_held(&self) -> Held {
+        std::mem::take(&mut *self.held.lock())
+    }
+}
+
+/// Counts of the served answer's content, tapped from the chunks as they are relayed.
+#[derive(Debug, Clone, Default)]
+pub struct Tap {
+    /// When the first non-empty content arrived.
+    pub first_content: Option<Instant>,
+    /// When the last non-empty content arrived.
+    pub last_content: Option<Instant>,
+    /// When the last event of any kind arrived.
+    pub last_event: Option<Instant>,
+    /// Chunks with non-empty content.
+    pub content_events: u64,
+    /// Bytes of content as sent on the wire (JSON-escaped).
+    pub content_bytes: u64,
+}
+
+impl Tap {
+    /// Notes one stream chunk: a substring search, no JSON parsing.
+    pub fn observe(&mut self, chunk: &[u8]) {
+        let now = Instant::now();
+        self.last_event = Some(now);
+        let n = content_bytes(chunk);
+        if n > 0 {
+            self.first_content.get_or_insert(now);
+            self.last_content = Some(now);
+            self.content_events += 1;
+            self.content_bytes += n;
+        }
+    }
+
+    /// Notes a whole answer that carried no usage, so its completion can be estimated.
+    pub fn observe_complete(&mut self, body: &[u8]) {
+        self.content_bytes += content_bytes(body);
+    }
+
+    /// Mean gap between content chunks, when there were at least two.
+    pub fn inter_token(&self) -> Option<Duration> {
+        let (first, last) = (self.first_content?, self.last_content?);
+        let gaps = u32::try_from(self.content_events.checked_sub(1)?).ok()?;
+        (gaps > 0).then(|| last.duration_since(first) / gaps)
+    }
+}
+
+/// Bytes of every `"content":"…"` string value in a JSON text, as written (escapes counted as
+/// written, an approximation good enough for an estimate).
+fn content_bytes(json: &[u8]) -> u64 {
+    const KEY: &[u8] = b"\"content\":";
+    let mut total = 0u64;
+    let mut rest = json;
+    while let Some(at) = memchr::memmem::find(rest, KEY) {
+        rest = &rest[at + KEY.len()..];
+        let skip = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        rest = &rest[skip..];
+        if rest.first() != Some(&b'"') {
+            continue;
+        }
+        rest = &rest[1..];
+        let mut i = 0;
+        while i < rest.len() && rest[i] != b'"' {
+            i += if rest[i] == b'\\' { 2 } else { 1 };
+        }
+        let end = i.min(rest.len());
+        total += end as u64;
+        rest = &rest[end..];
+    }
+    total
+}
+
+/// A request's record that is written exactly once: by [`Recording::finish`], or when dropped
+/// unfinished (the server shut down or the task was cancelled mid-request).
+pub struct Recording<'a> {
+    gw: &'a Gateway,
+    rec: RequestRecord,
+    done: bool,
+}
+
+impl<'a> Recording<'a> {
+    /// Starts the record of a request that just arrived.
+    pub fn start(gw: &'a Gateway) -> Recording<'a> {
+        Recording {
+            gw,
+            rec: RequestRecord::start(gw.next_request_id()),
+            done: false,
+        }
+    }
+
+    /// Writes the record.
+    pub fn finish(mut self) {
+        self.done = true;
+        record(self.gw, &self.rec);
+    }
+}
+
+impl std::ops::Deref for Recording<'_> {
+    type Target = RequestRecord;
+    fn deref(&self) -> &RequestRecord {
+        &self.rec
+    }
+}
+
+impl std::ops::DerefMut for Recording<'_> {
+    fn deref_mut(&mut self) -> &mut RequestRecord {
+        &mut self.rec
+    }
+}
+
+impl Drop for Recording<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // The task was dropped half-way: by the server's shutdown, or by the connection going
+        // away under it (an HTTP/2 reset, say).
+        if self.gw.is_shutting_down() {
+            if !self.rec.response_started {
+                self.rec.status = 503;
+            }
+            self.rec.outcome = Outcome::Shutdown;
+            self.rec.error_code = Some("server_shutting_down");
+        } else {
+            self.rec.fail(&ApiError::client_closed());
+            self.rec.error_code = Some("cancelled");
+        }
+        record(self.gw, &self.rec);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_is_counted_without_parsing() {
+        let chunk = br#"{"choices":[{"index":0,"delta":{"content":"he said \"hi\" "},"finish_reason":null}]}"#;
+        assert_eq!(content_bytes(chunk), 15);
+        assert_eq!(
+            content_bytes(br#"{"delta":{"role":"assistant","content":""}}"#),
+            0
+        );
+        assert_eq!(content_bytes(br#"{"delta":{"content": null}}"#), 0);
+        assert_eq!(
+            content_bytes(br#"{"reasoning_content":"x","content" : "abc"}"#),
+            0,
+            "a space before the colon is not OpenAI's encoding"
+        );
+        assert_eq!(
+            content_bytes(br#"[{"content":"ab"},{"content": "cde"}]"#),
+            5
+        );
+        assert_eq!(content_bytes(br#"{"content":"unterminated"#), 12);
+    }
+
+    #[test]
+    fn tap_measures_gaps_between_content_chunks() {
+        let mut t = Tap::default();
+        t.observe(br#"{"delta":{"role":"assistant","content":""}}"#);
+        assert_eq!(t.inter_token(), None);
+        t.observe(br#"{"delta":{"content":"a "}}"#);
+        std::thread::sleep(Duration::from_millis(5));
+        t.observe(br#"{"delta":{"content":"b"}}"#);
+        assert_eq!((t.content_events, t.content_bytes), (2, 3));
+        assert!(t.inter_token().unwrap() >= Duration::from_millis(5));
+    }
 }

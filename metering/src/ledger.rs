@@ -16,7 +16,7 @@
 //! `row_hash = SHA-256(prev_hash, the row's values)` with `prev_hash` the previous row's hash, so
 //! that `tollgate audit verify` detects an edited or deleted row (see [`super::audit`]).
 
-use super::audit;
+use super::audit::{self, HASHED_COLUMNS};
 use super::metrics::LedgerMetrics;
 use super::MeteringError;
 use parking_lot::{Condvar, Mutex};
@@ -80,37 +80,6 @@ ALTER TABLE requests ADD COLUMN attempt_zones  TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN prev_hash      TEXT;
 ALTER TABLE requests ADD COLUMN row_hash       TEXT;
 ";
-
-/// The columns a row's hash covers, in the order they are hashed and inserted.
-pub const HASHED_COLUMNS: [&str; 27] = [
-    "request_id",
-    "ts_ms",
-    "tenant",
-    "route",
-    "backend",
-    "model",
-    "zone",
-    "data_class",
-    "decision",
-    "stream",
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_tokens",
-    "estimated",
-    "cost_usd",
-    "compute_usd",
-    "currency",
-    "price_version",
-    "duration_ms",
-    "ttft_ms",
-    "status",
-    "outcome",
-    "error_class",
-    "attempts",
-    "detected_kinds",
-    "refused_rules",
-    "attempt_zones",
-];
 
 /// One ledger row (column meanings in `dashboards/README.md`, section Ledger).
 #[derive(Debug, Clone, PartialEq)]

@@ -214,7 +214,7 @@ pub fn warnings<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metering::config::BackendCost;
+    use crate::config::BackendCost;
 
     fn table() -> PriceTable {
         let mut cfg = PricesConfig::default();
