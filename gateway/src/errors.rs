@@ -1,18 +1,20 @@
-//! Every error a client can receive, and the one place where errors become HTTP responses.
+//! Every error a client can receive. [`ApiError`] carries its stable [`ErrorCode`] (shared with
+//! the metrics and the ledger), where the fault lies ([`Origin`]), its status and the attempt
+//! error it came from; `respond::error` is the one place it becomes a response.
 
 use bytes::Bytes;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use tollgate_adapters::AttemptError;
+pub use tollgate_metering::{ErrorCode, Origin};
 
 /// An error answered to the client in OpenAI's shape: `{"error":{"message","type","code"}}`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.
     pub status: u16,
-    /// OpenAI's error `type`.
-    pub kind: &'static str,
-    /// A stable, low-cardinality code, also used as the metrics/record label.
-    pub code: &'static str,
+    /// The stable, low-cardinality code; the body's `code`, the metrics' and ledger's label.
+    pub code: ErrorCode,
     /// A sentence for the client.
     pub message: String,
     /// The request field at fault, if one is.
@@ -23,6 +25,22 @@ pub struct ApiError {
     pub details: Option<(&'static str, Value)>,
     /// An upstream's own error body, returned to the client as is.
     pub upstream_body: Option<Bytes>,
+    /// The attempt error this one came from, for logs (`std::error::Error::source`).
+    pub source: Option<Arc<AttemptError>>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.status, self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl ApiError {
@@ -36,8 +54,7 @@ impl ApiError {
         );
         ApiError {
             status: 429,
-            kind: "insufficient_quota",
-            code: "budget_exceeded",
+            code: ErrorCode::BudgetExceeded,
             message: b.to_string(),
             param: None,
             retry_after,
@@ -55,61 +72,76 @@ impl ApiError {
                 }),
             )),
             upstream_body: None,
+            source: None,
         }
     }
 
-    fn new(
-        status: u16,
-        kind: &'static str,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    /// An error with this status and code.
+    pub fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
-            kind,
             code,
             message: message.into(),
             param: None,
             retry_after: None,
             details: None,
             upstream_body: None,
+            source: None,
         }
+    }
+
+    /// OpenAI's error `type`.
+    pub fn kind(&self) -> &'static str {
+        self.code.openai_type()
+    }
+
+    /// Where the fault lies.
+    pub fn origin(&self) -> Origin {
+        self.code.origin()
+    }
+
+    /// Whether the connection may serve another request after this answer: not when the
+    /// request's body was left unread (too large, unreadable), nor while shutting down.
+    pub fn keeps_connection(&self) -> bool {
+        !matches!(
+            self.code,
+            ErrorCode::BodyTooLarge | ErrorCode::BodyReadFailed | ErrorCode::ServerShuttingDown
+        )
     }
 
     /// 400: the request body is malformed or fails the schema.
     pub fn invalid_request(message: impl Into<String>, param: Option<String>) -> Self {
         ApiError {
             param,
-            ..Self::new(400, "invalid_request_error", "invalid_request", message)
+            ..Self::new(400, ErrorCode::InvalidRequest, message)
         }
     }
 
     /// 400 with a specific code.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request_error", code, message)
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
     }
 
     /// 401: no key or an unknown key.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(401, "authentication_error", "invalid_api_key", message)
+        Self::new(401, ErrorCode::InvalidApiKey, message)
     }
 
     /// 403: the tenant may not use this route, or rules refuse every backend.
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(403, "permission_error", code, message)
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(403, code, message)
     }
 
     /// 404: unknown path or model.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(404, "invalid_request_error", code, message)
+    pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::new(404, code, message)
     }
 
     /// 405: known path, wrong method.
     pub fn method_not_allowed(allowed: &str) -> Self {
         Self::new(
             405,
-            "invalid_request_error",
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             format!("method not allowed; use {allowed}"),
         )
     }
@@ -118,8 +150,7 @@ impl ApiError {
     pub fn body_too_large(limit: usize) -> Self {
         Self::new(
             413,
-            "invalid_request_error",
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             format!(
                 "request body is larger than the limit of {limit} bytes (server.max_body_bytes)"
             ),
@@ -131,8 +162,7 @@ impl ApiError {
     pub fn client_closed() -> Self {
         Self::new(
             499,
-            "api_error",
-            "client_closed_request",
+            ErrorCode::ClientClosedRequest,
             "the client closed the connection",
         )
     }
@@ -141,15 +171,27 @@ impl ApiError {
     pub fn stream_cut(err: &AttemptError) -> Self {
         Self::new(
             502,
-            "api_error",
-            "upstream_stream_failed",
+            ErrorCode::UpstreamStreamFailed,
             format!("the backend failed mid-stream: {err}"),
         )
+        .caused_by(err)
     }
 
     /// 500: a fault of the gateway itself.
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "server_error", "internal_error", message)
+        Self::new(500, ErrorCode::InternalError, message)
+    }
+
+    /// Notes the attempt error this one came from.
+    pub fn caused_by(mut self, err: &AttemptError) -> Self {
+        self.source = Some(Arc::new(err.clone()));
+        self
+    }
+
+    /// Sets `Retry-After`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds structured detail to the error object.
@@ -161,7 +203,7 @@ impl ApiError {
     /// The error for a backend failure that must not fail over (a client error the upstream
     /// reported, or a request the backend can never serve).
     pub fn from_final_attempt(err: &AttemptError) -> Self {
-        match err {
+        let e = match err {
             AttemptError::Status {
                 status,
                 body,
@@ -171,8 +213,7 @@ impl ApiError {
                 upstream_body: looks_like_openai_error(body).then(|| body.clone()),
                 ..Self::new(
                     *status,
-                    "invalid_request_error",
-                    "upstream_rejected",
+                    ErrorCode::UpstreamRejected,
                     format!(
                         "the backend rejected the request (HTTP {status}): {}",
                         String::from_utf8_lossy(&body[..body.len().min(2048)])
@@ -183,9 +224,10 @@ impl ApiError {
                 status,
                 message,
                 code,
-            } => Self::new(*status, "invalid_request_error", code, message.clone()),
-            other => Self::new(502, "api_error", "upstream_error", other.to_string()),
-        }
+            } => Self::new(*status, ErrorCode::Backend(code), message.clone()),
+            other => Self::new(502, ErrorCode::UpstreamError, other.to_string()),
+        };
+        e.caused_by(err)
     }
 
     /// The error when every candidate failed with a failover-able error.
@@ -220,12 +262,12 @@ impl ApiError {
                 .unwrap_or(1);
             ApiError {
                 retry_after: Some(retry_after),
-                ..Self::new(429, "rate_limit_error", "backends_busy", message)
+                ..Self::new(429, ErrorCode::BackendsBusy, message)
             }
         } else if all_timeouts {
-            Self::new(504, "api_error", "backends_timed_out", message)
+            Self::new(504, ErrorCode::BackendsTimedOut, message)
         } else {
-            Self::new(502, "api_error", "backends_failed", message)
+            Self::new(502, ErrorCode::BackendsFailed, message)
         };
         err.with_details("attempts", details)
     }
@@ -237,9 +279,9 @@ impl ApiError {
         }
         let mut error = json!({
             "message": self.message,
-            "type": self.kind,
+            "type": self.kind(),
             "param": self.param,
-            "code": self.code,
+            "code": self.code.as_str(),
         });
         if let (Some((key, value)), Some(obj)) = (&self.details, error.as_object_mut()) {
             obj.insert((*key).to_string(), value.clone());
@@ -276,6 +318,7 @@ mod tests {
         assert_eq!(v["error"]["message"], "bad");
         assert_eq!(v["error"]["type"], "invalid_request_error");
         assert_eq!(v["error"]["code"], "invalid_request");
+        assert_eq!(e.origin(), Origin::Client);
         assert_eq!(v["error"]["param"], "messages");
     }
 

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod budget;
+pub mod code;
 pub mod config;
 pub mod cost;
 pub mod ledger;
@@ -16,6 +17,7 @@ pub mod spend;
 pub mod time;
 
 pub use budget::{BudgetExceeded, BudgetStatus, Budgets, Period, Reservation, Scope};
+pub use code::{ErrorCode, Origin, Outcome};
 pub use config::{
     BackendCost, BudgetLimits, BudgetsConfig, LedgerConfig, MeteringConfig, MetricsConfig,
     ModelPrice, OnExhausted, PricesConfig,
@@ -25,7 +27,7 @@ pub use cost::{
 };
 pub use ledger::Ledger;
 pub use metrics::Metrics;
-pub use record::{status_class, Attempt, Outcome, Record, Usage};
+pub use record::{status_class, Attempt, Record, Usage};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -162,7 +164,7 @@ impl Metering {
             ttft_ms: rec.ttft.map(|d| d.as_secs_f64() * 1000.0),
             status: rec.status,
             outcome: rec.outcome.as_str(),
-            error_class: rec.error_class,
+            error_class: rec.error_class.map(ErrorCode::as_str),
             attempts: u32::try_from(rec.attempts.len()).unwrap_or(u32::MAX),
             detected_kinds: sorted_unique(&rec.detections),
             refused_rules: sorted_unique(&rec.refusals),

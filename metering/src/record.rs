@@ -1,52 +1,8 @@
 //! What the pipeline reports about one request when it ends, whatever the ending.
 
+use crate::code::{ErrorCode, Outcome};
 use std::time::Duration;
 use tollgate_policies::{DataClass, Zone};
-
-/// How a request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// The response was delivered whole.
-    Completed,
-    /// A stream started and the upstream ended it early (error event sent to the client).
-    CutOff,
-    /// Every candidate failed before anything was sent.
-    Failed,
-    /// Policy or budget refused every candidate.
-    Refused,
-    /// The client went away before the response was complete.
-    ClientDisconnected,
-    /// The request was malformed or too large.
-    RejectedInput,
-    /// The server shut down before the request was done.
-    Shutdown,
-}
-
-impl Outcome {
-    /// Every outcome, for label enumeration.
-    pub const ALL: [Outcome; 7] = [
-        Outcome::Completed,
-        Outcome::CutOff,
-        Outcome::Failed,
-        Outcome::Refused,
-        Outcome::ClientDisconnected,
-        Outcome::RejectedInput,
-        Outcome::Shutdown,
-    ];
-
-    /// The stable label used in metrics and the ledger.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::CutOff => "cut_off",
-            Outcome::Failed => "failed",
-            Outcome::Refused => "refused",
-            Outcome::ClientDisconnected => "client_disconnected",
-            Outcome::RejectedInput => "rejected_input",
-            Outcome::Shutdown => "shutdown",
-        }
-    }
-}
 
 /// Token counts of the response that was served.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,7 +63,7 @@ pub struct Record {
     /// HTTP status sent to the client (499 when the client left first).
     pub status: u16,
     /// Stable low-cardinality error label, when the request did not complete.
-    pub error_class: Option<&'static str>,
+    pub error_class: Option<ErrorCode>,
     /// Tokens of the served response.
     pub usage: Usage,
     /// Total wall time from accept to the last byte (or the end).

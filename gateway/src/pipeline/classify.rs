@@ -3,7 +3,7 @@
 //! where the prompt may go.
 
 use super::prompt::Prompt;
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use pingora::http::RequestHeader;
 use tollgate_adapters::ChatRequest;
@@ -63,7 +63,7 @@ pub fn declared(headers: &RequestHeader) -> Result<Option<&str>, ApiError> {
 
 fn invalid_class(value: &[u8]) -> ApiError {
     ApiError::bad_request(
-        "invalid_data_class",
+        ErrorCode::InvalidDataClass,
         format!(
             "{DATA_CLASS_HEADER} must be one of public, internal, confidential, restricted; got '{}'",
             String::from_utf8_lossy(value)

@@ -5,7 +5,7 @@
 use super::authenticate::TenantRef;
 use super::classify::Classified;
 use crate::config::Candidate;
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use serde_json::{json, Value};
 use tollgate_adapters::ChatRequest;
@@ -38,7 +38,7 @@ pub fn resolve(gw: &Gateway, tenant: TenantRef, name: &str) -> Result<Target, Ap
     if let Some(r) = gw.config.route_index(name) {
         if !may_use_route(gw, tenant, r) {
             return Err(ApiError::forbidden(
-                "route_not_allowed",
+                ErrorCode::RouteNotAllowed,
                 format!("this API key may not use route '{name}'"),
             ));
         }
@@ -47,7 +47,7 @@ pub fn resolve(gw: &Gateway, tenant: TenantRef, name: &str) -> Result<Target, Ap
     if let Some(c) = gw.config.candidate(name) {
         if !may_use_model(gw, tenant, c) {
             return Err(ApiError::forbidden(
-                "model_not_allowed",
+                ErrorCode::ModelNotAllowed,
                 format!("this API key may not use model '{name}': it is in none of its routes"),
             ));
         }
@@ -55,7 +55,7 @@ pub fn resolve(gw: &Gateway, tenant: TenantRef, name: &str) -> Result<Target, Ap
     }
     let known = visible_models(gw, tenant);
     Err(ApiError::not_found(
-        "model_not_found",
+        ErrorCode::ModelNotFound,
         format!(
             "model '{name}' is neither a route nor a BACKEND/MODEL; available: {}",
             known.join(", ")
@@ -108,16 +108,17 @@ pub fn conclude(
     if outcome != Outcome::Candidates {
         let (code, what) = match outcome {
             Outcome::Unavailable => (
-                "no_healthy_backend",
+                ErrorCode::NoHealthyBackend,
                 "every backend the rules allow is down",
             ),
             Outcome::Unsupported => (
-                "no_capable_backend",
+                ErrorCode::NoCapableBackend,
                 "no allowed backend can take this request's size or features",
             ),
-            _ => ("policy_refused", "the rules refuse every candidate"),
+            _ => (ErrorCode::PolicyRefused, "the rules refuse every candidate"),
         };
-        let mut err = ApiError::forbidden(
+        let err = ApiError::new(
+            outcome.status(),
             code,
             format!(
                 "{what} for '{}': {}",
@@ -126,12 +127,6 @@ pub fn conclude(
             ),
         )
         .with_details("refusals", refusals_json(gw, &policy));
-        err.status = outcome.status();
-        if outcome == Outcome::Unavailable {
-            err.kind = "api_error";
-        } else if outcome == Outcome::Unsupported {
-            err.kind = "invalid_request_error";
-        }
         return Err(err);
     }
     let candidates = policy

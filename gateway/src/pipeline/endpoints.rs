@@ -3,7 +3,7 @@
 use super::authenticate::TenantRef;
 use super::classify;
 use super::decide::{self, key, refusals_json, visible_models, Target};
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use bytes::Bytes;
 use serde_json::json;
@@ -89,10 +89,12 @@ pub fn readyz(gw: &Gateway) -> Result<Json, ApiError> {
             body: Bytes::from_static(br#"{"status":"ready"}"#),
         })
     } else {
-        let mut err = ApiError::internal("listeners are not up yet");
-        err.status = 503;
-        err.code = "not_ready";
-        Err(err)
+        let why = if gw.is_shutting_down() {
+            "shutting down"
+        } else {
+            "listeners are not up yet"
+        };
+        Err(ApiError::new(503, ErrorCode::NotReady, why))
     }
 }
 

@@ -19,7 +19,7 @@ pub mod redact;
 pub mod respond;
 pub mod trace;
 
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use pingora::proxy::Session;
 use trace::{Outcome, RequestRecord};
@@ -45,7 +45,10 @@ pub async fn serve(gw: &Gateway, session: &mut Session) {
         ("GET", "/healthz") => small(session, gw, Ok(endpoints::healthz())).await,
         ("GET", "/readyz") => small(session, gw, endpoints::readyz(gw)).await,
         _ => {
-            let err = ApiError::not_found("unknown_url", format!("unknown path: {method} {path}"));
+            let err = ApiError::not_found(
+                ErrorCode::UnknownUrl,
+                format!("unknown path: {method} {path}"),
+            );
             small(session, gw, Err(err)).await
         }
     }
@@ -78,14 +81,8 @@ async fn chat_completions(gw: &Gateway, session: &mut Session) {
     let mut rec = trace::Recording::start(gw);
     if let Err(err) = run_chat(gw, session, &mut rec).await {
         rec.fail(&err);
-        if !rec.response_started {
-            if err.status == 413 {
-                // The rest of the body was not read: the connection cannot be reused.
-                session.set_keepalive(None);
-            }
-            if respond::error(session, &rec.id, &err).await.is_err() {
-                rec.outcome = Outcome::ClientDisconnected;
-            }
+        if !rec.response_started && respond::error(session, &rec.id, &err).await.is_err() {
+            rec.outcome = Outcome::ClientDisconnected;
         }
     }
     rec.finish();

@@ -1,6 +1,6 @@
 //! Step 2: read the body, bounded, and parse it against the schema.
 
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorCode};
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use tollgate_adapters::ChatRequest;
@@ -40,7 +40,7 @@ pub async fn body(session: &mut Session, limit: usize) -> Result<Bytes, ApiError
             Ok(None) => return Ok(buf.freeze()),
             Err(e) => {
                 return Err(ApiError::bad_request(
-                    "body_read_failed",
+                    ErrorCode::BodyReadFailed,
                     format!("could not read the request body: {e}"),
                 ))
             }

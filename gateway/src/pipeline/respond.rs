@@ -38,6 +38,11 @@ pub async fn json(
 
 /// Writes an error: the one place an [`ApiError`] becomes a response.
 pub async fn error(session: &mut Session, request_id: &str, err: &ApiError) -> WriteResult {
+    if !err.keeps_connection() {
+        // The rest of the request was not read (or the server is stopping): the connection
+        // cannot serve another request.
+        session.set_keepalive(None);
+    }
     let body = err.body();
     let mut h = header(err.status, request_id)?;
     let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");

@@ -3,7 +3,7 @@
 //! sure it is written exactly once, and [`record`] turns it into the metering record by value.
 
 use crate::config::Candidate;
-use crate::errors::ApiError;
+use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use crate::meter::BusyProbe;
 use parking_lot::Mutex;
@@ -60,7 +60,7 @@ pub struct RequestRecord {
     /// How it ended.
     pub outcome: Outcome,
     /// The error code when it did not complete.
-    pub error_code: Option<&'static str>,
+    pub error_code: Option<ErrorCode>,
     /// Whether any response byte reached the client (errors can then only go in-stream).
     pub response_started: bool,
     /// Kinds of sensitive data detected in the prompt (labels only, never the text).
@@ -103,25 +103,15 @@ impl RequestRecord {
         }
     }
 
-    /// Notes the error a request ended with.
+    /// Notes the error a request ended with; how it counts is decided by its code.
     pub fn fail(&mut self, err: &ApiError) {
         self.error_code = Some(err.code);
-        if self.response_started {
-            self.outcome = if err.status == 499 {
-                Outcome::ClientDisconnected
-            } else {
-                Outcome::CutOff
-            };
-            return;
+        self.outcome = err
+            .code
+            .outcome(self.response_started, !self.attempts.is_empty());
+        if !self.response_started {
+            self.status = err.status;
         }
-        self.status = err.status;
-        self.outcome = match err.status {
-            499 => Outcome::ClientDisconnected,
-            400 | 404 | 413 | 422 => Outcome::RejectedInput,
-            401 | 403 => Outcome::Refused,
-            _ if self.attempts.is_empty() => Outcome::Refused,
-            _ => Outcome::Failed,
-        };
     }
 }
 
@@ -172,10 +162,7 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
     m.data_class = rec.data_class.unwrap_or(DataClass::Public);
     m.decision = rec.decision.clone();
     m.stream = rec.stream;
-    m.outcome = match rec.outcome {
-        _ if rec.error_code == Some("budget_exceeded") => Outcome::Refused,
-        outcome => outcome,
-    };
+    m.outcome = rec.outcome;
     m.status = rec.status;
     m.error_class = rec.error_code;
     m.usage = match rec.usage {
@@ -381,16 +368,13 @@ impl Drop for Recording<'_> {
         }
         // The task was dropped half-way: by the server's shutdown, or by the connection going
         // away under it (an HTTP/2 reset, say).
-        if self.gw.is_shutting_down() {
-            if !self.rec.response_started {
-                self.rec.status = 503;
-            }
-            self.rec.outcome = Outcome::Shutdown;
-            self.rec.error_code = Some("server_shutting_down");
+        let code = if self.gw.is_shutting_down() {
+            ErrorCode::ServerShuttingDown
         } else {
-            self.rec.fail(&ApiError::client_closed());
-            self.rec.error_code = Some("cancelled");
-        }
+            ErrorCode::Cancelled
+        };
+        self.rec
+            .fail(&ApiError::new(503, code, "the request's task was dropped"));
         record(self.gw, &self.rec);
     }
 }

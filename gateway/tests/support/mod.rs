@@ -6,7 +6,7 @@ pub mod prometheus;
 use std::path::Path;
 use std::time::Duration;
 use tollgate_metering::{
-    busy_share, estimate_tokens, Attempt, MeteringConfig, Outcome, Record, Usage,
+    busy_share, estimate_tokens, Attempt, ErrorCode, MeteringConfig, Outcome, Record, Usage,
 };
 use tollgate_policies::{DataClass, Zone};
 
@@ -155,7 +155,7 @@ pub fn cut_off(id: &str, at: i64, tenant: &str, route: &str) -> Record {
     );
     r.stream = true;
     r.outcome = Outcome::CutOff;
-    r.error_class = Some("upstream_cut");
+    r.error_class = Some(ErrorCode::UpstreamStreamFailed);
     r.ttft = Some(Duration::from_millis(300));
     r.inter_token = Some(Duration::from_millis(15));
     r.usage = Usage {
@@ -243,7 +243,7 @@ pub fn refused(id: &str, at: i64, tenant: &str, route: &str) -> Record {
     let mut r = base(id, at, tenant, route);
     r.outcome = Outcome::Refused;
     r.status = 403;
-    r.error_class = Some("policy_refused");
+    r.error_class = Some(ErrorCode::PolicyRefused);
     r.data_class = DataClass::Restricted;
     r.refusals = vec!["sensitive_outside_boundary", "licence_use"];
     r.detections = vec!["card"];
@@ -267,7 +267,7 @@ pub fn failed(id: &str, at: i64, tenant: &str, route: &str) -> Record {
     r.zone = Some(Zone::Local);
     r.outcome = Outcome::Failed;
     r.status = 502;
-    r.error_class = Some("upstream_connect");
+    r.error_class = Some(ErrorCode::BackendsFailed);
     r.duration = Duration::from_millis(4);
     r
 }
