@@ -1,17 +1,14 @@
 //! The gateway's state: the checked config, one live backend per configured backend, and the
 //! key index that authentication reads.
 
-use crate::config::raw::BackendKind;
-use crate::config::{Backend as BackendConfig, Config};
-use crate::health::Health;
+use crate::backends::{build_backend, BackendSlot};
+use crate::config::env::{EnvSource, ProcessEnv};
+use crate::config::Config;
 use crate::policy::Policy;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
-use tollgate_adapters::on_device::OnDevice;
-use tollgate_adapters::openai_compat::{OpenAiCompat, OpenAiCompatConfig};
-use tollgate_adapters::synth;
 use tollgate_adapters::Backend;
 
 /// Everything a request needs, shared by every worker.
@@ -19,12 +16,10 @@ use tollgate_adapters::Backend;
 pub struct Gateway {
     /// The checked configuration.
     pub config: Config,
-    /// Live backends, at the same indexes as `config.backends`.
-    pub backends: Vec<Backend>,
+    /// One slot per backend, at the index of its config in `config.backends`.
+    pub backends: Vec<BackendSlot>,
     /// Catalogue, checked routes and detector.
     pub policy: Policy,
-    /// Passive health per backend, at the same indexes as `config.backends`.
-    pub health: Vec<Health>,
     /// The instant health deadlines are measured from.
     pub epoch: Instant,
     /// SHA-256 of each API key → tenant index.
@@ -40,14 +35,20 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds the live backends and the key index from a checked config.
+    /// Builds the live backends and the key index from a checked config, reading the keys
+    /// that `api_key_env` names from the process environment.
     pub fn build(config: Config) -> Result<Gateway, String> {
+        Self::build_with(config, &ProcessEnv)
+    }
+
+    /// [`Gateway::build`] with keys read from `env`.
+    pub fn build_with(config: Config, env: &dyn EnvSource) -> Result<Gateway, String> {
         let backends = config
             .backends
             .iter()
-            .map(build_backend)
+            .map(|b| build_backend(b, env).map(|live| BackendSlot::new(Some(live))))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::assemble(config, backends)
+        Self::assemble(config, backends, env)
     }
 
     /// The policy engine alone, for offline commands (`explain`, `models`): no backend is
@@ -55,16 +56,25 @@ impl Gateway {
     /// Nothing may dispatch through it: it has no live backends.
     pub fn offline(mut config: Config) -> Result<Gateway, String> {
         config.metering.ledger.enabled = false;
-        Self::assemble(config, Vec::new())
+        let backends = config
+            .backends
+            .iter()
+            .map(|_| BackendSlot::new(None))
+            .collect();
+        Self::assemble(config, backends, &ProcessEnv)
     }
 
-    fn assemble(config: Config, backends: Vec<Backend>) -> Result<Gateway, String> {
+    fn assemble(
+        config: Config,
+        backends: Vec<BackendSlot>,
+        env: &dyn EnvSource,
+    ) -> Result<Gateway, String> {
         let mut keys = HashMap::new();
         for (i, t) in config.tenants.iter().enumerate() {
             for d in &t.key_digests {
                 keys.insert(*d, i);
             }
-            if let Some(key) = t.api_key_env.as_deref().and_then(|v| std::env::var(v).ok()) {
+            if let Some(key) = t.api_key_env.as_deref().and_then(|v| env.var(v)) {
                 keys.insert(digest(key.as_bytes()), i);
             }
         }
@@ -77,12 +87,10 @@ impl Gateway {
                 output_per_mtok: p.output_per_mtok,
             })
         })?;
-        let health = config.backends.iter().map(|_| Health::default()).collect();
         let meter = crate::meter::Meter::open(&config)?;
         Ok(Gateway {
             backends,
             policy,
-            health,
             epoch: Instant::now(),
             config,
             keys,
@@ -114,7 +122,7 @@ impl Gateway {
     /// at scrape time, so the engines' hot loops never touch the registry.
     pub fn refresh_engine_gauges(&self) {
         for (b, backend) in self.backends.iter().enumerate() {
-            if let Backend::OnDevice(engine) = backend {
+            if let Some(Backend::OnDevice(engine)) = &backend.live {
                 let stats = engine.stats();
                 self.meter.metering().metrics().set_ondevice(
                     &self.config.backends[b].name,
@@ -150,58 +158,4 @@ impl Gateway {
 /// SHA-256 of an API key.
 pub fn digest(key: &[u8]) -> [u8; 32] {
     Sha256::digest(key).into()
-}
-
-fn build_backend(b: &BackendConfig) -> Result<Backend, String> {
-    match b.kind {
-        BackendKind::Openai => {
-            let (api_key, missing_key_env) = match &b.api_key_env {
-                Some(var) => match std::env::var(var) {
-                    Ok(key) if !key.is_empty() => (Some(key), None),
-                    _ => (None, Some(var.clone())),
-                },
-                None => (None, None),
-            };
-            let cfg = OpenAiCompatConfig {
-                name: b.name.clone(),
-                base_url: b.base_url.clone().unwrap_or_default(),
-                api_key,
-                missing_key_env,
-                headers: b.headers.clone(),
-                timeouts: b.timeouts,
-            };
-            OpenAiCompat::new(cfg)
-                .map(Backend::OpenAiCompat)
-                .map_err(|e| format!("backends.{}: {e}", b.name))
-        }
-        BackendKind::OnDevice => {
-            let Some((engine, demo)) = &b.engine else {
-                return Err(format!("backends.{}: no engine settings", b.name));
-            };
-            if *demo {
-                let dir = engine
-                    .path
-                    .parent()
-                    .unwrap_or_else(|| std::path::Path::new("."));
-                let path = synth::ensure_demo_model(dir)
-                    .map_err(|e| format!("backends.{}: {e}", b.name))?;
-                tracing::warn!(
-                    backend = %b.name,
-                    path = %path.display(),
-                    "no model configured: serving a generated demo model with RANDOM weights; it proves \
-                     the path, not the answers (set [backends.{}.engine] path to a real GGUF)",
-                    b.name
-                );
-            }
-            let started = std::time::Instant::now();
-            let engine = OnDevice::load(&b.name, engine).map_err(|e| e.to_string())?;
-            tracing::info!(
-                backend = %b.name,
-                n_ctx = engine.n_ctx(),
-                load_ms = started.elapsed().as_millis() as u64,
-                "on-device model loaded"
-            );
-            Ok(Backend::OnDevice(engine))
-        }
-    }
 }

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod audit_cli;
+pub mod backends;
 pub mod cli;
 pub mod cli_policy;
 pub mod config;

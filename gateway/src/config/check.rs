@@ -231,16 +231,6 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
         .iter()
         .map(|(name, t)| check_tenant(name, t, &config, &mut errors))
         .collect();
-    for t in &config.tenants {
-        if let Some(var) = &t.api_key_env {
-            if std::env::var_os(var).is_none() {
-                config.warnings.push(format!(
-                    "tenants.{}.api_key_env: environment variable {var} is not set",
-                    t.name
-                ));
-            }
-        }
-    }
     if config.tenants.is_empty() && !config.loopback_only() {
         errors.add(
             "server.listen",
@@ -409,14 +399,6 @@ fn check_backend(
                 ),
                 Some(_) => {}
             }
-        }
-    }
-    if let Some(var) = &b.api_key_env {
-        if std::env::var_os(var).is_none() {
-            warnings.push(format!(
-                "{path}.api_key_env: environment variable {var} is not set; \
-                 requests to this backend fail over to the next candidate"
-            ));
         }
     }
     let t = &b.timeouts;

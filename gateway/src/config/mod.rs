@@ -2,12 +2,13 @@
 //! parsed into raw types, then checked into a [`Config`] whose cross-references all resolve.
 
 mod check;
+pub mod env;
 mod metering;
 pub mod raw;
 
 pub use check::{Backend, Candidate, Config, Model, Route, Server, Tenant};
 
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Format, Toml};
 use figment::Figment;
 use std::fmt;
 use std::path::Path;
@@ -62,19 +63,24 @@ impl ConfigErrors {
 /// `TOLLGATE_BACKENDS__OPENAI__BASE_URL` sets `[backends.openai] base_url`. Only variables with
 /// a `__` are read, so `TOLLGATE_LOG` and the like are never mistaken for config keys.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with(path, &env::ProcessEnv)
+}
+
+/// [`load`] with the environment read from `env` instead of the process.
+pub fn load_with(path: &Path, env: &dyn env::EnvSource) -> Result<Config, ConfigErrors> {
     if !path.is_file() {
         return Err(ConfigErrors::one(
             "",
             format!("config file '{}' not found", path.display()),
         ));
     }
-    let figment = Figment::new().merge(Toml::file_exact(path)).merge(
-        Env::prefixed("TOLLGATE_")
-            .filter(|k| k.as_str().contains("__"))
-            .split("__"),
-    );
+    let figment = Figment::new()
+        .merge(Toml::file_exact(path))
+        .merge(env::Overrides(env));
     let base_dir = path.parent().unwrap_or_else(|| Path::new("."));
-    from_figment(&figment, base_dir)
+    let mut config = from_figment(&figment, base_dir)?;
+    env::warnings(&mut config, env);
+    Ok(config)
 }
 
 /// Loads a configuration from a TOML string alone (no environment), for tests and tools.

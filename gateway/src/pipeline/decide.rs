@@ -80,7 +80,11 @@ pub fn judge(
         .policy
         .catalog
         .iter()
-        .map(|(id, _)| gw.health[gw.policy.candidate(id).backend].live(gw.epoch))
+        .map(|(id, _)| {
+            gw.backends[gw.policy.candidate(id).backend]
+                .health
+                .live(gw.epoch)
+        })
         .collect();
     let facts = Facts {
         catalog: &gw.policy.catalog,

@@ -65,15 +65,15 @@ pub async fn dispatch(
             _ => req,
         };
         let model = gw.config.model(candidate);
-        let backend = &gw.backends[candidate.backend];
+        let slot = &gw.backends[candidate.backend];
         let started = Instant::now();
         let result = tokio::select! {
-            r = attempt(backend, outgoing, &model.name) => r,
+            r = attempt(slot.live.as_ref(), outgoing, &model.name) => r,
             () = client_gone(session) => return Err(ApiError::client_closed()),
         };
         let elapsed = started.elapsed();
         rec.backend_wait += elapsed;
-        let health = &gw.health[candidate.backend];
+        let health = &slot.health;
         match result {
             Ok(reply) => {
                 health.success(elapsed);
@@ -125,10 +125,15 @@ fn says_backend_is_unwell(err: &AttemptError) -> bool {
 }
 
 async fn attempt(
-    backend: &Backend,
+    backend: Option<&Backend>,
     req: &ChatRequest,
     model: &str,
 ) -> Result<ServedReply, AttemptError> {
+    let Some(backend) = backend else {
+        return Err(AttemptError::Unavailable(
+            "the gateway runs offline: no backend is built".into(),
+        ));
+    };
     match backend.chat(req, model).await? {
         Reply::Complete(complete) => Ok(ServedReply::Complete(complete)),
         Reply::Stream(mut rest) => match rest.next().await {
@@ -174,7 +179,7 @@ pub fn admit(
     // The previous attempt failed: give back what it held before taking anything new.
     held.reservation = None;
     if let Some(p) = held.busy.take() {
-        meter.abandon_busy(p);
+        gw.backends[p.backend].abandon_busy();
     }
     if meter.has_budgets() {
         let m = meter.metering();
@@ -210,7 +215,7 @@ pub fn admit(
         .cost_per_hour(&backend.name)
         .is_some()
     {
-        held.busy = Some(meter.begin_busy(candidate.backend));
+        held.busy = Some(gw.backends[candidate.backend].begin_busy(candidate.backend));
     }
     Ok(true)
 }

@@ -2,10 +2,10 @@
 //! whatever its outcome: [`RequestRecord`] gathers what the request did, [`Recording`] makes
 //! sure it is written exactly once, and [`record`] turns it into the metering record by value.
 
+use crate::backends::BusyProbe;
 use crate::config::Candidate;
 use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
-use crate::meter::BusyProbe;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tollgate_adapters::Usage;
@@ -213,7 +213,7 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
             }
         })
         .collect();
-    m.busy = held.busy.map(|p| gw.meter.busy_time(p));
+    m.busy = held.busy.map(|p| gw.backends[p.backend].busy_time(p));
     m.detections = rec.detections.clone();
     m.refusals = rec.refusals.clone();
     (m, held.reservation)

@@ -1,0 +1,124 @@
+//! One slot per configured backend: its live client or engine, its passive health and the
+//! requests in flight on it, kept together so nothing has to stay "at the same index" by hand.
+
+use crate::config::env::EnvSource;
+use crate::config::raw::BackendKind;
+use crate::config::Backend as BackendConfig;
+use crate::health::Health;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use tollgate_adapters::on_device::OnDevice;
+use tollgate_adapters::openai_compat::{OpenAiCompat, OpenAiCompatConfig};
+use tollgate_adapters::synth;
+use tollgate_adapters::Backend;
+
+/// A backend at run time, at the index of its config in `config.backends`.
+#[derive(Debug)]
+pub struct BackendSlot {
+    /// The client or engine; `None` in an offline gateway (`explain`, `models`), which never
+    /// dispatches.
+    pub live: Option<Backend>,
+    /// Passive health, fed by every attempt.
+    pub health: Health,
+    /// Requests in flight, for the share of a backend priced by the hour.
+    inflight: AtomicI64,
+}
+
+/// The start of an attempt on a backend priced by the hour, for its share of busy time.
+#[derive(Debug, Clone, Copy)]
+pub struct BusyProbe {
+    /// The backend's index.
+    pub backend: usize,
+    started: Instant,
+    concurrency: i64,
+}
+
+impl BackendSlot {
+    /// A slot around a built backend (or none, offline).
+    pub fn new(live: Option<Backend>) -> BackendSlot {
+        BackendSlot {
+            live,
+            health: Health::default(),
+            inflight: AtomicI64::new(0),
+        }
+    }
+
+    /// Notes an attempt starting on this backend (index `backend`).
+    pub fn begin_busy(&self, backend: usize) -> BusyProbe {
+        let before = self.inflight.fetch_add(1, Ordering::Relaxed);
+        BusyProbe {
+            backend,
+            started: Instant::now(),
+            concurrency: before + 1,
+        }
+    }
+
+    /// Ends an attempt that [`BackendSlot::begin_busy`] started without charging it (it failed
+    /// and the next candidate is tried).
+    pub fn abandon_busy(&self) {
+        self.inflight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// This request's share of the backend's busy time: the attempt's wall time divided by the
+    /// mean number of requests in flight on it at the attempt's start and end.
+    pub fn busy_time(&self, probe: BusyProbe) -> Duration {
+        let now_inflight = self.inflight.fetch_sub(1, Ordering::Relaxed);
+        let mean = (probe.concurrency + now_inflight).max(2) as f64 / 2.0;
+        tollgate_metering::busy_share(probe.started.elapsed(), mean)
+    }
+}
+
+/// Builds the live backend of one config entry.
+pub fn build_backend(b: &BackendConfig, env: &dyn EnvSource) -> Result<Backend, String> {
+    match b.kind {
+        BackendKind::Openai => {
+            let (api_key, missing_key_env) = match &b.api_key_env {
+                Some(var) => match env.var(var) {
+                    Some(key) if !key.is_empty() => (Some(key), None),
+                    _ => (None, Some(var.clone())),
+                },
+                None => (None, None),
+            };
+            let cfg = OpenAiCompatConfig {
+                name: b.name.clone(),
+                base_url: b.base_url.clone().unwrap_or_default(),
+                api_key,
+                missing_key_env,
+                headers: b.headers.clone(),
+                timeouts: b.timeouts,
+            };
+            OpenAiCompat::new(cfg)
+                .map(Backend::OpenAiCompat)
+                .map_err(|e| format!("backends.{}: {e}", b.name))
+        }
+        BackendKind::OnDevice => {
+            let Some((engine, demo)) = &b.engine else {
+                return Err(format!("backends.{}: no engine settings", b.name));
+            };
+            if *demo {
+                let dir = engine
+                    .path
+                    .parent()
+                    .unwrap_or_else(|| std::path::Path::new("."));
+                let path = synth::ensure_demo_model(dir)
+                    .map_err(|e| format!("backends.{}: {e}", b.name))?;
+                tracing::warn!(
+                    backend = %b.name,
+                    path = %path.display(),
+                    "no model configured: serving a generated demo model with RANDOM weights; it proves \
+                     the path, not the answers (set [backends.{}.engine] path to a real GGUF)",
+                    b.name
+                );
+            }
+            let started = std::time::Instant::now();
+            let engine = OnDevice::load(&b.name, engine).map_err(|e| e.to_string())?;
+            tracing::info!(
+                backend = %b.name,
+                n_ctx = engine.n_ctx(),
+                load_ms = started.elapsed().as_millis() as u64,
+                "on-device model loaded"
+            );
+            Ok(Backend::OnDevice(engine))
+        }
+    }
+}
