@@ -65,6 +65,38 @@ pub struct LedgerConfig {
     /// `full_wait_ms`: how long `record` may wait for room when the queue is full before the row
     /// is dropped (counted and logged with its fields). Default 50 ms; 0 never waits.
     pub full_wait_ms: u64,
+    /// `synchronous`: `"normal"` (default) commits each batch to the write-ahead log without
+    /// an fsync, which survives a crash or `kill -9` of the process, and fsyncs the log every
+    /// `checkpoint_ms` for power loss; `"full"` fsyncs at every commit (power-loss safe for
+    /// every row, at the cost of one fsync per batch on the response path).
+    pub synchronous: Synchronous,
+    /// `checkpoint_ms`: with `synchronous = "normal"`, the longest a committed row waits for
+    /// the fsync that makes it survive a power loss. Default 1000.
+    pub checkpoint_ms: u64,
+    /// `commit_wait_ms`: how long a response's last byte may wait for its row to be committed
+    /// (the row is committed before the answer is complete, so a client never sees an answer
+    /// that has no row). Default 1000; past it the answer goes out and the row follows.
+    pub commit_wait_ms: u64,
+}
+
+/// SQLite's `synchronous` setting for the ledger (see [`LedgerConfig::synchronous`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Synchronous {
+    /// Survives a process crash at once, a power loss after the next checkpoint.
+    Normal,
+    /// Survives a power loss at every commit.
+    Full,
+}
+
+impl Synchronous {
+    /// The pragma value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
 }
 
 impl Default for LedgerConfig {
@@ -75,6 +107,9 @@ impl Default for LedgerConfig {
             queue_capacity: 65_536,
             batch_max: 1024,
             full_wait_ms: 50,
+            synchronous: Synchronous::Normal,
+            checkpoint_ms: 1000,
+            commit_wait_ms: 1000,
         }
     }
 }

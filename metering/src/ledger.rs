@@ -1,10 +1,16 @@
 //! The ledger: one durable SQLite row per request, written off the response path.
 //!
 //! `enqueue` puts a row on a bounded in-memory queue; one writer thread drains it in batches,
-//! one transaction per batch. Durability: WAL journal with `synchronous=FULL`, so a committed
-//! batch survives a process crash *and* a power loss (the WAL is fsynced at each commit; with
-//! batching that is one fsync per batch, not per row). `synchronous=NORMAL` would survive a
-//! process crash only.
+//! one transaction per batch, so rows recorded at the same time share a commit (group commit).
+//! `enqueue` returns a ticket, and [`CommitTicket::committed`] resolves once that row is committed:
+//! the pipeline does so before a response's last byte, so an answer a client received always
+//! has its row, even when the process is killed right after.
+//!
+//! Durability: WAL journal. With `synchronous = "normal"` (default) a commit writes the WAL
+//! without an fsync: it survives a crash or `kill -9` of the process at once, and the writer
+//! checkpoints (which fsyncs the WAL) at least every `checkpoint_ms`, bounding what a power
+//! loss can take. With `synchronous = "full"` every commit is fsynced: a power loss loses no
+//! committed row, at one fsync per batch.
 //!
 //! When the queue is full, `enqueue` waits up to `full_wait_ms` for room (counted in
 //! `tollgate_ledger_blocked_writes_total`); a row still without room is dropped, counted in
@@ -194,6 +200,24 @@ struct Shared {
     capacity: usize,
     full_wait: Duration,
     metrics: LedgerMetrics,
+    /// Rows done (committed, or dropped and counted), for async waiters.
+    done_tx: tokio::sync::watch::Sender<u64>,
+}
+
+/// A queued row's place in the commit order: await [`CommitTicket::committed`] to know it is
+/// committed (or was dropped and counted).
+#[derive(Debug)]
+pub struct CommitTicket {
+    ticket: u64,
+    rx: tokio::sync::watch::Receiver<u64>,
+}
+
+impl CommitTicket {
+    /// Resolves once the row is done, or at once if the writer has stopped.
+    pub async fn committed(mut self) {
+        let ticket = self.ticket;
+        let _ = self.rx.wait_for(|done| *done >= ticket).await;
+    }
 }
 
 /// Handle to the ledger database and its writer thread.
@@ -212,12 +236,20 @@ impl std::fmt::Debug for Ledger {
 /// Opens (creating when absent) the ledger at `path` with the durability pragmas and the
 /// current schema.
 pub fn open_db(path: &Path) -> Result<Connection, MeteringError> {
+    open_db_with(path, super::config::Synchronous::Full)
+}
+
+/// [`open_db`] with the given `synchronous` setting.
+pub fn open_db_with(
+    path: &Path,
+    synchronous: super::config::Synchronous,
+) -> Result<Connection, MeteringError> {
     let ctx = |e| MeteringError::ledger(path, e);
     let conn = Connection::open(path).map_err(ctx)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(ctx)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(ctx)?;
-    conn.pragma_update(None, "synchronous", "FULL")
+    conn.pragma_update(None, "synchronous", synchronous.as_str())
         .map_err(ctx)?;
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -324,7 +356,7 @@ impl Ledger {
         cfg: &super::config::LedgerConfig,
         metrics: LedgerMetrics,
     ) -> Result<Ledger, MeteringError> {
-        let conn = open_db(&cfg.path)?;
+        let conn = open_db_with(&cfg.path, cfg.synchronous)?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 rows: VecDeque::new(),
@@ -338,12 +370,15 @@ impl Ledger {
             capacity: cfg.queue_capacity.max(1),
             full_wait: Duration::from_millis(cfg.full_wait_ms),
             metrics,
+            done_tx: tokio::sync::watch::Sender::new(0),
         });
         let batch_max = cfg.batch_max.max(1);
+        let checkpoint = (cfg.synchronous == super::config::Synchronous::Normal)
+            .then(|| Duration::from_millis(cfg.checkpoint_ms.max(1)));
         let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("tollgate-ledger".into())
-            .spawn(move || write_loop(conn, &writer_shared, batch_max))
+            .spawn(move || write_loop(conn, &writer_shared, batch_max, checkpoint))
             .map_err(MeteringError::Thread)?;
         Ok(Ledger {
             path: cfg.path.clone(),
@@ -357,15 +392,16 @@ impl Ledger {
         &self.path
     }
 
-    /// Queues a row for the writer; never fails (see the module docs for a full queue).
-    pub fn enqueue(&self, row: Row) {
+    /// Queues a row for the writer and returns its ticket for [`Ledger::wait_committed`];
+    /// never fails (see the module docs for a full queue).
+    pub fn enqueue(&self, row: Row) -> u64 {
         let s = &*self.shared;
         let mut q = s.queue.lock();
         if q.shutdown {
             drop(q);
             s.metrics.dropped_rows.inc();
             tracing::error!(row = ?row, "ledger closed: row dropped");
-            return;
+            return 0;
         }
         if q.rows.len() >= s.capacity {
             s.metrics.blocked_writes.inc();
@@ -379,14 +415,25 @@ impl Ledger {
                 drop(q);
                 s.metrics.dropped_rows.inc();
                 tracing::error!(row = ?row, "ledger queue full: row dropped");
-                return;
+                return 0;
             }
         }
         q.rows.push_back(row);
         q.enqueued += 1;
+        let ticket = q.enqueued;
         s.metrics.queue_depth.set(q.rows.len() as i64);
         drop(q);
         s.not_empty.notify_one();
+        ticket
+    }
+
+    /// A handle to await the commit of the row `enqueue` gave `ticket` (0: dropped, nothing
+    /// to await).
+    pub fn ticket(&self, ticket: u64) -> Option<CommitTicket> {
+        (ticket > 0).then(|| CommitTicket {
+            ticket,
+            rx: self.shared.done_tx.subscribe(),
+        })
     }
 
     /// Waits until every row queued before this call is committed (or dropped and counted).
@@ -431,6 +478,13 @@ impl Drop for Ledger {
     }
 }
 
+/// Makes every committed row survive a power loss: a checkpoint fsyncs the WAL first.
+fn sync_wal(conn: &Connection) {
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+        tracing::warn!(error = %e, "ledger checkpoint failed; retried at the next interval");
+    }
+}
+
 /// The hash of the newest chained row, where the chain goes on.
 fn chain_head(conn: &Connection) -> Result<String, rusqlite::Error> {
     let head: Option<Option<String>> = conn
@@ -443,7 +497,9 @@ fn chain_head(conn: &Connection) -> Result<String, rusqlite::Error> {
     Ok(head.flatten().unwrap_or_else(audit::genesis))
 }
 
-fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize) {
+fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize, checkpoint: Option<Duration>) {
+    let mut last_checkpoint = Instant::now();
+    let mut unsynced = false;
     let mut head = match chain_head(&conn) {
         Ok(h) => h,
         Err(e) => {
@@ -456,9 +512,26 @@ fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize) {
         let batch: Vec<Row> = {
             let mut q = s.queue.lock();
             while q.rows.is_empty() && !q.shutdown {
-                s.not_empty.wait(&mut q);
+                match checkpoint.filter(|_| unsynced) {
+                    // Idle with unsynced commits: sync them when the interval is up.
+                    Some(every) => {
+                        let due = last_checkpoint + every;
+                        if s.not_empty.wait_until(&mut q, due).timed_out() {
+                            drop(q);
+                            sync_wal(&conn);
+                            last_checkpoint = Instant::now();
+                            unsynced = false;
+                            q = s.queue.lock();
+                        }
+                    }
+                    None => s.not_empty.wait(&mut q),
+                }
             }
             if q.rows.is_empty() {
+                if unsynced {
+                    drop(q);
+                    sync_wal(&conn);
+                }
                 return;
             }
             let n = q.rows.len().min(batch_max);
@@ -471,8 +544,18 @@ fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize) {
         write_with_retries(&mut conn, s, &batch, &mut head);
         let mut q = s.queue.lock();
         q.done += n;
+        let done = q.done;
         drop(q);
         s.progress.notify_all();
+        s.done_tx.send_replace(done);
+        if let Some(every) = checkpoint {
+            unsynced = true;
+            if last_checkpoint.elapsed() >= every {
+                sync_wal(&conn);
+                last_checkpoint = Instant::now();
+                unsynced = false;
+            }
+        }
     }
 }
 

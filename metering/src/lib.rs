@@ -20,7 +20,7 @@ pub use budget::{BudgetExceeded, BudgetStatus, Budgets, Period, Reservation, Sco
 pub use code::{ErrorCode, Origin, Outcome};
 pub use config::{
     BackendCost, BudgetLimits, BudgetsConfig, LedgerConfig, MeteringConfig, MetricsConfig,
-    ModelPrice, OnExhausted, PricesConfig,
+    ModelPrice, OnExhausted, PricesConfig, Synchronous,
 };
 pub use cost::{
     busy_share, estimate_tokens, estimate_tokens_from_bytes, warnings, Cost, PriceTable,
@@ -88,6 +88,7 @@ pub struct Metering {
     budgets: Budgets,
     metrics_enabled: bool,
     default_max_tokens: u64,
+    commit_wait: std::time::Duration,
 }
 
 impl Metering {
@@ -116,19 +117,49 @@ impl Metering {
             budgets,
             metrics_enabled: cfg.metrics.enabled,
             default_max_tokens: cfg.budgets.default_max_tokens,
+            commit_wait: std::time::Duration::from_millis(cfg.ledger.commit_wait_ms),
         })
     }
 
     /// Records one finished request: metrics, ledger row, budget settlement. Never fails and
     /// never blocks beyond the ledger's `full_wait_ms` when its queue is full.
     pub fn record(&self, rec: &Record, reservation: Option<Reservation>) -> Cost {
+        self.record_ticketed(rec, reservation).0
+    }
+
+    /// [`Metering::record`], returning a handle to await the commit of its ledger row (none
+    /// without a ledger): for the pipeline to await before an answer's last byte.
+    pub fn record_for_commit(
+        &self,
+        rec: &Record,
+        reservation: Option<Reservation>,
+    ) -> (Cost, Option<ledger::CommitTicket>) {
+        let (cost, ticket) = self.record_ticketed(rec, reservation);
+        let ticket = match (&self.ledger, ticket) {
+            (Some(ledger), Some(t)) => ledger.ticket(t),
+            _ => None,
+        };
+        (cost, ticket)
+    }
+
+    /// How long an answer's last byte may wait for its row (`[ledger] commit_wait_ms`).
+    pub fn commit_wait(&self) -> std::time::Duration {
+        self.commit_wait
+    }
+
+    fn record_ticketed(
+        &self,
+        rec: &Record,
+        reservation: Option<Reservation>,
+    ) -> (Cost, Option<u64>) {
         let cost = self.prices.cost(rec);
         if self.metrics_enabled {
             self.metrics.observe(rec, &cost);
         }
-        if let Some(ledger) = &self.ledger {
-            ledger.enqueue(self.row(rec, &cost));
-        }
+        let ticket = self
+            .ledger
+            .as_ref()
+            .map(|ledger| ledger.enqueue(self.row(rec, &cost)));
         self.budgets.settle(
             reservation.as_ref(),
             &rec.tenant,
@@ -136,7 +167,8 @@ impl Metering {
             cost.total_usd.unwrap_or(0.0),
             rec.started_at_ms,
         );
-        cost
+        // Ticket 0: the row was dropped (counted and logged); there is nothing to wait for.
+        (cost, ticket.filter(|t| *t > 0))
     }
 
     /// The ledger row of `rec` costed at `cost`.

@@ -98,11 +98,18 @@ pub async fn served(
             let _ = h.insert_header(http::header::CONTENT_LENGTH, body.len());
             rec.response_started = true;
             rec.ttft = Some(rec.started.elapsed());
-            let written = async {
+            let mut body = body;
+            let last = body.split_off(body.len().saturating_sub(1));
+            let head = async {
                 session.write_response_header(h, false).await?;
-                session.write_response_body(Some(body), true).await
+                session.write_response_body(Some(body), false).await
             };
-            written.await.map_err(|_| ApiError::client_closed())
+            head.await.map_err(|_| ApiError::client_closed())?;
+            super::trace::record_before_last_byte(gw, rec).await;
+            session
+                .write_response_body(Some(last), true)
+                .await
+                .map_err(|_| ApiError::client_closed())
         }
         ServedReply::Stream { first, rest } => {
             let _ = h.insert_header(http::header::CONTENT_TYPE, "text/event-stream");
@@ -117,7 +124,7 @@ pub async fn served(
                 return Err(ApiError::client_closed());
             }
             let restorer = redaction.as_ref().map(|r| r.stream());
-            relay(session, req, first, rest, restorer, rec).await
+            relay(session, gw, req, first, rest, restorer, rec).await
         }
     }
 }
@@ -126,6 +133,7 @@ pub async fn served(
 /// client going away (which drops, and so cancels, the upstream request).
 async fn relay(
     session: &mut Session,
+    gw: &Gateway,
     req: &ChatRequest,
     first: Event,
     mut rest: tollgate_adapters::EventStream,
@@ -173,6 +181,10 @@ async fn relay(
         };
         if rec.ttft.is_none() {
             rec.ttft = Some(rec.started.elapsed());
+        }
+        if end && failure.is_none() {
+            // `[DONE]` completes the answer: its row is committed first.
+            super::trace::record_before_last_byte(gw, rec).await;
         }
         if session.write_response_body(Some(bytes), end).await.is_err() {
             return Err(ApiError::client_closed());

@@ -63,6 +63,8 @@ pub struct RequestRecord {
     pub error_code: Option<ErrorCode>,
     /// Whether any response byte reached the client (errors can then only go in-stream).
     pub response_started: bool,
+    /// Whether the record was already written, before the answer's last byte.
+    pub recorded: bool,
     /// Kinds of sensitive data detected in the prompt (labels only, never the text).
     pub detections: Vec<&'static str>,
     /// Rules that refused candidates of the decision.
@@ -96,6 +98,7 @@ impl RequestRecord {
             outcome: Outcome::Completed,
             error_code: None,
             response_started: false,
+            recorded: false,
             detections: Vec::new(),
             refusals: Vec::new(),
             decision: String::new(),
@@ -120,6 +123,31 @@ impl RequestRecord {
 pub fn record(gw: &Gateway, rec: &RequestRecord) {
     let (m, reservation) = to_metering(gw, rec);
     let cost = gw.meter.metering().record(&m, reservation);
+    log(gw, rec, &m, &cost);
+}
+
+/// Writes the record of an answer that is complete but for its last byte, and waits (at most
+/// `[ledger] commit_wait_ms`) until its ledger row is committed: a client that has the whole
+/// answer then always has its row, even if the process is killed the next instant. The
+/// request is recorded as completed; should the last byte not reach the client, the row
+/// still says completed, which is all but true.
+pub async fn record_before_last_byte(gw: &Gateway, rec: &mut RequestRecord) {
+    rec.recorded = true;
+    let (m, reservation) = to_metering(gw, rec);
+    let metering = gw.meter.metering();
+    let (cost, ticket) = metering.record_for_commit(&m, reservation);
+    log(gw, rec, &m, &cost);
+    if let Some(ticket) = ticket {
+        if tokio::time::timeout(metering.commit_wait(), ticket.committed())
+            .await
+            .is_err()
+        {
+            tracing::warn!(request_id = %rec.id, "ledger commit slower than commit_wait_ms; answering anyway");
+        }
+    }
+}
+
+fn log(gw: &Gateway, rec: &RequestRecord, m: &metering::Record, cost: &metering::Cost) {
     tracing::debug!(
         request_id = %rec.id,
         tenant = %m.tenant,
@@ -341,10 +369,12 @@ impl<'a> Recording<'a> {
         }
     }
 
-    /// Writes the record.
+    /// Writes the record, unless it was written before the answer's last byte.
     pub fn finish(mut self) {
         self.done = true;
-        record(self.gw, &self.rec);
+        if !self.rec.recorded {
+            record(self.gw, &self.rec);
+        }
     }
 }
 
@@ -363,7 +393,7 @@ impl std::ops::DerefMut for Recording<'_> {
 
 impl Drop for Recording<'_> {
     fn drop(&mut self) {
-        if self.done {
+        if self.done || self.rec.recorded {
             return;
         }
         // The task was dropped half-way: by the server's shutdown, or by the connection going
