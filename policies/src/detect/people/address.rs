@@ -1,0 +1,688 @@
+//! Street addresses in each country's format, found from their house number: a street type
+//! glued to the name before it ("Kastanienallee 42", "Keizersgracht 123"), a street type
+//! leading the name before it ("Calle Mayor 5", "Via Roma 21", "Rua Augusta, 100"), or the
+//! number first ("12 rue des Lilas", "221B Baker Street"). The finding covers the whole
+//! address: flat or floor, postal code and city, on the same line or the next. Landmarks,
+//! institutions and businesses (PUBLIC_ADDRESS) are left alone.
+
+use super::names::{contains_fold, contains_word_fold, word_end};
+use super::words::{
+    eq_fold, in_list, FAMOUS_ADDRESSES, PUBLIC_PLACE_WORDS, STREET_PREFIXES, STREET_SUFFIXES,
+    STREET_TYPES_EN, STREET_WORDS_AFTER_NAME,
+};
+use super::{floor_char, Sink};
+use crate::detect::text::{ends_token, is_letter, run_end, starts_token};
+use crate::detect::Kind;
+
+/// Glued street types that are also the end of everyday words, so they count only with a
+/// postal code or an address word nearby.
+const WEAK_SUFFIXES: &[&str] = &[
+    "ring", "damm", "ufer", "steig", "pfad", "stieg", "zeile", "graben", "markt", "dreef", "hof",
+    "park", "kai", "dijk", "singel",
+];
+
+/// Leading street types that are also everyday words in another language ("via", "place").
+const WEAK_PREFIXES: &[&str] = &[
+    "via", "place", "route", "square", "passage", "largo", "cours", "r.", "av.", "bd", "bd.",
+    "strada", "borgo", "camino", "ronda", "beco", "tv.",
+];
+
+/// Words that introduce an address.
+const ADDRESS_WORDS: &[&str] = &[
+    "lives",
+    "living",
+    "live at",
+    "address",
+    "resides",
+    "residing",
+    "moved to",
+    "ship to",
+    "deliver to",
+    "send it to",
+    "wohnt",
+    "wohnhaft",
+    "wohne",
+    "adresse",
+    "anschrift",
+    "lieferadresse",
+    "habite",
+    "domicile",
+    "demeurant",
+    "domicilié",
+    "domiciliée",
+    "dirección",
+    "direccion",
+    "domicilio",
+    "vive en",
+    "vivo en",
+    "reside en",
+    "indirizzo",
+    "residente",
+    "domiciliato",
+    "domiciliata",
+    "abita",
+    "vivo in",
+    "adres",
+    "woont",
+    "woonachtig",
+    "morada",
+    "endereço",
+    "endereco",
+    "mora na",
+    "mora em",
+    "moro na",
+    "reside na",
+    "residência",
+];
+
+/// Particles inside street names ("Calle de Alcalá", "Rua das Flores", "rue de la Paix").
+const STREET_PARTICLES: &[&str] = &[
+    "de", "del", "la", "las", "los", "el", "di", "della", "delle", "dei", "degli", "da", "das",
+    "dos", "do", "du", "des", "le", "les", "l'", "d'", "van", "der", "den", "het", "am", "an",
+    "zum", "zur", "of", "the", "e", "y", "i", "sant", "san", "santa", "são", "saint", "st",
+];
+
+/// Scans `b` for street addresses.
+pub(super) fn scan(b: &[u8], sink: &mut Sink) {
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let ds = i;
+        let de = run_end(b, i, |c| c.is_ascii_digit());
+        i = de;
+        if de - ds > 4 || !starts_token(b, ds) {
+            continue;
+        }
+        let Some(he) = house_number_end(b, ds, de) else {
+            continue;
+        };
+        let found = street_after(b, ds, he).or_else(|| street_before(b, ds, he));
+        let Some((s, e, strong)) = found else {
+            continue;
+        };
+        let (s, e, post) = extend(b, s, e);
+        if !(strong || post || address_word_near(b, s)) || public(b, s, e) {
+            continue;
+        }
+        sink.push(Kind::StreetAddress, s, floor_char(b, e));
+        i = i.max(e);
+    }
+}
+
+/// The end of a house number starting at `ds` whose digits end at `de`: "12", "12a", "221B",
+/// "12-14", "21/3", "5 bis".
+fn house_number_end(b: &[u8], ds: usize, de: usize) -> Option<usize> {
+    let n = crate::detect::text::number(&b[ds..de]);
+    if n == 0 {
+        return None;
+    }
+    let mut e = de;
+    if e < b.len() && b[e].is_ascii_alphabetic() && ends_token(b, e + 1) {
+        e += 1;
+    } else if matches!(b.get(e), Some(b'-' | b'/')) && b.get(e + 1).is_some_and(u8::is_ascii_digit)
+    {
+        let e2 = run_end(b, e + 1, |c| c.is_ascii_digit());
+        if e2 - e <= 4 {
+            e = e2;
+        }
+    }
+    // "5 Uhr", "12 km": a number followed by a unit or a decimal is not a house number.
+    if !ends_token(b, e)
+        || matches!(b.get(e), Some(b'.' | b',' | b':'))
+            && b.get(e + 1).is_some_and(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    Some(e)
+}
+
+/// The street that a house number at `ds` follows: `(start, end, strong)`, where a weak
+/// one needs a postal code or an address word to count.
+fn street_after(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> {
+    let mut j = ds;
+    // "Rua Augusta, 100", "Calle Mayor, 5", "Hauptstr. 5".
+    while j > 0 && b[j - 1] == b' ' {
+        j -= 1;
+    }
+    if j > 0 && b[j - 1] == b',' {
+        j -= 1;
+        while j > 0 && b[j - 1] == b' ' {
+            j -= 1;
+        }
+    }
+    if j == ds && !(j > 0 && b[j - 1] == b',') {
+        // Glued to the word before ("Str.5") is not an address.
+        return None;
+    }
+    let (ws, we) = word_before(b, j)?;
+    let w = &b[ws..we];
+    // A street type glued to its name, or standing after an adjective ("Berliner Straße").
+    for suffix in STREET_SUFFIXES {
+        let sfx = suffix.as_bytes();
+        if w.len() < sfx.len() || !eq_fold(&w[w.len() - sfx.len()..], sfx) {
+            continue;
+        }
+        let glued = w.len() > sfx.len() + 2 && upper_first(w);
+        let alone = w.len() == sfx.len() && in_list(w, STREET_WORDS_AFTER_NAME);
+        if glued {
+            return Some((ws, he, !in_list(sfx, WEAK_SUFFIXES)));
+        }
+        if alone {
+            let (ps, pe) = word_before(b, ws)?;
+            if !upper_first(&b[ps..pe]) {
+                return None;
+            }
+            return Some((ps, he, true));
+        }
+    }
+    // A leading street type, then name words: "Via Roma", "Calle de Alcalá", "Rua das Flores".
+    let mut start = ws;
+    let mut named = false;
+    for _ in 0..6 {
+        let word = &b[start..word_end_dot(b, start)];
+        if in_list(word, STREET_PREFIXES) && named {
+            return Some((
+                start,
+                he,
+                !in_list(word, WEAK_PREFIXES) || upper_first(word),
+            ));
+        }
+        if upper_first(word) || word.first().is_some_and(u8::is_ascii_digit) {
+            named |= upper_first(word);
+        } else if !in_list(word, STREET_PARTICLES) {
+            return None;
+        }
+        let (ps, _) = word_before(b, start)?;
+        start = ps;
+    }
+    None
+}
+
+/// Whether `w` ends with a street type glued to a name, and whether that type is a weak one.
+fn glued_suffix(w: &[u8]) -> Option<bool> {
+    STREET_SUFFIXES.iter().find_map(|suffix| {
+        let sfx = suffix.as_bytes();
+        (w.len() > sfx.len() + 2 && eq_fold(&w[w.len() - sfx.len()..], sfx))
+            .then(|| in_list(sfx, WEAK_SUFFIXES))
+    })
+}
+
+/// The end of the word at `i` with one trailing period ("Str.", "Avda.").
+fn word_end_dot(b: &[u8], i: usize) -> usize {
+    let e = word_end(b, i);
+    if b.get(e) == Some(&b'.') || (b.get(e) == Some(&b'/') && e == i + 1) {
+        e + 1
+    } else {
+        e
+    }
+}
+
+/// The word (with a trailing period) ending at `j`, separated from what follows by at most
+/// one space, on the same line.
+fn word_before(b: &[u8], j: usize) -> Option<(usize, usize)> {
+    let mut e = j;
+    while e > 0 && b[e - 1] == b' ' {
+        e -= 1;
+    }
+    if j - e > 2 {
+        return None;
+    }
+    let we = e;
+    if e > 0 && matches!(b[e - 1], b'.' | b'/' | b'\'') {
+        e -= 1;
+    }
+    let mut s = e;
+    while s > 0 && (is_letter(b[s - 1]) || b[s - 1].is_ascii_digit() || b[s - 1] == b'-') {
+        s -= 1;
+    }
+    (s < e).then_some((s, we))
+}
+
+fn upper_first(w: &[u8]) -> bool {
+    match w.first() {
+        Some(c) if c.is_ascii_uppercase() => true,
+        Some(0xc3) => w.get(1).is_some_and(|c| (0x80..=0x9e).contains(c)),
+        _ => false,
+    }
+}
+
+/// Whether a word introducing an address stands within 60 bytes before `s`.
+fn address_word_near(b: &[u8], s: usize) -> bool {
+    let lo = floor_char(b, s.saturating_sub(60));
+    ADDRESS_WORDS
+        .iter()
+        .any(|w| contains_word_fold(&b[lo..s], w))
+}
+
+/// Whether the address at `s..e` is a landmark's, an institution's or a business's: a famous
+/// address, or a public-place word in the clause before it (or on the line above, for an
+/// address block) or after it on its line. Someone saying they live there wins.
+fn public(b: &[u8], s: usize, e: usize) -> bool {
+    let span = &b[s..e];
+    if FAMOUS_ADDRESSES.iter().any(|f| contains_fold(span, f)) {
+        return true;
+    }
+    if address_word_near(b, s) {
+        return false;
+    }
+    let line_start = b[..s]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |p| p + 1);
+    let lo = if b[line_start..s]
+        .iter()
+        .all(|c| !c.is_ascii_alphanumeric() && *c < 0x80)
+    {
+        // An address block: the line above names the place.
+        b[..line_start.saturating_sub(1)]
+            .iter()
+            .rposition(|c| *c == b'\n')
+            .map_or(0, |p| p + 1)
+    } else {
+        // Within the line: from the start of the clause holding the address.
+        let clause = b[line_start..s]
+            .windows(2)
+            .rposition(|w| matches!(w[0], b'.' | b'!' | b'?' | b';') && w[1] == b' ')
+            .map_or(line_start, |p| line_start + p + 2);
+        clause.max(s.saturating_sub(100))
+    };
+    let lo = floor_char(b, lo);
+    let hi = floor_char(b, (e + 60).min(b.len()));
+    let hi = b[e..hi]
+        .iter()
+        .position(|c| *c == b'\n')
+        .map_or(hi, |p| e + p);
+    let hi = floor_char(b, hi);
+    let before = &b[lo..s];
+    let after = &b[e..hi];
+    PUBLIC_PLACE_WORDS
+        .iter()
+        .any(|w| contains_word_fold(before, w) || contains_word_fold(after, w))
+}
+
+/// French street types that follow the number ("12 rue des Lilas", "3, avenue Foch").
+const FR_LEADING: &[&str] = &[
+    "rue",
+    "avenue",
+    "av.",
+    "boulevard",
+    "bd",
+    "bd.",
+    "chemin",
+    "allée",
+    "allee",
+    "impasse",
+    "place",
+    "quai",
+    "cours",
+    "route",
+    "square",
+    "faubourg",
+    "passage",
+    "résidence",
+    "rua",
+];
+
+/// For a number first ("12 rue des Lilas", "221B Baker Street"): `(start, end, strong)`.
+fn street_before(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> {
+    let mut j = he;
+    if b.get(j) == Some(&b',') {
+        j += 1;
+    }
+    let k = run_end(b, j, |c| c == b' ');
+    if k == j || k - j > 2 {
+        return None;
+    }
+    j = k;
+    for extra in [&b"bis "[..], b"ter "] {
+        if b[j..].starts_with(extra) {
+            j += extra.len();
+        }
+    }
+    let we = word_end_dot(b, j);
+    if we == j {
+        return None;
+    }
+    let w = &b[j..we];
+    if in_list(w, FR_LEADING) {
+        let end = name_end(b, we)?;
+        return Some((unit_before(b, ds), end, !in_list(w, WEAK_PREFIXES)));
+    }
+    // German and Dutch, number first: "42 Kastanienallee".
+    if upper_first(w) && glued_suffix(w).is_some_and(|weak| !weak) {
+        return Some((unit_before(b, ds), we, true));
+    }
+    // English: one to four capitalised words, then a capitalised street type.
+    let mut k = j;
+    for words in 0..5 {
+        let we = word_end_dot(b, k);
+        if we == k {
+            return None;
+        }
+        let w = &b[k..we];
+        if words >= 1 && upper_first(w) && in_list(w, STREET_TYPES_EN) {
+            let mut end = we;
+            let after = run_end(b, end, |c| c == b' ');
+            let de = word_end(b, after);
+            if after == end + 1
+                && in_list(&b[after..de], &["NW", "NE", "SW", "SE", "N", "S", "E", "W"])
+                && de > after
+            {
+                end = de;
+            }
+            return Some((unit_before(b, ds), end, true));
+        }
+        let ordinal = w.first().is_some_and(u8::is_ascii_digit)
+            && [&b"st"[..], b"nd", b"rd", b"th"]
+                .iter()
+                .any(|s| w.ends_with(s));
+        if !(upper_first(w) || ordinal) {
+            return None;
+        }
+        let next = run_end(b, we, |c| c == b' ');
+        if next != we + 1 {
+            return None;
+        }
+        k = next;
+    }
+    None
+}
+
+/// The end of a street name after a French street type: particles and capitalised words.
+fn name_end(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut end = None;
+    for _ in 0..6 {
+        let k = run_end(b, i, |c| c == b' ');
+        if k == i && !(i > 0 && b[i - 1] == b'\'') {
+            break;
+        }
+        let we = word_end(b, k);
+        if we == k {
+            break;
+        }
+        let w = &b[k..we];
+        // "l'Église", "d'Alsace": the elided article glued to the name.
+        let elided =
+            w.len() > 2 && matches!(w[1], b'\'') && matches!(w[0], b'l' | b'd' | b'L' | b'D');
+        if upper_first(w) || elided || w.first().is_some_and(u8::is_ascii_digit) {
+            end = Some(we);
+        } else if !in_list(w, STREET_PARTICLES) {
+            break;
+        }
+        i = we;
+    }
+    end
+}
+
+/// The start of a flat part before a house number ("Flat 3, 14 Acacia Avenue").
+fn unit_before(b: &[u8], ds: usize) -> usize {
+    let lo = ds.saturating_sub(24);
+    let line = b[lo..ds]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(lo, |p| lo + p + 1);
+    for unit in ["flat ", "apartment ", "apt ", "apt. ", "unit "] {
+        if let Some(p) = find_fold(&b[line..ds], unit) {
+            return line + p;
+        }
+    }
+    ds
+}
+
+fn find_fold(hay: &[u8], needle: &str) -> Option<usize> {
+    let n = needle.as_bytes();
+    (n.len() <= hay.len())
+        .then(|| hay.windows(n.len()).position(|w| eq_fold(w, n)))
+        .flatten()
+}
+
+/// Words of a flat or floor part after the street ("Apt 4B", "3º B", "2° piano", "bus 3").
+const UNIT_WORDS: &[&str] = &[
+    "apt",
+    "apt.",
+    "apartment",
+    "flat",
+    "unit",
+    "suite",
+    "floor",
+    "piso",
+    "planta",
+    "puerta",
+    "pta",
+    "pta.",
+    "esc",
+    "esc.",
+    "escalera",
+    "dcha",
+    "dcha.",
+    "izq",
+    "izq.",
+    "izda",
+    "izda.",
+    "dto",
+    "dto.",
+    "esq",
+    "esq.",
+    "andar",
+    "piano",
+    "scala",
+    "int",
+    "int.",
+    "interno",
+    "etage",
+    "étage",
+    "stock",
+    "og",
+    "whg",
+    "whg.",
+    "top",
+    "stiege",
+    "bus",
+    "bte",
+    "app",
+    "app.",
+    "bloc",
+    "bât",
+    "bâtiment",
+    "porte",
+    "hs",
+    "huis",
+    "bis",
+    "ter",
+    "r/c",
+    "rc",
+    "cave",
+    "º",
+    "ª",
+    "°",
+];
+
+/// Extends a street at `s..e` over a flat or floor part, postal code and city on the same
+/// line or the next one: `(start, end, whether a postal code was found)`.
+fn extend(b: &[u8], s: usize, e: usize) -> (usize, usize, bool) {
+    let mut end = e;
+    let mut j = e;
+    let mut lines = 0;
+    let limit = (e + 80).min(b.len());
+    let mut tokens = 0;
+    while j < limit && tokens < 10 {
+        let c = b[j];
+        if c == b'\n' {
+            lines += 1;
+            if lines > 1 {
+                break;
+            }
+            j += 1;
+            continue;
+        }
+        if matches!(c, b' ' | b',' | b'\t' | b'\r' | b'-') {
+            j += 1;
+            continue;
+        }
+        if let Some(pe) = postcode_at(b, j) {
+            return (s, pe, true);
+        }
+        // A flat or floor part continues the street; anything else ends the search.
+        let we = unit_token_end(b, j);
+        if we == j {
+            break;
+        }
+        let tok = &b[j..we];
+        let unit = in_list(tok, UNIT_WORDS)
+            || tok.iter().any(u8::is_ascii_digit) && tok.len() <= 5
+            || (tok.len() == 1 && tok[0].is_ascii_uppercase())
+            || tok.ends_with("º".as_bytes())
+            || tok.ends_with("ª".as_bytes())
+            || tok.ends_with("°".as_bytes());
+        if lines == 0 && unit && tokens < 5 {
+            end = we;
+        } else if !upper_first(tok) {
+            break;
+        }
+        tokens += 1;
+        j = we;
+    }
+    (s, end, false)
+}
+
+/// The end of a token of a flat part or city line: letters, digits, `.`, `º`, `ª`, `°`, `/`.
+fn unit_token_end(b: &[u8], i: usize) -> usize {
+    let mut j = i;
+    while j < b.len() {
+        let c = b[j];
+        if c.is_ascii_alphanumeric() || c == b'/' || (c == b'.' && j > i) {
+            j += 1;
+        } else if c >= 0x80 {
+            let we = word_end(b, j);
+            if we > j {
+                j = we;
+            } else if b[j..].starts_with("º".as_bytes())
+                || b[j..].starts_with("ª".as_bytes())
+                || b[j..].starts_with("°".as_bytes())
+            {
+                j += 2;
+            } else {
+                break;
+            }
+        } else {
+            break;
+        }
+    }
+    j
+}
+
+/// A postal code (with its city) starting at `k`: `10435 Berlin`, `D-10435 Berlin`,
+/// `1015 CJ Amsterdam`, `1100-053 Lisboa`, `20121 Milano (MI)`, `SW1A 1AA`, `IL 62704`.
+fn postcode_at(b: &[u8], k: usize) -> Option<usize> {
+    if !starts_token(b, k) {
+        return None;
+    }
+    let mut d = k;
+    // Country prefix: "D-", "CH-", "NL-", "F-".
+    let letters = run_end(b, k, |c| c.is_ascii_uppercase());
+    if letters > k && letters - k <= 2 && b.get(letters) == Some(&b'-') {
+        d = letters + 1;
+    }
+    if let Some(e) = uk_postcode(b, k) {
+        return Some(e);
+    }
+    // US state and ZIP: "IL 62704", "CA 94105-1234".
+    if letters == k + 2 && b.get(letters) == Some(&b' ') {
+        let zs = letters + 1;
+        let ze = run_end(b, zs, |c| c.is_ascii_digit());
+        if ze - zs == 5 {
+            let ze = if b.get(ze) == Some(&b'-')
+                && run_end(b, ze + 1, |c| c.is_ascii_digit()) == ze + 5
+            {
+                ze + 5
+            } else {
+                ze
+            };
+            if ends_token(b, ze) {
+                return Some(ze);
+            }
+        }
+    }
+    let de = run_end(b, d, |c| c.is_ascii_digit());
+    let len = de - d;
+    if !(len == 4 || len == 5) {
+        return None;
+    }
+    let mut e = de;
+    if len == 4 && b.get(e) == Some(&b'-') && run_end(b, e + 1, |c| c.is_ascii_digit()) == e + 4 {
+        e += 4; // Portugal
+    } else if len == 4 {
+        // The Netherlands: "1015 CJ", "1015CJ".
+        let ls = if b.get(e) == Some(&b' ') { e + 1 } else { e };
+        let le = run_end(b, ls, |c| c.is_ascii_uppercase());
+        if le == ls + 2 && ends_token(b, le) {
+            e = le;
+        }
+    }
+    if !ends_token(b, e) {
+        return None;
+    }
+    city_end(b, e)
+}
+
+/// The end of the city after a postal code ending at `e` ("Berlin", "Frankfurt am Main",
+/// "Milano (MI)", "Paris Cedex 08").
+fn city_end(b: &[u8], e: usize) -> Option<usize> {
+    let mut j = e;
+    let mut end = None;
+    for _ in 0..4 {
+        let k = run_end(b, j, |c| c == b' ');
+        if k == j || k - j > 2 {
+            break;
+        }
+        let we = word_end(b, k);
+        if we == k {
+            // "(MI)" after an Italian city.
+            if end.is_some() && b.get(k) == Some(&b'(') && b.get(k + 3) == Some(&b')') {
+                end = Some(k + 4);
+            }
+            break;
+        }
+        let w = &b[k..we];
+        if upper_first(w) {
+            end = Some(we);
+        } else if !in_list(
+            w,
+            &[
+                "am", "an", "der", "im", "sur", "de", "del", "di", "la", "le", "en", "aan", "den",
+                "bei", "ob", "d'",
+            ],
+        ) {
+            break;
+        }
+        j = we;
+    }
+    end
+}
+
+/// A UK postcode at `k` ("SW1A 1AA", "N1 2AB", "EH1 1YZ").
+fn uk_postcode(b: &[u8], k: usize) -> Option<usize> {
+    let a = run_end(b, k, |c| c.is_ascii_uppercase());
+    if !(1..=2).contains(&(a - k)) {
+        return None;
+    }
+    let d = run_end(b, a, |c| c.is_ascii_digit());
+    if !(1..=2).contains(&(d - a)) {
+        return None;
+    }
+    let mut o = d;
+    if o < b.len() && b[o].is_ascii_uppercase() && d - a == 1 {
+        o += 1;
+    }
+    if b.get(o) != Some(&b' ') {
+        return None;
+    }
+    let i = o + 1;
+    let ok = b.get(i).is_some_and(u8::is_ascii_digit)
+        && b.get(i + 1).is_some_and(u8::is_ascii_uppercase)
+        && b.get(i + 2).is_some_and(u8::is_ascii_uppercase);
+    (ok && ends_token(b, i + 3)).then_some(i + 3)
+}

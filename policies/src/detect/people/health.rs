@@ -1,0 +1,81 @@
+//! Health details tied to a person: a condition, diagnosis, procedure, finding or medicine
+//! (with its dose) near the name of a private person. A health topic with nobody named, or a
+//! first-person disclosure without a name, is not personal data under the policy.
+
+use super::{Ctx, Cue, Sink};
+use crate::detect::text::{ends_token, run_end, starts_token};
+use crate::detect::Kind;
+
+/// How far before and after a health detail a person's name ties it to them.
+const BEFORE: usize = 320;
+const AFTER: usize = 200;
+
+/// Dose units that may follow a medicine ("metformin 500 mg").
+const UNITS: &[&[u8]] = &[
+    b"mg",
+    b"mcg",
+    b"\xc2\xb5g",
+    b"g",
+    b"ml",
+    b"mL",
+    b"IE",
+    b"IU",
+    b"UI",
+    b"units",
+    b"E",
+    b"%",
+];
+
+/// Handles a health anchor at `s..e`.
+pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
+    let b = ctx.b;
+    if !starts_token(b, s) {
+        return;
+    }
+    let whole = ends_token(b, e) || !b[e - 1].is_ascii_alphanumeric();
+    match cue {
+        Cue::HealthWord | Cue::HealthPhrase if !whole => return,
+        _ => {}
+    }
+    if !ctx.person_near(s, e, BEFORE, AFTER) || ctx.public_near(s, e, 120, 40) {
+        return;
+    }
+    let end = match cue {
+        // "diagnosed with <condition>": the condition is the clause after the cue.
+        Cue::HealthPhrase => clause_end(b, e),
+        _ => dose_end(
+            b,
+            run_end(b, e, |c| c.is_ascii_alphabetic() || c >= 0x80 || c == b'-'),
+        ),
+    };
+    sink.push(Kind::Health, s, end);
+}
+
+/// The end of the clause after `e` (the next punctuation or line break, at most 60 bytes).
+fn clause_end(b: &[u8], e: usize) -> usize {
+    let hi = super::floor_char(b, (e + 60).min(b.len()));
+    b[e..hi]
+        .iter()
+        .position(|c| matches!(c, b'.' | b',' | b';' | b'!' | b'?' | b'\n' | b'(' | b')'))
+        .map_or(hi, |p| e + p)
+}
+
+/// The end of a dose after a medicine ending at `e` ("500 mg", "10mg", "2 x 5 mg").
+fn dose_end(b: &[u8], e: usize) -> usize {
+    let mut j = run_end(b, e, |c| c == b' ');
+    let ds = j;
+    j = run_end(b, j, |c| c.is_ascii_digit() || c == b'.' || c == b',');
+    if j == ds || !b[ds].is_ascii_digit() {
+        return e;
+    }
+    while j > ds && !b[j - 1].is_ascii_digit() {
+        j -= 1;
+    }
+    let us = run_end(b, j, |c| c == b' ');
+    for u in UNITS {
+        if b[us..].starts_with(u) && ends_token(b, us + u.len()) {
+            return us + u.len();
+        }
+    }
+    e
+}

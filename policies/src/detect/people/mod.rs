@@ -1,0 +1,176 @@
+//! People and what is said about them: person names, street addresses, dates of birth and
+//! health details tied to a person, in English, German, French, Spanish, Italian, Dutch and
+//! Portuguese.
+//!
+//! Birth and health cues are anchors of the detector's shared automaton, collected during its
+//! pass and judged here afterwards, once the names of the text are known. Names are found by a
+//! byte loop that looks only at capitalised words; addresses by one that looks only at
+//! numbers (every address the policy counts has a house number).
+
+mod address;
+mod dob;
+mod health;
+mod names;
+mod words;
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_more;
+
+use super::{Anchor, Finding, Kind, Sink};
+use names::{Name, NameTables, Public, Strength};
+use std::sync::OnceLock;
+
+const HEALTH_TERMS: &str = include_str!("data/health_terms.txt");
+const HEALTH_CUES: &str = include_str!("data/health_cues.txt");
+
+/// What a people anchor of the shared automaton is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cue {
+    /// A field label for a birth date ("DOB", "Geburtsdatum").
+    BirthLabel,
+    /// A word saying someone was born ("born", "geboren", "née le").
+    Birth,
+    /// A health term, matched as a whole word.
+    HealthWord,
+    /// The stem of health terms, matched at the start of a word ("diabet").
+    HealthStem,
+    /// A phrase stating a health fact ("diagnosed with", "leidet an").
+    HealthPhrase,
+}
+
+/// The people anchors for the detector's automaton.
+pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
+    let mut t: Vec<(&'static str, Anchor)> = Vec::new();
+    t.extend(
+        words::BIRTH_LABELS
+            .iter()
+            .map(|w| (*w, Anchor::People(Cue::BirthLabel))),
+    );
+    t.extend(
+        words::BIRTH_WORDS
+            .iter()
+            .map(|w| (*w, Anchor::People(Cue::Birth))),
+    );
+    for line in data_lines(HEALTH_TERMS) {
+        match line.strip_suffix('*') {
+            Some(stem) => t.push((stem, Anchor::People(Cue::HealthStem))),
+            None => t.push((line, Anchor::People(Cue::HealthWord))),
+        }
+    }
+    t.extend(
+        data_lines(HEALTH_CUES)
+            .map(|w| (w.trim_end_matches('*'), Anchor::People(Cue::HealthPhrase))),
+    );
+    t
+}
+
+fn data_lines(data: &'static str) -> impl Iterator<Item = &'static str> {
+    data.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// People anchors found during the automaton's pass, judged by [`scan`].
+#[derive(Debug, Default)]
+pub(crate) struct Hits(Vec<(Cue, usize, usize)>);
+
+impl Hits {
+    /// Records cue `cue` at `start..end`.
+    pub(crate) fn push(&mut self, cue: Cue, start: usize, end: usize) {
+        self.0.push((cue, start, end));
+    }
+}
+
+fn tables() -> &'static NameTables {
+    static TABLES: OnceLock<NameTables> = OnceLock::new();
+    TABLES.get_or_init(NameTables::new)
+}
+
+/// What the matchers know of one text part: its bytes and the names in it.
+pub(super) struct Ctx<'a> {
+    b: &'a [u8],
+    names: Vec<Name>,
+    public: Vec<Public>,
+}
+
+impl Ctx<'_> {
+    /// Whether a private person's name (not a clinician's or an addressee's) lies within
+    /// `before` bytes before `s` or `after` bytes after `e`, in the same paragraph.
+    fn person_near(&self, s: usize, e: usize, before: usize, after: usize) -> bool {
+        let lo = paragraph_start(self.b, s, before);
+        let hi = paragraph_end(self.b, e, after);
+        self.names.iter().any(|n| {
+            n.end > lo && n.start < hi && matches!(n.strength, Strength::Strong | Strength::Weak)
+        })
+    }
+
+    /// Whether a public figure is named within `before` bytes before `s` or `after` after `e`.
+    fn public_near(&self, s: usize, e: usize, before: usize, after: usize) -> bool {
+        let lo = paragraph_start(self.b, s, before);
+        let hi = paragraph_end(self.b, e, after);
+        self.public.iter().any(|p| p.end > lo && p.start < hi)
+    }
+}
+
+/// The start of the window of `max` bytes before `i`, cut at a blank line.
+fn paragraph_start(b: &[u8], i: usize, max: usize) -> usize {
+    let lo = i.saturating_sub(max);
+    b[lo..i]
+        .windows(2)
+        .rposition(|w| w == b"\n\n")
+        .map_or(lo, |p| lo + p + 2)
+}
+
+/// The end of the window of `max` bytes after `i`, cut at a blank line.
+fn paragraph_end(b: &[u8], i: usize, max: usize) -> usize {
+    let hi = (i + max).min(b.len());
+    b[i..hi]
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .map_or(hi, |p| i + p)
+}
+
+/// Finds names, addresses, birth dates and health details in `b`, judging the people anchors
+/// `hits` that the automaton found there.
+pub(crate) fn scan(b: &[u8], hits: &Hits, sink: &mut Sink) {
+    let mut ctx = Ctx {
+        b,
+        names: Vec::new(),
+        public: Vec::new(),
+    };
+    names::find(tables(), b, &mut ctx.names, &mut ctx.public);
+    for n in &ctx.names {
+        sink.push(Kind::Person, n.start, n.end);
+        if matches!(n.strength, Strength::Strong | Strength::Weak) {
+            dob::after_name(&ctx, n.end, sink);
+        }
+    }
+    for &(cue, s, e) in &hits.0 {
+        match cue {
+            Cue::BirthLabel | Cue::Birth => dob::at(&ctx, cue, s, e, sink),
+            Cue::HealthWord | Cue::HealthStem | Cue::HealthPhrase => {
+                health::at(&ctx, cue, s, e, sink);
+            }
+        }
+    }
+    address::scan(b, sink);
+}
+
+/// Drops every person finding unless the request has a finding of another kind: a name alone
+/// is not sensitive, but where a request is, its names are redacted with the rest.
+pub(crate) fn retain_persons(findings: &mut Vec<Finding>) {
+    if findings.iter().all(|f| f.kind == Kind::Person) {
+        findings.clear();
+    }
+}
+
+/// Floors `i` to a UTF-8 character boundary of `b`.
+pub(super) fn floor_char(b: &[u8], mut i: usize) -> usize {
+    i = i.min(b.len());
+    while i > 0 && i < b.len() && (b[i] & 0xc0) == 0x80 {
+        i -= 1;
+    }
+    i
+}

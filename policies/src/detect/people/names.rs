@@ -1,0 +1,501 @@
+//! Person names: capitalised tokens checked against compiled given-name and surname lists,
+//! honorifics, role words ("patient", "my colleague"), `Name:` fields and signature lines.
+//! Well-known public figures are recognised so that they are neither reported nor taken as
+//! the person that a health detail or birth date belongs to.
+//!
+//! Only capitalised tokens are looked up, and each lookup is one hash of the lower-cased token
+//! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
+
+use super::words::{eq_fold, in_list, CLOSINGS, HONORIFICS, PARTICLES, ROLE_WORDS};
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+const GIVEN: &str = include_str!("data/given_names.txt");
+const SURNAMES: &str = include_str!("data/surnames.txt");
+const NOT_NAMES: &str = include_str!("data/not_names.txt");
+const PUBLIC: &str = include_str!("data/public_figures.txt");
+
+/// How sure the matcher is that a span names a private person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Strength {
+    /// A listed given name on its own ("my friend Anna").
+    Weak,
+    /// A full name, a name after an honorific, role word or label, or a signature.
+    Strong,
+    /// A doctor or professor by title: a person, but not the one a diagnosis is about.
+    Clinician,
+}
+
+/// A person's name found in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Name {
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+    /// How sure the match is.
+    pub strength: Strength,
+}
+
+/// A public figure's name found in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Public {
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+}
+
+/// Identity hasher for sets of precomputed 64-bit hashes.
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type HashSet64 = HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+/// The compiled name lists.
+pub(super) struct NameTables {
+    given: HashSet64,
+    surnames: HashSet64,
+    not_names: HashSet64,
+    public_full: HashSet64,
+    public_single: HashSet64,
+}
+
+/// FNV-1a over the lower-cased text, so every list lookup is one hash.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    const fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+    fn byte(&mut self, b: u8) {
+        self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    fn text(&mut self, t: &str) {
+        for c in t.chars() {
+            if c.is_ascii() {
+                self.byte(c.to_ascii_lowercase() as u8);
+            } else {
+                let mut buf = [0u8; 4];
+                for l in c.to_lowercase() {
+                    for b in l.encode_utf8(&mut buf).bytes() {
+                        self.byte(b);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The lower-case hash of `t`.
+pub(super) fn hash_lower(t: &str) -> u64 {
+    let mut h = Fnv::new();
+    h.text(t);
+    h.0
+}
+
+fn set_of(list: &str) -> HashSet64 {
+    list.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(hash_lower)
+        .collect()
+}
+
+impl NameTables {
+    /// Compiles the lists.
+    pub(super) fn new() -> NameTables {
+        let given = set_of(GIVEN);
+        let surnames = set_of(SURNAMES);
+        let not_names = set_of(NOT_NAMES);
+        let mut public_full = HashSet64::default();
+        let mut public_single = HashSet64::default();
+        for line in PUBLIC.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            public_full.insert(hash_lower(line));
+            // A surname that ordinary people share ("Müller") does not suppress on its own.
+            if let Some(last) = line.rsplit(' ').next() {
+                let h = hash_lower(last);
+                let shared = surnames.contains(&h) || given.contains(&h) || not_names.contains(&h);
+                if last.chars().count() >= 4 && (!line.contains(' ') || !shared) {
+                    public_single.insert(h);
+                }
+            }
+        }
+        NameTables {
+            given,
+            surnames,
+            not_names,
+            public_full,
+            public_single,
+        }
+    }
+}
+
+/// Whether the character starting at `b[i]` is an upper-case letter.
+fn upper_at(b: &[u8], i: usize) -> bool {
+    let c = b[i];
+    if c.is_ascii_uppercase() {
+        return true;
+    }
+    c >= 0xc3 && decode(b, i).is_some_and(char::is_uppercase)
+}
+
+/// The character starting at `b[i]`, if `i` starts one.
+fn decode(b: &[u8], i: usize) -> Option<char> {
+    let len = match b[i] {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    };
+    std::str::from_utf8(b.get(i..i + len)?).ok()?.chars().next()
+}
+
+/// The length of the letter starting at `b[i]`, or 0 when there is none.
+fn letter_len(b: &[u8], i: usize) -> usize {
+    let c = b[i];
+    if c.is_ascii_alphabetic() {
+        1
+    } else if c >= 0xc0 {
+        decode(b, i)
+            .filter(|ch| ch.is_alphabetic())
+            .map_or(0, char::len_utf8)
+    } else {
+        0
+    }
+}
+
+/// The end of the word starting at `i`: letters, with inner hyphens and apostrophes
+/// ("Jean-Pierre", "O'Brien").
+pub(super) fn word_end(b: &[u8], i: usize) -> usize {
+    let mut j = i;
+    while j < b.len() {
+        let n = letter_len(b, j);
+        if n > 0 {
+            j += n;
+        } else if matches!(b[j], b'-' | b'\'')
+            && j > i
+            && j + 1 < b.len()
+            && letter_len(b, j + 1) > 0
+        {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    j
+}
+
+/// A word of the text.
+#[derive(Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+}
+
+impl Tok {
+    fn text<'a>(&self, b: &'a [u8]) -> &'a str {
+        std::str::from_utf8(&b[self.start..self.end]).unwrap_or("")
+    }
+}
+
+/// The word right after `i` on the same line, past one or two spaces.
+fn next_word(b: &[u8], mut i: usize) -> Option<Tok> {
+    let mut spaces = 0;
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+        spaces += 1;
+    }
+    if spaces == 0 || spaces > 2 || i >= b.len() {
+        return None;
+    }
+    let e = word_end(b, i);
+    (e > i).then_some(Tok { start: i, end: e })
+}
+
+/// The word ending right before `i` (periods inside and at the end kept, as in "sig.ra",
+/// "dhr."), and whether a `:` stood between.
+fn prev_word(b: &[u8], i: usize) -> Option<(&[u8], bool)> {
+    let mut j = i;
+    while j > 0 && b[j - 1] == b' ' {
+        j -= 1;
+    }
+    let colon = j > 0 && b[j - 1] == b':';
+    if colon {
+        j -= 1;
+        while j > 0 && b[j - 1] == b' ' {
+            j -= 1;
+        }
+    }
+    if j == i && !colon {
+        return None;
+    }
+    let mut s = j;
+    while s > 0 && (b[s - 1].is_ascii_alphabetic() || b[s - 1] >= 0x80 || b[s - 1] == b'.') {
+        s -= 1;
+    }
+    (s < j).then(|| (&b[s..j], colon))
+}
+
+/// Upper-case first letter; an all-capitals token only from four letters ("MÜLLER" in a form,
+/// but not "HR" or "USA").
+fn capitalised(b: &[u8], t: Tok) -> bool {
+    if !upper_at(b, t.start) {
+        return false;
+    }
+    let rest = &b[t.start + 1..t.end];
+    rest.iter().any(|c| c.is_ascii_lowercase() || *c >= 0xc3) || t.end - t.start >= 4
+}
+
+/// What the lists say of a word.
+#[derive(Clone, Copy, Default)]
+struct Facts {
+    given: bool,
+    surname: bool,
+    stop: bool,
+}
+
+impl Facts {
+    fn of(t: &NameTables, w: &str) -> Facts {
+        let h = hash_lower(w);
+        Facts {
+            given: t.given.contains(&h),
+            surname: t.surnames.contains(&h),
+            stop: t.not_names.contains(&h),
+        }
+    }
+}
+
+/// Whether the line before `line_start` is a letter's closing ("Best regards,").
+fn after_closing(b: &[u8], line_start: usize) -> bool {
+    if line_start == 0 {
+        return false;
+    }
+    let prev_end = line_start - 1;
+    let prev_start = b[..prev_end]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |p| p + 1);
+    let line = &b[prev_start..prev_end];
+    line.len() < 48 && CLOSINGS.iter().any(|c| contains_fold(line, c))
+}
+
+/// Whether `hay` contains `needle` at the start of a word, ignoring case.
+pub(super) fn contains_word_fold(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    n.len() <= hay.len()
+        && hay.windows(n.len()).enumerate().any(|(p, w)| {
+            (p == 0 || !(hay[p - 1].is_ascii_alphanumeric() || hay[p - 1] >= 0x80)) && eq_fold(w, n)
+        })
+}
+
+/// Whether `hay` contains `needle` as a whole word, ignoring case.
+pub(super) fn contains_whole_word_fold(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
+    n.len() <= hay.len()
+        && hay.windows(n.len()).enumerate().any(|(p, w)| {
+            (p == 0 || !word(hay[p - 1]))
+                && hay.get(p + n.len()).is_none_or(|c| !word(*c))
+                && eq_fold(w, n)
+        })
+}
+
+/// Whether `hay` contains `needle`, ignoring case.
+pub(super) fn contains_fold(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    n.len() <= hay.len() && hay.windows(n.len()).any(|w| eq_fold(w, n))
+}
+
+const CLINICIANS: &[&str] = &[
+    "dr", "dr.", "prof", "prof.", "dott.", "dott.ssa", "dra.", "dra",
+];
+
+/// Finds the names and public figures in `b`.
+pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut Vec<Public>) {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        // Prefilter: only a capital at the start of a word is looked at.
+        if !(c.is_ascii_uppercase() || c >= 0xc3)
+            || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || (b[i - 1] >= 0x80 && c < 0x80)))
+            || !upper_at(b, i)
+        {
+            i += 1;
+            continue;
+        }
+        let e = word_end(b, i);
+        if e == i {
+            i += 1;
+            continue;
+        }
+        i = group(t, b, Tok { start: i, end: e }, names, public).max(e);
+    }
+}
+
+/// The honorific or role word that `tok` is, with its end ("Dr." and "Sig.ra" included).
+fn title_at(b: &[u8], tok: Tok) -> Option<(usize, bool)> {
+    let mut end = tok.end;
+    if b.get(end) == Some(&b'.') {
+        end += 1;
+        let more = word_end(b, end);
+        if more > end && more - end <= 3 {
+            end = more;
+        }
+    }
+    for e in [end, tok.end] {
+        let w = &b[tok.start..e];
+        if in_list(w, HONORIFICS) {
+            return Some((e, in_list(w, CLINICIANS)));
+        }
+    }
+    in_list(&b[tok.start..tok.end], ROLE_WORDS).then_some((tok.end, false))
+}
+
+/// Classifies the run of capitalised words starting with `first`; returns where it ends.
+fn group(
+    t: &NameTables,
+    b: &[u8],
+    first: Tok,
+    names: &mut Vec<Name>,
+    public: &mut Vec<Public>,
+) -> usize {
+    let mut cue = false;
+    let mut clinician = false;
+    let mut start = first;
+    if let Some((end, clin)) = title_at(b, first) {
+        match next_word(b, end).filter(|w| capitalised(b, *w)) {
+            Some(w) => {
+                cue = true;
+                clinician = clin;
+                start = w;
+            }
+            None => return end,
+        }
+    } else if let Some((w, colon)) = prev_word(b, first.start) {
+        let hon = in_list(w, HONORIFICS);
+        cue = hon || in_list(w, ROLE_WORDS) || (colon && contains_fold(w, "name"));
+        clinician = hon && in_list(w, CLINICIANS);
+    }
+    // Up to four capitalised words, with particles or initials between them.
+    let mut toks = [start; 4];
+    let mut n = 1;
+    let mut cur = start.end;
+    if b.get(cur) == Some(&b'.') && start.end - start.start == 1 {
+        cur += 1;
+    }
+    while n < 4 {
+        let Some(w) = next_word(b, cur) else { break };
+        let initial = w.end - w.start == 1 && b.get(w.end) == Some(&b'.') && upper_at(b, w.start);
+        if initial {
+            cur = w.end + 1;
+            continue;
+        }
+        if capitalised(b, w) {
+            toks[n] = w;
+            n += 1;
+            cur = w.end;
+            continue;
+        }
+        let mut k = w;
+        let mut hops = 0;
+        while hops < 2 && in_list(&b[k.start..k.end], PARTICLES) {
+            let Some(nx) = next_word(b, k.end) else { break };
+            k = nx;
+            hops += 1;
+        }
+        if hops > 0 && capitalised(b, k) {
+            toks[n] = k;
+            n += 1;
+            cur = k.end;
+            continue;
+        }
+        break;
+    }
+    let toks = &toks[..n];
+    let run_end = toks[n - 1].end;
+    // Public figures: any window of the run as a listed full name, or a distinctive surname.
+    for s in 0..n {
+        for e in (s + 1..=n).rev() {
+            let text = std::str::from_utf8(&b[toks[s].start..toks[e - 1].end]).unwrap_or("");
+            let h = hash_lower(text);
+            if t.public_full.contains(&h) || (e == s + 1 && t.public_single.contains(&h)) {
+                public.push(Public {
+                    start: toks[s].start,
+                    end: toks[e - 1].end,
+                });
+                return run_end;
+            }
+        }
+    }
+    let mut facts = [Facts::default(); 4];
+    for (f, w) in facts.iter_mut().zip(toks) {
+        *f = Facts::of(t, w.text(b));
+    }
+    let facts = &facts[..n];
+    let line_start = b[..start.start]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |p| p + 1);
+    let signature = line_start == start.start && n <= 3 && after_closing(b, line_start);
+    if cue || signature {
+        // After a title, a role word or a closing, any capitalised word but a common one is a
+        // name.
+        if !facts[0].stop || facts[0].given || facts[0].surname {
+            let strength = if clinician {
+                Strength::Clinician
+            } else {
+                Strength::Strong
+            };
+            names.push(Name {
+                start: start.start,
+                end: run_end,
+                strength,
+            });
+        }
+        return run_end;
+    }
+    // A given name, then surnames or other capitalised words: a full name.
+    let mut k = 0;
+    while k < n {
+        let next_is_surname = facts.get(k + 1).is_some_and(|x| x.surname && !x.stop);
+        if facts[k].given && (!facts[k].stop || next_is_surname) {
+            let mut e = k + 1;
+            while e < n && !facts[e].stop {
+                e += 1;
+            }
+            let full = e > k + 1;
+            names.push(Name {
+                start: toks[k].start,
+                end: toks[e - 1].end,
+                strength: if full {
+                    Strength::Strong
+                } else {
+                    Strength::Weak
+                },
+            });
+            k = e;
+        } else {
+            k += 1;
+        }
+    }
+    run_end
+}
