@@ -85,10 +85,10 @@ const STREET_PARTICLES: &[&str] = &[
 /// Scans `b` for street addresses.
 pub(super) fn scan(b: &[u8], sink: &mut Sink) {
     let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
+    loop {
+        i = super::skip_to(b, i, |c| c.wrapping_sub(b'0') < 10);
+        if i >= b.len() {
+            break;
         }
         let ds = i;
         let de = run_end(b, i, |c| c.is_ascii_digit());

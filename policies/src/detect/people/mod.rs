@@ -19,6 +19,7 @@ mod tests;
 mod tests_more;
 
 use super::{Anchor, Finding, Kind, Sink};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use names::{Name, NameTables, Public, Strength};
 use std::sync::OnceLock;
 
@@ -40,7 +41,9 @@ pub(crate) enum Cue {
     HealthPhrase,
 }
 
-/// The people anchors for the detector's automaton.
+/// The people anchors for the detector's automaton: birth labels and words. Health terms
+/// have an automaton of their own, run only over texts that name a private person, so that
+/// their thousand patterns cost nothing on the many texts that name nobody.
 pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
     let mut t: Vec<(&'static str, Anchor)> = Vec::new();
     t.extend(
@@ -53,17 +56,43 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
             .iter()
             .map(|w| (*w, Anchor::People(Cue::Birth))),
     );
+    t
+}
+
+/// The health terms and phrases, with the cue each is.
+fn health_table() -> Vec<(&'static str, Cue)> {
+    let mut t = Vec::new();
     for line in data_lines(HEALTH_TERMS) {
         match line.strip_suffix('*') {
-            Some(stem) => t.push((stem, Anchor::People(Cue::HealthStem))),
-            None => t.push((line, Anchor::People(Cue::HealthWord))),
+            Some(stem) => t.push((stem, Cue::HealthStem)),
+            None => t.push((line, Cue::HealthWord)),
         }
     }
-    t.extend(
-        data_lines(HEALTH_CUES)
-            .map(|w| (w.trim_end_matches('*'), Anchor::People(Cue::HealthPhrase))),
-    );
+    t.extend(data_lines(HEALTH_CUES).map(|w| (w.trim_end_matches('*'), Cue::HealthPhrase)));
     t
+}
+
+/// The compiled health automaton, or `None` if it could not be built (then health details are
+/// not looked for; the word lists are fixed, so this does not happen in practice).
+struct HealthMatcher {
+    automaton: Option<AhoCorasick>,
+    cues: Vec<Cue>,
+}
+
+fn health_matcher() -> &'static HealthMatcher {
+    static MATCHER: OnceLock<HealthMatcher> = OnceLock::new();
+    MATCHER.get_or_init(|| {
+        let table = health_table();
+        let automaton = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(table.iter().map(|(p, _)| p))
+            .ok();
+        HealthMatcher {
+            automaton,
+            cues: table.iter().map(|(_, c)| *c).collect(),
+        }
+    })
 }
 
 fn data_lines(data: &'static str) -> impl Iterator<Item = &'static str> {
@@ -148,10 +177,18 @@ pub(crate) fn scan(b: &[u8], hits: &Hits, sink: &mut Sink) {
         }
     }
     for &(cue, s, e) in &hits.0 {
-        match cue {
-            Cue::BirthLabel | Cue::Birth => dob::at(&ctx, cue, s, e, sink),
-            Cue::HealthWord | Cue::HealthStem | Cue::HealthPhrase => {
-                health::at(&ctx, cue, s, e, sink);
+        dob::at(&ctx, cue, s, e, sink);
+    }
+    let private = ctx
+        .names
+        .iter()
+        .any(|n| matches!(n.strength, Strength::Strong | Strength::Weak));
+    if private {
+        let matcher = health_matcher();
+        if let Some(ac) = &matcher.automaton {
+            for m in ac.find_iter(b) {
+                let cue = matcher.cues[m.pattern().as_usize()];
+                health::at(&ctx, cue, m.start(), m.end(), sink);
             }
         }
     }
@@ -164,6 +201,22 @@ pub(crate) fn retain_persons(findings: &mut Vec<Finding>) {
     if findings.iter().all(|f| f.kind == Kind::Person) {
         findings.clear();
     }
+}
+
+/// The first position from `i` whose byte satisfies `pred` (or the end), skipping 16-byte
+/// blocks that have none with a branch-free test the compiler vectorises.
+#[inline]
+pub(super) fn skip_to(b: &[u8], mut i: usize, pred: impl Fn(u8) -> bool + Copy) -> usize {
+    while let Some(block) = b.get(i..i + 16) {
+        if block.iter().fold(false, |acc, &c| acc | pred(c)) {
+            break;
+        }
+        i += 16;
+    }
+    while i < b.len() && !pred(b[i]) {
+        i += 1;
+    }
+    i
 }
 
 /// Floors `i` to a UTF-8 character boundary of `b`.

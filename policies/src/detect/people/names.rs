@@ -6,7 +6,7 @@
 //! Only capitalised tokens are looked up, and each lookup is one hash of the lower-cased token
 //! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
 
-use super::words::{eq_fold, in_list, CLOSINGS, HONORIFICS, PARTICLES, ROLE_WORDS};
+use super::words::{eq_fold, CLOSINGS, HONORIFICS, PARTICLES, ROLE_WORDS};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -73,6 +73,29 @@ pub(super) struct NameTables {
     not_names: HashSet64,
     public_full: HashSet64,
     public_single: HashSet64,
+    /// Every word that can start a name or a title: given names, surnames, honorifics, role
+    /// words, public figures' first and only names. Anything else is skipped at once.
+    starters: HashSet64,
+    honorifics: HashSet64,
+    clinicians: HashSet64,
+    roles: HashSet64,
+    particles: HashSet64,
+}
+
+/// The lower-case hash of a word given as bytes (the same as [`hash_lower`] of its text).
+fn key(w: &[u8]) -> u64 {
+    if w.is_ascii() {
+        let mut h = Fnv::new();
+        for c in w {
+            h.byte(c.to_ascii_lowercase());
+        }
+        return h.0;
+    }
+    hash_lower(std::str::from_utf8(w).unwrap_or(""))
+}
+
+fn set_of_words(words: &[&str]) -> HashSet64 {
+    words.iter().map(|w| hash_lower(w)).collect()
 }
 
 /// FNV-1a over the lower-cased text, so every list lookup is one hash.
@@ -125,11 +148,19 @@ impl NameTables {
         let not_names = set_of(NOT_NAMES);
         let mut public_full = HashSet64::default();
         let mut public_single = HashSet64::default();
+        let mut starters: HashSet64 = given.union(&surnames).copied().collect();
+        for w in HONORIFICS.iter().chain(ROLE_WORDS) {
+            let w = w.trim_end_matches('.');
+            starters.insert(hash_lower(w));
+        }
         for line in PUBLIC.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             public_full.insert(hash_lower(line));
+            if let Some(first) = line.split(' ').next() {
+                starters.insert(hash_lower(first));
+            }
             // A surname that ordinary people share ("Müller") does not suppress on its own.
             if let Some(last) = line.rsplit(' ').next() {
                 let h = hash_lower(last);
@@ -143,8 +174,13 @@ impl NameTables {
             given,
             surnames,
             not_names,
+            starters,
             public_full,
             public_single,
+            honorifics: set_of_words(HONORIFICS),
+            clinicians: set_of_words(CLINICIANS),
+            roles: set_of_words(ROLE_WORDS),
+            particles: set_of_words(PARTICLES),
         }
     }
 }
@@ -284,16 +320,26 @@ impl Facts {
     }
 }
 
+/// Whether `i` starts a line that follows a letter's closing.
+fn at_signature(b: &[u8], i: usize) -> bool {
+    i > 0 && b[i - 1] == b'\n' && after_closing(b, i)
+}
+
 /// Whether the line before `line_start` is a letter's closing ("Best regards,").
 fn after_closing(b: &[u8], line_start: usize) -> bool {
     if line_start == 0 {
         return false;
     }
     let prev_end = line_start - 1;
-    let prev_start = b[..prev_end]
+    let lo = prev_end.saturating_sub(48);
+    let Some(prev_start) = b[lo..prev_end]
         .iter()
         .rposition(|c| *c == b'\n')
-        .map_or(0, |p| p + 1);
+        .map(|p| lo + p + 1)
+        .or((lo == 0).then_some(0))
+    else {
+        return false;
+    };
     let line = &b[prev_start..prev_end];
     line.len() < 48 && CLOSINGS.iter().any(|c| contains_fold(line, c))
 }
@@ -332,10 +378,15 @@ const CLINICIANS: &[&str] = &[
 /// Finds the names and public figures in `b`.
 pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut Vec<Public>) {
     let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
+    loop {
         // Prefilter: only a capital at the start of a word is looked at.
-        if !(c.is_ascii_uppercase() || c >= 0xc3)
+        i = super::skip_to(b, i, |c| c.wrapping_sub(b'A') < 26 || c >= 0xc3);
+        if i >= b.len() {
+            break;
+        }
+        let c = b[i];
+        let lower_latin1 = c == 0xc3 && b.get(i + 1).is_some_and(|n| *n >= 0x9f);
+        if lower_latin1
             || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || (b[i - 1] >= 0x80 && c < 0x80)))
             || !upper_at(b, i)
         {
@@ -352,7 +403,7 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
 }
 
 /// The honorific or role word that `tok` is, with its end ("Dr." and "Sig.ra" included).
-fn title_at(b: &[u8], tok: Tok) -> Option<(usize, bool)> {
+fn title_at(t: &NameTables, b: &[u8], tok: Tok) -> Option<(usize, bool)> {
     let mut end = tok.end;
     if b.get(end) == Some(&b'.') {
         end += 1;
@@ -363,11 +414,14 @@ fn title_at(b: &[u8], tok: Tok) -> Option<(usize, bool)> {
     }
     for e in [end, tok.end] {
         let w = &b[tok.start..e];
-        if in_list(w, HONORIFICS) {
-            return Some((e, in_list(w, CLINICIANS)));
+        let k = key(w);
+        if t.honorifics.contains(&k) {
+            return Some((e, t.clinicians.contains(&k)));
         }
     }
-    in_list(&b[tok.start..tok.end], ROLE_WORDS).then_some((tok.end, false))
+    t.roles
+        .contains(&key(&b[tok.start..tok.end]))
+        .then_some((tok.end, false))
 }
 
 /// Classifies the run of capitalised words starting with `first`; returns where it ends.
@@ -381,7 +435,7 @@ fn group(
     let mut cue = false;
     let mut clinician = false;
     let mut start = first;
-    if let Some((end, clin)) = title_at(b, first) {
+    if let Some((end, clin)) = title_at(t, b, first) {
         match next_word(b, end).filter(|w| capitalised(b, *w)) {
             Some(w) => {
                 cue = true;
@@ -391,9 +445,17 @@ fn group(
             None => return end,
         }
     } else if let Some((w, colon)) = prev_word(b, first.start) {
-        let hon = in_list(w, HONORIFICS);
-        cue = hon || in_list(w, ROLE_WORDS) || (colon && contains_fold(w, "name"));
-        clinician = hon && in_list(w, CLINICIANS);
+        let k = key(w);
+        let hon = t.honorifics.contains(&k);
+        cue = hon || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
+        clinician = hon && t.clinicians.contains(&k);
+    }
+    // Fast path: a capitalised word that starts no name, after no title, is skipped.
+    if !cue
+        && !t.starters.contains(&key(&b[start.start..start.end]))
+        && !at_signature(b, start.start)
+    {
+        return first.end;
     }
     // Up to four capitalised words, with particles or initials between them.
     let mut toks = [start; 4];
@@ -417,7 +479,7 @@ fn group(
         }
         let mut k = w;
         let mut hops = 0;
-        while hops < 2 && in_list(&b[k.start..k.end], PARTICLES) {
+        while hops < 2 && t.particles.contains(&key(&b[k.start..k.end])) {
             let Some(nx) = next_word(b, k.end) else { break };
             k = nx;
             hops += 1;
@@ -451,11 +513,7 @@ fn group(
         *f = Facts::of(t, w.text(b));
     }
     let facts = &facts[..n];
-    let line_start = b[..start.start]
-        .iter()
-        .rposition(|c| *c == b'\n')
-        .map_or(0, |p| p + 1);
-    let signature = line_start == start.start && n <= 3 && after_closing(b, line_start);
+    let signature = n <= 3 && at_signature(b, start.start);
     if cue || signature {
         // After a title, a role word or a closing, any capitalised word but a common one is a
         // name.
