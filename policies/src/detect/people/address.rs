@@ -6,6 +6,7 @@
 //! institutions and businesses (PUBLIC_ADDRESS) are left alone.
 
 use super::names::{contains_fold, contains_word_fold, word_end};
+use super::names::{Name, Strength};
 use super::words::{
     eq_fold, in_list, FAMOUS_ADDRESSES, PUBLIC_PLACE_WORDS, STREET_PREFIXES, STREET_SUFFIXES,
     STREET_TYPES_EN, STREET_WORDS_AFTER_NAME,
@@ -83,7 +84,7 @@ const STREET_PARTICLES: &[&str] = &[
 ];
 
 /// Scans `b` for street addresses.
-pub(super) fn scan(b: &[u8], sink: &mut Sink) {
+pub(super) fn scan(b: &[u8], names: &[Name], sink: &mut Sink) {
     let mut i = 0;
     loop {
         i = super::skip_to(b, i, |c| c.wrapping_sub(b'0') < 10);
@@ -104,7 +105,10 @@ pub(super) fn scan(b: &[u8], sink: &mut Sink) {
             continue;
         };
         let (s, e, post) = extend(b, s, e);
-        if !(strong || post || address_word_near(b, s)) || public(b, s, e) {
+        let named = names.iter().any(|n| {
+            matches!(n.strength, Strength::Strong | Strength::Weak) && n.end <= s && s - n.end <= 40
+        });
+        if !(strong || post || address_word_near(b, s)) || (!named && public(b, s, e)) {
             continue;
         }
         sink.push(Kind::StreetAddress, s, floor_char(b, e));
@@ -120,8 +124,14 @@ fn house_number_end(b: &[u8], ds: usize, de: usize) -> Option<usize> {
         return None;
     }
     let mut e = de;
-    if e < b.len() && b[e].is_ascii_alphabetic() && ends_token(b, e + 1) {
+    let letters = run_end(b, e, |c| c.is_ascii_lowercase() || c.is_ascii_uppercase());
+    if letters == e + 1 && ends_token(b, letters) {
         e += 1;
+    } else if letters > e
+        && ends_token(b, letters)
+        && in_list(&b[e..letters], &["bis", "ter", "quater", "bs", "a", "b"])
+    {
+        e = letters; // "60bis"
     } else if matches!(b.get(e), Some(b'-' | b'/')) && b.get(e + 1).is_some_and(u8::is_ascii_digit)
     {
         let e2 = run_end(b, e + 1, |c| c.is_ascii_digit());
@@ -238,6 +248,13 @@ fn word_before(b: &[u8], j: usize) -> Option<(usize, usize)> {
     while s > 0 && (is_letter(b[s - 1]) || b[s - 1].is_ascii_digit() || b[s - 1] == b'-') {
         s -= 1;
     }
+    // Quotes and dashes are not letters: „Mozartstraße, «Rua.
+    while s < e && b[s] >= 0x80 && word_end(b, s) == s {
+        s += 1;
+        while s < e && (b[s] & 0xc0) == 0x80 {
+            s += 1;
+        }
+    }
     (s < e).then_some((s, we))
 }
 
@@ -291,9 +308,10 @@ fn public(b: &[u8], s: usize, e: usize) -> bool {
     };
     let lo = floor_char(b, lo);
     let hi = floor_char(b, (e + 60).min(b.len()));
+    // After the address: to the end of its line or sentence.
     let hi = b[e..hi]
-        .iter()
-        .position(|c| *c == b'\n')
+        .windows(2)
+        .position(|w| w[0] == b'\n' || (matches!(w[0], b'.' | b'!' | b'?') && w[1] == b' '))
         .map_or(hi, |p| e + p);
     let hi = floor_char(b, hi);
     let before = &b[lo..s];
@@ -301,6 +319,71 @@ fn public(b: &[u8], s: usize, e: usize) -> bool {
     PUBLIC_PLACE_WORDS
         .iter()
         .any(|w| contains_word_fold(before, w) || contains_word_fold(after, w))
+        || PUBLIC_COMPOUND_ENDS.iter().any(|w| ends_a_word(before, w))
+        || company_before(before)
+}
+
+/// Place nouns that German and Dutch glue to a name ("Rijksmuseum", "Stadtkirche").
+const PUBLIC_COMPOUND_ENDS: &[&str] = &[
+    "museum",
+    "kirche",
+    "kerk",
+    "bahnhof",
+    "theater",
+    "stadion",
+    "schule",
+    "halle",
+    "zaal",
+    "saal",
+    "rathaus",
+    "stadhuis",
+    "bibliothek",
+    "bibliotheek",
+    "kathedrale",
+    "klinik",
+    "kliniek",
+    "ziekenhuis",
+    "krankenhaus",
+    "hotel",
+    "zentrum",
+    "centrum",
+    "kamer",
+    "palast",
+    "paleis",
+    "gymnasium",
+    "universität",
+    "universiteit",
+    "akademie",
+    "academie",
+];
+
+/// Whether some word of `hay` ends with `suffix` (ignoring case).
+fn ends_a_word(hay: &[u8], suffix: &str) -> bool {
+    let n = suffix.as_bytes();
+    n.len() <= hay.len()
+        && hay.windows(n.len()).enumerate().any(|(p, w)| {
+            eq_fold(w, n)
+                && hay
+                    .get(p + n.len())
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c >= 0x80))
+        })
+}
+
+/// Whether the text before an address names a company by acronym after a preposition
+/// ("bei SAP", "at IBM", "chez EDF"): a business address.
+fn company_before(before: &[u8]) -> bool {
+    const PREPS: &[&str] = &[
+        "bei", "at", "chez", "bij", "presso", "en", "na", "no", "von", "van",
+    ];
+    let words: Vec<&[u8]> = before
+        .split(|c| !(c.is_ascii_alphanumeric() || *c >= 0x80))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(2).any(|p| {
+        in_list(p[0], PREPS)
+            && (2..=6).contains(&p[1].len())
+            && p[1].iter().all(u8::is_ascii_uppercase)
+    })
 }
 
 /// French street types that follow the number ("12 rue des Lilas", "3, avenue Foch").

@@ -27,9 +27,7 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
     let found =
         date_after(b, e).or_else(|| (cue == Cue::Birth).then(|| date_before(b, s)).flatten());
     let Some((ds, de, year)) = found else {
-        if cue == Cue::BirthLabel {
-            table_column(ctx, s, e, sink);
-        }
+        table_column(ctx, s, e, sink);
         return;
     };
     if year < 1900 || ctx.public_near(s.min(ds), e.max(de), 160, 60) {
@@ -156,7 +154,10 @@ fn numeric(b: &[u8], d: usize) -> Option<(usize, usize, u32)> {
     let (l1, l2, l3) = (e1 - d, e2 - s2, e3 - s3);
     let (a, m, c) = (number(&b[d..e1]), number(&b[s2..e2]), number(&b[s3..e3]));
     // A further digit group makes it an IP address or version, not a date.
-    if !ends_token(b, e3)
+    // An ISO timestamp carries on after the date ("1976-02-16T00:00:00Z").
+    let timestamp =
+        l1 == 4 && b.get(e3) == Some(&b'T') && b.get(e3 + 1).is_some_and(u8::is_ascii_digit);
+    if !(ends_token(b, e3) || timestamp)
         || (b.get(e3) == Some(&sep) && b.get(e3 + 1).is_some_and(u8::is_ascii_digit))
     {
         return None;
@@ -333,17 +334,23 @@ fn table_column(ctx: &Ctx, s: usize, e: usize, sink: &mut Sink) {
 
 /// A date in parentheses right after a person's name ("Daniela Ortiz (07/07/1985)") or after
 /// a genealogical star ("Anna Weber, * 12.03.1985") is that person's birth date.
-pub(super) fn after_name(ctx: &Ctx, name_end: usize, sink: &mut Sink) {
+///
+/// Where the text speaks of birth dates (`birth_cue`), so is a date right after a name and a
+/// comma ("Femke Claes, 01-12-2003").
+pub(super) fn after_name(ctx: &Ctx, name_end: usize, birth_cue: bool, sink: &mut Sink) {
     let b = ctx.b;
     let mut j = run_end(b, name_end, |c| c == b' ' || c == b',');
     if j - name_end > 2 || j >= b.len() {
         return;
     }
     let paren = b[j] == b'(';
-    if !(paren || b[j] == b'*') {
+    let comma = birth_cue && b[name_end] == b',' && b[j].is_ascii_digit();
+    if !(paren || b[j] == b'*' || comma) {
         return;
     }
-    j = run_end(b, j + 1, |c| c == b' ');
+    if !comma {
+        j = run_end(b, j + 1, |c| c == b' ');
+    }
     if j >= b.len() {
         return;
     }

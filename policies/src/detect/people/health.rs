@@ -3,12 +3,15 @@
 //! first-person disclosure without a name, is not personal data under the policy.
 
 use super::{Ctx, Cue, Sink};
-use crate::detect::text::{ends_token, run_end, starts_token};
+use crate::detect::text::{ends_token, run_end, run_start};
 use crate::detect::Kind;
 
 /// How far before and after a health detail a person's name ties it to them.
 const BEFORE: usize = 320;
 const AFTER: usize = 200;
+
+/// Long terms that end everyday English words ("keystroke").
+const NOT_IN_COMPOUNDS: &[&str] = &["stroke", "therapy", "seizures", "allergy", "medication"];
 
 /// Dose units that may follow a medicine ("metformin 500 mg").
 const UNITS: &[&[u8]] = &[
@@ -29,14 +32,22 @@ const UNITS: &[&[u8]] = &[
 /// Handles a health anchor at `s..e`.
 pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
     let b = ctx.b;
-    if !starts_token(b, s) {
+    let word_start = run_start(b, s, |c| c.is_ascii_alphabetic() || c >= 0x80);
+    let whole = ends_token(b, e) || !b[e - 1].is_ascii_alphanumeric();
+    // German and Dutch glue terms into compounds ("Alkoholabhängigkeit",
+    // "borstkankeroperatie"); a long term may stand anywhere in a word.
+    let compound = cue != Cue::HealthPhrase
+        && e - s >= 6
+        && !NOT_IN_COMPOUNDS
+            .iter()
+            .any(|w| b[s..e].eq_ignore_ascii_case(w.as_bytes()));
+    if word_start < s && !compound {
         return;
     }
-    let whole = ends_token(b, e) || !b[e - 1].is_ascii_alphanumeric();
-    match cue {
-        Cue::HealthWord | Cue::HealthPhrase if !whole => return,
-        _ => {}
+    if cue != Cue::HealthStem && !whole && !compound {
+        return;
     }
+    let s = word_start;
     if !ctx.person_near(s, e, BEFORE, AFTER) || ctx.public_near(s, e, 120, 40) {
         return;
     }

@@ -130,8 +130,12 @@ impl Ctx<'_> {
     fn person_near(&self, s: usize, e: usize, before: usize, after: usize) -> bool {
         let lo = paragraph_start(self.b, s, before);
         let hi = paragraph_end(self.b, e, after);
+        // A "name" overlapping the detail itself ("Long Covid") is no person.
         self.names.iter().any(|n| {
-            n.end > lo && n.start < hi && matches!(n.strength, Strength::Strong | Strength::Weak)
+            n.end > lo
+                && n.start < hi
+                && !(n.start < e && n.end > s)
+                && matches!(n.strength, Strength::Strong | Strength::Weak)
         })
     }
 
@@ -170,10 +174,11 @@ pub(crate) fn scan(b: &[u8], hits: &Hits, sink: &mut Sink) {
         public: Vec::new(),
     };
     names::find(tables(), b, &mut ctx.names, &mut ctx.public);
+    let birth_cue = !hits.0.is_empty();
     for n in &ctx.names {
         sink.push(Kind::Person, n.start, n.end);
         if matches!(n.strength, Strength::Strong | Strength::Weak) {
-            dob::after_name(&ctx, n.end, sink);
+            dob::after_name(&ctx, n.end, birth_cue, sink);
         }
     }
     for &(cue, s, e) in &hits.0 {
@@ -192,7 +197,7 @@ pub(crate) fn scan(b: &[u8], hits: &Hits, sink: &mut Sink) {
             }
         }
     }
-    address::scan(b, sink);
+    address::scan(b, &ctx.names, sink);
 }
 
 /// Drops every person finding unless the request has a finding of another kind: a name alone

@@ -227,6 +227,13 @@ pub(super) fn word_end(b: &[u8], i: usize) -> usize {
         let n = letter_len(b, j);
         if n > 0 {
             j += n;
+        } else if b[j] == b'\''
+            && b.get(j + 1) == Some(&b's')
+            && b.get(j + 2)
+                .is_none_or(|c| letter_len(b, j + 2) == 0 && !c.is_ascii_alphabetic())
+        {
+            // A possessive ("Anna's") is not part of the name.
+            break;
         } else if matches!(b[j], b'-' | b'\'')
             && j > i
             && j + 1 < b.len()
