@@ -94,19 +94,24 @@ pub(super) fn scan(b: &[u8], names: &[Name], sink: &mut Sink) {
         let ds = i;
         let de = run_end(b, i, |c| c.is_ascii_digit());
         i = de;
-        if de - ds > 4 || !starts_token(b, ds) {
+        // Part of a date, a version or a phone number ("11.05.1970"), not a house number.
+        let inside =
+            ds >= 2 && matches!(b[ds - 1], b'.' | b'/' | b'-' | b':') && b[ds - 2].is_ascii_digit();
+        if de - ds > 4 || !starts_token(b, ds) || inside {
             continue;
         }
         let Some(he) = house_number_end(b, ds, de) else {
             continue;
         };
-        let found = street_after(b, ds, he).or_else(|| street_before(b, ds, he));
+        let found = street_after(b, ds, he)
+            .or_else(|| street_before(b, ds, he))
+            .or_else(|| street_by_postcode(b, ds, he));
         let Some((s, e, strong)) = found else {
             continue;
         };
         let (s, e, post) = extend(b, s, e);
         let named = names.iter().any(|n| {
-            matches!(n.strength, Strength::Strong | Strength::Weak) && n.end <= s && s - n.end <= 40
+            matches!(n.strength, Strength::Strong | Strength::Weak) && private_name_before(b, n, s)
         });
         if !(strong || post || address_word_near(b, s)) || (!named && public(b, s, e)) {
             continue;
@@ -127,6 +132,11 @@ fn house_number_end(b: &[u8], ds: usize, de: usize) -> Option<usize> {
     let letters = run_end(b, e, |c| c.is_ascii_lowercase() || c.is_ascii_uppercase());
     if letters == e + 1 && ends_token(b, letters) {
         e += 1;
+    } else if b.get(e) == Some(&b' ')
+        && b.get(e + 1).is_some_and(u8::is_ascii_lowercase)
+        && matches!(b.get(e + 2), Some(b',' | b'\n'))
+    {
+        e += 2; // "Rheinallee 56 a,"
     } else if letters > e
         && ends_token(b, letters)
         && in_list(&b[e..letters], &["bis", "ter", "quater", "bs", "a", "b"])
@@ -323,6 +333,25 @@ fn public(b: &[u8], s: usize, e: usize) -> bool {
         || company_before(before)
 }
 
+/// Whether name `n` directly introduces the address at `s` ("Jonas Weber, Kastanienallee 42",
+/// "Amelia Shah at Flat 1A"), with no public place named just before it.
+fn private_name_before(b: &[u8], n: &Name, s: usize) -> bool {
+    if n.end > s || s - n.end > 5 {
+        return false;
+    }
+    let gap = &b[n.end..s];
+    let joined = gap
+        .iter()
+        .all(|c| matches!(c, b' ' | b',' | b':' | b'\n' | b'-'))
+        || contains_word_fold(gap, "at")
+        || contains_word_fold(gap, "in");
+    let lo = floor_char(b, n.start.saturating_sub(40));
+    let place = PUBLIC_PLACE_WORDS
+        .iter()
+        .any(|w| contains_word_fold(&b[lo..n.start], w));
+    joined && !place
+}
+
 /// Place nouns that German and Dutch glue to a name ("Rijksmuseum", "Stadtkirche").
 const PUBLIC_COMPOUND_ENDS: &[&str] = &[
     "museum",
@@ -386,6 +415,36 @@ fn company_before(before: &[u8]) -> bool {
     })
 }
 
+/// A street without a street type, known by the postal code after it ("An der Kirche 17c,
+/// 01067 Dresden", "Im Winkel 22a, 20357 Hamburg"): one to four capitalised words or particles
+/// starting a line or a clause, a house number, and a postal code with its city.
+fn street_by_postcode(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> {
+    let j = run_end(b, he, |c| c == b' ');
+    if b.get(j) != Some(&b',') {
+        return None;
+    }
+    let k = run_end(b, j + 1, |c| c == b' ');
+    postcode_at(b, k)?;
+    let mut start = ds;
+    let mut named = false;
+    for _ in 0..4 {
+        let Some((ws, we)) = word_before(b, start) else {
+            break;
+        };
+        let w = &b[ws..we];
+        if upper_first(w) {
+            named = true;
+        } else if !in_list(w, STREET_PARTICLES) {
+            break;
+        }
+        start = ws;
+    }
+    // The street must stand at the start of its line, clause or field.
+    let before = b[..start].iter().rev().find(|c| **c != b' ');
+    let opens = before.is_none_or(|c| matches!(c, b'\n' | b',' | b':' | b';' | b'(' | b'"'));
+    (named && opens).then_some((start, he, true))
+}
+
 /// French street types that follow the number ("12 rue des Lilas", "3, avenue Foch").
 const FR_LEADING: &[&str] = &[
     "rue",
@@ -435,7 +494,7 @@ fn street_before(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)>
         return Some((unit_before(b, ds), end, !in_list(w, WEAK_PREFIXES)));
     }
     // German and Dutch, number first: "42 Kastanienallee".
-    if upper_first(w) && glued_suffix(w).is_some_and(|weak| !weak) {
+    if upper_first(w) && b[he] == b' ' && glued_suffix(w).is_some_and(|weak| !weak) {
         return Some((unit_before(b, ds), we, true));
     }
     // English: one to four capitalised words, then a capitalised street type.

@@ -298,6 +298,11 @@ fn table_column(ctx: &Ctx, s: usize, e: usize, sink: &mut Sink) {
     else {
         return;
     };
+    // A table of famous people's birth dates ("sort these footballers by age") is not
+    // personal data.
+    if public_context(b, ls) || public_context(b, ls.saturating_sub(2)) {
+        return;
+    }
     let col = b[ls..s].iter().filter(|c| **c == sep).count();
     let mut pos = le + 1;
     let mut rows = 0;
@@ -322,7 +327,8 @@ fn table_column(ctx: &Ctx, s: usize, e: usize, sink: &mut Sink) {
         let f = run_end(b, field, |c| matches!(c, b' ' | b'"' | b'\''));
         if f < re {
             if let Some((ds, de, year)) = date_at(b, f) {
-                if year >= 1900 && de <= re {
+                let famous = ctx.public.iter().any(|p| p.start >= pos && p.end <= re);
+                if year >= 1900 && de <= re && !famous {
                     sink.push(Kind::DateOfBirth, ds, de);
                 }
             }
@@ -344,7 +350,7 @@ pub(super) fn after_name(ctx: &Ctx, name_end: usize, birth_cue: bool, sink: &mut
         return;
     }
     let paren = b[j] == b'(';
-    let comma = birth_cue && b[name_end] == b',' && b[j].is_ascii_digit();
+    let comma = b[name_end] == b',' && b[j].is_ascii_digit();
     if !(paren || b[j] == b'*' || comma) {
         return;
     }
@@ -358,7 +364,10 @@ pub(super) fn after_name(ctx: &Ctx, name_end: usize, birth_cue: bool, sink: &mut
         return;
     };
     let closed = !paren || matches!(b.get(de), Some(b')' | b',' | b';'));
-    if closed && year >= 1900 && !ctx.public_near(name_end, de, 80, 0) {
+    // After a comma, a date is a birth date where the text speaks of births, or where its
+    // year is one of an adult's birth ("Ayşe Schulz, 16.03.1979, wohnhaft …").
+    let birth_year = !comma || birth_cue || year < 2005;
+    if closed && birth_year && year >= 1900 && !ctx.public_near(name_end, de, 80, 0) {
         sink.push(Kind::DateOfBirth, ds, de);
     }
 }

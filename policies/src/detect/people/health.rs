@@ -48,7 +48,8 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         return;
     }
     let s = word_start;
-    if !ctx.person_near(s, e, BEFORE, AFTER) || ctx.public_near(s, e, 120, 40) {
+    let tied = ctx.person_near(s, e, BEFORE, AFTER) || ctx.writer_near(s);
+    if !tied || ctx.public_near(s, e, 120, 40) {
         return;
     }
     let end = match cue {

@@ -139,6 +139,18 @@ impl Ctx<'_> {
         })
     }
 
+    /// Whether the text names its writer (a `From:` header or a signature) and the writer
+    /// speaks of themself within 100 bytes before `s`.
+    fn writer_near(&self, s: usize) -> bool {
+        if !self.names.iter().any(|n| n.author) {
+            return false;
+        }
+        let lo = floor_char(self.b, paragraph_start(self.b, s, 100));
+        self.b[lo..s]
+            .split(|c| !(c.is_ascii_alphabetic() || *c == b'\'' || *c >= 0x80))
+            .any(|w| words::in_list(w, words::FIRST_PERSON))
+    }
+
     /// Whether a public figure is named within `before` bytes before `s` or `after` after `e`.
     fn public_near(&self, s: usize, e: usize, before: usize, after: usize) -> bool {
         let lo = paragraph_start(self.b, s, before);

@@ -6,7 +6,7 @@
 //! Only capitalised tokens are looked up, and each lookup is one hash of the lower-cased token
 //! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
 
-use super::words::{eq_fold, CLOSINGS, HONORIFICS, PARTICLES, ROLE_WORDS};
+use super::words::{eq_fold, in_list, CLOSINGS, HONORIFICS, PARTICLES, ROLE_WORDS};
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -35,6 +35,8 @@ pub(super) struct Name {
     pub end: usize,
     /// How sure the match is.
     pub strength: Strength,
+    /// Whether the name is the writer's: a `From:` header or a signature.
+    pub author: bool,
 }
 
 /// A public figure's name found in the text.
@@ -378,6 +380,22 @@ pub(super) fn contains_fold(hay: &[u8], needle: &str) -> bool {
     n.len() <= hay.len() && hay.windows(n.len()).any(|w| eq_fold(w, n))
 }
 
+/// Header labels naming a message's writer.
+const FROM_LABELS: &[&str] = &[
+    "from",
+    "von",
+    "de",
+    "van",
+    "da",
+    "absender",
+    "expéditeur",
+    "remitente",
+    "mittente",
+    "afzender",
+    "remetente",
+    "sender",
+];
+
 const CLINICIANS: &[&str] = &[
     "dr", "dr.", "prof", "prof.", "dott.", "dott.ssa", "dra.", "dra",
 ];
@@ -441,6 +459,7 @@ fn group(
 ) -> usize {
     let mut cue = false;
     let mut clinician = false;
+    let mut author = false;
     let mut start = first;
     if let Some((end, clin)) = title_at(t, b, first) {
         match next_word(b, end).filter(|w| capitalised(b, *w)) {
@@ -454,13 +473,15 @@ fn group(
     } else if let Some((w, colon)) = prev_word(b, first.start) {
         let k = key(w);
         let hon = t.honorifics.contains(&k);
-        cue = hon || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
+        author = colon && in_list(w, FROM_LABELS);
+        cue = hon || author || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
         clinician = hon && t.clinicians.contains(&k);
     }
     // Fast path: a capitalised word that starts no name, after no title, is skipped.
     if !cue
         && !t.starters.contains(&key(&b[start.start..start.end]))
         && !at_signature(b, start.start)
+        && !next_word(b, start.end).is_some_and(|w| capitalised(b, w))
     {
         return first.end;
     }
@@ -534,6 +555,7 @@ fn group(
                 start: start.start,
                 end: run_end,
                 strength,
+                author: author || signature,
             });
         }
         return run_end;
@@ -556,6 +578,24 @@ fn group(
                 } else {
                     Strength::Weak
                 },
+                author: false,
+            });
+            k = e;
+        } else if !facts[k].stop
+            && facts.get(k + 1).is_some_and(|x| x.surname && !x.stop)
+            && (facts[k].surname || !sentence_start(b, toks[k].start))
+        {
+            // Two surnames in a row ("Ramírez Pérez"), or an unlisted given name before a
+            // surname inside a sentence ("mijn broer Rutger Goossens").
+            let mut e = k + 1;
+            while e < n && !facts[e].stop {
+                e += 1;
+            }
+            names.push(Name {
+                start: toks[k].start,
+                end: toks[e - 1].end,
+                strength: Strength::Strong,
+                author: false,
             });
             k = e;
         } else {
@@ -563,4 +603,13 @@ fn group(
         }
     }
     run_end
+}
+
+/// Whether the word at `i` starts a sentence (where any word is capitalised).
+fn sentence_start(b: &[u8], i: usize) -> bool {
+    let mut j = i;
+    while j > 0 && matches!(b[j - 1], b' ' | b'"' | b'(' | b'*' | b'-' | b'\t') {
+        j -= 1;
+    }
+    j == 0 || matches!(b[j - 1], b'.' | b'!' | b'?' | b'\n')
 }

@@ -54,6 +54,10 @@ pub(super) const BIRTH_LABELS: &[&str] = &[
     "nascimento:",
     "geboren:",
     "born:",
+    "ddn",
+    "d.d.n.",
+    "né(e)",
+    "geb.dat",
 ];
 
 /// Words that mark a text about a public figure: a biography, a career, a reign, an office.
@@ -223,6 +227,29 @@ pub(super) const PUBLIC_CONTEXT: &[&str] = &[
     "fundador",
     "fondatore",
     "oprichter",
+    "footballers",
+    "futbolistas",
+    "calciatori",
+    "fußballer",
+    "footballeurs",
+    "voetballers",
+    "jogadores de futebol",
+    "artículo",
+    "articolo",
+    "artikel",
+    "article",
+    "artigo",
+    "celebrities",
+    "famosos",
+    "famosi",
+    "berühmtheiten",
+    "célébrités",
+    "beroemdheden",
+    "presidents",
+    "presidentes",
+    "presidenti",
+    "präsidenten",
+    "présidents",
 ];
 
 /// Words saying someone was born, or has a birthday, in running prose: the date after them is
@@ -911,6 +938,30 @@ pub(super) const CLOSINGS: &[&str] = &[
     "atenciosamente",
     "cumprimentos",
     "abraço",
+    "danke",
+    "thank you",
+    "thanks",
+    "kind regards",
+    "best wishes",
+    "merci",
+    "bisous",
+    "gracias",
+    "abrazos",
+    "besos",
+    "grazie",
+    "baci",
+    "bedankt",
+    "dank je",
+    "groetjes",
+    "obrigad",
+    "beijos",
+];
+
+/// First-person words: a writer speaking of themself.
+pub(super) const FIRST_PERSON: &[&str] = &[
+    "i", "i'm", "i've", "my", "me", "ich", "mir", "mich", "mein", "meine", "meiner", "je", "j'ai",
+    "moi", "mon", "ma", "mes", "yo", "mi", "me", "mis", "io", "mio", "mia", "ik", "mij", "mijn",
+    "eu", "meu", "minha",
 ];
 
 /// Nobiliary and family-name particles that may sit inside a full name ("Ludwig van Beethoven",
