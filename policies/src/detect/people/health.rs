@@ -7,8 +7,8 @@ use crate::detect::text::{ends_token, run_end, run_start};
 use crate::detect::Kind;
 
 /// How far before and after a health detail a person's name ties it to them.
-const BEFORE: usize = 320;
-const AFTER: usize = 200;
+pub(super) const BEFORE: usize = 320;
+pub(super) const AFTER: usize = 200;
 
 /// Long terms that end everyday English words ("keystroke").
 const NOT_IN_COMPOUNDS: &[&str] = &["stroke", "therapy", "seizures", "allergy", "medication"];

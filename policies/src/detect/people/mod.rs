@@ -19,7 +19,7 @@ mod tests;
 mod tests_more;
 
 use super::{Anchor, Finding, Kind, Sink};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use names::{Name, NameTables, Public, Strength};
 use std::sync::OnceLock;
 
@@ -86,6 +86,8 @@ fn health_matcher() -> &'static HealthMatcher {
         let automaton = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(table.iter().map(|(p, _)| p))
             .ok();
         HealthMatcher {
@@ -196,20 +198,42 @@ pub(crate) fn scan(b: &[u8], hits: &Hits, sink: &mut Sink) {
     for &(cue, s, e) in &hits.0 {
         dob::at(&ctx, cue, s, e, sink);
     }
-    let private = ctx
-        .names
-        .iter()
-        .any(|n| matches!(n.strength, Strength::Strong | Strength::Weak));
-    if private {
-        let matcher = health_matcher();
-        if let Some(ac) = &matcher.automaton {
-            for m in ac.find_iter(b) {
-                let cue = matcher.cues[m.pattern().as_usize()];
-                health::at(&ctx, cue, m.start(), m.end(), sink);
-            }
+    health_near_names(&ctx, sink);
+    address::scan(b, &ctx.names, sink);
+}
+
+/// Runs the health automaton over the windows around private persons' names (the whole
+/// text when it names its writer, who may speak of themself anywhere), so a text naming
+/// nobody costs nothing and a long one naming a few people costs a few windows.
+fn health_near_names(ctx: &Ctx, sink: &mut Sink) {
+    let b = ctx.b;
+    let Some(ac) = &health_matcher().automaton else {
+        return;
+    };
+    let cues = &health_matcher().cues;
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for n in &ctx.names {
+        if !matches!(n.strength, Strength::Strong | Strength::Weak) {
+            continue;
+        }
+        let (lo, hi) = (
+            n.start.saturating_sub(health::AFTER + 64),
+            (n.end + health::BEFORE + 64).min(b.len()),
+        );
+        match windows.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => windows.push((lo, hi)),
         }
     }
-    address::scan(b, &ctx.names, sink);
+    if ctx.names.iter().any(|n| n.author) {
+        windows = vec![(0, b.len())];
+    }
+    for (lo, hi) in windows {
+        let input = aho_corasick::Input::new(b).range(floor_char(b, lo)..floor_char(b, hi));
+        for m in ac.find_iter(input) {
+            health::at(ctx, cues[m.pattern().as_usize()], m.start(), m.end(), sink);
+        }
+    }
 }
 
 /// Drops every person finding unless the request has a finding of another kind: a name alone

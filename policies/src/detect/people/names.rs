@@ -7,7 +7,7 @@
 //! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
 
 use super::words::{eq_fold, in_list, CLOSINGS, HONORIFICS, PARTICLES, ROLE_WORDS};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 const GIVEN: &str = include_str!("data/given_names.txt");
@@ -68,115 +68,95 @@ impl Hasher for IdHasher {
 
 type HashSet64 = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
+/// What the lists say of a word, as bits of one map entry, so that a word costs one probe.
+const GIVEN_NAME: u8 = 1;
+const SURNAME: u8 = 2;
+const NOT_NAME: u8 = 4;
+const PUBLIC_PART: u8 = 8;
+/// A word that can start a name or a title: anything else is skipped at once.
+const STARTER: u8 = 16;
+
 /// The compiled name lists.
 pub(super) struct NameTables {
-    given: HashSet64,
-    surnames: HashSet64,
-    not_names: HashSet64,
+    words: HashMap<u64, u8, BuildHasherDefault<IdHasher>>,
     public_full: HashSet64,
     public_single: HashSet64,
-    /// Every word that can start a name or a title: given names, surnames, honorifics, role
-    /// words, public figures' first and only names. Anything else is skipped at once.
-    starters: HashSet64,
     honorifics: HashSet64,
     clinicians: HashSet64,
     roles: HashSet64,
     particles: HashSet64,
 }
 
-/// The lower-case hash of a word given as bytes (the same as [`hash_lower`] of its text).
-fn key(w: &[u8]) -> u64 {
-    if w.is_ascii() {
-        let mut h = Fnv::new();
-        for c in w {
-            h.byte(c.to_ascii_lowercase());
+/// The case-folded hash of a word: every byte OR 0x20, which lower-cases ASCII letters and
+/// the Latin-1 capitals (UTF-8 `C3 80..9E` become `C3 A0..BE`), eight bytes per step. The lists
+/// are hashed the same way, so a lookup is one pass over the word and one probe.
+pub(super) fn key(w: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = K ^ w.len() as u64;
+    for chunk in w.chunks(8) {
+        let mut x = 0u64;
+        for (i, c) in chunk.iter().enumerate() {
+            x |= u64::from(c | 0x20) << (8 * i);
         }
-        return h.0;
+        h = (h ^ x).wrapping_mul(K).rotate_left(29);
     }
-    hash_lower(std::str::from_utf8(w).unwrap_or(""))
+    h ^ (h >> 32)
 }
 
 fn set_of_words(words: &[&str]) -> HashSet64 {
     words.iter().map(|w| hash_lower(w)).collect()
 }
 
-/// FNV-1a over the lower-cased text, so every list lookup is one hash.
-#[derive(Clone, Copy)]
-struct Fnv(u64);
-
-impl Fnv {
-    const fn new() -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-    fn byte(&mut self, b: u8) {
-        self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    fn text(&mut self, t: &str) {
-        for c in t.chars() {
-            if c.is_ascii() {
-                self.byte(c.to_ascii_lowercase() as u8);
-            } else {
-                let mut buf = [0u8; 4];
-                for l in c.to_lowercase() {
-                    for b in l.encode_utf8(&mut buf).bytes() {
-                        self.byte(b);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// The lower-case hash of `t`.
+/// The case-folded hash of `t` (see [`key`]).
 pub(super) fn hash_lower(t: &str) -> u64 {
-    let mut h = Fnv::new();
-    h.text(t);
-    h.0
-}
-
-fn set_of(list: &str) -> HashSet64 {
-    list.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(hash_lower)
-        .collect()
+    key(t.as_bytes())
 }
 
 impl NameTables {
     /// Compiles the lists.
     pub(super) fn new() -> NameTables {
-        let given = set_of(GIVEN);
-        let surnames = set_of(SURNAMES);
-        let not_names = set_of(NOT_NAMES);
+        let mut words: HashMap<u64, u8, BuildHasherDefault<IdHasher>> = HashMap::default();
+        let mut mark = |list: &str, bits: u8| {
+            for w in list.lines().map(str::trim) {
+                if !w.is_empty() && !w.starts_with('#') {
+                    *words.entry(hash_lower(w)).or_default() |= bits;
+                }
+            }
+        };
+        mark(GIVEN, GIVEN_NAME | STARTER);
+        mark(SURNAMES, SURNAME | STARTER);
+        mark(NOT_NAMES, NOT_NAME);
+        for w in HONORIFICS.iter().chain(ROLE_WORDS) {
+            *words
+                .entry(hash_lower(w.trim_end_matches('.')))
+                .or_default() |= STARTER;
+        }
         let mut public_full = HashSet64::default();
         let mut public_single = HashSet64::default();
-        let mut starters: HashSet64 = given.union(&surnames).copied().collect();
-        for w in HONORIFICS.iter().chain(ROLE_WORDS) {
-            let w = w.trim_end_matches('.');
-            starters.insert(hash_lower(w));
-        }
         for line in PUBLIC.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             public_full.insert(hash_lower(line));
-            if let Some(first) = line.split(' ').next() {
-                starters.insert(hash_lower(first));
-            }
-            // A surname that ordinary people share ("Müller") does not suppress on its own.
-            if let Some(last) = line.rsplit(' ').next() {
-                let h = hash_lower(last);
-                let shared = surnames.contains(&h) || given.contains(&h) || not_names.contains(&h);
-                if last.chars().count() >= 4 && (!line.contains(' ') || !shared) {
-                    public_single.insert(h);
+            for (i, w) in line.split(' ').enumerate() {
+                let bits = if i == 0 {
+                    PUBLIC_PART | STARTER
+                } else {
+                    PUBLIC_PART
+                };
+                let entry = words.entry(hash_lower(w)).or_default();
+                // A surname that ordinary people share ("Müller") does not suppress on its
+                // own; a distinctive one does ("Merkel").
+                let shared = *entry & (GIVEN_NAME | SURNAME | NOT_NAME) != 0;
+                *entry |= bits;
+                let last = line.rsplit(' ').next() == Some(w);
+                if last && w.chars().count() >= 4 && (!line.contains(' ') || !shared) {
+                    public_single.insert(hash_lower(w));
                 }
             }
         }
         NameTables {
-            given,
-            surnames,
-            not_names,
-            starters,
+            words,
             public_full,
             public_single,
             honorifics: set_of_words(HONORIFICS),
@@ -184,6 +164,10 @@ impl NameTables {
             roles: set_of_words(ROLE_WORDS),
             particles: set_of_words(PARTICLES),
         }
+    }
+
+    fn bits(&self, h: u64) -> u8 {
+        self.words.get(&h).copied().unwrap_or(0)
     }
 }
 
@@ -256,12 +240,6 @@ struct Tok {
     end: usize,
 }
 
-impl Tok {
-    fn text<'a>(&self, b: &'a [u8]) -> &'a str {
-        std::str::from_utf8(&b[self.start..self.end]).unwrap_or("")
-    }
-}
-
 /// The word right after `i` on the same line, past one or two spaces.
 fn next_word(b: &[u8], mut i: usize) -> Option<Tok> {
     let mut spaces = 0;
@@ -316,15 +294,17 @@ struct Facts {
     given: bool,
     surname: bool,
     stop: bool,
+    public_part: bool,
 }
 
 impl Facts {
-    fn of(t: &NameTables, w: &str) -> Facts {
-        let h = hash_lower(w);
+    fn of(t: &NameTables, h: u64) -> Facts {
+        let x = t.bits(h);
         Facts {
-            given: t.given.contains(&h),
-            surname: t.surnames.contains(&h),
-            stop: t.not_names.contains(&h),
+            given: x & GIVEN_NAME != 0,
+            surname: x & SURNAME != 0,
+            stop: x & NOT_NAME != 0,
+            public_part: x & PUBLIC_PART != 0,
         }
     }
 }
@@ -479,7 +459,7 @@ fn group(
     }
     // Fast path: a capitalised word that starts no name, after no title, is skipped.
     if !cue
-        && !t.starters.contains(&key(&b[start.start..start.end]))
+        && t.bits(key(&b[start.start..start.end])) & STARTER == 0
         && !at_signature(b, start.start)
         && !next_word(b, start.end).is_some_and(|w| capitalised(b, w))
     {
@@ -522,23 +502,24 @@ fn group(
     }
     let toks = &toks[..n];
     let run_end = toks[n - 1].end;
-    // Public figures: any window of the run as a listed full name, or a distinctive surname.
-    for s in 0..n {
-        for e in (s + 1..=n).rev() {
-            let text = std::str::from_utf8(&b[toks[s].start..toks[e - 1].end]).unwrap_or("");
-            let h = hash_lower(text);
-            if t.public_full.contains(&h) || (e == s + 1 && t.public_single.contains(&h)) {
-                public.push(Public {
-                    start: toks[s].start,
-                    end: toks[e - 1].end,
-                });
-                return run_end;
-            }
-        }
-    }
     let mut facts = [Facts::default(); 4];
     for (f, w) in facts.iter_mut().zip(toks) {
-        *f = Facts::of(t, w.text(b));
+        *f = Facts::of(t, key(&b[w.start..w.end]));
+    }
+    // Public figures: any window of the run as a listed full name, or a distinctive surname.
+    if facts[..n].iter().any(|f| f.public_part) {
+        for s in 0..n {
+            for e in s..n {
+                let h = key(&b[toks[s].start..toks[e].end]);
+                if t.public_full.contains(&h) || (e == s && t.public_single.contains(&h)) {
+                    public.push(Public {
+                        start: toks[s].start,
+                        end: toks[e].end,
+                    });
+                    return run_end;
+                }
+            }
+        }
     }
     let facts = &facts[..n];
     let signature = n <= 3 && at_signature(b, start.start);
