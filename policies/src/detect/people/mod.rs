@@ -2,15 +2,19 @@
 //! health details tied to a person, in English, German, French, Spanish, Italian, Dutch and
 //! Portuguese.
 //!
-//! Birth and health cues are anchors of the detector's shared automaton, collected during its
-//! pass and judged here afterwards, once the names of the text are known. Names are found by a
-//! byte loop that looks only at capitalised words; addresses by one that looks only at
-//! numbers (every address the policy counts has a house number).
+//! Birth cues are anchors of the detector's shared automaton, collected during its pass and
+//! judged here afterwards, once the names of the text are known. Names are found by a byte
+//! loop that looks only at capitalised words (`names`); addresses by one that looks only at
+//! numbers, since every address the policy counts has a house number (`address`, `postcode`,
+//! `public_place`). Health terms have an automaton of their own, run only around the names of
+//! private persons (`health`), so texts naming nobody do not pay for it.
 
 mod address;
 mod dob;
 mod health;
 mod names;
+mod postcode;
+mod public_place;
 mod words;
 
 #[cfg(test)]

@@ -361,19 +361,10 @@ pub(super) fn contains_fold(hay: &[u8], needle: &str) -> bool {
 }
 
 /// Header labels naming a message's writer.
+#[rustfmt::skip]
 const FROM_LABELS: &[&str] = &[
-    "from",
-    "von",
-    "de",
-    "van",
-    "da",
-    "absender",
-    "expéditeur",
-    "remitente",
-    "mittente",
-    "afzender",
-    "remetente",
-    "sender",
+    "from", "von", "de", "van", "da", "absender", "expéditeur", "remitente", "mittente",
+    "afzender", "remetente", "sender",
 ];
 
 const CLINICIANS: &[&str] = &[
@@ -409,24 +400,26 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
 
 /// The honorific or role word that `tok` is, with its end ("Dr." and "Sig.ra" included).
 fn title_at(t: &NameTables, b: &[u8], tok: Tok) -> Option<(usize, bool)> {
-    let mut end = tok.end;
-    if b.get(end) == Some(&b'.') {
-        end += 1;
+    // Titles and role words are short; most capitalised words are not one.
+    if tok.end - tok.start > 13 {
+        return None;
+    }
+    let k0 = key(&b[tok.start..tok.end]);
+    if b.get(tok.end) == Some(&b'.') {
+        let mut end = tok.end + 1;
         let more = word_end(b, end);
         if more > end && more - end <= 3 {
             end = more;
         }
-    }
-    for e in [end, tok.end] {
-        let w = &b[tok.start..e];
-        let k = key(w);
+        let k = key(&b[tok.start..end]);
         if t.honorifics.contains(&k) {
-            return Some((e, t.clinicians.contains(&k)));
+            return Some((end, t.clinicians.contains(&k)));
         }
     }
-    t.roles
-        .contains(&key(&b[tok.start..tok.end]))
-        .then_some((tok.end, false))
+    if t.honorifics.contains(&k0) {
+        return Some((tok.end, t.clinicians.contains(&k0)));
+    }
+    t.roles.contains(&k0).then_some((tok.end, false))
 }
 
 /// Classifies the run of capitalised words starting with `first`; returns where it ends.
@@ -451,7 +444,7 @@ fn group(
             None => return end,
         }
     } else if let Some((w, colon)) = prev_word(b, first.start) {
-        let k = key(w);
+        let k = if w.len() <= 14 { key(w) } else { 0 };
         let hon = t.honorifics.contains(&k);
         author = colon && in_list(w, FROM_LABELS);
         cue = hon || author || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
