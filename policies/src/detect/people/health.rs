@@ -11,7 +11,7 @@ pub(super) const BEFORE: usize = 320;
 pub(super) const AFTER: usize = 200;
 
 /// Long terms that end everyday English words ("keystroke").
-const NOT_IN_COMPOUNDS: &[&str] = &["stroke", "therapy", "seizures", "allergy", "medication"];
+const NOT_IN_COMPOUNDS: &[&str] = &["stroke", "seizures", "allergy"];
 
 /// Dose units that may follow a medicine ("metformin 500 mg").
 const UNITS: &[&[u8]] = &[
@@ -34,13 +34,17 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
     let b = ctx.b;
     let word_start = run_start(b, s, |c| c.is_ascii_alphabetic() || c >= 0x80);
     let whole = ends_token(b, e) || !b[e - 1].is_ascii_alphanumeric();
-    // German and Dutch glue terms into compounds ("Alkoholabhängigkeit",
-    // "borstkankeroperatie"); a long term may stand anywhere in a word.
-    let compound = cue != Cue::HealthPhrase
+    // German and Dutch glue terms into compounds: a long term may start a compound
+    // ("borstkanker|operatie") or end one ("Alkohol|abhängigkeit"), with a real word on the
+    // other side; "Operador" and "specialistica" are not compounds of "operado" and "cialis".
+    let word_end = run_end(b, e, |c| c.is_ascii_alphabetic() || c >= 0x80);
+    let long = cue != Cue::HealthPhrase
         && e - s >= 6
         && !NOT_IN_COMPOUNDS
             .iter()
             .any(|w| b[s..e].eq_ignore_ascii_case(w.as_bytes()));
+    let compound =
+        long && ((word_start == s && word_end >= e + 4) || (word_end == e && s >= word_start + 3));
     if word_start < s && !compound {
         return;
     }

@@ -241,7 +241,41 @@ fn dutch_portuguese_english_addresses() {
 }
 
 #[test]
+fn streets_without_a_street_type_and_odd_house_numbers() {
+    hit(
+        Kind::StreetAddress,
+        "Anschrift: An der Kirche 17c, 01067 Dresden",
+        "An der Kirche 17c, 01067 Dresden",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Mehmet Neumann, geboren 11.05.1970, Rheinallee 56 a, 31785 Hameln.",
+        "Rheinallee 56 a, 31785 Hameln",
+    );
+    hit(
+        Kind::StreetAddress,
+        "residente in Viale dei Pini 60bis, 43124 Parma PR.",
+        "Viale dei Pini 60bis, 43124 Parma PR",
+    );
+    hit(
+        Kind::StreetAddress,
+        "neue Adresse: „Mozartstraße 36a\n30159 Hannover“",
+        "Mozartstraße 36a\n30159 Hannover",
+    );
+    hit(
+        Kind::StreetAddress,
+        "destinatário Sra. Marta Neves, Rua Sá da Bandeira, 141, 3.º Esq., 8005-346 Faro. Remetente: a nossa loja.",
+        "Rua Sá da Bandeira, 141, 3.º Esq., 8005-346 Faro",
+    );
+}
+
+#[test]
 fn public_addresses_are_not_sensitive() {
+    benign("der Workshop findet bei SAP statt: Dietmar-Hopp-Allee 16, 69190 Walldorf.");
+    benign(
+        "Hoe kom ik van Utrecht Centraal naar het Rijksmuseum, Museumstraat 1, 1071 XX Amsterdam?",
+    );
+    benign("¿Cómo llego al Estadio Santiago Bernabéu (Av. de Concha Espina 1, 28036 Madrid)?");
     // PUBLIC_ADDRESS
     benign("The White House is at 1600 Pennsylvania Ave NW, Washington, DC 20500");
     benign("10 Downing St is the Prime Minister's residence");

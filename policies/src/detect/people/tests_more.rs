@@ -214,6 +214,51 @@ fn german_and_dutch_health_words() {
     hit(Kind::Health, "Mevr. Bakker is zwanger", "zwanger");
 }
 
+#[test]
+fn compounds_and_writers() {
+    hit(
+        Kind::Health,
+        "unser Mitarbeiter Marcel Schulz hat eine Alkoholabhängigkeit",
+        "Alkoholabhängigkeit",
+    );
+    hit(
+        Kind::Health,
+        "mevrouw Jacobs revalideert na haar borstkankeroperatie",
+        "borstkankeroperatie",
+    );
+    none_of(Kind::Health, "Operador: Júlio Rodrigues Oliveira, turno B");
+    none_of(Kind::Health, "visita specialistica per Sofia Martinelli");
+    let mail = "Von: Johannes Koch\nBetreff: Situation\n\nHallo,\n\nbei mir wurde eine bipolare Störung diagnostiziert.\n";
+    hit(Kind::Health, mail, "diagnostiziert");
+    benign("Bei mir wurde eine bipolare Störung diagnostiziert. Was nun?");
+}
+
+#[test]
+fn birth_dates_after_names_and_in_records() {
+    hit(
+        Kind::DateOfBirth,
+        "Daten: Ayse Schulz, 16.03.1979, wohnhaft in Hamburg",
+        "16.03.1979",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "{\"name\":\"Griet Huisman\",\"birthDate\":\"1976-02-16T00:00:00Z\"}",
+        "1976-02-16",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Patient Bernard Roux (IPP 6792, DDN 25/08/2002)",
+        "25/08/2002",
+    );
+    none_of(
+        Kind::DateOfBirth,
+        "Ho una call con Fabio Mazza, 14/01/2025 alle 9:30",
+    );
+    benign("Ordina per età questi campioni per un articolo:\n\natleta;nascita\nFederica Pellegrini;05/08/1988\nAlberto Tomba;19/12/1966\n");
+    let roster = "Chi rientra negli Under 15?\n\natleta;data_nascita\nStefano Sala;03/05/2015\n";
+    hit(Kind::DateOfBirth, roster, "03/05/2015");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
