@@ -13,6 +13,9 @@ pub(super) const AFTER: usize = 200;
 /// Long terms that end everyday English words ("keystroke").
 const NOT_IN_COMPOUNDS: &[&str] = &["stroke", "seizures", "allergy"];
 
+/// Five-letter terms that end German and Dutch compounds ("Darmkrebs", "Hirntumor").
+const SHORT_HEADS: &[&str] = &["krebs", "tumor"];
+
 /// Dose units that may follow a medicine ("metformin 500 mg").
 const UNITS: &[&[u8]] = &[
     b"mg",
@@ -43,8 +46,14 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         && !NOT_IN_COMPOUNDS
             .iter()
             .any(|w| b[s..e].eq_ignore_ascii_case(w.as_bytes()));
-    let compound =
-        long && ((word_start == s && word_end >= e + 4) || (word_end == e && s >= word_start + 3));
+    // Five-letter heads of German compounds ("Hautkrebs", "Hirntumor") count at the end only.
+    let short_head = e - s == 5
+        && SHORT_HEADS
+            .iter()
+            .any(|w| b[s..e].eq_ignore_ascii_case(w.as_bytes()));
+    let compound = (long
+        && ((word_start == s && word_end >= e + 4) || (word_end == e && s >= word_start + 3)))
+        || (short_head && word_end == e && s >= word_start + 4);
     if word_start < s && !compound {
         return;
     }

@@ -227,6 +227,8 @@ fn compounds_and_writers() {
         "borstkankeroperatie",
     );
     none_of(Kind::Health, "Operador: Júlio Rodrigues Oliveira, turno B");
+    hit(Kind::Health, "Frau Becker hat Hautkrebs", "Hautkrebs");
+    none_of(Kind::Health, "Herr Becker hat uns gestern besucht");
     none_of(Kind::Health, "visita specialistica per Sofia Martinelli");
     let mail = "Von: Johannes Koch\nBetreff: Situation\n\nHallo,\n\nbei mir wurde eine bipolare Störung diagnostiziert.\n";
     hit(Kind::Health, mail, "diagnostiziert");
