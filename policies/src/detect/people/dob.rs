@@ -18,6 +18,19 @@ const FILLERS: &[&str] = &[
     "jour", "tag", "e", "y", "und", "and", "et",
 ];
 
+/// Birthday words: a date after one is a birth date only with a birth year.
+const BIRTHDAY_WORDS: &[&str] = &[
+    "birthday",
+    "geburtstag",
+    "anniversaire",
+    "cumpleaños",
+    "compleanno",
+    "verjaardag",
+    "jarig",
+    "aniversário",
+    "aniversario",
+];
+
 /// Handles a birth cue at `s..e`.
 pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
     let b = ctx.b;
@@ -31,6 +44,11 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         return;
     };
     if year < 1900 || ctx.public_near(s.min(ds), e.max(de), 160, 60) {
+        return;
+    }
+    // "Anna's birthday party on 12 March 2025": a birthday with a recent year is an event.
+    let birthday = in_list(&b[s..e], BIRTHDAY_WORDS);
+    if birthday && year >= 2020 {
         return;
     }
     if cue == Cue::Birth

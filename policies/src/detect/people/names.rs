@@ -149,8 +149,12 @@ impl NameTables {
                 // own; a distinctive one does ("Merkel").
                 let shared = *entry & (GIVEN_NAME | SURNAME | NOT_NAME) != 0;
                 *entry |= bits;
-                let last = line.rsplit(' ').next() == Some(w);
-                if last && w.chars().count() >= 4 && (!line.contains(' ') || !shared) {
+                let mut rev = line.rsplit(' ');
+                let last = rev.next() == Some(w);
+                // "de Jong", "van Dijk": a surname after a particle is shared by too many.
+                let after_particle = rev.next().is_some_and(|p| PARTICLES.contains(&p));
+                let distinctive = !shared && !after_particle && w.chars().count() >= 5;
+                if last && (!line.contains(' ') || distinctive) {
                     public_single.insert(hash_lower(w));
                 }
             }

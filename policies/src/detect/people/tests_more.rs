@@ -131,6 +131,7 @@ fn other_dates_and_public_figures_are_not_birth_dates() {
     benign("Python was born in 1991; release date 2024-01-15");
     benign("Ho una call con Fabio Mazza il 14/01/2025 alle 9:30");
     benign("My son was born on 17 November 2023, what vaccines are due?");
+    benign("Plan Lena Vogel's birthday party on 14 March 2026 at the office");
     // PUBLIC_FIGURE_DATE
     benign("Angela Merkel wurde am 17. Juli 1954 in Hamburg geboren.");
     benign("Albert Einstein was born on 14 March 1879 in Ulm");
