@@ -251,7 +251,7 @@ pub(crate) enum Anchor {
     PasswordName,
     /// A name that a secret may be assigned to.
     SecretName,
-    /// A cue about a person: a birth label or word, a health term or phrase.
+    /// A birth label or word, judged by the people matchers once names are known.
     People(people::Cue),
     /// Words announcing an identity-document number.
     IdDocument,

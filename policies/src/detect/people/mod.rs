@@ -30,7 +30,8 @@ use std::sync::OnceLock;
 const HEALTH_TERMS: &str = include_str!("data/health_terms.txt");
 const HEALTH_CUES: &str = include_str!("data/health_cues.txt");
 
-/// What a people anchor of the shared automaton is.
+/// What a people cue is: a birth anchor of the shared automaton, or a match of the health
+/// automaton.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cue {
     /// A field label for a birth date ("DOB", "Geburtsdatum").
