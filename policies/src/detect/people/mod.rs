@@ -133,17 +133,32 @@ pub(super) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Whether a private person's name (not a clinician's or an addressee's) lies within
-    /// `before` bytes before `s` or `after` bytes after `e`, in the same paragraph.
+    /// `before` bytes before `s` or `after` bytes after `e`, in the same paragraph, or heads
+    /// the record the text is ("Patient: Henrik Steiner").
     fn person_near(&self, s: usize, e: usize, before: usize, after: usize) -> bool {
         let lo = paragraph_start(self.b, s, before);
         let hi = paragraph_end(self.b, e, after);
-        // A "name" overlapping the detail itself ("Long Covid") is no person.
+        // A "name" overlapping the detail itself ("Long Covid") is no person; nor is the
+        // addressee of "Hi Anna, I was diagnosed with …", where the writer speaks of themself.
+        let writer_speaks = self.first_person_before(s);
         self.names.iter().any(|n| {
-            n.end > lo
-                && n.start < hi
+            (n.subject || (n.end > lo && n.start < hi))
                 && !(n.start < e && n.end > s)
+                && !(n.addressee && writer_speaks)
                 && matches!(n.strength, Strength::Strong | Strength::Weak)
         })
+    }
+
+    /// Whether a first-person word stands within 60 bytes before `s`, in the same sentence.
+    fn first_person_before(&self, s: usize) -> bool {
+        let lo = floor_char(self.b, s.saturating_sub(60));
+        let lo = self.b[lo..s]
+            .iter()
+            .rposition(|c| matches!(c, b'.' | b'!' | b'?' | b'\n'))
+            .map_or(lo, |p| lo + p + 1);
+        self.b[lo..s]
+            .split(|c| !(c.is_ascii_alphabetic() || *c == b'\'' || *c >= 0x80))
+            .any(|w| words::in_list(w, words::FIRST_PERSON))
     }
 
     /// Whether the text names its writer (a `From:` header or a signature) and the writer
@@ -152,10 +167,7 @@ impl Ctx<'_> {
         if !self.names.iter().any(|n| n.author) {
             return false;
         }
-        let lo = floor_char(self.b, paragraph_start(self.b, s, 100));
-        self.b[lo..s]
-            .split(|c| !(c.is_ascii_alphabetic() || *c == b'\'' || *c >= 0x80))
-            .any(|w| words::in_list(w, words::FIRST_PERSON))
+        self.first_person_before(s)
     }
 
     /// Whether a public figure is named within `before` bytes before `s` or `after` after `e`.
@@ -230,7 +242,7 @@ fn health_near_names(ctx: &Ctx, sink: &mut Sink) {
             _ => windows.push((lo, hi)),
         }
     }
-    if ctx.names.iter().any(|n| n.author) {
+    if ctx.names.iter().any(|n| n.author || n.subject) {
         windows = vec![(0, b.len())];
     }
     for (lo, hi) in windows {

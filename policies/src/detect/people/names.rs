@@ -37,6 +37,10 @@ pub(super) struct Name {
     pub strength: Strength,
     /// Whether the name is the writer's: a `From:` header or a signature.
     pub author: bool,
+    /// Whether the name is the addressee's, after a greeting ("Hi Anna,").
+    pub addressee: bool,
+    /// Whether the name heads a record as its subject ("Patient: Henrik Steiner").
+    pub subject: bool,
 }
 
 /// A public figure's name found in the text.
@@ -364,6 +368,13 @@ pub(super) fn contains_fold(hay: &[u8], needle: &str) -> bool {
     n.len() <= hay.len() && hay.windows(n.len()).any(|w| eq_fold(w, n))
 }
 
+/// Greetings: the name after one is the addressee's.
+const GREETINGS: &[&str] = &[
+    "hi", "hello", "hey", "dear", "hallo", "liebe", "lieber", "servus", "moin", "bonjour", "salut",
+    "cher", "chère", "coucou", "hola", "querido", "querida", "estimado", "estimada", "ciao",
+    "caro", "cara", "gentile", "salve", "beste", "hoi", "dag", "olá", "oi", "prezado", "prezada",
+];
+
 /// Header labels naming a message's writer.
 #[rustfmt::skip]
 const FROM_LABELS: &[&str] = &[
@@ -437,6 +448,7 @@ fn group(
     let mut cue = false;
     let mut clinician = false;
     let mut author = false;
+    let mut subject = false;
     let mut start = first;
     if let Some((end, clin)) = title_at(t, b, first) {
         match next_word(b, end).filter(|w| capitalised(b, *w)) {
@@ -451,6 +463,7 @@ fn group(
         let k = if w.len() <= 14 { key(w) } else { 0 };
         let hon = t.honorifics.contains(&k);
         author = colon && in_list(w, FROM_LABELS);
+        subject = colon && t.roles.contains(&k);
         cue = hon || author || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
         clinician = hon && t.clinicians.contains(&k);
     }
@@ -534,13 +547,44 @@ fn group(
                 end: run_end,
                 strength,
                 author: author || signature,
+                addressee: false,
+                subject,
             });
         }
         return run_end;
     }
     // A given name, then surnames or other capitalised words: a full name.
+    let greeted_run = prev_word(b, toks[0].start).is_some_and(|(w, _)| in_list(w, GREETINGS));
     let mut k = 0;
     while k < n {
+        let addressee = if k == 0 {
+            greeted_run
+        } else {
+            in_list(&b[toks[k - 1].start..toks[k - 1].end], GREETINGS)
+        };
+        let k_key = key(&b[toks[k].start..toks[k].end]);
+        if k + 1 < n && t.honorifics.contains(&k_key) && !facts[k + 1].stop {
+            // "Dear Mr Smith": a title inside the run.
+            let mut e = k + 2;
+            while e < n && !facts[e].stop {
+                e += 1;
+            }
+            let clinician = t.clinicians.contains(&k_key);
+            names.push(Name {
+                start: toks[k + 1].start,
+                end: toks[e - 1].end,
+                strength: if clinician {
+                    Strength::Clinician
+                } else {
+                    Strength::Strong
+                },
+                author: false,
+                addressee,
+                subject: false,
+            });
+            k = e;
+            continue;
+        }
         let next_is_surname = facts.get(k + 1).is_some_and(|x| x.surname && !x.stop);
         if facts[k].given && (!facts[k].stop || next_is_surname) {
             let mut e = k + 1;
@@ -557,6 +601,8 @@ fn group(
                     Strength::Weak
                 },
                 author: false,
+                addressee,
+                subject: false,
             });
             k = e;
         } else if !facts[k].stop
@@ -574,6 +620,8 @@ fn group(
                 end: toks[e - 1].end,
                 strength: Strength::Strong,
                 author: false,
+                addressee,
+                subject: false,
             });
             k = e;
         } else {

@@ -95,6 +95,11 @@ fn honorifics_roles_labels_and_signatures() {
     hit(Kind::Person, "la Sig.ra Bianchi ha chiamato", "Bianchi");
     hit(Kind::Person, "dhr. Jansen belde", "Jansen");
     hit(Kind::Person, "Mrs Thornbury called", "Thornbury");
+    hit(
+        Kind::Person,
+        "Dear Mr Featherstonehaugh, thank you",
+        "Featherstonehaugh",
+    );
     hit(Kind::Person, "Patient: Kowalczyk, Anna", "Kowalczyk");
     hit(Kind::Person, "Name: Okonkwo Adebayo", "Okonkwo Adebayo");
     hit(Kind::Person, "my colleague Priya asked", "Priya");

@@ -234,6 +234,13 @@ fn compounds_and_writers() {
     let mail = "Von: Johannes Koch\nBetreff: Situation\n\nHallo,\n\nbei mir wurde eine bipolare Störung diagnostiziert.\n";
     hit(Kind::Health, mail, "diagnostiziert");
     benign("Bei mir wurde eine bipolare Störung diagnostiziert. Was nun?");
+    benign("Hi Anna, I was diagnosed with ADHD last year, any tips for work?");
+    benign("Hallo Jonas, ich habe seit Jahren Migräne. Was hilft?");
+    hit(
+        Kind::Health,
+        "Hi Anna, your results show type 2 diabetes",
+        "type 2 diabetes",
+    );
 }
 
 #[test]
