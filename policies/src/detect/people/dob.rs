@@ -3,8 +3,8 @@
 //! "nata il") when a private person is named nearby. Public figures' birth dates and dates
 //! before 1900 are history, not personal data.
 
-use super::names::contains_whole_word_fold;
 use super::names::word_end;
+use super::words::contains_whole_word_fold;
 use super::words::{in_list, month, PUBLIC_CONTEXT};
 use super::{Ctx, Cue, Sink};
 use crate::detect::text::{ends_token, number, run_end, starts_token};

@@ -6,7 +6,10 @@
 //! Only capitalised tokens are looked up, and each lookup is one hash of the lower-cased token
 //! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
 
-use super::words::{eq_fold, in_list, CLOSINGS, HONORIFICS, PARTICLES, ROLE_WORDS};
+use super::words::{
+    contains_fold, in_list, CLINICIANS, CLOSINGS, FROM_LABELS, GREETINGS, HONORIFICS, PARTICLES,
+    ROLE_WORDS,
+};
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -340,51 +343,6 @@ fn after_closing(b: &[u8], line_start: usize) -> bool {
     let line = &b[prev_start..prev_end];
     line.len() < 48 && CLOSINGS.iter().any(|c| contains_fold(line, c))
 }
-
-/// Whether `hay` contains `needle` at the start of a word, ignoring case.
-pub(super) fn contains_word_fold(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    n.len() <= hay.len()
-        && hay.windows(n.len()).enumerate().any(|(p, w)| {
-            (p == 0 || !(hay[p - 1].is_ascii_alphanumeric() || hay[p - 1] >= 0x80)) && eq_fold(w, n)
-        })
-}
-
-/// Whether `hay` contains `needle` as a whole word, ignoring case.
-pub(super) fn contains_whole_word_fold(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
-    n.len() <= hay.len()
-        && hay.windows(n.len()).enumerate().any(|(p, w)| {
-            (p == 0 || !word(hay[p - 1]))
-                && hay.get(p + n.len()).is_none_or(|c| !word(*c))
-                && eq_fold(w, n)
-        })
-}
-
-/// Whether `hay` contains `needle`, ignoring case.
-pub(super) fn contains_fold(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    n.len() <= hay.len() && hay.windows(n.len()).any(|w| eq_fold(w, n))
-}
-
-/// Greetings: the name after one is the addressee's.
-const GREETINGS: &[&str] = &[
-    "hi", "hello", "hey", "dear", "hallo", "liebe", "lieber", "servus", "moin", "bonjour", "salut",
-    "cher", "chère", "coucou", "hola", "querido", "querida", "estimado", "estimada", "ciao",
-    "caro", "cara", "gentile", "salve", "beste", "hoi", "dag", "olá", "oi", "prezado", "prezada",
-];
-
-/// Header labels naming a message's writer.
-#[rustfmt::skip]
-const FROM_LABELS: &[&str] = &[
-    "from", "von", "de", "van", "da", "absender", "expéditeur", "remitente", "mittente",
-    "afzender", "remetente", "sender",
-];
-
-const CLINICIANS: &[&str] = &[
-    "dr", "dr.", "prof", "prof.", "dott.", "dott.ssa", "dra.", "dra",
-];
 
 /// Finds the names and public figures in `b`.
 pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut Vec<Public>) {

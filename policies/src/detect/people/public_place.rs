@@ -3,7 +3,8 @@
 //! Someone saying they live there, or a private person's name right before it, wins.
 
 use super::floor_char;
-use super::names::{contains_fold, contains_word_fold, Name};
+use super::names::Name;
+use super::words::{contains_fold, contains_word_fold};
 use super::words::{eq_fold, in_list, FAMOUS_ADDRESSES, PUBLIC_PLACE_WORDS};
 
 /// Words that introduce an address.

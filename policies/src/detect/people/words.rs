@@ -413,3 +413,48 @@ pub(super) fn eq_fold(a: &[u8], b: &[u8]) -> bool {
 pub(super) fn in_list(word: &[u8], list: &[&str]) -> bool {
     list.iter().any(|w| eq_fold(w.as_bytes(), word))
 }
+
+/// Greetings: the name after one is the addressee's.
+pub(super) const GREETINGS: &[&str] = &[
+    "hi", "hello", "hey", "dear", "hallo", "liebe", "lieber", "servus", "moin", "bonjour", "salut",
+    "cher", "chère", "coucou", "hola", "querido", "querida", "estimado", "estimada", "ciao",
+    "caro", "cara", "gentile", "salve", "beste", "hoi", "dag", "olá", "oi", "prezado", "prezada",
+];
+
+/// Header labels naming a message's writer.
+#[rustfmt::skip]
+pub(super) const FROM_LABELS: &[&str] = &[
+    "from", "von", "de", "van", "da", "absender", "expéditeur", "remitente", "mittente",
+    "afzender", "remetente", "sender",
+];
+
+pub(super) const CLINICIANS: &[&str] = &[
+    "dr", "dr.", "prof", "prof.", "dott.", "dott.ssa", "dra.", "dra",
+];
+
+/// Whether `hay` contains `needle` at the start of a word, ignoring case.
+pub(super) fn contains_word_fold(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    n.len() <= hay.len()
+        && hay.windows(n.len()).enumerate().any(|(p, w)| {
+            (p == 0 || !(hay[p - 1].is_ascii_alphanumeric() || hay[p - 1] >= 0x80)) && eq_fold(w, n)
+        })
+}
+
+/// Whether `hay` contains `needle` as a whole word, ignoring case.
+pub(super) fn contains_whole_word_fold(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c >= 0x80;
+    n.len() <= hay.len()
+        && hay.windows(n.len()).enumerate().any(|(p, w)| {
+            (p == 0 || !word(hay[p - 1]))
+                && hay.get(p + n.len()).is_none_or(|c| !word(*c))
+                && eq_fold(w, n)
+        })
+}
+
+/// Whether `hay` contains `needle`, ignoring case.
+pub(super) fn contains_fold(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    n.len() <= hay.len() && hay.windows(n.len()).any(|w| eq_fold(w, n))
+}
