@@ -28,6 +28,12 @@ const WEAK_PREFIXES: &[&str] = &[
     "strada", "borgo", "camino", "ronda", "beco", "tv.",
 ];
 
+/// Articles, which start a sentence rather than a street name.
+const ARTICLES: &[&str] = &[
+    "der", "die", "das", "de", "het", "the", "la", "le", "el", "il", "lo", "o", "a", "een", "ein",
+    "eine", "une", "un", "una", "uno",
+];
+
 /// Particles inside street names ("Calle de Alcalá", "Rua das Flores", "rue de la Paix").
 const STREET_PARTICLES: &[&str] = &[
     "de", "del", "la", "las", "los", "el", "di", "della", "delle", "dei", "degli", "da", "das",
@@ -144,17 +150,18 @@ fn street_after(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> 
         }
         if alone {
             let (ps, pe) = word_before(b, ws)?;
-            if !upper_first(&b[ps..pe]) {
+            // "Berliner Straße 12", but not "Die Laan 5".
+            if !upper_first(&b[ps..pe]) || in_list(&b[ps..pe], ARTICLES) {
                 return None;
             }
             return Some((ps, he, true));
         }
     }
     // A leading street type, then name words: "Via Roma", "Calle de Alcalá", "Rua das Flores".
-    let mut start = ws;
+    let (mut start, mut end) = (ws, we);
     let mut named = false;
     for _ in 0..6 {
-        let word = &b[start..word_end_dot(b, start)];
+        let word = &b[start..end];
         if in_list(word, STREET_PREFIXES) && named {
             return Some((
                 start,
@@ -167,8 +174,7 @@ fn street_after(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> 
         } else if !in_list(word, STREET_PARTICLES) {
             return None;
         }
-        let (ps, _) = word_before(b, start)?;
-        start = ps;
+        (start, end) = word_before(b, start)?;
     }
     None
 }
@@ -207,7 +213,13 @@ fn word_before(b: &[u8], j: usize) -> Option<(usize, usize)> {
         e -= 1;
     }
     let mut s = e;
-    while s > 0 && (is_letter(b[s - 1]) || b[s - 1].is_ascii_digit() || b[s - 1] == b'-') {
+    // Dots inside an abbreviation belong to it ("P.zza", "V.le").
+    while s > 0
+        && (is_letter(b[s - 1])
+            || b[s - 1].is_ascii_digit()
+            || b[s - 1] == b'-'
+            || (b[s - 1] == b'.' && s >= 2 && b[s - 2].is_ascii_alphabetic() && s < e))
+    {
         s -= 1;
     }
     // Quotes and dashes are not letters: „Mozartstraße, «Rua.
@@ -230,7 +242,8 @@ pub(super) fn upper_first(w: &[u8]) -> bool {
 
 /// A street without a street type, known by the postal code after it ("An der Kirche 17c,
 /// 01067 Dresden", "Im Winkel 22a, 20357 Hamburg"): one to four capitalised words or particles
-/// starting a line or a clause, a house number, and a postal code with its city.
+/// starting a line or a clause or after an address word, a house number, and a postal code
+/// with its city.
 fn street_by_postcode(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> {
     let j = run_end(b, he, |c| c == b' ');
     if b.get(j) != Some(&b',') {
@@ -255,7 +268,7 @@ fn street_by_postcode(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, b
     // The street must stand at the start of its line, clause or field.
     let before = b[..start].iter().rev().find(|c| **c != b' ');
     let opens = before.is_none_or(|c| matches!(c, b'\n' | b',' | b':' | b';' | b'(' | b'"'));
-    (named && opens).then_some((start, he, true))
+    (named && (opens || address_word_near(b, start))).then_some((start, he, true))
 }
 
 /// French street types that follow the number ("12 rue des Lilas", "3, avenue Foch").

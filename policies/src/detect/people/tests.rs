@@ -275,6 +275,36 @@ fn streets_without_a_street_type_and_odd_house_numbers() {
 }
 
 #[test]
+fn more_street_forms() {
+    hit(
+        Kind::StreetAddress,
+        "abito in P.zza Garibaldi 3, 80142 Napoli",
+        "P.zza Garibaldi 3, 80142 Napoli",
+    );
+    hit(
+        Kind::StreetAddress,
+        "woont op Laan van Meerdervoort 52, 2517 AN Den Haag",
+        "Laan van Meerdervoort 52, 2517 AN Den Haag",
+    );
+    hit(
+        Kind::StreetAddress,
+        "wohnhaft Im Winkel 22a, 20357 Hamburg",
+        "Im Winkel 22a, 20357 Hamburg",
+    );
+    hit(
+        Kind::StreetAddress,
+        "send to 123 Main Street, Apt 4B, Springfield, IL 62704 please",
+        "123 Main Street, Apt 4B, Springfield, IL 62704",
+    );
+    hit(
+        Kind::StreetAddress,
+        "dirección: C/ Mayor, 5, 2º izq., 28013 Madrid",
+        "C/ Mayor, 5, 2º izq., 28013 Madrid",
+    );
+    none_of(Kind::StreetAddress, "Die Laan 5 ist gesperrt");
+}
+
+#[test]
 fn public_addresses_are_not_sensitive() {
     benign("der Workshop findet bei SAP statt: Dietmar-Hopp-Allee 16, 69190 Walldorf.");
     benign(

@@ -122,6 +122,8 @@ pub(super) const STREET_PREFIXES: &[&str] = &[
     "v.le",
     "piazza",
     "p.za",
+    "p.zza",
+    "p.le",
     "piazzale",
     "corso",
     "largo",
@@ -142,11 +144,8 @@ pub(super) const STREET_PREFIXES: &[&str] = &[
     "calçada",
     "beco",
     "rodovia",
-    // Dutch and German forms that lead ("Am Markt", "Auf der Heide")
-    "an der",
-    "am",
-    "auf der",
-    "im",
+    // Dutch: "Laan van Meerdervoort 52"
+    "laan",
 ];
 
 /// Street types of English addresses, after the name ("221B Baker Street", "42 Oak Ln").
