@@ -5,7 +5,7 @@
 //! address: flat or floor, postal code and city, on the same line or the next. Landmarks,
 //! institutions and businesses (PUBLIC_ADDRESS) are left alone.
 
-use super::names::{word_end, Name, Strength};
+use super::names::{key, word_end, HashSet64, Name, Strength};
 use super::postcode::{extend, postcode_at};
 use super::public_place::{address_word_near, private_name_before, public};
 use super::words::{
@@ -14,6 +14,7 @@ use super::words::{
 use super::{floor_char, Sink};
 use crate::detect::text::{ends_token, is_letter, run_end, starts_token};
 use crate::detect::Kind;
+use std::sync::OnceLock;
 
 /// Glued street types that are also the end of everyday words, so they count only with a
 /// postal code or an address word nearby.
@@ -27,6 +28,30 @@ const WEAK_PREFIXES: &[&str] = &[
     "via", "place", "route", "square", "passage", "largo", "cours", "r.", "av.", "bd", "bd.",
     "strada", "borgo", "camino", "ronda", "beco", "tv.",
 ];
+
+/// The street-word tables as hash sets: a digit-dense text asks for many words.
+struct StreetSets {
+    prefixes: HashSet64,
+    particles: HashSet64,
+    types_en: HashSet64,
+}
+
+fn sets() -> &'static StreetSets {
+    static SETS: OnceLock<StreetSets> = OnceLock::new();
+    SETS.get_or_init(|| {
+        let set = |l: &[&str]| l.iter().map(|w| key(w.as_bytes())).collect();
+        StreetSets {
+            prefixes: set(STREET_PREFIXES),
+            particles: set(STREET_PARTICLES),
+            types_en: set(STREET_TYPES_EN),
+        }
+    })
+}
+
+/// Whether word `w` is in `set` (case folded as the name lists are).
+fn is_in(set: &HashSet64, w: &[u8]) -> bool {
+    w.len() <= 16 && set.contains(&key(w))
+}
 
 /// Articles, which start a sentence rather than a street name.
 const ARTICLES: &[&str] = &[
@@ -138,7 +163,13 @@ fn street_after(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> 
     let (ws, we) = word_before(b, j)?;
     let w = &b[ws..we];
     // A street type glued to its name, or standing after an adjective ("Berliner Straße").
-    for suffix in STREET_SUFFIXES {
+    // Either way the word is capitalised or short.
+    let suffixes = if upper_first(w) || w.len() <= 9 {
+        STREET_SUFFIXES
+    } else {
+        &[]
+    };
+    for suffix in suffixes {
         let sfx = suffix.as_bytes();
         if w.len() < sfx.len() || !eq_fold(&w[w.len() - sfx.len()..], sfx) {
             continue;
@@ -162,16 +193,21 @@ fn street_after(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> 
     let mut named = false;
     for _ in 0..6 {
         let word = &b[start..end];
-        if in_list(word, STREET_PREFIXES) && named {
+        if is_in(&sets().prefixes, word) && named {
             return Some((
                 start,
                 he,
                 !in_list(word, WEAK_PREFIXES) || upper_first(word),
             ));
         }
-        if upper_first(word) || word.first().is_some_and(u8::is_ascii_digit) {
+        let digits = word.iter().filter(|c| c.is_ascii_digit()).count();
+        if digits > 0 && digits < word.len() {
+            // "DE89", "v2": codes, not street names.
+            return None;
+        }
+        if upper_first(word) || digits > 0 {
             named |= upper_first(word);
-        } else if !in_list(word, STREET_PARTICLES) {
+        } else if !is_in(&sets().particles, word) {
             return None;
         }
         (start, end) = word_before(b, start)?;
@@ -260,7 +296,7 @@ fn street_by_postcode(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, b
         let w = &b[ws..we];
         if upper_first(w) {
             named = true;
-        } else if !in_list(w, STREET_PARTICLES) {
+        } else if !is_in(&sets().particles, w) {
             break;
         }
         start = ws;
@@ -315,7 +351,7 @@ fn street_before(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)>
             return None;
         }
         let w = &b[k..we];
-        if words >= 1 && upper_first(w) && in_list(w, STREET_TYPES_EN) {
+        if words >= 1 && upper_first(w) && is_in(&sets().types_en, w) {
             let mut end = we;
             let after = run_end(b, end, |c| c == b' ');
             let de = word_end(b, after);
@@ -361,7 +397,7 @@ fn name_end(b: &[u8], mut i: usize) -> Option<usize> {
             w.len() > 2 && matches!(w[1], b'\'') && matches!(w[0], b'l' | b'd' | b'L' | b'D');
         if upper_first(w) || elided || w.first().is_some_and(u8::is_ascii_digit) {
             end = Some(we);
-        } else if !in_list(w, STREET_PARTICLES) {
+        } else if !is_in(&sets().particles, w) {
             break;
         }
         i = we;

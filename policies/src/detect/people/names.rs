@@ -73,7 +73,7 @@ impl Hasher for IdHasher {
     }
 }
 
-type HashSet64 = HashSet<u64, BuildHasherDefault<IdHasher>>;
+pub(super) type HashSet64 = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// What the lists say of a word, as bits of one map entry, so that a word costs one probe.
 const GIVEN_NAME: u8 = 1;
