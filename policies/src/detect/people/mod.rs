@@ -18,9 +18,9 @@ mod public_place;
 mod words;
 
 #[cfg(test)]
-mod tests;
+mod tests_dob_health;
 #[cfg(test)]
-mod tests_more;
+mod tests_names_address;
 
 use super::{Anchor, Finding, Kind, Sink};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};

@@ -2,7 +2,7 @@
 //! properties every scan keeps on arbitrary input.
 
 use super::dob::date_at;
-use super::tests::{benign, detector, found, hit, none_of};
+use super::tests_names_address::{benign, detector, found, hit, none_of};
 use crate::detect::Kind;
 use proptest::prelude::*;
 
