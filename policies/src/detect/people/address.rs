@@ -80,7 +80,14 @@ pub(super) fn scan(b: &[u8], names: &[Name], sink: &mut Sink) {
         // Part of a date, a version or a phone number ("11.05.1970"), not a house number.
         let inside =
             ds >= 2 && matches!(b[ds - 1], b'.' | b'/' | b'-' | b':') && b[ds - 2].is_ascii_digit();
-        if de - ds > 4 || !starts_token(b, ds) || inside {
+        // A house number has a word beside it: a space or comma, then a letter, on one side
+        // (logs are full of numbers that have neither).
+        let word_before = ds >= 2
+            && matches!(b[ds - 1], b' ' | b',' | b'\t')
+            && (is_letter(b[ds - 2]) || matches!(b[ds - 2], b'.' | b' ' | b',' | b'/'));
+        let word_after = matches!(b.get(de), Some(b' ' | b',' | b'-' | b'/'))
+            || b.get(de).is_some_and(u8::is_ascii_alphabetic);
+        if de - ds > 4 || !starts_token(b, ds) || inside || !(word_before || word_after) {
             continue;
         }
         let Some(he) = house_number_end(b, ds, de) else {
