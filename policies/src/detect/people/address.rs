@@ -275,6 +275,7 @@ fn word_before(b: &[u8], j: usize) -> Option<(usize, usize)> {
     (s < e).then_some((s, we))
 }
 
+/// Whether `w` starts with an upper-case letter (ASCII or Latin-1).
 pub(super) fn upper_first(w: &[u8]) -> bool {
     match w.first() {
         Some(c) if c.is_ascii_uppercase() => true,

@@ -1,7 +1,8 @@
 //! Dates of birth: a date in any of the seven languages' formats next to a birth label
 //! ("DOB:", "Geburtsdatum", "date de naissance") or a birth word ("born", "geboren",
-//! "nata il") when a private person is named nearby. Public figures' birth dates and dates
-//! before 1900 are history, not personal data.
+//! "nata il") when a private person is named nearby, in a table column headed by a birth
+//! label, or right after a person's name in a record ("Ortiz Pérez (07/07/1985)"). Public
+//! figures' birth dates and dates before 1900 are history, not personal data.
 
 use super::names::word_end;
 use super::words::contains_whole_word_fold;

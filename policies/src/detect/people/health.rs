@@ -1,13 +1,15 @@
 //! Health details tied to a person: a condition, diagnosis, procedure, finding or medicine
 //! (with its dose) near the name of a private person. A health topic with nobody named, or a
-//! first-person disclosure without a name, is not personal data under the policy.
+//! first-person disclosure without a name, is not personal data under the policy; a writer
+//! named in a `From:` header or a signature who speaks of themself is identified.
 
 use super::{Ctx, Cue, Sink};
 use crate::detect::text::{ends_token, run_end, run_start};
 use crate::detect::Kind;
 
-/// How far before and after a health detail a person's name ties it to them.
+/// How far before a health detail a person's name ties it to them.
 pub(super) const BEFORE: usize = 320;
+/// How far after a health detail a person's name ties it to them.
 pub(super) const AFTER: usize = 200;
 
 /// Long terms that end everyday English words ("keystroke").

@@ -73,6 +73,7 @@ impl Hasher for IdHasher {
     }
 }
 
+/// A set of precomputed word hashes.
 pub(super) type HashSet64 = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// What the lists say of a word, as bits of one map entry, so that a word costs one probe.

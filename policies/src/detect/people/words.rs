@@ -427,6 +427,7 @@ pub(super) const FROM_LABELS: &[&str] = &[
     "afzender", "remetente", "sender",
 ];
 
+/// Titles of doctors and professors: the person after one treats, and is not the patient.
 pub(super) const CLINICIANS: &[&str] = &[
     "dr", "dr.", "prof", "prof.", "dott.", "dott.ssa", "dra.", "dra",
 ];
