@@ -9,6 +9,7 @@
 
 mod context;
 mod numeric;
+mod people;
 mod secrets;
 mod text;
 mod validate;
@@ -264,12 +265,8 @@ pub(crate) enum Anchor {
     PasswordName,
     /// A name that a secret may be assigned to.
     SecretName,
-    /// Words announcing a date of birth.
-    Birth,
-    /// A street-type word.
-    Street,
-    /// Words tying health details to someone.
-    Health,
+    /// A birth label or word, judged by the people matchers once names are known.
+    People(people::Cue),
     /// Words announcing an identity-document number.
     IdDocument,
     /// Words announcing a US social security number.
@@ -295,7 +292,8 @@ pub struct BuildError(#[from] aho_corasick::BuildError);
 impl Detector {
     /// Compiles the detector.
     pub fn new(config: &DetectorConfig) -> Result<Detector, BuildError> {
-        let table = context::anchor_table();
+        let mut table = context::anchor_table();
+        table.extend(people::anchor_table());
         let anchors = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
@@ -335,6 +333,7 @@ impl Detector {
         for (part, text) in parts {
             self.scan_text(part, text, &mut out.findings);
         }
+        people::retain_persons(&mut out.findings);
         out.class = out.findings.iter().map(|f| self.class_of(f.kind)).max();
         out
     }
@@ -347,11 +346,15 @@ impl Detector {
             enabled: &self.enabled,
         };
         let bytes = text.as_bytes();
+        let mut people_hits = people::Hits::default();
         for m in self.anchors.find_iter(bytes) {
-            let anchor = self.anchor_kinds[m.pattern().as_usize()];
-            context::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink);
+            match self.anchor_kinds[m.pattern().as_usize()] {
+                Anchor::People(cue) => people_hits.push(cue, m.start(), m.end()),
+                anchor => context::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink),
+            }
         }
         numeric::scan(bytes, &mut sink);
+        people::scan(bytes, &people_hits, &mut sink);
         let found = &mut out[first..];
         found.sort_unstable_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
         // Of overlapping findings keep the most specific (a JWT over a generic secret, a

@@ -44,13 +44,6 @@ pub(crate) fn line_after(bytes: &[u8], i: usize, max: usize) -> usize {
     memchr::memchr(b'\n', &bytes[i..end]).map_or(end, |n| i + n)
 }
 
-/// The words (runs of letters, apostrophes inside) between `start` and `end`.
-pub(crate) fn words(bytes: &[u8], start: usize, end: usize) -> impl Iterator<Item = &[u8]> {
-    bytes[start..end]
-        .split(|b| !(is_letter(*b) || *b == b'\''))
-        .filter(|w| !w.is_empty())
-}
-
 /// Whether `word` equals one of `list`, ignoring ASCII case.
 pub(crate) fn word_in(word: &[u8], list: &[&str]) -> bool {
     list.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(word))

@@ -1,0 +1,600 @@
+//! Person names: capitalised tokens checked against compiled given-name and surname lists,
+//! honorifics, role words ("patient", "my colleague"), `Name:` fields and signature lines.
+//! Well-known public figures are recognised so that they are neither reported nor taken as
+//! the person that a health detail or birth date belongs to.
+//!
+//! Only capitalised tokens are looked up, and each lookup is one hash of the lower-cased token
+//! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
+
+use super::words::{
+    contains_fold, in_list, CLINICIANS, CLOSINGS, FROM_LABELS, GREETINGS, HONORIFICS, PARTICLES,
+    ROLE_WORDS,
+};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+
+const GIVEN: &str = include_str!("data/given_names.txt");
+const SURNAMES: &str = include_str!("data/surnames.txt");
+const NOT_NAMES: &str = include_str!("data/not_names.txt");
+const PUBLIC: &str = include_str!("data/public_figures.txt");
+
+/// How sure the matcher is that a span names a private person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Strength {
+    /// A listed given name on its own ("my friend Anna").
+    Weak,
+    /// A full name, a name after an honorific, role word or label, or a signature.
+    Strong,
+    /// A doctor or professor by title: a person, but not the one a diagnosis is about.
+    Clinician,
+}
+
+/// A person's name found in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Name {
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+    /// How sure the match is.
+    pub strength: Strength,
+    /// Whether the name is the writer's: a `From:` header or a signature.
+    pub author: bool,
+    /// Whether the name is the addressee's, after a greeting ("Hi Anna,").
+    pub addressee: bool,
+    /// Whether the name heads a record as its subject ("Patient: Henrik Steiner").
+    pub subject: bool,
+}
+
+/// A public figure's name found in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Public {
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+}
+
+/// Identity hasher for sets of precomputed 64-bit hashes.
+#[derive(Default)]
+pub(super) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// A set of precomputed word hashes.
+pub(super) type HashSet64 = HashSet<u64, BuildHasherDefault<IdHasher>>;
+
+/// What the lists say of a word, as bits of one map entry, so that a word costs one probe.
+const GIVEN_NAME: u8 = 1;
+const SURNAME: u8 = 2;
+const NOT_NAME: u8 = 4;
+const PUBLIC_PART: u8 = 8;
+/// A word that can start a name or a title: anything else is skipped at once.
+const STARTER: u8 = 16;
+
+/// The compiled name lists.
+pub(super) struct NameTables {
+    words: HashMap<u64, u8, BuildHasherDefault<IdHasher>>,
+    public_full: HashSet64,
+    public_single: HashSet64,
+    honorifics: HashSet64,
+    clinicians: HashSet64,
+    roles: HashSet64,
+    particles: HashSet64,
+}
+
+/// The case-folded hash of a word: every byte OR 0x20, which lower-cases ASCII letters and
+/// the Latin-1 capitals (UTF-8 `C3 80..9E` become `C3 A0..BE`), eight bytes per step. The lists
+/// are hashed the same way, so a lookup is one pass over the word and one probe.
+pub(super) fn key(w: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h = K ^ w.len() as u64;
+    for chunk in w.chunks(8) {
+        let mut x = 0u64;
+        for (i, c) in chunk.iter().enumerate() {
+            x |= u64::from(c | 0x20) << (8 * i);
+        }
+        h = (h ^ x).wrapping_mul(K).rotate_left(29);
+    }
+    h ^ (h >> 32)
+}
+
+fn set_of_words(words: &[&str]) -> HashSet64 {
+    words.iter().map(|w| hash_lower(w)).collect()
+}
+
+/// The case-folded hash of `t` (see [`key`]).
+pub(super) fn hash_lower(t: &str) -> u64 {
+    key(t.as_bytes())
+}
+
+impl NameTables {
+    /// Compiles the lists.
+    pub(super) fn new() -> NameTables {
+        let mut words: HashMap<u64, u8, BuildHasherDefault<IdHasher>> = HashMap::default();
+        let mut mark = |list: &str, bits: u8| {
+            for w in list.lines().map(str::trim) {
+                if !w.is_empty() && !w.starts_with('#') {
+                    *words.entry(hash_lower(w)).or_default() |= bits;
+                }
+            }
+        };
+        mark(GIVEN, GIVEN_NAME | STARTER);
+        mark(SURNAMES, SURNAME | STARTER);
+        mark(NOT_NAMES, NOT_NAME);
+        for w in HONORIFICS.iter().chain(ROLE_WORDS) {
+            *words
+                .entry(hash_lower(w.trim_end_matches('.')))
+                .or_default() |= STARTER;
+        }
+        let mut public_full = HashSet64::default();
+        let mut public_single = HashSet64::default();
+        for line in PUBLIC.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            public_full.insert(hash_lower(line));
+            for (i, w) in line.split(' ').enumerate() {
+                let bits = if i == 0 {
+                    PUBLIC_PART | STARTER
+                } else {
+                    PUBLIC_PART
+                };
+                let entry = words.entry(hash_lower(w)).or_default();
+                // A surname that ordinary people share ("Müller") does not suppress on its
+                // own; a distinctive one does ("Merkel").
+                let shared = *entry & (GIVEN_NAME | SURNAME | NOT_NAME) != 0;
+                *entry |= bits;
+                let mut rev = line.rsplit(' ');
+                let last = rev.next() == Some(w);
+                // "de Jong", "van Dijk": a surname after a particle is shared by too many.
+                let after_particle = rev.next().is_some_and(|p| PARTICLES.contains(&p));
+                let distinctive = !shared && !after_particle && w.chars().count() >= 5;
+                if last && (!line.contains(' ') || distinctive) {
+                    public_single.insert(hash_lower(w));
+                }
+            }
+        }
+        NameTables {
+            words,
+            public_full,
+            public_single,
+            honorifics: set_of_words(HONORIFICS),
+            clinicians: set_of_words(CLINICIANS),
+            roles: set_of_words(ROLE_WORDS),
+            particles: set_of_words(PARTICLES),
+        }
+    }
+
+    fn bits(&self, h: u64) -> u8 {
+        self.words.get(&h).copied().unwrap_or(0)
+    }
+}
+
+/// Whether the character starting at `b[i]` is an upper-case letter.
+fn upper_at(b: &[u8], i: usize) -> bool {
+    let c = b[i];
+    if c.is_ascii_uppercase() {
+        return true;
+    }
+    c >= 0xc3 && decode(b, i).is_some_and(char::is_uppercase)
+}
+
+/// The character starting at `b[i]`, if `i` starts one.
+fn decode(b: &[u8], i: usize) -> Option<char> {
+    let len = match b[i] {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    };
+    std::str::from_utf8(b.get(i..i + len)?).ok()?.chars().next()
+}
+
+/// The length of the letter starting at `b[i]`, or 0 when there is none.
+fn letter_len(b: &[u8], i: usize) -> usize {
+    let c = b[i];
+    if c.is_ascii_alphabetic() {
+        1
+    } else if c >= 0xc0 {
+        decode(b, i)
+            .filter(|ch| ch.is_alphabetic())
+            .map_or(0, char::len_utf8)
+    } else {
+        0
+    }
+}
+
+/// The end of the word starting at `i`: letters, with inner hyphens and apostrophes
+/// ("Jean-Pierre", "O'Brien").
+pub(super) fn word_end(b: &[u8], i: usize) -> usize {
+    let mut j = i;
+    while j < b.len() {
+        let n = letter_len(b, j);
+        if n > 0 {
+            j += n;
+        } else if b[j] == b'\''
+            && b.get(j + 1) == Some(&b's')
+            && b.get(j + 2)
+                .is_none_or(|c| letter_len(b, j + 2) == 0 && !c.is_ascii_alphabetic())
+        {
+            // A possessive ("Anna's") is not part of the name.
+            break;
+        } else if matches!(b[j], b'-' | b'\'')
+            && j > i
+            && j + 1 < b.len()
+            && letter_len(b, j + 1) > 0
+        {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    j
+}
+
+/// A word of the text.
+#[derive(Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+}
+
+/// The word right after `i` on the same line, past one or two spaces.
+fn next_word(b: &[u8], mut i: usize) -> Option<Tok> {
+    let mut spaces = 0;
+    while i < b.len() && b[i] == b' ' {
+        i += 1;
+        spaces += 1;
+    }
+    if spaces == 0 || spaces > 2 || i >= b.len() {
+        return None;
+    }
+    let e = word_end(b, i);
+    (e > i).then_some(Tok { start: i, end: e })
+}
+
+/// The word ending right before `i` (periods inside and at the end kept, as in "sig.ra",
+/// "dhr."), and whether a `:` stood between.
+fn prev_word(b: &[u8], i: usize) -> Option<(&[u8], bool)> {
+    let mut j = i;
+    while j > 0 && b[j - 1] == b' ' {
+        j -= 1;
+    }
+    let colon = j > 0 && b[j - 1] == b':';
+    if colon {
+        j -= 1;
+        while j > 0 && b[j - 1] == b' ' {
+            j -= 1;
+        }
+    }
+    if j == i && !colon {
+        return None;
+    }
+    let mut s = j;
+    while s > 0 && (b[s - 1].is_ascii_alphabetic() || b[s - 1] >= 0x80 || b[s - 1] == b'.') {
+        s -= 1;
+    }
+    (s < j).then(|| (&b[s..j], colon))
+}
+
+/// Upper-case first letter; an all-capitals token only from four letters ("MÜLLER" in a form,
+/// but not "HR" or "USA").
+fn capitalised(b: &[u8], t: Tok) -> bool {
+    if !upper_at(b, t.start) {
+        return false;
+    }
+    let rest = &b[t.start + 1..t.end];
+    rest.iter().any(|c| c.is_ascii_lowercase() || *c >= 0xc3) || t.end - t.start >= 4
+}
+
+/// What the lists say of a word.
+#[derive(Clone, Copy, Default)]
+struct Facts {
+    given: bool,
+    surname: bool,
+    stop: bool,
+    public_part: bool,
+}
+
+impl Facts {
+    fn of(t: &NameTables, h: u64) -> Facts {
+        let x = t.bits(h);
+        Facts {
+            given: x & GIVEN_NAME != 0,
+            surname: x & SURNAME != 0,
+            stop: x & NOT_NAME != 0,
+            public_part: x & PUBLIC_PART != 0,
+        }
+    }
+}
+
+/// Whether `i` starts a line that follows a letter's closing.
+fn at_signature(b: &[u8], i: usize) -> bool {
+    i > 0 && b[i - 1] == b'\n' && after_closing(b, i)
+}
+
+/// Whether the line before `line_start` is a letter's closing ("Best regards,").
+fn after_closing(b: &[u8], line_start: usize) -> bool {
+    if line_start == 0 {
+        return false;
+    }
+    let prev_end = line_start - 1;
+    let lo = prev_end.saturating_sub(48);
+    let Some(prev_start) = b[lo..prev_end]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map(|p| lo + p + 1)
+        .or((lo == 0).then_some(0))
+    else {
+        return false;
+    };
+    let line = &b[prev_start..prev_end];
+    line.len() < 48 && CLOSINGS.iter().any(|c| contains_fold(line, c))
+}
+
+/// Finds the names and public figures in `b`.
+pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut Vec<Public>) {
+    let mut i = 0;
+    loop {
+        // Prefilter: only a capital at the start of a word is looked at.
+        i = super::skip_to(b, i, |c| c.wrapping_sub(b'A') < 26 || c >= 0xc3);
+        if i >= b.len() {
+            break;
+        }
+        let c = b[i];
+        let lower_latin1 = c == 0xc3 && b.get(i + 1).is_some_and(|n| *n >= 0x9f);
+        if lower_latin1
+            || (i > 0 && (b[i - 1].is_ascii_alphanumeric() || (b[i - 1] >= 0x80 && c < 0x80)))
+            || !upper_at(b, i)
+        {
+            i += 1;
+            continue;
+        }
+        let e = word_end(b, i);
+        if e == i {
+            i += 1;
+            continue;
+        }
+        i = group(t, b, Tok { start: i, end: e }, names, public).max(e);
+    }
+}
+
+/// The honorific or role word that `tok` is, with its end ("Dr." and "Sig.ra" included).
+fn title_at(t: &NameTables, b: &[u8], tok: Tok) -> Option<(usize, bool)> {
+    // Titles and role words are short; most capitalised words are not one.
+    if tok.end - tok.start > 13 {
+        return None;
+    }
+    let k0 = key(&b[tok.start..tok.end]);
+    if b.get(tok.end) == Some(&b'.') {
+        let mut end = tok.end + 1;
+        let more = word_end(b, end);
+        if more > end && more - end <= 3 {
+            end = more;
+        }
+        let k = key(&b[tok.start..end]);
+        if t.honorifics.contains(&k) {
+            return Some((end, t.clinicians.contains(&k)));
+        }
+    }
+    if t.honorifics.contains(&k0) {
+        return Some((tok.end, t.clinicians.contains(&k0)));
+    }
+    t.roles.contains(&k0).then_some((tok.end, false))
+}
+
+/// Classifies the run of capitalised words starting with `first`; returns where it ends.
+fn group(
+    t: &NameTables,
+    b: &[u8],
+    first: Tok,
+    names: &mut Vec<Name>,
+    public: &mut Vec<Public>,
+) -> usize {
+    let mut cue = false;
+    let mut clinician = false;
+    let mut author = false;
+    let mut subject = false;
+    let mut start = first;
+    if let Some((end, clin)) = title_at(t, b, first) {
+        match next_word(b, end).filter(|w| capitalised(b, *w)) {
+            Some(w) => {
+                cue = true;
+                clinician = clin;
+                start = w;
+            }
+            None => return end,
+        }
+    } else if let Some((w, colon)) = prev_word(b, first.start) {
+        let k = if w.len() <= 14 { key(w) } else { 0 };
+        let hon = t.honorifics.contains(&k);
+        author = colon && in_list(w, FROM_LABELS);
+        subject = colon && t.roles.contains(&k);
+        cue = hon || author || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
+        clinician = hon && t.clinicians.contains(&k);
+    }
+    // Fast path: a capitalised word that starts no name, after no title, is skipped.
+    if !cue
+        && t.bits(key(&b[start.start..start.end])) & STARTER == 0
+        && !at_signature(b, start.start)
+        && !next_word(b, start.end).is_some_and(|w| capitalised(b, w))
+    {
+        return first.end;
+    }
+    // Up to four capitalised words, with particles or initials between them.
+    let mut toks = [start; 4];
+    let mut n = 1;
+    let mut cur = start.end;
+    if b.get(cur) == Some(&b'.') && start.end - start.start == 1 {
+        cur += 1;
+    }
+    while n < 4 {
+        let Some(w) = next_word(b, cur) else { break };
+        let initial = w.end - w.start == 1 && b.get(w.end) == Some(&b'.') && upper_at(b, w.start);
+        if initial {
+            cur = w.end + 1;
+            continue;
+        }
+        if capitalised(b, w) {
+            toks[n] = w;
+            n += 1;
+            cur = w.end;
+            continue;
+        }
+        let mut k = w;
+        let mut hops = 0;
+        while hops < 2 && t.particles.contains(&key(&b[k.start..k.end])) {
+            let Some(nx) = next_word(b, k.end) else { break };
+            k = nx;
+            hops += 1;
+        }
+        if hops > 0 && capitalised(b, k) {
+            toks[n] = k;
+            n += 1;
+            cur = k.end;
+            continue;
+        }
+        break;
+    }
+    let toks = &toks[..n];
+    let run_end = toks[n - 1].end;
+    let mut facts = [Facts::default(); 4];
+    for (f, w) in facts.iter_mut().zip(toks) {
+        *f = Facts::of(t, key(&b[w.start..w.end]));
+    }
+    // Public figures: any window of the run as a listed full name, or a distinctive surname.
+    if facts[..n].iter().any(|f| f.public_part) {
+        for s in 0..n {
+            for e in s..n {
+                let h = key(&b[toks[s].start..toks[e].end]);
+                if t.public_full.contains(&h) || (e == s && t.public_single.contains(&h)) {
+                    public.push(Public {
+                        start: toks[s].start,
+                        end: toks[e].end,
+                    });
+                    return run_end;
+                }
+            }
+        }
+    }
+    let facts = &facts[..n];
+    let signature = n <= 3 && at_signature(b, start.start);
+    if cue || signature {
+        // After a title, a role word or a closing, any capitalised word but a common one is a
+        // name.
+        if !facts[0].stop || facts[0].given || facts[0].surname {
+            let strength = if clinician {
+                Strength::Clinician
+            } else {
+                Strength::Strong
+            };
+            names.push(Name {
+                start: start.start,
+                end: run_end,
+                strength,
+                author: author || signature,
+                addressee: false,
+                subject,
+            });
+        }
+        return run_end;
+    }
+    // A given name, then surnames or other capitalised words: a full name.
+    let greeted_run = prev_word(b, toks[0].start).is_some_and(|(w, _)| in_list(w, GREETINGS));
+    let mut k = 0;
+    while k < n {
+        let addressee = if k == 0 {
+            greeted_run
+        } else {
+            in_list(&b[toks[k - 1].start..toks[k - 1].end], GREETINGS)
+        };
+        let k_key = key(&b[toks[k].start..toks[k].end]);
+        if k + 1 < n && t.honorifics.contains(&k_key) && !facts[k + 1].stop {
+            // "Dear Mr Smith": a title inside the run.
+            let mut e = k + 2;
+            while e < n && !facts[e].stop {
+                e += 1;
+            }
+            let clinician = t.clinicians.contains(&k_key);
+            names.push(Name {
+                start: toks[k + 1].start,
+                end: toks[e - 1].end,
+                strength: if clinician {
+                    Strength::Clinician
+                } else {
+                    Strength::Strong
+                },
+                author: false,
+                addressee,
+                subject: false,
+            });
+            k = e;
+            continue;
+        }
+        let next_is_surname = facts.get(k + 1).is_some_and(|x| x.surname && !x.stop);
+        if facts[k].given && (!facts[k].stop || next_is_surname) {
+            let mut e = k + 1;
+            while e < n && !facts[e].stop {
+                e += 1;
+            }
+            let full = e > k + 1;
+            names.push(Name {
+                start: toks[k].start,
+                end: toks[e - 1].end,
+                strength: if full {
+                    Strength::Strong
+                } else {
+                    Strength::Weak
+                },
+                author: false,
+                addressee,
+                subject: false,
+            });
+            k = e;
+        } else if !facts[k].stop
+            && facts.get(k + 1).is_some_and(|x| x.surname && !x.stop)
+            && (facts[k].surname || !sentence_start(b, toks[k].start))
+        {
+            // Two surnames in a row ("Ramírez Pérez"), or an unlisted given name before a
+            // surname inside a sentence ("mijn broer Rutger Goossens").
+            let mut e = k + 1;
+            while e < n && !facts[e].stop {
+                e += 1;
+            }
+            names.push(Name {
+                start: toks[k].start,
+                end: toks[e - 1].end,
+                strength: Strength::Strong,
+                author: false,
+                addressee,
+                subject: false,
+            });
+            k = e;
+        } else {
+            k += 1;
+        }
+    }
+    run_end
+}
+
+/// Whether the word at `i` starts a sentence (where any word is capitalised).
+fn sentence_start(b: &[u8], i: usize) -> bool {
+    let mut j = i;
+    while j > 0 && matches!(b[j - 1], b' ' | b'"' | b'(' | b'*' | b'-' | b'\t') {
+        j -= 1;
+    }
+    j == 0 || matches!(b[j - 1], b'.' | b'!' | b'?' | b'\n')
+}

@@ -1,0 +1,133 @@
+//! Whether an address is public (PUBLIC_ADDRESS): a landmark, an institution or a business
+//! named or invited to around it, a famous address, a company acronym, directions asked for.
+//! Someone saying they live there, or a private person's name right before it, wins.
+
+use super::floor_char;
+use super::names::Name;
+use super::words::{contains_fold, contains_word_fold};
+use super::words::{eq_fold, in_list, FAMOUS_ADDRESSES, PUBLIC_PLACE_WORDS};
+
+/// Words that introduce an address.
+#[rustfmt::skip]
+const ADDRESS_WORDS: &[&str] = &[
+    "lives", "living", "live at", "address", "resides", "residing", "moved to", "ship to",
+    "deliver to", "send it to", "wohnt", "wohnhaft", "wohne", "adresse", "anschrift",
+    "lieferadresse", "habite", "domicile", "demeurant", "domicilié", "domiciliée", "dirección",
+    "direccion", "domicilio", "vive en", "vivo en", "reside en", "indirizzo", "residente",
+    "domiciliato", "domiciliata", "abita", "vivo in", "adres", "woont", "woonachtig", "morada",
+    "endereço", "endereco", "mora na", "mora em", "moro na", "reside na", "residência",
+];
+
+/// Whether a word introducing an address stands within 60 bytes before `s`.
+pub(super) fn address_word_near(b: &[u8], s: usize) -> bool {
+    let lo = floor_char(b, s.saturating_sub(60));
+    ADDRESS_WORDS
+        .iter()
+        .any(|w| contains_word_fold(&b[lo..s], w))
+}
+
+/// Whether the address at `s..e` is a landmark's, an institution's or a business's: a famous
+/// address, or a public-place word in the clause before it (or on the line above, for an
+/// address block) or after it on its line. Someone saying they live there wins.
+pub(super) fn public(b: &[u8], s: usize, e: usize) -> bool {
+    let span = &b[s..e];
+    if FAMOUS_ADDRESSES.iter().any(|f| contains_fold(span, f)) {
+        return true;
+    }
+    if address_word_near(b, s) {
+        return false;
+    }
+    let line_start = b[..s]
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |p| p + 1);
+    let lo = if b[line_start..s]
+        .iter()
+        .all(|c| !c.is_ascii_alphanumeric() && *c < 0x80)
+    {
+        // An address block: the line above names the place.
+        b[..line_start.saturating_sub(1)]
+            .iter()
+            .rposition(|c| *c == b'\n')
+            .map_or(0, |p| p + 1)
+    } else {
+        // Within the line: from the start of the clause holding the address.
+        let clause = b[line_start..s]
+            .windows(2)
+            .rposition(|w| matches!(w[0], b'.' | b'!' | b'?' | b';') && w[1] == b' ')
+            .map_or(line_start, |p| line_start + p + 2);
+        clause.max(s.saturating_sub(100))
+    };
+    let lo = floor_char(b, lo);
+    let hi = floor_char(b, (e + 60).min(b.len()));
+    // After the address: to the end of its line or sentence.
+    let hi = b[e..hi]
+        .windows(2)
+        .position(|w| w[0] == b'\n' || (matches!(w[0], b'.' | b'!' | b'?') && w[1] == b' '))
+        .map_or(hi, |p| e + p);
+    let hi = floor_char(b, hi);
+    let before = &b[lo..s];
+    let after = &b[e..hi];
+    PUBLIC_PLACE_WORDS
+        .iter()
+        .any(|w| contains_word_fold(before, w) || contains_word_fold(after, w))
+        || PUBLIC_COMPOUND_ENDS.iter().any(|w| ends_a_word(before, w))
+        || company_before(before)
+}
+
+/// Whether name `n` directly introduces the address at `s` ("Jonas Weber, Kastanienallee 42",
+/// "Amelia Shah at Flat 1A"), with no public place named just before it.
+pub(super) fn private_name_before(b: &[u8], n: &Name, s: usize) -> bool {
+    if n.end > s || s - n.end > 5 {
+        return false;
+    }
+    let gap = &b[n.end..s];
+    let joined = gap
+        .iter()
+        .all(|c| matches!(c, b' ' | b',' | b':' | b'\n' | b'-'))
+        || contains_word_fold(gap, "at")
+        || contains_word_fold(gap, "in");
+    let lo = floor_char(b, n.start.saturating_sub(40));
+    let place = PUBLIC_PLACE_WORDS
+        .iter()
+        .any(|w| contains_word_fold(&b[lo..n.start], w));
+    joined && !place
+}
+
+/// Place nouns that German and Dutch glue to a name ("Rijksmuseum", "Stadtkirche").
+#[rustfmt::skip]
+const PUBLIC_COMPOUND_ENDS: &[&str] = &[
+    "museum", "kirche", "kerk", "bahnhof", "theater", "stadion", "schule", "halle", "zaal",
+    "saal", "rathaus", "stadhuis", "bibliothek", "bibliotheek", "kathedrale", "klinik",
+    "kliniek", "ziekenhuis", "krankenhaus", "hotel", "zentrum", "centrum", "kamer", "palast",
+    "paleis", "gymnasium", "universität", "universiteit", "akademie", "academie",
+];
+
+/// Whether some word of `hay` ends with `suffix` (ignoring case).
+fn ends_a_word(hay: &[u8], suffix: &str) -> bool {
+    let n = suffix.as_bytes();
+    n.len() <= hay.len()
+        && hay.windows(n.len()).enumerate().any(|(p, w)| {
+            eq_fold(w, n)
+                && hay
+                    .get(p + n.len())
+                    .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c >= 0x80))
+        })
+}
+
+/// Whether the text before an address names a company by acronym after a preposition
+/// ("bei SAP", "at IBM", "chez EDF"): a business address.
+fn company_before(before: &[u8]) -> bool {
+    const PREPS: &[&str] = &[
+        "bei", "at", "chez", "bij", "presso", "en", "na", "no", "von", "van",
+    ];
+    let words: Vec<&[u8]> = before
+        .split(|c| !(c.is_ascii_alphanumeric() || *c >= 0x80))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.windows(2).any(|p| {
+        in_list(p[0], PREPS)
+            && (2..=6).contains(&p[1].len())
+            && p[1].iter().all(u8::is_ascii_uppercase)
+    })
+}

@@ -1,0 +1,303 @@
+//! Dates of birth and health details, per language, with the benign near-misses, and the
+//! properties every scan keeps on arbitrary input.
+
+use super::dob::date_at;
+use super::tests_names_address::{benign, detector, found, hit, none_of};
+use crate::detect::Kind;
+use proptest::prelude::*;
+
+#[test]
+fn date_formats() {
+    fn span(t: &str) -> Option<(&str, u32)> {
+        date_at(t.as_bytes(), 0).map(|(s, e, y)| (&t[s..e], y))
+    }
+    assert_eq!(span("03.03.1987"), Some(("03.03.1987", 1987)));
+    assert_eq!(span("12/04/1990!"), Some(("12/04/1990", 1990)));
+    assert_eq!(span("1990-04-12"), Some(("1990-04-12", 1990)));
+    assert_eq!(span("3. März 1987"), Some(("3. März 1987", 1987)));
+    assert_eq!(span("12 avril 1990"), Some(("12 avril 1990", 1990)));
+    assert_eq!(span("1er mai 1980"), Some(("1er mai 1980", 1980)));
+    assert_eq!(
+        span("12 de abril de 1990"),
+        Some(("12 de abril de 1990", 1990))
+    );
+    assert_eq!(span("12 aprile 1990"), Some(("12 aprile 1990", 1990)));
+    assert_eq!(span("12 april 1990"), Some(("12 april 1990", 1990)));
+    assert_eq!(
+        span("12 de março de 1990"),
+        Some(("12 de março de 1990", 1990))
+    );
+    assert_eq!(span("April 12, 1990"), Some(("April 12, 1990", 1990)));
+    assert_eq!(span("12th April 1990"), Some(("12th April 1990", 1990)));
+    assert_eq!(span("07-07-85"), Some(("07-07-85", 1985)));
+    assert_eq!(span("10.0.3.14"), None);
+    assert_eq!(span("32.13.1990"), None);
+    assert_eq!(span("1.2.3"), None);
+}
+
+#[test]
+fn birth_labels_in_every_language() {
+    hit(Kind::DateOfBirth, "DOB: 1985-07-23", "1985-07-23");
+    hit(Kind::DateOfBirth, "Date of birth: 14.03.1985", "14.03.1985");
+    hit(Kind::DateOfBirth, "Geburtsdatum: 03.03.1987", "03.03.1987");
+    hit(
+        Kind::DateOfBirth,
+        "Müller, geb. 3. März 1987",
+        "3. März 1987",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "date de naissance : 12/04/1990",
+        "12/04/1990",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "fecha de nacimiento 12 de abril de 1990",
+        "12 de abril de 1990",
+    );
+    hit(Kind::DateOfBirth, "F. nac.: 02/02/1957", "02/02/1957");
+    hit(
+        Kind::DateOfBirth,
+        "data di nascita: 12 aprile 1990",
+        "12 aprile 1990",
+    );
+    hit(Kind::DateOfBirth, "geboortedatum 12-04-1990", "12-04-1990");
+    hit(
+        Kind::DateOfBirth,
+        "data de nascimento: 12/04/1990",
+        "12/04/1990",
+    );
+    hit(Kind::DateOfBirth, "{\"dob\": \"1972-11-30\"}", "1972-11-30");
+}
+
+#[test]
+fn birth_words_beside_a_person() {
+    hit(
+        Kind::DateOfBirth,
+        "Lena Hoffmann wurde am 3. März 2015 geboren",
+        "3. März 2015",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Anna Schmidt, born on 3 March 1990 in Lyon",
+        "3 March 1990",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Camille Martin est née le 12 avril 1990",
+        "12 avril 1990",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Natalia Vega nació el 23-11-1964",
+        "23-11-1964",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Marco Bianchi è nato il 5 maggio 1978",
+        "5 maggio 1978",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Daan de Jong is geboren op 12 april 1990",
+        "12 april 1990",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Inês Costa nasceu em 12 de março de 1990",
+        "12 de março de 1990",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Son: Daniela Ortiz Pérez (07/07/1985)",
+        "07/07/1985",
+    );
+}
+
+#[test]
+fn dates_in_a_birth_column() {
+    let csv = "jugador,fecha_nac\nRamón Díaz Nieto,07/11/1991\nJulián Sanz Vega,20/08/1982\n";
+    hit(Kind::DateOfBirth, csv, "07/11/1991");
+    hit(Kind::DateOfBirth, csv, "20/08/1982");
+    let other = "id;created;dob\n1;2024-01-02;1980-05-06\n";
+    hit(Kind::DateOfBirth, other, "1980-05-06");
+    none_of(Kind::DateOfBirth, "id;created;dob\n1;2024-01-02;\n");
+}
+
+#[test]
+fn other_dates_and_public_figures_are_not_birth_dates() {
+    // DATE_NO_PERSON
+    benign("La empresa se fundó el 14 de marzo de 1987");
+    benign("Python was born in 1991; release date 2024-01-15");
+    benign("Ho una call con Fabio Mazza il 14/01/2025 alle 9:30");
+    benign("My son was born on 17 November 2023, what vaccines are due?");
+    benign("Plan Lena Vogel's birthday party on 14 March 2026 at the office");
+    // PUBLIC_FIGURE_DATE
+    benign("Angela Merkel wurde am 17. Juli 1954 in Hamburg geboren.");
+    benign("Albert Einstein was born on 14 March 1879 in Ulm");
+    benign(
+        "La reina Letizia nació el 15 de septiembre de 1972 en Oviedo. Escribe un perfil neutral.",
+    );
+    benign("Valentino Rossi è nato il 16 febbraio 1979 a Urbino. Fammi una cronologia dei suoi titoli mondiali.");
+}
+
+#[test]
+fn health_tied_to_a_named_person() {
+    hit(
+        Kind::Health,
+        "My colleague Anna Weber was diagnosed with type 2 diabetes.",
+        "diagnosed with type 2 diabetes",
+    );
+    hit(
+        Kind::Health,
+        "Jonas Becker nimmt Metformin 500 mg",
+        "Metformin 500 mg",
+    );
+    hit(
+        Kind::Health,
+        "Patientin: Sabine Krause. Diagnose: Asthma bronchiale",
+        "Diagnose: Asthma bronchiale",
+    );
+    hit(
+        Kind::Health,
+        "Mme Lopez souffre de lombalgies chroniques",
+        "souffre de lombalgies chroniques",
+    );
+    hit(
+        Kind::Health,
+        "le patient M. Girard, sous insuline",
+        "insuline",
+    );
+    hit(
+        Kind::Health,
+        "Paciente: Lucía Romero, con epilepsia",
+        "epilepsia",
+    );
+    hit(
+        Kind::Health,
+        "Il mio collega Riccardo Colombo è sieropositivo",
+        "sieropositivo",
+    );
+    hit(Kind::Health, "de patiënt dhr. Visser heeft astma", "astma");
+    hit(
+        Kind::Health,
+        "A paciente Inês Ferreira está grávida",
+        "grávida",
+    );
+    hit(
+        Kind::Health,
+        "Marco Rinaldi: lo operano di ernia inguinale",
+        "lo operano di ernia inguinale",
+    );
+}
+
+#[test]
+fn health_without_an_identifier_is_not_sensitive() {
+    // HEALTH_NO_IDENTIFIER
+    benign("I was diagnosed with ADHD, tips?");
+    benign("What are symptoms of diabetes?");
+    benign("A mi madre le han diagnosticado Alzheimer en fase inicial.");
+    benign("Un collega ha il diabete di tipo 1. Cosa dobbiamo fare?");
+    benign("Quels sont les effets secondaires de la metformine ?");
+    benign("Dr. Weber, what is the usual dose of ibuprofen?");
+    benign("The service suffers from a memory leak under load");
+    benign("Stephen Hawking had ALS and still wrote books");
+}
+
+#[test]
+fn german_and_dutch_health_words() {
+    hit(
+        Kind::Health,
+        "Herr Krüger leidet an Depressionen",
+        "leidet an Depressionen",
+    );
+    none_of(Kind::Health, "Der Patient leidet an Depressionen");
+    hit(Kind::Health, "Mevr. Bakker is zwanger", "zwanger");
+}
+
+#[test]
+fn compounds_and_writers() {
+    hit(
+        Kind::Health,
+        "unser Mitarbeiter Marcel Schulz hat eine Alkoholabhängigkeit",
+        "Alkoholabhängigkeit",
+    );
+    hit(
+        Kind::Health,
+        "mevrouw Jacobs revalideert na haar borstkankeroperatie",
+        "borstkankeroperatie",
+    );
+    none_of(Kind::Health, "Operador: Júlio Rodrigues Oliveira, turno B");
+    hit(Kind::Health, "Frau Becker hat Hautkrebs", "Hautkrebs");
+    none_of(Kind::Health, "Herr Becker hat uns gestern besucht");
+    none_of(Kind::Health, "visita specialistica per Sofia Martinelli");
+    let mail = "Von: Johannes Koch\nBetreff: Situation\n\nHallo,\n\nbei mir wurde eine bipolare Störung diagnostiziert.\n";
+    hit(Kind::Health, mail, "diagnostiziert");
+    benign("Bei mir wurde eine bipolare Störung diagnostiziert. Was nun?");
+    benign("Hi Anna, I was diagnosed with ADHD last year, any tips for work?");
+    benign("Hallo Jonas, ich habe seit Jahren Migräne. Was hilft?");
+    hit(
+        Kind::Health,
+        "Hi Anna, your results show type 2 diabetes",
+        "type 2 diabetes",
+    );
+}
+
+#[test]
+fn birth_dates_after_names_and_in_records() {
+    hit(
+        Kind::DateOfBirth,
+        "Daten: Ayse Schulz, 16.03.1979, wohnhaft in Hamburg",
+        "16.03.1979",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "{\"name\":\"Griet Huisman\",\"birthDate\":\"1976-02-16T00:00:00Z\"}",
+        "1976-02-16",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Patient Bernard Roux (IPP 6792, DDN 25/08/2002)",
+        "25/08/2002",
+    );
+    none_of(
+        Kind::DateOfBirth,
+        "Ho una call con Fabio Mazza, 14/01/2025 alle 9:30",
+    );
+    benign("Ordina per età questi campioni per un articolo:\n\natleta;nascita\nFederica Pellegrini;05/08/1988\nAlberto Tomba;19/12/1966\n");
+    let roster = "Chi rientra negli Under 15?\n\natleta;data_nascita\nStefano Sala;03/05/2015\n";
+    hit(Kind::DateOfBirth, roster, "03/05/2015");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Every finding lies inside its text and on character boundaries, whatever the input.
+    #[test]
+    fn offsets_are_char_boundaries(text in "(?s)[a-zA-Z0-9 .,:;/()\\n\\-äöüßéèçñàìòÄÖÜÉ€’\u{200b}]{0,300}") {
+        let d = detector();
+        let with_email = format!("{text} x.y@gmail.com");
+        for t in [text.as_str(), with_email.as_str()] {
+            for f in d.scan(&[t]).findings {
+                prop_assert!(f.start < f.end && f.end <= t.len());
+                prop_assert!(t.is_char_boundary(f.start) && t.is_char_boundary(f.end));
+            }
+        }
+    }
+
+    /// Address- and name-shaped input built from the word tables never panics and keeps
+    /// offsets valid.
+    #[test]
+    fn shaped_input_never_panics(
+        words in prop::collection::vec(prop::sample::select(vec![
+            "Frau", "Müller", "Anna", "Str.", "straße", "42", "10435", "Berlin", "rue", "12",
+            "Via", "Roma", "1015", "CJ", "1100-053", "DOB:", "geboren", "3.", "März", "1987",
+            "(", ")", ",", "\n", "diabet", "mg", "500", "Dr.", "Sig.ra", "º", "°", "é", "ñ",
+        ]), 0..40)
+    ) {
+        let text = words.join(" ");
+        for f in found(&text) {
+            prop_assert!(text.contains(&f.1));
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Names and street addresses, per language, with the benign near-misses.
+
+use crate::detect::{Detector, DetectorConfig, Kind};
+
+/// One detector for all tests: building the automaton is the slow part.
+pub(super) fn detector() -> &'static Detector {
+    static D: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+    D.get_or_init(|| Detector::new(&DetectorConfig::default()).unwrap())
+}
+
+/// The findings in `text`, with the matched text. A second part holding an e-mail address
+/// keeps person findings, which are dropped from requests with nothing else sensitive.
+pub(super) fn found(text: &str) -> Vec<(Kind, String)> {
+    detector()
+        .scan(&[text, "a.b@gmail.com"])
+        .findings
+        .iter()
+        .filter(|f| f.part == 0)
+        .map(|f| (f.kind, text[f.start..f.end].to_string()))
+        .collect()
+}
+
+/// The findings of `text` scanned alone, as the gateway sees a one-part request.
+pub(super) fn alone(text: &str) -> Vec<Kind> {
+    detector()
+        .scan(&[text])
+        .findings
+        .iter()
+        .map(|f| f.kind)
+        .collect()
+}
+
+#[track_caller]
+pub(super) fn hit(kind: Kind, text: &str, matched: &str) {
+    let f = found(text);
+    assert!(
+        f.iter().any(|(k, m)| *k == kind && m == matched),
+        "expected {kind} '{matched}' in {text:?}, got {f:?}"
+    );
+}
+
+#[track_caller]
+pub(super) fn none_of(kind: Kind, text: &str) {
+    let f = found(text);
+    assert!(
+        f.iter().all(|(k, _)| *k != kind),
+        "expected no {kind} in {text:?}, got {f:?}"
+    );
+}
+
+#[track_caller]
+pub(super) fn benign(text: &str) {
+    let f = alone(text);
+    assert!(f.is_empty(), "expected nothing in {text:?}, got {f:?}");
+}
+
+#[test]
+fn full_names_in_every_language() {
+    hit(
+        Kind::Person,
+        "Please send this to Jonas Weber today",
+        "Jonas Weber",
+    );
+    hit(
+        Kind::Person,
+        "le dossier de Marie Dubois est prêt",
+        "Marie Dubois",
+    );
+    hit(
+        Kind::Person,
+        "el informe de Lucía García Pérez",
+        "Lucía García Pérez",
+    );
+    hit(Kind::Person, "la pratica di Giulia Rossi", "Giulia Rossi");
+    hit(
+        Kind::Person,
+        "het contract van Sanne de Vries",
+        "Sanne de Vries",
+    );
+    hit(
+        Kind::Person,
+        "o processo de João dos Santos",
+        "João dos Santos",
+    );
+    hit(Kind::Person, "report for Emily Johnson", "Emily Johnson");
+}
+
+#[test]
+fn honorifics_roles_labels_and_signatures() {
+    hit(Kind::Person, "Sehr geehrte Frau Öztürk,", "Öztürk");
+    hit(Kind::Person, "Herr Dr. Brandstätter kommt", "Brandstätter");
+    hit(Kind::Person, "M. Lefebvre a appelé", "Lefebvre");
+    hit(Kind::Person, "Mme Rousseau est absente", "Rousseau");
+    hit(Kind::Person, "la Sra. Etxeberria llamó", "Etxeberria");
+    hit(Kind::Person, "la Sig.ra Bianchi ha chiamato", "Bianchi");
+    hit(Kind::Person, "dhr. Jansen belde", "Jansen");
+    hit(Kind::Person, "Mrs Thornbury called", "Thornbury");
+    hit(
+        Kind::Person,
+        "Dear Mr Featherstonehaugh, thank you",
+        "Featherstonehaugh",
+    );
+    hit(Kind::Person, "Patient: Kowalczyk, Anna", "Kowalczyk");
+    hit(Kind::Person, "Name: Okonkwo Adebayo", "Okonkwo Adebayo");
+    hit(Kind::Person, "my colleague Priya asked", "Priya");
+    hit(
+        Kind::Person,
+        "Thanks for the help.\n\nBest regards,\nTorsten Quabeck",
+        "Torsten Quabeck",
+    );
+}
+
+#[test]
+fn common_words_are_not_names() {
+    none_of(Kind::Person, "Will you mark the date? May I ask why.");
+    none_of(Kind::Person, "The Street Fighter game and New York.");
+    none_of(Kind::Person, "Der Bericht und Die Kosten im Januar");
+}
+
+#[test]
+fn name_alone_is_not_sensitive() {
+    // NAME_ONLY
+    benign("Write a birthday poem for my friend Anna");
+    benign("Schreib eine Dankeskarte an Jürgen Becker");
+    benign("Rédige un mot de remerciement pour Camille Laurent");
+    benign("Escribe una felicitación para Carmen Ruiz");
+    benign("Scrivi un biglietto per Francesca Moretti");
+    benign("Schrijf een kaartje voor Daan Bakker");
+    benign("Escreve um cartão para a Inês Ferreira");
+}
+
+#[test]
+fn names_are_kept_beside_other_findings() {
+    let d = detector();
+    let r = d.scan(&["Jonas Weber, mail jonas.weber@web.de"]);
+    assert!(r.findings.iter().any(|f| f.kind == Kind::Person));
+    let r = d.scan(&["Jonas Weber says hello"]);
+    assert!(r.is_empty() && r.class.is_none());
+}
+
+#[test]
+fn public_figures_are_not_private_persons() {
+    // PUBLIC_FIGURE
+    none_of(Kind::Person, "What did Angela Merkel say about Europe?");
+    none_of(Kind::Person, "Merkel und Macron trafen sich");
+    none_of(Kind::Person, "un discours de Emmanuel Macron");
+    none_of(Kind::Person, "a biography of Albert Einstein");
+    benign("Resume the career of Pedro Sánchez");
+}
+
+#[test]
+fn german_austrian_swiss_addresses() {
+    hit(
+        Kind::StreetAddress,
+        "Jonas Weber lives at 42 Kastanienallee, 10435 Berlin",
+        "42 Kastanienallee, 10435 Berlin",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Anschrift: Kastanienallee 42, 10435 Berlin",
+        "Kastanienallee 42, 10435 Berlin",
+    );
+    hit(
+        Kind::StreetAddress,
+        "wohnt in der Berliner Straße 12a, D-60311 Frankfurt am Main",
+        "Berliner Straße 12a, D-60311 Frankfurt am Main",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Frau Huber\nMariahilfer Str. 77/3\n1060 Wien",
+        "Mariahilfer Str. 77/3\n1060 Wien",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Lieferadresse Bahnhofweg 5, 8001 Zürich",
+        "Bahnhofweg 5, 8001 Zürich",
+    );
+}
+
+#[test]
+fn french_spanish_italian_addresses() {
+    hit(
+        Kind::StreetAddress,
+        "J'habite au 12 rue des Lilas, 69003 Lyon.",
+        "12 rue des Lilas, 69003 Lyon",
+    );
+    hit(
+        Kind::StreetAddress,
+        "domicile : 77 ter quai de la Fosse, Escalier C, 33000 Bordeaux",
+        "77 ter quai de la Fosse, Escalier C, 33000 Bordeaux",
+    );
+    hit(
+        Kind::StreetAddress,
+        "mi dirección es Calle Mayor 5, 3º B, 28013 Madrid",
+        "Calle Mayor 5, 3º B, 28013 Madrid",
+    );
+    hit(
+        Kind::StreetAddress,
+        "envíalo a Avda. de la Constitución, 21, 41001 Sevilla",
+        "Avda. de la Constitución, 21, 41001 Sevilla",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Abito in Via Zanardelli 38, 37114 Verona VR.",
+        "Via Zanardelli 38, 37114 Verona VR",
+    );
+    hit(
+        Kind::StreetAddress,
+        "residente in viale Monza 120, 20127 Milano (MI)",
+        "viale Monza 120, 20127 Milano (MI)",
+    );
+}
+
+#[test]
+fn dutch_portuguese_english_addresses() {
+    hit(
+        Kind::StreetAddress,
+        "adres: Keizersgracht 123, 1015 CJ Amsterdam",
+        "Keizersgracht 123, 1015 CJ Amsterdam",
+    );
+    hit(
+        Kind::StreetAddress,
+        "woont op Dorpsstraat 7, 3581AB Utrecht",
+        "Dorpsstraat 7, 3581AB Utrecht",
+    );
+    hit(
+        Kind::StreetAddress,
+        "morada: Rua Augusta 100, 2.º Esq., 1100-053 Lisboa",
+        "Rua Augusta 100, 2.º Esq., 1100-053 Lisboa",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Flat 3, 14 Acacia Avenue, London N1 2AB",
+        "Flat 3, 14 Acacia Avenue, London N1 2AB",
+    );
+    hit(
+        Kind::StreetAddress,
+        "ship to 742 Evergreen Terrace, Springfield, IL 62704",
+        "742 Evergreen Terrace, Springfield, IL 62704",
+    );
+    hit(
+        Kind::StreetAddress,
+        "she moved to 18 Harcourt Rd last year",
+        "18 Harcourt Rd",
+    );
+}
+
+#[test]
+fn streets_without_a_street_type_and_odd_house_numbers() {
+    hit(
+        Kind::StreetAddress,
+        "Anschrift: An der Kirche 17c, 01067 Dresden",
+        "An der Kirche 17c, 01067 Dresden",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Mehmet Neumann, geboren 11.05.1970, Rheinallee 56 a, 31785 Hameln.",
+        "Rheinallee 56 a, 31785 Hameln",
+    );
+    hit(
+        Kind::StreetAddress,
+        "residente in Viale dei Pini 60bis, 43124 Parma PR.",
+        "Viale dei Pini 60bis, 43124 Parma PR",
+    );
+    hit(
+        Kind::StreetAddress,
+        "neue Adresse: „Mozartstraße 36a\n30159 Hannover“",
+        "Mozartstraße 36a\n30159 Hannover",
+    );
+    hit(
+        Kind::StreetAddress,
+        "destinatário Sra. Marta Neves, Rua Sá da Bandeira, 141, 3.º Esq., 8005-346 Faro. Remetente: a nossa loja.",
+        "Rua Sá da Bandeira, 141, 3.º Esq., 8005-346 Faro",
+    );
+}
+
+#[test]
+fn more_street_forms() {
+    hit(
+        Kind::StreetAddress,
+        "abito in P.zza Garibaldi 3, 80142 Napoli",
+        "P.zza Garibaldi 3, 80142 Napoli",
+    );
+    hit(
+        Kind::StreetAddress,
+        "woont op Laan van Meerdervoort 52, 2517 AN Den Haag",
+        "Laan van Meerdervoort 52, 2517 AN Den Haag",
+    );
+    hit(
+        Kind::StreetAddress,
+        "wohnhaft Im Winkel 22a, 20357 Hamburg",
+        "Im Winkel 22a, 20357 Hamburg",
+    );
+    hit(
+        Kind::StreetAddress,
+        "send to 123 Main Street, Apt 4B, Springfield, IL 62704 please",
+        "123 Main Street, Apt 4B, Springfield, IL 62704",
+    );
+    hit(
+        Kind::StreetAddress,
+        "dirección: C/ Mayor, 5, 2º izq., 28013 Madrid",
+        "C/ Mayor, 5, 2º izq., 28013 Madrid",
+    );
+    none_of(Kind::StreetAddress, "Die Laan 5 ist gesperrt");
+}
+
+#[test]
+fn public_addresses_are_not_sensitive() {
+    benign("der Workshop findet bei SAP statt: Dietmar-Hopp-Allee 16, 69190 Walldorf.");
+    benign(
+        "Hoe kom ik van Utrecht Centraal naar het Rijksmuseum, Museumstraat 1, 1071 XX Amsterdam?",
+    );
+    benign("¿Cómo llego al Estadio Santiago Bernabéu (Av. de Concha Espina 1, 28036 Madrid)?");
+    // PUBLIC_ADDRESS
+    benign("The White House is at 1600 Pennsylvania Ave NW, Washington, DC 20500");
+    benign("10 Downing St is the Prime Minister's residence");
+    benign("Das Rathaus Schöneberg, John-F.-Kennedy-Platz 1, 10825 Berlin, hat geöffnet");
+    benign("Musée du Louvre, 99 rue de Rivoli, 75001 Paris : horaires d'ouverture ?");
+    benign("El Ayuntamiento de Madrid está en Plaza de Cibeles 1, 28014 Madrid");
+    benign("Visit us at our store, Via Roma 15, 10121 Torino");
+    benign("Hoofdkantoor: Stationsplein 12, 3511 ED Utrecht");
+    benign("Google's headquarters at 1600 Amphitheatre Parkway, Mountain View, CA 94043");
+}
+
+#[test]
+fn numbers_that_are_not_house_numbers() {
+    benign("The Street Fighter 2 game and 3 hard drive failures");
+    benign("Platz 3 im Ranking, Version 2 Road map, 12 Straßen gesperrt");
+    benign("sent via DHL 3 times; see page 12, chapter 4");
+    benign("Die Hauptstraße ist gesperrt, 5 Minuten Umweg");
+}
