@@ -9,7 +9,8 @@ use super::names::{key, word_end, HashSet64, Name, Strength};
 use super::postcode::{extend, postcode_at};
 use super::public_place::{address_word_near, private_name_before, public};
 use super::words::{
-    eq_fold, in_list, STREET_PREFIXES, STREET_SUFFIXES, STREET_TYPES_EN, STREET_WORDS_AFTER_NAME,
+    eq_fold, in_list, upper_first, STREET_PREFIXES, STREET_SUFFIXES, STREET_TYPES_EN,
+    STREET_WORDS_AFTER_NAME,
 };
 use super::{floor_char, Sink};
 use crate::detect::text::{ends_token, is_letter, run_end, starts_token};
@@ -273,15 +274,6 @@ fn word_before(b: &[u8], j: usize) -> Option<(usize, usize)> {
         }
     }
     (s < e).then_some((s, we))
-}
-
-/// Whether `w` starts with an upper-case letter (ASCII or Latin-1).
-pub(super) fn upper_first(w: &[u8]) -> bool {
-    match w.first() {
-        Some(c) if c.is_ascii_uppercase() => true,
-        Some(0xc3) => w.get(1).is_some_and(|c| (0x80..=0x9e).contains(c)),
-        _ => false,
-    }
 }
 
 /// A street without a street type, known by the postal code after it ("An der Kirche 17c,

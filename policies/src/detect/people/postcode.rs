@@ -1,9 +1,9 @@
 //! The tail of an address: flat or floor part, postal code and city in each country's
 //! format (DE/AT/CH, FR, ES, IT, NL, PT, UK, US).
 
-use super::address::upper_first;
 use super::names::word_end;
 use super::words::in_list;
+use super::words::upper_first;
 use crate::detect::text::{ends_token, run_end, starts_token};
 
 /// Words of a flat or floor part after the street ("Apt 4B", "3º B", "2° piano", "bus 3").

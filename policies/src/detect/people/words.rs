@@ -458,3 +458,12 @@ pub(super) fn contains_fold(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
     n.len() <= hay.len() && hay.windows(n.len()).any(|w| eq_fold(w, n))
 }
+
+/// Whether `w` starts with an upper-case letter (ASCII or Latin-1).
+pub(super) fn upper_first(w: &[u8]) -> bool {
+    match w.first() {
+        Some(c) if c.is_ascii_uppercase() => true,
+        Some(0xc3) => w.get(1).is_some_and(|c| (0x80..=0x9e).contains(c)),
+        _ => false,
+    }
+}
