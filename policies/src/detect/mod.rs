@@ -3,13 +3,28 @@
 //! One pass per text part, prefiltered: an Aho-Corasick automaton finds rare anchors (secret
 //! prefixes, secret-looking names, context keywords such as "date of birth") and a byte loop
 //! visits only digits, `@` and `:`. Validators (Luhn, mod-97, SSN ranges, public IP ranges,
-//! placeholders and documented example values) run only at those candidates.
+//! check digits of national ids, numbering plans, placeholders and documented example values)
+//! run only at those candidates.
 //!
-//! Findings carry byte offsets, never the matched text, so they are safe to log.
+//! Text is normalised first where it needs it (see `normalize`), encoded blobs are decoded and
+//! scanned (see `blobs`), and values split across consecutive parts are found at the seams
+//! (see `scan`).
+//!
+//! Findings carry byte offsets into the original text, never the matched text, so they are
+//! safe to log.
 
+mod blobs;
 mod context;
+mod groups;
+mod idcheck;
+mod ids;
+mod net;
+mod normalize;
 mod numeric;
+mod phone;
+mod scan;
 mod secrets;
+mod spelled;
 mod text;
 mod validate;
 
@@ -262,6 +277,8 @@ pub(crate) enum Anchor {
     Ssn,
     /// Words announcing a phone number.
     PhoneWord,
+    /// A spelling that the normalisation's spelling layer may rewrite: `%`, `[at]`, ` at `.
+    Spelling,
 }
 
 /// Compiled detector; build once at startup and share.
@@ -281,7 +298,10 @@ pub struct BuildError(#[from] aho_corasick::BuildError);
 impl Detector {
     /// Compiles the detector.
     pub fn new(config: &DetectorConfig) -> Result<Detector, BuildError> {
-        let table = context::anchor_table();
+        let mut table = context::anchor_table();
+        table.extend(ids::anchor_table());
+        table.extend(secrets::anchor_table());
+        table.extend(spelled::ANCHORS.iter().map(|w| (*w, Anchor::Spelling)));
         let anchors = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
@@ -315,45 +335,15 @@ impl Detector {
         self.scan_parts(parts.iter().copied().enumerate())
     }
 
-    /// Scans `(part index, text)` pairs.
+    /// Scans `(part index, text)` pairs; a value split across two consecutive pairs is
+    /// reported in both.
     pub fn scan_parts<'t>(&self, parts: impl IntoIterator<Item = (usize, &'t str)>) -> Detections {
-        let mut out = Detections::default();
-        for (part, text) in parts {
-            self.scan_text(part, text, &mut out.findings);
-        }
+        let mut out = Detections {
+            findings: self.scan_all(parts),
+            class: None,
+        };
         out.class = out.findings.iter().map(|f| self.class_of(f.kind)).max();
         out
-    }
-
-    fn scan_text(&self, part: usize, text: &str, out: &mut Vec<Finding>) {
-        let first = out.len();
-        let mut sink = Sink {
-            part,
-            out,
-            enabled: &self.enabled,
-        };
-        let bytes = text.as_bytes();
-        for m in self.anchors.find_iter(bytes) {
-            let anchor = self.anchor_kinds[m.pattern().as_usize()];
-            context::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink);
-        }
-        numeric::scan(bytes, &mut sink);
-        let found = &mut out[first..];
-        found.sort_unstable_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
-        // Of overlapping findings keep the most specific (a JWT over a generic secret, a
-        // password over the e-mail-like `user:pass@host`), else the first.
-        let mut keep = first;
-        for i in first..out.len() {
-            if keep > first && out[i].start < out[keep - 1].end {
-                if out[i].kind.specificity() > out[keep - 1].kind.specificity() {
-                    out[keep - 1] = out[i];
-                }
-                continue;
-            }
-            out[keep] = out[i];
-            keep += 1;
-        }
-        out.truncate(keep);
     }
 }
 

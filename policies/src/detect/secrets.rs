@@ -7,6 +7,45 @@ use super::validate::{
 };
 use super::{Kind, Sink};
 
+/// Vendor prefixes and phrases this module adds to the automaton as `Anchor::Prefix` or
+/// name anchors, beside the shared table's.
+pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
+    use super::Anchor::{PasswordName, Prefix, SecretName};
+    const PREFIXES: [&str; 17] = [
+        "glpat-",
+        "SG.",
+        "npm_",
+        "hf_",
+        "shpat_",
+        "shpss_",
+        "shpca_",
+        "shppa_",
+        "pypi-",
+        "xapp-",
+        "key-",
+        "AccountKey=",
+        "hooks.slack.com/",
+        "curl ",
+        "Basic ",
+        "dop_v1_",
+        "glptt-",
+    ];
+    const PASSWORD_WORDS: [&str; 8] = [
+        "wachtwoord",
+        "senha",
+        "parola d'ordine",
+        "mot de passe",
+        "passwort",
+        "clave",
+        "pin code",
+        "passcode",
+    ];
+    let mut t: Vec<(&'static str, super::Anchor)> = PREFIXES.iter().map(|p| (*p, Prefix)).collect();
+    t.extend(PASSWORD_WORDS.iter().map(|p| (*p, PasswordName)));
+    t.extend(["private_key_id", "client_secret", "refresh_token"].map(|p| (p, SecretName)));
+    t
+}
+
 fn token_char(c: u8) -> bool {
     is_alnum(c) || c == b'_' || c == b'-'
 }
@@ -32,6 +71,35 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     }
     if rest.starts_with(b"eyJ") {
         return jwt(b, s, sink);
+    }
+    if rest.starts_with(b"curl ") {
+        return curl_user(b, s, sink);
+    }
+    if rest.starts_with(b"Basic ") {
+        return basic_auth(b, s + 6, sink);
+    }
+    if rest.starts_with(b"hooks.slack.com/") {
+        return slack_hook(b, s, sink);
+    }
+    if rest.starts_with(b"AccountKey=") {
+        let vs = s + 11;
+        let ve = run_end(b, vs, |c| is_alnum(c) || matches!(c, b'+' | b'/' | b'='));
+        if ve - vs >= 40 && looks_random(&b[vs..ve]) {
+            sink.push(Kind::GenericSecret, vs, ve);
+        }
+        return;
+    }
+    if rest.starts_with(b"SG.") {
+        let ve = run_end(b, s, |c| token_char(c) || c == b'.');
+        let parts: Vec<&[u8]> = b[s..ve].split(|c| *c == b'.').collect();
+        if parts.len() == 3
+            && parts[1].len() >= 16
+            && parts[2].len() >= 30
+            && looks_random(parts[2])
+        {
+            sink.push(Kind::GenericSecret, s, ve);
+        }
+        return;
     }
     let end = run_end(b, s, token_char);
     let tok = &b[s..end];
@@ -67,6 +135,10 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
         && tok[4] == b'-'
     {
         (tok.len() >= 20).then_some((Kind::SlackToken, 5))
+    } else if tok.starts_with(b"xapp-") {
+        (tok.len() >= 30).then_some((Kind::SlackToken, 5))
+    } else if let Some(p) = vendor_prefix(tok) {
+        Some((Kind::GenericSecret, p))
     } else if tok.starts_with(b"AIza") {
         (tok.len() == 39).then_some((Kind::GoogleApiKey, 4))
     } else if [b"sk_live_", b"sk_test_", b"rk_live_", b"rk_test_"]
@@ -83,6 +155,106 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
             sink.push(kind, s, end);
         }
     }
+}
+
+/// The length of a vendor prefix (`glpat-`, `npm_`, `hf_`, ...) that `tok` starts with, when
+/// the rest has that vendor's length.
+fn vendor_prefix(tok: &[u8]) -> Option<usize> {
+    const VENDORS: [(&str, usize); 11] = [
+        ("glpat-", 20),
+        ("glptt-", 20),
+        ("npm_", 36),
+        ("hf_", 30),
+        ("shpat_", 32),
+        ("shpss_", 32),
+        ("shpca_", 32),
+        ("shppa_", 32),
+        ("pypi-", 50),
+        ("key-", 32),
+        ("dop_v1_", 64),
+    ];
+    VENDORS.iter().find_map(|(p, min)| {
+        (tok.starts_with(p.as_bytes()) && tok.len() - p.len() >= *min).then_some(p.len())
+    })
+}
+
+/// `hooks.slack.com/services/T…/B…/…` or `/workflows/…`: a webhook URL anyone can post to.
+fn slack_hook(b: &[u8], s: usize, sink: &mut Sink) {
+    let e = run_end(b, s, |c| token_char(c) || c == b'/' || c == b'.');
+    let path = &b[s + 16..e];
+    let segs: Vec<&[u8]> = path
+        .split(|c| *c == b'/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let real = segs.len() >= 3
+        && segs[1..].iter().all(|p| p.len() >= 8)
+        && segs
+            .last()
+            .is_some_and(|p| looks_random(p) || p.len() >= 20 && !is_placeholder(p));
+    if real {
+        let start = if s >= 8 && b[..s].ends_with(b"https://") {
+            s - 8
+        } else {
+            s
+        };
+        sink.push(Kind::SlackToken, start, e);
+    }
+}
+
+/// `curl -u user:password` or `--user user:password`: the password after the colon.
+fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
+    let end = line_after(b, s, 400);
+    let line = &b[s..end];
+    for flag in [&b" -u "[..], b" --user ", b" -u'", b" -u\""] {
+        let Some(p) = memchr::memmem::find(line, flag) else {
+            continue;
+        };
+        let mut vs = s + p + flag.len();
+        if matches!(b.get(vs), Some(b'\'' | b'"')) {
+            vs += 1;
+        }
+        let ve = run_end(b, vs, |c| {
+            !(c.is_ascii_whitespace() || matches!(c, b'\'' | b'"'))
+        });
+        let v = &b[vs..ve];
+        if let Some(colon) = v.iter().position(|c| *c == b':') {
+            let pw = &v[colon + 1..];
+            if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
+                sink.push(Kind::Password, vs + colon + 1, ve);
+            }
+        }
+        return;
+    }
+}
+
+/// `Authorization: Basic <base64 of user:password>`: the blob, when it holds a password.
+fn basic_auth(b: &[u8], vs: usize, sink: &mut Sink) {
+    use base64::Engine;
+    let ve = run_end(b, vs, |c| is_alnum(c) || matches!(c, b'+' | b'/' | b'='));
+    if ve - vs < 8 {
+        return;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(&b[vs..ve]) else {
+        return;
+    };
+    if let Some(colon) = decoded.iter().position(|c| *c == b':') {
+        let pw = &decoded[colon + 1..];
+        if pw.len() >= 3 && !is_placeholder(pw) && !is_default_password(pw) {
+            sink.push(Kind::Password, vs, ve);
+        }
+    }
+}
+
+/// Passwords that ship as defaults and so protect nothing: `postgres`, `guest`, `root`,
+/// `admin`, `changeme`, `demo`, `secret`.
+pub(crate) fn is_default_password(v: &[u8]) -> bool {
+    const DEFAULTS: [&str; 16] = [
+        "postgres", "guest", "root", "admin", "changeme", "demo", "secret", "password", "pass",
+        "test", "user", "default", "letmein", "1234", "12345", "123456",
+    ];
+    DEFAULTS
+        .iter()
+        .any(|d| d.as_bytes().eq_ignore_ascii_case(v))
 }
 
 /// An AWS secret access key (40 base64 characters) within a few lines after a key id.
@@ -172,7 +344,11 @@ pub(crate) fn url_password(b: &[u8], s: usize, sink: &mut Sink) {
         return;
     };
     let pw = &b[colon + 1..stop];
-    if pw.len() >= 3 && !is_placeholder(pw) && !is_documented_example(pw) {
+    if pw.len() >= 3
+        && !is_placeholder(pw)
+        && !is_documented_example(pw)
+        && !is_default_password(pw)
+    {
         sink.push(Kind::Password, colon + 1, stop);
     }
 }
@@ -233,11 +409,12 @@ fn secret_name(name: &[u8]) -> bool {
     ];
     ENDINGS.iter().any(|e| last.ends_with(e))
         || WHOLE.contains(&last)
+        || (last == b"id" && prev == b"key" && contains_ci(name, "private_key"))
         || (last == b"key" && KEY_QUALIFIERS.contains(&prev))
 }
 
 fn password_name(name: &[u8]) -> bool {
-    const ENDINGS: [&str; 8] = [
+    const ENDINGS: [&str; 12] = [
         "password",
         "passwd",
         "pwd",
@@ -246,6 +423,10 @@ fn password_name(name: &[u8]) -> bool {
         "kennwort",
         "contraseña",
         "contrasena",
+        "wachtwoord",
+        "senha",
+        "passcode",
+        "clave",
     ];
     let n = name.len();
     ENDINGS
@@ -313,8 +494,10 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             prose = false;
         }
         _ if password => {
-            let w_end = run_end(b, j, |c| c.is_ascii_alphabetic());
-            const LINKS: [&str; 6] = ["is", "ist", "lautet", "est", "es", "was"];
+            let w_end = run_end(b, j, super::text::is_letter);
+            const LINKS: [&str; 12] = [
+                "is", "ist", "lautet", "est", "es", "was", "è", "é", "era", "était", "war", "são",
+            ];
             if !LINKS
                 .iter()
                 .any(|l| l.as_bytes().eq_ignore_ascii_case(&b[j..w_end]))
@@ -348,7 +531,11 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     if password {
         let variable = !quoted && v.iter().all(|c| c.is_ascii_lowercase() || *c == b'_');
         let strong = char_classes(v) >= 2 && (!prose || v.iter().any(|c| !c.is_ascii_alphabetic()));
-        if v.len() >= 6 && !variable && (strong || (quoted && v.len() >= 10)) {
+        if v.len() >= 6
+            && !variable
+            && !is_default_password(v)
+            && (strong || (quoted && v.len() >= 10))
+        {
             sink.push(Kind::Password, vs, ve);
         }
     } else {
