@@ -35,8 +35,9 @@ pub(crate) fn text_blobs(b: &[u8], budget: &mut usize) -> Vec<(usize, usize, Str
             i += 1;
             continue;
         }
-        let s = i;
-        let mut e = super::text::run_end(b, i, b64_char);
+        // A leading `/` is a path separator or `//` of a URL, not part of the blob.
+        let s = super::text::run_end(b, i, |c| c == b'/');
+        let mut e = super::text::run_end(b, s, b64_char);
         i = e;
         if e - s < MIN_RUN {
             continue;

@@ -492,6 +492,35 @@ fn table_header(b: &[u8], s: usize) -> Option<u8> {
         .find(|d| next.iter().take_while(|c| **c != b'\n').any(|c| c == d))
 }
 
+/// The header cell above the table cell holding byte `i`, when `i` sits in a delimited table
+/// (`sku,ean,...` over `OAK-148,5311692523667,...`): the header is the block's first line.
+pub(crate) fn column_label(b: &[u8], i: usize) -> Option<&[u8]> {
+    let ls = memchr::memrchr(b'\n', &b[..i]).map_or(0, |p| p + 1);
+    let le = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+    let line = &b[ls..le];
+    let delim = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .find(|d| line.iter().filter(|c| *c == d).count() >= 2)?;
+    let col = b[ls..i].iter().filter(|c| **c == delim).count();
+    // Walk up to the block's first line, a bounded number of lines.
+    let mut hs = ls;
+    for _ in 0..2000 {
+        if hs == 0 {
+            break;
+        }
+        let ps = memchr::memrchr(b'\n', &b[..hs - 1]).map_or(0, |p| p + 1);
+        if !b[ps..hs - 1].contains(&delim) {
+            break;
+        }
+        hs = ps;
+    }
+    if hs == ls {
+        return None;
+    }
+    let he = memchr::memchr(b'\n', &b[hs..]).map_or(b.len(), |p| hs + p);
+    b[hs..he].split(|c| *c == delim).nth(col)
+}
+
 /// Reports the cells under the keyword's column that are values of the family.
 fn column(b: &[u8], s: usize, delim: u8, fam: Family, kind: Kind, sink: &mut Sink) {
     let ls = memchr::memrchr(b'\n', &b[..s]).map_or(0, |p| p + 1);

@@ -70,7 +70,11 @@ fn reserved_email(local: &[u8], domain: &[u8], tld: &[u8]) -> bool {
                 .map(|p| &domain[p + 1..])
         })
         .unwrap_or(domain);
-    word_in(tld, &FILE_EXT)
+    // Service-account identities are machines, not people.
+    let machine = domain.len() >= 19
+        && domain[domain.len() - 19..].eq_ignore_ascii_case(b"gserviceaccount.com");
+    machine
+        || word_in(tld, &FILE_EXT)
         || word_in(tld, &RESERVED_TLD)
         || word_in(base, &["example.com", "example.org", "example.net"])
         || word_in(

@@ -70,7 +70,12 @@ fn at_digit(b: &[u8], i: usize, sink: &mut Sink) -> usize {
             return end;
         }
     }
-    if b[i] == b'0' && b.get(i + 1) == Some(&b'0') && b.get(i + 2).is_some_and(|c| *c != b'0') {
+    if b[i] == b'0'
+        && b.get(i + 1) == Some(&b'0')
+        && b.get(i + 2)
+            .is_some_and(|c| c.is_ascii_digit() && *c != b'0')
+        && !b":./-".contains(&prev)
+    {
         if let Some(end) = intl_phone(b, i + 2, i, sink) {
             return end;
         }
@@ -120,7 +125,7 @@ fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
             continue;
         }
         let d = g.digits(b, k, &mut buf)?;
-        if luhn(d) && card_issuer_ok(d) && !is_test_card(d) {
+        if luhn(d) && card_issuer_ok(d) && !is_test_card(d) && !product_code(b, g.span[0].0) {
             sink.push(Kind::PaymentCard, g.span[0].0, g.end(k - 1));
             return Some(g.end(k - 1));
         }
@@ -152,6 +157,58 @@ fn ssn(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
     Some(g.end(2))
 }
 
+/// Whether the number at `i` is labelled a product code (EAN, GTIN, ISBN, barcode), in the
+/// words before it or its table column.
+fn product_code(b: &[u8], i: usize) -> bool {
+    const CODES: [&str; 6] = ["ean", "gtin", "isbn", "barcode", "upc", "sku"];
+    context_has(b, i, &CODES)
+        || super::ids::column_label(b, i)
+            .is_some_and(|h| CODES.iter().any(|c| super::text::contains_ci(h, c)))
+}
+
+/// Whether the dotted quad at `i..end` reads as a version: a version word on its line,
+/// another dotted number on the line that is no address (`124.0.6383.108`), or a table
+/// column about versions.
+fn version_like(b: &[u8], i: usize, end: usize) -> bool {
+    let ls = memchr::memrchr(b'\n', &b[..i])
+        .map_or(0, |p| p + 1)
+        .max(i.saturating_sub(200));
+    let le = memchr::memchr(b'\n', &b[end..])
+        .map_or(b.len(), |p| end + p)
+        .min(end + 200);
+    let line = &b[ls..le];
+    let word_hit = super::text::words(line, 0, line.len()).any(|w| {
+        VERSION_WORDS.iter().any(|v| {
+            let v = v.as_bytes();
+            w.len() >= v.len()
+                && w[..v.len()].eq_ignore_ascii_case(v)
+                && (v.len() >= 5 || w.len() == v.len())
+        })
+    });
+    let mark = [".net", "==", "v."]
+        .iter()
+        .any(|m| super::text::contains_ci(line, m));
+    if word_hit || mark {
+        return true;
+    }
+    if super::ids::column_label(b, i).is_some_and(|h| {
+        [
+            "version", "ver", "build", "agent", "os", "release", "firmware", "chrome", "office",
+        ]
+        .iter()
+        .any(|w| super::text::contains_ci(h, w))
+    }) {
+        return true;
+    }
+    // Another dotted number on the line with a part above 255 or more than four parts.
+    line.split(|c| !(c.is_ascii_digit() || *c == b'.'))
+        .filter(|t| t.iter().filter(|c| **c == b'.').count() >= 2)
+        .any(|t| {
+            let parts: Vec<&[u8]> = t.split(|c| *c == b'.').filter(|p| !p.is_empty()).collect();
+            parts.len() > 4 || parts.iter().any(|p| p.len() > 3 || number(p) > 255)
+        })
+}
+
 /// Public DNS resolvers: infrastructure everyone uses, not anyone's address.
 const RESOLVERS: [[u8; 4]; 10] = [
     [8, 8, 8, 8],
@@ -181,7 +238,9 @@ fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
     }
     let end = g.end(3);
     let followed_by_word = end + 1 < b.len() && b[end] == b'.' && is_alnum(b[end + 1]);
-    let versioned = context_has(b, i, VERSION_WORDS);
+    // `Chrome/124.0.0.0`: a product's version in a user agent.
+    let product = i >= 2 && b[i - 1] == b'/' && b[i - 2].is_ascii_alphanumeric();
+    let versioned = product || version_like(b, i, end);
     if ipv4_public(o)
         && !RESOLVERS.contains(&o)
         && !followed_by_word
@@ -218,6 +277,35 @@ const VERSION_WORDS: &[&str] = &[
     "npm",
     "pip",
     "==",
+    "versie",
+    "versión",
+    "versione",
+    "versão",
+    "runtime",
+    ".net",
+    "installer",
+    "setup",
+    "image",
+    "ios",
+    "plugin",
+    "rollback",
+    "downgrade",
+    "agent",
+    "app",
+    "software",
+    "binary",
+    "dll",
+    "jar",
+    "nuget",
+    "maven",
+    "gradle",
+    "protocol",
+    "atualizar",
+    "aktualisier",
+    "mettre à jour",
+    "actualizar",
+    "aggiorna",
+    "bijwerken",
 ];
 
 /// Words that label a number as a reference of some other kind.

@@ -249,7 +249,48 @@ const NOT_PHONE: &[&str] = &[
     "issue",
     "commit",
     "bug",
+    "expediente",
+    "dossier",
+    "referencia",
+    "reference",
+    "pratica",
+    "protocollo",
+    "fascicolo",
+    "aktenzeichen",
+    "vorgang",
+    "zaak",
+    "kenmerk",
+    "processo",
+    "ordernummer",
+    "artikel",
+    "article",
+    "produit",
+    "producto",
+    "prodotto",
+    "barcode",
+    "container",
+    "pallet",
+    "vin",
+    "imei",
+    "imsi",
+    "iccid",
+    "tx",
+    "fiscal",
+    "protocolo",
+    "nota",
 ];
+
+/// Whether the number at `i` sits in a table column whose header names something else
+/// (`ean`, `serial_prefix`, `order_id`).
+fn column_says_otherwise(b: &[u8], i: usize) -> bool {
+    super::ids::column_label(b, i).is_some_and(|h| {
+        words(h, 0, h.len()).any(|w| {
+            NOT_PHONE
+                .iter()
+                .any(|p| w.len() >= p.len() && w[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+        })
+    })
+}
 
 /// Whether the words on the line just before `i` introduce the number as something else.
 fn labelled_otherwise(b: &[u8], i: usize) -> bool {
@@ -260,10 +301,13 @@ fn labelled_otherwise(b: &[u8], i: usize) -> bool {
     while start < i && (b[start] & 0xc0) == 0x80 {
         start += 1;
     }
-    // Only the last two words count: "order 4711, call me on 0151 ..." is still a phone.
-    let mut last: [&[u8]; 2] = [b"", b""];
+    // Only the last three words count: "order 4711, call me on 0151 ..." is still a phone.
+    let mut last: [&[u8]; 3] = [b"", b"", b""];
     for w in words(b, start, i) {
-        last = [last[1], w];
+        last = [last[1], last[2], w];
+    }
+    if column_says_otherwise(b, i) {
+        return true;
     }
     last.iter().any(|w| {
         NOT_PHONE.iter().any(|p| {
@@ -380,8 +424,12 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
     if !ends_token(b, end) {
         return None;
     }
-    // After `+` the digits were an international number or nothing.
+    // After `+` the digits were an international number or nothing; after `RMT-` or
+    // `10:` they are part of a code or a time.
     if i > 0 && b[i - 1] == b'+' {
+        return None;
+    }
+    if i >= 2 && b"-_#/:".contains(&b[i - 1]) && b[i - 2].is_ascii_alphanumeric() {
         return None;
     }
     if k == 1 {

@@ -11,7 +11,7 @@ use super::{Kind, Sink};
 /// name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 17] = [
+    const PREFIXES: [&str; 18] = [
         "glpat-",
         "SG.",
         "npm_",
@@ -29,15 +29,14 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
         "Basic ",
         "dop_v1_",
         "glptt-",
+        "mysql",
     ];
-    const PASSWORD_WORDS: [&str; 8] = [
+    const PASSWORD_WORDS: [&str; 6] = [
         "wachtwoord",
         "senha",
         "parola d'ordine",
         "mot de passe",
         "passwort",
-        "clave",
-        "pin code",
         "passcode",
     ];
     let mut t: Vec<(&'static str, super::Anchor)> = PREFIXES.iter().map(|p| (*p, Prefix)).collect();
@@ -74,6 +73,9 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     }
     if rest.starts_with(b"curl ") {
         return curl_user(b, s, sink);
+    }
+    if rest.starts_with(b"mysql") {
+        return mysql_password(b, s, sink);
     }
     if rest.starts_with(b"Basic ") {
         return basic_auth(b, s + 6, sink);
@@ -151,7 +153,11 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
         None
     };
     if let Some((kind, p)) = kind {
-        if looks_random(body(p)) && !is_documented_example(tok) {
+        let v = body(p);
+        let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
+        let random = looks_random(v)
+            || (kind == Kind::GenericSecret && mixed && entropy(v) >= 3.5 && !is_placeholder(v));
+        if random && !is_documented_example(tok) {
             sink.push(kind, s, end);
         }
     }
@@ -222,6 +228,31 @@ fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
             if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
                 sink.push(Kind::Password, vs + colon + 1, ve);
             }
+        }
+        return;
+    }
+}
+
+/// `mysql -p'secret'`, `mysqldump -psecret`, `--password=secret`.
+fn mysql_password(b: &[u8], s: usize, sink: &mut Sink) {
+    let end = line_after(b, s, 400);
+    let line = &b[s..end];
+    for flag in [&b" -p"[..], b" --password="] {
+        let Some(p) = memchr::memmem::find(line, flag) else {
+            continue;
+        };
+        let mut vs = s + p + flag.len();
+        let quote = b.get(vs).copied().filter(|c| matches!(c, b'\'' | b'"'));
+        if quote.is_some() {
+            vs += 1;
+        }
+        let ve = run_end(b, vs, |c| match quote {
+            Some(q) => c != q && c != b'\n',
+            None => !c.is_ascii_whitespace(),
+        });
+        let v = &b[vs..ve];
+        if v.len() >= 4 && !is_placeholder(v) && !is_default_password(v) {
+            sink.push(Kind::Password, vs, ve);
         }
         return;
     }
@@ -414,7 +445,7 @@ fn secret_name(name: &[u8]) -> bool {
 }
 
 fn password_name(name: &[u8]) -> bool {
-    const ENDINGS: [&str; 12] = [
+    const ENDINGS: [&str; 11] = [
         "password",
         "passwd",
         "pwd",
@@ -426,13 +457,24 @@ fn password_name(name: &[u8]) -> bool {
         "wachtwoord",
         "senha",
         "passcode",
-        "clave",
     ];
     let n = name.len();
     ENDINGS
         .iter()
         .any(|e| n >= e.len() && name[n - e.len()..].eq_ignore_ascii_case(e.as_bytes()))
         || name.eq_ignore_ascii_case(b"mdp")
+}
+
+/// A dotted reference to another value (`var.db_password`, `aws_db.main.password`), not a
+/// literal.
+fn reference(v: &[u8]) -> bool {
+    v.contains(&b'.')
+        && v.split(|c| *c == b'.').all(|p| {
+            !p.is_empty()
+                && p[0].is_ascii_alphabetic()
+                && p.iter()
+                    .all(|c| c.is_ascii_lowercase() || *c == b'_' || c.is_ascii_digit())
+        })
 }
 
 /// Whether a value is code (a call, an attribute, an index, an environment lookup) rather
@@ -457,6 +499,7 @@ fn code_like(v: &[u8]) -> bool {
         .any(|p| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
         || v.contains(&b'(')
         || v.contains(&b'[')
+        || reference(v)
 }
 
 /// A value assigned to a name containing the anchor at `s..e`: `password = "..."`,
@@ -483,7 +526,26 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     if matches!(b.get(j), Some(b'"' | b'\'' | b'`')) {
         j += 1;
     }
+    // `config["MAIL_PASSWORD"] = ...`, `Wachtwoord (tijdelijk): ...`.
+    if b.get(j) == Some(&b']') {
+        j += 1;
+    }
     j = run_end(b, j, |c| c == b' ' || c == b'\t');
+    if b.get(j) == Some(&b'(') {
+        let close = line_after(b, j, 40);
+        if let Some(p) = memchr::memchr(b')', &b[j..close]) {
+            j = run_end(b, j + p + 1, |c| c == b' ' || c == b'\t');
+        }
+    }
+    // `<password>...</password>`.
+    if b.get(j) == Some(&b'>') && is > 0 && b[is - 1] == b'<' {
+        let ve = run_end(b, j + 1, |c| c != b'<' && c != b'\n');
+        let v = &b[j + 1..ve];
+        if password && v.len() >= 6 && !is_placeholder(v) && !is_default_password(v) {
+            sink.push(Kind::Password, j + 1, ve);
+        }
+        return;
+    }
     let prose;
     match b.get(j) {
         Some(b'=') | Some(b':') => {
@@ -502,7 +564,7 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
                 .iter()
                 .any(|l| l.as_bytes().eq_ignore_ascii_case(&b[j..w_end]))
             {
-                return;
+                return strong_after(b, j, sink);
             }
             j = w_end;
             if b.get(j) == Some(&b':') {
@@ -525,7 +587,7 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         }
     }
     let v = &b[vs..ve];
-    if v.is_empty() || is_placeholder(v) || is_documented_example(v) || code_like(v) {
+    if v.is_empty() || is_placeholder(v) || is_documented_example(v) || (!quoted && code_like(v)) {
         return;
     }
     if password {
@@ -553,6 +615,39 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             };
             sink.push(kind, vs, ve);
         }
+    }
+}
+
+/// In prose, a password word followed within a few words by a value no word looks like:
+/// "set my router admin password to IiXoPT4VtdTL", "contraseña iman*6172BNL".
+fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
+    let limit = line_after(b, j, 48);
+    let mut k = j;
+    for _ in 0..4 {
+        k = run_end(b, k, |c| c == b' ' || c == b'\t' || c == b':');
+        if k >= limit {
+            return;
+        }
+        let (vs, mut ve, _) = value_at(b, k);
+        while ve > vs && matches!(b[ve - 1], b'.' | b',' | b'!' | b'?' | b';') {
+            ve -= 1;
+        }
+        let v = &b[vs..ve];
+        let strong = v.len() >= 8
+            && char_classes(v) >= 3
+            && v.iter().any(u8::is_ascii_digit)
+            && !is_placeholder(v)
+            && !code_like(v)
+            && !v.contains(&b'/')
+            && !v.contains(&b'@');
+        if strong {
+            sink.push(Kind::Password, vs, ve);
+            return;
+        }
+        if v.is_empty() || v.len() > 14 || !v.iter().all(|c| super::text::is_letter(*c)) {
+            return;
+        }
+        k = ve;
     }
 }
 

@@ -376,6 +376,10 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
     if v.iter().all(|b| *b == first) || v.iter().all(|b| b"xX*.#-_0".contains(b)) {
         return true;
     }
+    // `O_SEU_PRIVATE_KEY_ID`, `DB_PASSWORD`: the name of a value, not a value.
+    if v.contains(&b'_') && v.iter().all(|c| c.is_ascii_uppercase() || *c == b'_') {
+        return true;
+    }
     MARKERS.iter().any(|m| super::text::contains_ci(v, m))
         || EXACT.iter().any(|e| e.as_bytes().eq_ignore_ascii_case(v))
         || longest_repeat(v) >= 6
