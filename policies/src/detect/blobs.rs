@@ -12,8 +12,8 @@ use base64::Engine;
 /// Decoded bytes one prompt may scan, over all its parts and blobs.
 pub(crate) const DECODE_BUDGET: usize = 64 * 1024;
 
-/// Shortest run worth decoding: 20 base64 characters are 15 bytes.
-const MIN_RUN: usize = 20;
+/// Shortest run worth decoding: 16 base64 characters are 12 bytes.
+const MIN_RUN: usize = 16;
 
 const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_padding_mode(DecodePaddingMode::Indifferent)

@@ -51,6 +51,19 @@ impl Groups {
         g
     }
 
+    /// The groups before the first line break: a value that is not allowed to span lines.
+    pub(crate) fn first_line(&self) -> Groups {
+        let mut g = Groups {
+            span: self.span,
+            sep: self.sep,
+            count: self.count,
+        };
+        if let Some(p) = self.sep[..self.count - 1].iter().position(|s| *s == b'\n') {
+            g.count = p + 1;
+        }
+        g
+    }
+
     pub(crate) fn len(&self, k: usize) -> usize {
         self.span[k].1 - self.span[k].0
     }
@@ -94,6 +107,10 @@ fn line_break(b: &[u8], e: usize) -> Option<usize> {
     if b.get(k) != Some(&b'\n') || k - e > 2 {
         return None;
     }
-    let d = run_end(b, k + 1, blank);
+    let mut d = run_end(b, k + 1, blank);
+    // `4532-0871` / `-6926-7909`: the group's separator carried to the next line.
+    if matches!(b.get(d), Some(b'-' | b'.')) && e == k {
+        d += 1;
+    }
     (d - k - 1 <= 4 && b.get(d).is_some_and(u8::is_ascii_digit)).then_some(d)
 }

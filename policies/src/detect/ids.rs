@@ -145,6 +145,20 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "fallnummer",
         "aktenzeichen patient",
         "krankenkasse",
+        "prontuário",
+        "prontuario",
+        "carteirinha",
+        "processo clínico",
+        "processo n",
+        "n_processo",
+        "cartão do sus",
+        "cartão sus",
+        "cns",
+        "plano de saúde",
+        "niss",
+        "rg",
+        "segurança social",
+        "dmv",
         // Driving licences.
         "driver license",
         "drivers license",
@@ -241,6 +255,8 @@ fn family(kw: &[u8]) -> Family {
         "ahv",
         "avs",
         "rijksregister",
+        "niss",
+        "segurança",
     ]
     .iter()
     .any(|w| has(w))
@@ -257,6 +273,12 @@ fn family(kw: &[u8]) -> Family {
         "sns",
         "fallnummer",
         "krankenkasse",
+        "prontu",
+        "carteirinha",
+        "processo",
+        "sus",
+        "cns",
+        "saúde",
         "patiënt",
         "paziente",
         "paciente",
@@ -287,6 +309,8 @@ fn family(kw: &[u8]) -> Family {
         "rijbewijs",
         "condução",
         "motorista",
+        "dmv",
+        "driv",
         "dl",
     ]
     .iter()
@@ -357,7 +381,7 @@ pub(crate) fn value_after(b: &[u8], e: usize, reach: usize) -> Option<(usize, us
                 continue;
             }
         }
-        if te < b.len() && b[te] >= 0x80 {
+        if !ends_token(b, te) {
             return None;
         }
         // Extend over separators while the next group is still part of the code.
@@ -426,7 +450,7 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         return column(b, s, delim, fam, kind, sink);
     }
     // The first few values on the rest of the line: "Passnummer ... Meiner: 617284915".
-    let limit = line_after(b, e, 100);
+    let limit = line_after(b, e, 120);
     let mut from = e;
     for _ in 0..3 {
         let Some((vs, ve)) = value_after(b, from, limit.saturating_sub(from)) else {
@@ -472,7 +496,10 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
             Family::Passport => (6..=10).contains(&n) && digits >= 2,
             Family::Medical => (5..=20).contains(&n) && digits >= 4,
             Family::Nhs => false,
-            Family::Licence => (5..=16).contains(&n) && digits >= 4,
+            Family::Licence => {
+                let code = raw.iter().all(|c| !c.is_ascii_lowercase());
+                (5..=16).contains(&n) && (digits >= 4 || (n >= 8 && digits >= 1 && code))
+            }
             Family::Tax | Family::Social => (8..=15).contains(&n) && digits >= 6,
             Family::Card => (6..=14).contains(&n),
         },

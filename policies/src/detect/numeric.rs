@@ -90,13 +90,14 @@ fn at_digit(b: &[u8], i: usize, sink: &mut Sink) -> usize {
             return end;
         }
     }
-    let g = Groups::parse(b, i);
+    let full = Groups::parse(b, i);
+    let g = full.first_line();
     let last = g.end(g.count - 1);
-    if let Some(end) = card(b, &g, sink)
+    if let Some(end) = card(b, &full, sink)
         .or_else(|| ssn(b, &g, sink))
         .or_else(|| ipv4(b, i, &g, sink))
         .or_else(|| dni(b, &g, sink))
-        .or_else(|| national_id(b, &g, sink))
+        .or_else(|| national_id(b, &full, sink))
         .or_else(|| national_phone(b, i, &g, sink))
     {
         return end;
@@ -116,11 +117,12 @@ fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
         let uniform = |s: u8| seps.iter().all(|x| *x == s || *x == b'\n');
         let seps_ok = uniform(b' ') || uniform(b'-') || uniform(b'.');
         let lens = || g.lens(k);
-        let max_len = if broken { 10 } else { 6 };
+        // Groups of three to six, the last one possibly shorter (`6759 7282 4768 8017 85`);
+        // over a line break also two halves (`45320151` / `12830366`).
         let groups_ok = k == 1
-            || lens().all(|l| (3..=max_len).contains(&l))
+            || (lens().take(k - 1).all(|l| (3..=6).contains(&l)) && g.len(k - 1) <= 6)
             || lens().all(|l| l == 1)
-            || (broken && k == 2);
+            || (broken && k == 2 && lens().all(|l| l >= 6));
         if !seps_ok || !groups_ok || !ends_token(b, g.end(k - 1)) {
             continue;
         }
@@ -224,7 +226,10 @@ const RESOLVERS: [[u8; 4]; 10] = [
 ];
 
 fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
-    if g.count != 4 || !g.seps_all(4, b'.') || !g.lens(4).all(|l| (1..=3).contains(&l)) {
+    // Exactly four dotted groups; what follows a different separator is another value
+    // (`213.58.120.119 - 2024-06-09`).
+    let dotted = g.count >= 4 && g.seps_all(4, b'.') && (g.count == 4 || g.sep[3] != b'.');
+    if !dotted || !g.lens(4).all(|l| (1..=3).contains(&l)) {
         return None;
     }
     let mut o = [0u8; 4];
@@ -362,7 +367,7 @@ fn national_id(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
             continue;
         };
         let lens: Vec<usize> = g.lens(k).collect();
-        let spaced = g.seps_all(k, b' ');
+        let spaced = g.sep[..k - 1].iter().all(|s| matches!(s, b' ' | b'\n'));
         let found = match d.len() {
             15 if (k == 1 || (spaced && lens == [1, 2, 2, 2, 3, 3, 2]) || lens == [13, 2]) => {
                 nir(d).then_some(Kind::NationalId)

@@ -150,9 +150,9 @@ fn valid_in(region: Option<Id>, s: &str) -> bool {
     phonenumber::parse(region, s).is_ok_and(|n| phonenumber::is_valid(&n))
 }
 
-/// Up to three regions hinted by language cue words within 160 bytes either side of `at`,
-/// the best-supported language first.
-fn hinted_regions(b: &[u8], at: usize) -> [Option<Id>; 3] {
+/// The regions of the (up to two) languages hinted by cue words within 160 bytes either side
+/// of `at`, the best-supported first.
+fn hinted_regions(b: &[u8], at: usize) -> [Option<Id>; 6] {
     let start = at.saturating_sub(160);
     let end = (at + 160).min(b.len());
     let mut score = [0u8; 8];
@@ -163,14 +163,13 @@ fn hinted_regions(b: &[u8], at: usize) -> [Option<Id>; 3] {
             }
         }
     }
-    let best = (0..CUES.len())
-        .filter(|k| score[*k] > 0)
-        .max_by_key(|k| (score[*k], std::cmp::Reverse(*k)));
-    let mut out = [None; 3];
-    if let Some(k) = best {
-        for (slot, id) in out.iter_mut().zip(CUES[k].1) {
-            *slot = Some(*id);
-        }
+    // The two best-supported languages: Romance languages share their short words.
+    let mut order: Vec<usize> = (0..CUES.len()).filter(|k| score[*k] > 0).collect();
+    order.sort_by_key(|k| (std::cmp::Reverse(score[*k]), *k));
+    let mut out = [None; 6];
+    let ids = order.iter().take(2).flat_map(|k| CUES[*k].1.iter());
+    for (slot, id) in out.iter_mut().zip(ids) {
+        *slot = Some(*id);
     }
     out
 }
@@ -454,8 +453,9 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
     let nine = total == 9
         && matches!(d[0], b'2' | b'6' | b'7' | b'8' | b'9')
         && (lens == [3, 3, 3] || lens == [3, 2, 2, 2] || lens == [2, 3, 2, 2]);
-    let italian =
-        d[0] == b'3' && total == 10 && (lens == [3, 3, 4] || lens == [3, 7] || lens == [3, 4, 3]);
+    let italian = d[0] == b'3'
+        && total == 10
+        && (lens == [3, 3, 4] || lens == [3, 7] || lens == [3, 4, 3] || lens == [3, 3, 2, 2]);
     let plain_spelled = spelled && !trunk && (9..=11).contains(&total);
     if !(trunk || nanp || nanp_one || nanp_shape || nine || italian || plain_spelled) {
         return None;

@@ -576,6 +576,13 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     }
     j = run_end(b, j, |c| c == b' ' || c == b'\t');
     let (mut vs, mut ve, quoted) = value_at(b, j);
+    if vs == ve && b.get(j) == Some(&b'&') {
+        // `password=&5cSM...`: a value that starts with the query delimiter.
+        ve = run_end(b, j, |c| !c.is_ascii_whitespace());
+        while ve > vs && matches!(b[ve - 1], b'.' | b',') {
+            ve -= 1;
+        }
+    }
     if !password
         && matches!(&b[vs..ve], v if v.eq_ignore_ascii_case(b"Bearer") || v.eq_ignore_ascii_case(b"Basic") || v.eq_ignore_ascii_case(b"Token"))
     {
@@ -623,7 +630,7 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
 fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
     let limit = line_after(b, j, 48);
     let mut k = j;
-    for _ in 0..4 {
+    for _ in 0..7 {
         k = run_end(b, k, |c| c == b' ' || c == b'\t' || c == b':');
         if k >= limit {
             return;
@@ -644,7 +651,8 @@ fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
             sink.push(Kind::Password, vs, ve);
             return;
         }
-        if v.is_empty() || v.len() > 14 || !v.iter().all(|c| super::text::is_letter(*c)) {
+        let wordish = v.iter().all(|c| super::text::is_letter(*c) || *c == b'-');
+        if v.is_empty() || v.len() > 14 || !wordish {
             return;
         }
         k = ve;

@@ -5,8 +5,21 @@
 use super::normalize::{Edit, Rewriter};
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
-pub(crate) const ANCHORS: [&str; 9] = [
-    "%", " at ", "[at]", "(at)", "{at}", "<at>", " @ ", "[@]", "(@)",
+pub(crate) const ANCHORS: [&str; 14] = [
+    "%",
+    " at ",
+    "[at]",
+    "(at)",
+    "{at}",
+    "<at>",
+    " @ ",
+    "[@]",
+    "(@)",
+    " chiocciola ",
+    " arroba ",
+    " arobase ",
+    " klammeraffe ",
+    " apenstaartje ",
 ];
 
 /// Whether `b[i..]` starts a spelling this layer rewrites: a `%XX` escape or an `at` marker.
@@ -134,15 +147,35 @@ fn percent_at(b: &[u8], i: usize) -> Option<u8> {
     let hex = |c: u8| (c as char).to_digit(16);
     let v = hex(b[i + 1])? * 16 + hex(b[i + 2])?;
     let c = u8::try_from(v).ok()?;
-    b"@:/+=?&#%!$'()*,;~ ".contains(&c).then_some(c)
+    // Punctuation alone, or anything printable inside a run of escapes (an address encoded
+    // whole: `%6A%6F%72...`).
+    let escape_at =
+        |k: usize| b.get(k) == Some(&b'%') && b.get(k + 1).is_some_and(u8::is_ascii_hexdigit);
+    let in_run = escape_at(i + 3) || (i >= 3 && escape_at(i - 3));
+    (b"@:/+=?&#%!$'()*,;~ ".contains(&c) || (in_run && (0x21..0x7f).contains(&c))).then_some(c)
 }
 
 /// `(marker start, marker end)` of an `at` spelling whose `a`/`@` is at `i`:
 /// `[at]`, `(at)`, `{at}`, `<at>`, ` at `, ` @ `, with any spaces around the brackets.
 /// The flag says whether it is the bare word ` at `, which prose uses all the time.
 fn at_marker(b: &[u8], i: usize) -> Option<(usize, usize, bool)> {
-    marker(b, i, b"at", b'@')
+    AT_WORDS
+        .iter()
+        .find_map(|w| marker(b, i, w.as_bytes(), b'@'))
 }
+
+/// How `@` is spelled out in the languages served.
+const AT_WORDS: [&str; 6] = [
+    "at",
+    "chiocciola",
+    "arroba",
+    "arobase",
+    "klammeraffe",
+    "apenstaartje",
+];
+
+/// How `.` is spelled out in the languages served.
+const DOT_WORDS: [&str; 6] = ["dot", "punto", "point", "punkt", "ponto", "punt"];
 
 fn marker(b: &[u8], i: usize, word: &[u8], sym: u8) -> Option<(usize, usize, bool)> {
     let n = if b.get(i) == Some(&sym) {
@@ -188,8 +221,13 @@ fn marker(b: &[u8], i: usize, word: &[u8], sym: u8) -> Option<(usize, usize, boo
 
 /// The end of a dot marker (` dot `, `[dot]`, `(.)`) that starts right at `s`.
 fn dot_after(b: &[u8], s: usize) -> Option<usize> {
-    (s..(s + 4).min(b.len()))
-        .find_map(|k| marker(b, k, b"dot", b'.').filter(|m| m.0 == s).map(|m| m.1))
+    (s..(s + 4).min(b.len())).find_map(|k| {
+        DOT_WORDS
+            .iter()
+            .find_map(|w| marker(b, k, w.as_bytes(), b'.'))
+            .filter(|m| m.0 == s)
+            .map(|m| m.1)
+    })
 }
 
 fn label_char(c: u8) -> bool {
@@ -267,6 +305,24 @@ fn spelled_email(b: &[u8], i: usize, floor: usize) -> Option<(usize, usize, Stri
     if bare && dots == 0 && !mailbox {
         return None;
     }
+    // "spiked at some point in": with bare words both ways, only a common top-level domain
+    // after a name that is no filler word counts.
+    if bare {
+        const TLDS: [&str; 24] = [
+            "com", "net", "org", "de", "fr", "es", "it", "nl", "pt", "be", "at", "ch", "uk", "co",
+            "io", "eu", "br", "info", "me", "us", "ca", "ie", "lu", "dk",
+        ];
+        const FILLER: [&str; 12] = [
+            "some", "the", "a", "this", "that", "all", "any", "least", "first", "last", "most",
+            "one",
+        ];
+        let first = domain.split('.').next().unwrap_or("");
+        if !TLDS.iter().any(|t| t.as_bytes().eq_ignore_ascii_case(tld))
+            || FILLER.iter().any(|w| w.eq_ignore_ascii_case(first))
+        {
+            return None;
+        }
+    }
     Some((start, end, format!("{local}@{domain}")))
 }
 
@@ -274,7 +330,9 @@ fn spelled_email(b: &[u8], i: usize, floor: usize) -> Option<(usize, usize, Stri
 fn dot_marker_ending(b: &[u8], e: usize, floor: usize) -> Option<usize> {
     // The marker's word or bracket sits a few bytes back.
     (e.saturating_sub(12).max(floor + 1)..e).find_map(|k| {
-        marker(b, k, b"dot", b'.')
+        DOT_WORDS
+            .iter()
+            .find_map(|w| marker(b, k, w.as_bytes(), b'.'))
             .filter(|m| m.1 == e && m.0 >= floor)
             .map(|m| m.0)
     })
