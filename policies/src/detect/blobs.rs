@@ -21,6 +21,19 @@ const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
 
+const fn b64_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        c += 1;
+    }
+    t
+}
+
+static B64: [bool; 256] = b64_table();
+
 fn b64_char(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
 }
@@ -31,10 +44,24 @@ pub(crate) fn text_blobs(b: &[u8], budget: &mut usize) -> Vec<(usize, usize, Str
     let mut i = 0;
     let mut buf = Vec::new();
     while i < b.len() && *budget > 0 {
-        if !b64_char(b[i]) {
+        // Skip to the next run long enough to be a blob with a table lookup per byte: prose
+        // words are short runs.
+        let mut run = 0;
+        while i < b.len() {
+            if B64[usize::from(b[i])] {
+                run += 1;
+                if run == MIN_RUN {
+                    break;
+                }
+            } else {
+                run = 0;
+            }
             i += 1;
-            continue;
         }
+        if i >= b.len() {
+            break;
+        }
+        i -= MIN_RUN - 1;
         // A leading `/` is a path separator or `//` of a URL, not part of the blob.
         let s = super::text::run_end(b, i, |c| c == b'/');
         let mut e = super::text::run_end(b, s, b64_char);

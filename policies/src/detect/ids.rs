@@ -6,7 +6,7 @@
 use super::idcheck::{bsn, codice_fiscale, cpf, itin, nhs, nif_pt, nir, steuer_id};
 use super::text::{ends_token, is_alnum, line_after, number, run_end, starts_token};
 use super::validate::{dni_letter, is_placeholder, ssn_valid};
-use super::{Anchor, Kind, Sink};
+use super::{Anchor, Kind, Sink, Tables};
 
 /// Keywords this module adds to the automaton (ASCII case-insensitive), beside the identity
 /// document, SSN and phone words of the shared table.
@@ -216,8 +216,22 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "ligue-me",
         "contact number",
     ];
+    // A keyword that holds a shorter one of the same family adds nothing but automaton
+    // states: the shorter one matches inside it.
+    let redundant = |w: &str| {
+        ID.iter().any(|o| {
+            o.len() < w.len()
+                && o.len() >= 5
+                && super::text::contains_ci(w.as_bytes(), o)
+                && family(o.as_bytes()) == family(w.as_bytes())
+        })
+    };
     let mut t: Vec<(&'static str, Anchor)> = Vec::new();
-    t.extend(ID.iter().map(|w| (*w, Anchor::IdDocument)));
+    t.extend(
+        ID.iter()
+            .filter(|w| !redundant(w))
+            .map(|w| (*w, Anchor::IdDocument)),
+    );
     t.extend(SSN.iter().map(|w| (*w, Anchor::Ssn)));
     t.extend(PHONE.iter().map(|w| (*w, Anchor::PhoneWord)));
     t
@@ -521,7 +535,7 @@ fn table_header(b: &[u8], s: usize) -> Option<u8> {
 
 /// The header cell above the table cell holding byte `i`, when `i` sits in a delimited table
 /// (`sku,ean,...` over `OAK-148,5311692523667,...`): the header is the block's first line.
-pub(crate) fn column_label(b: &[u8], i: usize) -> Option<&[u8]> {
+pub(crate) fn column_label<'b>(b: &'b [u8], i: usize, tables: &Tables) -> Option<&'b [u8]> {
     let ls = memchr::memrchr(b'\n', &b[..i]).map_or(0, |p| p + 1);
     let le = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
     let line = &b[ls..le];
@@ -529,9 +543,15 @@ pub(crate) fn column_label(b: &[u8], i: usize) -> Option<&[u8]> {
         .into_iter()
         .find(|d| line.iter().filter(|c| *c == d).count() >= 2)?;
     let col = b[ls..i].iter().filter(|c| **c == delim).count();
-    // Walk up to the block's first line, a bounded number of lines.
+    // Walk up to the block's first line, a bounded number of lines; a line already walked
+    // from names its block's first line.
+    let (known_line, known_header, known_delim) = tables.get();
     let mut hs = ls;
-    for _ in 0..2000 {
+    for _ in 0..200 {
+        if hs == known_line && delim == known_delim {
+            hs = known_header;
+            break;
+        }
         if hs == 0 {
             break;
         }
@@ -541,11 +561,17 @@ pub(crate) fn column_label(b: &[u8], i: usize) -> Option<&[u8]> {
         }
         hs = ps;
     }
+    tables.set((ls, hs, delim));
     if hs == ls {
         return None;
     }
     let he = memchr::memchr(b'\n', &b[hs..]).map_or(b.len(), |p| hs + p);
-    b[hs..he].split(|c| *c == delim).nth(col)
+    // A header names columns: short cells.
+    let mut cells = b[hs..he].split(|c| *c == delim);
+    if b[hs..he].split(|c| *c == delim).any(|c| c.len() > 40) {
+        return None;
+    }
+    cells.nth(col)
 }
 
 /// Reports the cells under the keyword's column that are values of the family.

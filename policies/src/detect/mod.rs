@@ -22,6 +22,7 @@ mod net;
 mod normalize;
 mod numeric;
 mod phone;
+mod plans;
 mod scan;
 mod secrets;
 mod spelled;
@@ -288,6 +289,7 @@ pub struct Detector {
     anchor_kinds: Vec<Anchor>,
     class_of: [DataClass; Kind::ALL.len()],
     enabled: [bool; Kind::ALL.len()],
+    plans: std::sync::Arc<plans::Plans>,
 }
 
 /// Errors building a detector.
@@ -322,6 +324,7 @@ impl Detector {
             anchor_kinds: table.iter().map(|(_, a)| *a).collect(),
             class_of,
             enabled,
+            plans: std::sync::Arc::new(plans::Plans::new()),
         })
     }
 
@@ -352,7 +355,15 @@ pub(crate) struct Sink<'a> {
     part: usize,
     out: &'a mut Vec<Finding>,
     enabled: &'a [bool; Kind::ALL.len()],
+    /// Numbering plans the phone matchers validate against.
+    pub(crate) plans: &'a plans::Plans,
+    /// What the table lookups learnt about this text so far.
+    pub(crate) tables: Tables,
 }
+
+/// The last table line resolved in a text: `(line start, its block's first line, delimiter)`,
+/// so walking up to a table's header costs each line once per text.
+pub(crate) type Tables = std::cell::Cell<(usize, usize, u8)>;
 
 impl Sink<'_> {
     /// Records a finding at `start..end`.
@@ -370,3 +381,5 @@ impl Sink<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ids;

@@ -10,7 +10,7 @@ use super::validate::{
     card_issuer_ok, dni_letter, iban_len, iban_mod97, ipv4_public, is_test_card, luhn, nino_valid,
     ssn_valid,
 };
-use super::{Kind, Sink};
+use super::{Kind, Sink, Tables};
 
 const fn trigger_table() -> [bool; 256] {
     let mut t = [false; 256];
@@ -127,7 +127,11 @@ fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
             continue;
         }
         let d = g.digits(b, k, &mut buf)?;
-        if luhn(d) && card_issuer_ok(d) && !is_test_card(d) && !product_code(b, g.span[0].0) {
+        if luhn(d)
+            && card_issuer_ok(d)
+            && !is_test_card(d)
+            && !product_code(b, g.span[0].0, &sink.tables)
+        {
             sink.push(Kind::PaymentCard, g.span[0].0, g.end(k - 1));
             return Some(g.end(k - 1));
         }
@@ -161,17 +165,17 @@ fn ssn(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
 
 /// Whether the number at `i` is labelled a product code (EAN, GTIN, ISBN, barcode), in the
 /// words before it or its table column.
-fn product_code(b: &[u8], i: usize) -> bool {
+fn product_code(b: &[u8], i: usize, tables: &Tables) -> bool {
     const CODES: [&str; 6] = ["ean", "gtin", "isbn", "barcode", "upc", "sku"];
     context_has(b, i, &CODES)
-        || super::ids::column_label(b, i)
+        || super::ids::column_label(b, i, tables)
             .is_some_and(|h| CODES.iter().any(|c| super::text::contains_ci(h, c)))
 }
 
 /// Whether the dotted quad at `i..end` reads as a version: a version word on its line,
 /// another dotted number on the line that is no address (`124.0.6383.108`), or a table
 /// column about versions.
-fn version_like(b: &[u8], i: usize, end: usize) -> bool {
+fn version_like(b: &[u8], i: usize, end: usize, tables: &Tables) -> bool {
     let ls = memchr::memrchr(b'\n', &b[..i])
         .map_or(0, |p| p + 1)
         .max(i.saturating_sub(200));
@@ -179,7 +183,9 @@ fn version_like(b: &[u8], i: usize, end: usize) -> bool {
         .map_or(b.len(), |p| end + p)
         .min(end + 200);
     let line = &b[ls..le];
-    let word_hit = super::text::words(line, 0, line.len()).any(|w| {
+    // Version words sit next to the number ("upgrade to", ".NET 4.8.1.0", "versie").
+    let near = &b[i.saturating_sub(120).max(ls)..(end + 40).min(le)];
+    let word_hit = super::text::words(near, 0, near.len()).any(|w| {
         VERSION_WORDS.iter().any(|v| {
             let v = v.as_bytes();
             w.len() >= v.len()
@@ -189,11 +195,11 @@ fn version_like(b: &[u8], i: usize, end: usize) -> bool {
     });
     let mark = [".net", "==", "v."]
         .iter()
-        .any(|m| super::text::contains_ci(line, m));
+        .any(|m| super::text::contains_ci(near, m));
     if word_hit || mark {
         return true;
     }
-    if super::ids::column_label(b, i).is_some_and(|h| {
+    if super::ids::column_label(b, i, tables).is_some_and(|h| {
         [
             "version", "ver", "build", "agent", "os", "release", "firmware", "chrome", "office",
         ]
@@ -245,12 +251,12 @@ fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
     let followed_by_word = end + 1 < b.len() && b[end] == b'.' && is_alnum(b[end + 1]);
     // `Chrome/124.0.0.0`: a product's version in a user agent.
     let product = i >= 2 && b[i - 1] == b'/' && b[i - 2].is_ascii_alphanumeric();
-    let versioned = product || version_like(b, i, end);
     if ipv4_public(o)
         && !RESOLVERS.contains(&o)
         && !followed_by_word
-        && !versioned
+        && !product
         && ends_token(b, end)
+        && !version_like(b, i, end, &sink.tables)
     {
         sink.push(Kind::IpAddress, i, end);
     }
@@ -366,7 +372,11 @@ fn national_id(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
         let Some(d) = g.digits(b, k, &mut buf) else {
             continue;
         };
-        let lens: Vec<usize> = g.lens(k).collect();
+        let mut lens_buf = [0usize; 7];
+        for (x, l) in lens_buf.iter_mut().zip(g.lens(k)) {
+            *x = l;
+        }
+        let lens = &lens_buf[..k];
         let spaced = g.sep[..k - 1].iter().all(|s| matches!(s, b' ' | b'\n'));
         let found = match d.len() {
             15 if (k == 1 || (spaced && lens == [1, 2, 2, 2, 3, 3, 2]) || lens == [13, 2]) => {
@@ -381,7 +391,11 @@ fn national_id(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
             }
             11 if lens == [2, 2, 2, 3, 2] => rijksregister(d).then_some(Kind::NationalId),
             10 if (k == 1 || lens == [3, 3, 4]) && context_has(b, g.span[0].0, &["nhs"]) => {
-                nhs(d).then_some(Kind::MedicalId)
+                if !nhs(d) {
+                    // Announced as an NHS number: a wrong one is still not a phone.
+                    return Some(end);
+                }
+                Some(Kind::MedicalId)
             }
             _ => None,
         };

@@ -4,30 +4,17 @@
 //! code, national ones in the regions the text's language points to, then in a default list.
 
 use super::groups::Groups;
+use super::plans::Plans;
 use super::text::{ends_token, run_end, words};
-use super::{Kind, Sink};
-use phonenumber::country::Id;
+use super::{Kind, Sink, Tables};
 
 /// Regions tried for a national number when the text gives no hint, most likely first.
-const DEFAULT_REGIONS: [Id; 14] = [
-    Id::US,
-    Id::GB,
-    Id::DE,
-    Id::FR,
-    Id::ES,
-    Id::IT,
-    Id::NL,
-    Id::PT,
-    Id::BE,
-    Id::AT,
-    Id::CH,
-    Id::IE,
-    Id::BR,
-    Id::JP,
+const DEFAULT_REGIONS: [&str; 14] = [
+    "US", "GB", "DE", "FR", "ES", "IT", "NL", "PT", "BE", "AT", "CH", "IE", "BR", "JP",
 ];
 
 /// Words that mark a text's language, with the regions that language points to.
-const CUES: &[(&[&str], &[Id])] = &[
+const CUES: &[(&[&str], &[&str])] = &[
     (
         &[
             "und",
@@ -46,14 +33,14 @@ const CUES: &[(&[&str], &[Id])] = &[
             "handy",
             "rufnummer",
         ],
-        &[Id::DE, Id::AT, Id::CH],
+        &["DE", "AT", "CH"],
     ),
     (
         &[
             "le", "la", "les", "et", "est", "pour", "vous", "mon", "une", "appelez", "joindre",
             "portable",
         ],
-        &[Id::FR, Id::BE, Id::CH],
+        &["FR", "BE", "CH"],
     ),
     (
         &[
@@ -68,7 +55,7 @@ const CUES: &[(&[&str], &[Id])] = &[
             "movil",
             "teléfono",
         ],
-        &[Id::ES],
+        &["ES"],
     ),
     (
         &[
@@ -83,7 +70,7 @@ const CUES: &[(&[&str], &[Id])] = &[
             "telefono",
             "numero",
         ],
-        &[Id::IT],
+        &["IT"],
     ),
     (
         &[
@@ -97,7 +84,7 @@ const CUES: &[(&[&str], &[Id])] = &[
             "telefoonnummer",
             "nummer",
         ],
-        &[Id::NL, Id::BE],
+        &["NL", "BE"],
     ),
     (
         &[
@@ -111,48 +98,30 @@ const CUES: &[(&[&str], &[Id])] = &[
             "telefone",
             "celular",
         ],
-        &[Id::PT, Id::BR],
+        &["PT", "BR"],
     ),
     (
         &[
             "the", "and", "call", "me", "my", "please", "phone", "mobile", "cell",
         ],
-        &[Id::US, Id::GB, Id::IE],
+        &["US", "GB", "IE"],
     ),
 ];
 
 /// Whether `national` (ASCII digits, trunk prefix included) is a valid number in one of the
 /// regions the text around `at` points to, or in the default list.
-pub(crate) fn valid_national(b: &[u8], at: usize, national: &[u8]) -> bool {
-    let Ok(s) = std::str::from_utf8(national) else {
-        return false;
-    };
+pub(crate) fn valid_national(plans: &Plans, b: &[u8], at: usize, national: &[u8]) -> bool {
     let hinted = hinted_regions(b, at);
     hinted
         .iter()
         .flatten()
         .chain(DEFAULT_REGIONS.iter())
-        .any(|id| valid_in(Some(*id), s))
-}
-
-/// Whether `digits` (country code first, no `+`) is a valid international number.
-pub(crate) fn valid_international(digits: &[u8]) -> bool {
-    if digits.len() > 17 {
-        return false;
-    }
-    let mut buf = [0u8; 18];
-    buf[0] = b'+';
-    buf[1..=digits.len()].copy_from_slice(digits);
-    std::str::from_utf8(&buf[..=digits.len()]).is_ok_and(|s| valid_in(None, s))
-}
-
-fn valid_in(region: Option<Id>, s: &str) -> bool {
-    phonenumber::parse(region, s).is_ok_and(|n| phonenumber::is_valid(&n))
+        .any(|id| plans.valid_in(id, national))
 }
 
 /// The regions of the (up to two) languages hinted by cue words within 160 bytes either side
 /// of `at`, the best-supported first.
-fn hinted_regions(b: &[u8], at: usize) -> [Option<Id>; 6] {
+fn hinted_regions(b: &[u8], at: usize) -> [Option<&'static str>; 6] {
     let start = at.saturating_sub(160);
     let end = (at + 160).min(b.len());
     let mut score = [0u8; 8];
@@ -281,8 +250,8 @@ const NOT_PHONE: &[&str] = &[
 
 /// Whether the number at `i` sits in a table column whose header names something else
 /// (`ean`, `serial_prefix`, `order_id`).
-fn column_says_otherwise(b: &[u8], i: usize) -> bool {
-    super::ids::column_label(b, i).is_some_and(|h| {
+fn column_says_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
+    super::ids::column_label(b, i, tables).is_some_and(|h| {
         words(h, 0, h.len()).any(|w| {
             NOT_PHONE
                 .iter()
@@ -292,7 +261,7 @@ fn column_says_otherwise(b: &[u8], i: usize) -> bool {
 }
 
 /// Whether the words on the line just before `i` introduce the number as something else.
-fn labelled_otherwise(b: &[u8], i: usize) -> bool {
+fn labelled_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
     let mut start = i.saturating_sub(32);
     if let Some(nl) = memchr::memrchr(b'\n', &b[start..i]) {
         start += nl + 1;
@@ -305,7 +274,7 @@ fn labelled_otherwise(b: &[u8], i: usize) -> bool {
     for w in words(b, start, i) {
         last = [last[1], last[2], w];
     }
-    if column_says_otherwise(b, i) {
+    if column_says_otherwise(b, i, tables) {
         return true;
     }
     last.iter().any(|w| {
@@ -369,8 +338,8 @@ pub(crate) fn intl_phone(b: &[u8], i: usize, start: usize, sink: &mut Sink) -> O
     if !(8..=15).contains(&n) || !ends_token(b, last) {
         return None;
     }
-    if valid_international(&digits[..n])
-        && !labelled_otherwise(b, start)
+    if sink.plans.valid_international(&digits[..n])
+        && !labelled_otherwise(b, start, &sink.tables)
         && !fictional_intl(b, start, &digits[..n])
     {
         sink.push(Kind::Phone, start, last);
@@ -407,7 +376,10 @@ pub(crate) fn paren_phone(b: &[u8], i: usize, sink: &mut Sink) -> Option<usize> 
     national[a..n].copy_from_slice(rest);
     let d = &national[..n];
     let nanp = a == 3 && n == 10 && d[0] >= b'2' && d[3] >= b'2';
-    if (nanp || valid_national(b, i, d)) && !labelled_otherwise(b, i - 1) && !fictional(b, i, d) {
+    if (nanp || valid_national(sink.plans, b, i, d))
+        && !labelled_otherwise(b, i - 1, &sink.tables)
+        && !fictional(b, i, d)
+    {
         sink.push(Kind::Phone, i - 1, end);
         return Some(end);
     }
@@ -437,7 +409,11 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
     let mut buf = [0u8; 24];
     let d = g.digits(b, k, &mut buf)?;
     let total = d.len();
-    let lens: Vec<usize> = g.lens(k).collect();
+    let mut lens_buf = [0usize; 24];
+    for (x, l) in lens_buf.iter_mut().zip(g.lens(k)) {
+        *x = l;
+    }
+    let lens = &lens_buf[..k];
     let seps = &g.sep[..k - 1];
     let same = |s: u8| seps.iter().all(|x| *x == s);
     let one_sep = [b' ', b'-', b'.', b'/'].iter().any(|s| same(*s))
@@ -460,12 +436,12 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
     if !(trunk || nanp || nanp_one || nanp_shape || nine || italian || plain_spelled) {
         return None;
     }
-    if labelled_otherwise(b, i) {
+    if labelled_otherwise(b, i, &sink.tables) {
         return Some(end);
     }
     // NANP numbers with dashes or dots are phones by shape alone: the 555 ranges the plans
     // reserve for fiction are still written as phone numbers.
-    let ok = (nanp || nanp_one || valid_national(b, i, d)) && !fictional(b, i, d);
+    let ok = (nanp || nanp_one || valid_national(sink.plans, b, i, d)) && !fictional(b, i, d);
     if ok {
         sink.push(Kind::Phone, i, end);
         return Some(end);
@@ -523,15 +499,20 @@ fn contiguous_phone(b: &[u8], i: usize, end: usize, sink: &mut Sink) -> Option<u
     if !(9..=11).contains(&n) {
         return None;
     }
-    let hint = hinted_regions(b, i);
-    let hinted = |id: Id| hint.contains(&Some(id));
     let trunk = d[0] == b'0' && d[1] != b'0' && n >= 10;
-    let es = n == 9 && matches!(d[0], b'6' | b'7') && hinted(Id::ES);
-    let it = n == 10 && d[0] == b'3' && hinted(Id::IT);
-    if !(trunk || es || it) || labelled_otherwise(b, i) {
+    let es_shape = n == 9 && matches!(d[0], b'6' | b'7');
+    let it_shape = n == 10 && d[0] == b'3';
+    if !(trunk || es_shape || it_shape) {
         return None;
     }
-    if valid_national(b, i, d) && !fictional(b, i, d) {
+    let hint = hinted_regions(b, i);
+    let hinted = |id: &str| hint.contains(&Some(id));
+    let es = es_shape && hinted("ES");
+    let it = it_shape && hinted("IT");
+    if !(trunk || es || it) || labelled_otherwise(b, i, &sink.tables) {
+        return None;
+    }
+    if valid_national(sink.plans, b, i, d) && !fictional(b, i, d) {
         sink.push(Kind::Phone, i, end);
         return Some(end);
     }
@@ -580,7 +561,7 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
     let intl = span.starts_with(b"+") || span.starts_with(b"00");
     if intl {
         let cc = if span.starts_with(b"+") { d_ } else { &d_[2..] };
-        if !valid_international(cc) {
+        if !sink.plans.valid_international(cc) {
             return;
         }
     }
@@ -603,8 +584,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn national_numbers_by_region() {
-        let v = |text: &str, n: &str| valid_national(text.as_bytes(), 0, n.as_bytes());
+    fn national_numbers_by_language() {
+        let plans = Plans::new();
+        let v = |text: &str, n: &str| valid_national(&plans, text.as_bytes(), 0, n.as_bytes());
         assert!(v("ruf mich an", "015123456789"));
         assert!(v("appelez-moi", "0612345678"));
         assert!(v("llámame", "612345678"));
@@ -612,13 +594,9 @@ mod tests {
         assert!(v("", "09012345678"));
         assert!(!v("", "0000000000"));
         assert!(!v("", "1234"));
-    }
-
-    #[test]
-    fn international_numbers() {
-        assert!(valid_international(b"4915123456789"));
-        assert!(valid_international(b"33612345678"));
-        assert!(valid_international(b"442079460958"));
-        assert!(!valid_international(b"999123"));
+        assert_eq!(
+            hinted_regions(b"bitte ruf mich an, ich bin da", 0)[0],
+            Some("DE")
+        );
     }
 }

@@ -5,7 +5,7 @@
 use super::blobs;
 use super::normalize::Normalized;
 use super::{context, ids, numeric, secrets, spelled};
-use super::{Anchor, Detector, Finding, Kind, Sink};
+use super::{Anchor, Detector, Finding, Kind, Sink, Tables};
 
 /// How deep decoded blobs are searched for further blobs.
 const MAX_DEPTH: u8 = 2;
@@ -56,6 +56,8 @@ impl Detector {
             part,
             out,
             enabled: &self.enabled,
+            plans: &self.plans,
+            tables: Tables::new((usize::MAX, 0, 0)),
         };
         numeric::scan(norm.text.as_bytes(), &mut sink);
         if depth < MAX_DEPTH && *budget > 0 {
@@ -94,6 +96,8 @@ impl Detector {
             part,
             out,
             enabled: &self.enabled,
+            plans: &self.plans,
+            tables: Tables::new((usize::MAX, 0, 0)),
         };
         let bytes = text.as_bytes();
         let mut spelled_seen = false;

@@ -3,6 +3,7 @@
 //! `jane(at)web[dot]de`), rewritten to their plain form so the matchers see them.
 
 use super::normalize::{Edit, Rewriter};
+use super::text::run_end;
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
 pub(crate) const ANCHORS: [&str; 14] = [
@@ -33,14 +34,23 @@ pub(crate) fn starts_spelling(b: &[u8], i: usize) -> bool {
 pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
     let mut i = 0;
     while i + 6 < b.len() {
-        if b[i].is_ascii_digit()
-            && SPACERS.contains(&b[i + 1])
-            && b[i + 2].is_ascii_alphanumeric()
-            && b[i + 3] == b[i + 1]
-            && b[i + 4].is_ascii_alphanumeric()
-            && b[i + 5] == b[i + 1]
-        {
-            return true;
+        // Six single characters in a row with one separator: an IP address or a date has
+        // at most four.
+        if b[i].is_ascii_digit() && SPACERS.contains(&b[i + 1]) {
+            // Single characters, each followed by one to three separators.
+            let mut p = i;
+            let mut singles = 0;
+            while singles < 6 && b.get(p).is_some_and(u8::is_ascii_alphanumeric) {
+                singles += 1;
+                let q = run_end(b, p + 1, |c| SPACERS.contains(&c));
+                if q - p - 1 == 0 || q - p - 1 > 3 {
+                    break;
+                }
+                p = q;
+            }
+            if singles >= 6 {
+                return true;
+            }
         }
         i += 1;
     }
@@ -125,7 +135,8 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
             i += 3;
             continue;
         }
-        if at_marker(b, i).is_some() {
+        let first = b[i] | 0x20;
+        if matches!(first, b'a' | b'c' | b'k' | b'`') && at_marker(b, i).is_some() {
             if let Some((s, e, plain)) = spelled_email(b, i, done) {
                 w.replace(s, e, &plain);
                 done = e;
