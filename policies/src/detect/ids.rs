@@ -216,25 +216,27 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "ligue-me",
         "contact number",
     ];
-    // A keyword that holds a shorter one of the same family adds nothing but automaton
-    // states: the shorter one matches inside it.
-    let redundant = |w: &str| {
-        ID.iter().any(|o| {
-            o.len() < w.len()
+    // A keyword that holds a shorter one of the same kind (and family) adds nothing but
+    // automaton states, which every scan pays for: the shorter one matches inside it.
+    let shared = super::context::anchor_table();
+    let mut mine: Vec<(&'static str, Anchor)> = Vec::new();
+    mine.extend(ID.iter().map(|w| (*w, Anchor::IdDocument)));
+    mine.extend(SSN.iter().map(|w| (*w, Anchor::Ssn)));
+    mine.extend(PHONE.iter().map(|w| (*w, Anchor::PhoneWord)));
+    let all: Vec<(&'static str, Anchor)> = shared.iter().chain(mine.iter()).copied().collect();
+    let redundant = |w: &str, a: Anchor| {
+        all.iter().any(|(o, oa)| {
+            *oa == a
+                && o.len() < w.len()
                 && o.len() >= 5
                 && super::text::contains_ci(w.as_bytes(), o)
-                && family(o.as_bytes()) == family(w.as_bytes())
+                && (a != Anchor::IdDocument || family(o.as_bytes()) == family(w.as_bytes()))
         })
     };
-    let mut t: Vec<(&'static str, Anchor)> = Vec::new();
-    t.extend(
-        ID.iter()
-            .filter(|w| !redundant(w))
-            .map(|w| (*w, Anchor::IdDocument)),
-    );
-    t.extend(SSN.iter().map(|w| (*w, Anchor::Ssn)));
-    t.extend(PHONE.iter().map(|w| (*w, Anchor::PhoneWord)));
-    t
+    mine.iter()
+        .filter(|(w, a)| !redundant(w, *a))
+        .copied()
+        .collect()
 }
 
 /// The family a keyword announces.
@@ -358,7 +360,7 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
     // Long keywords may open a compound (`Personalausweisnummer`, `patiëntnummer`); short
     // ones (`nie`, `tin`, `ipp`) must stand alone.
     let whole = ends_token(b, e) || !is_alnum(b[e - 1]);
-    let word = starts_token(b, s) && (whole || (e - s >= 7 && anchor == Anchor::IdDocument));
+    let word = starts_token(b, s) && (whole || e - s >= 7);
     if !word {
         return;
     }
@@ -485,7 +487,8 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
     let n = compact(raw, &mut buf);
     let v = &buf[..n];
     let digits = v.iter().filter(|c| c.is_ascii_digit()).count();
-    if n == 0 || date_like(raw) || is_placeholder(raw) || sequential(v) || digits < 2 {
+    let min_digits = if fam == Family::Licence { 1 } else { 2 };
+    if n == 0 || date_like(raw) || is_placeholder(raw) || sequential(v) || digits < min_digits {
         return false;
     }
     let all_digits = digits == n;

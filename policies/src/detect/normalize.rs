@@ -176,6 +176,8 @@ fn punct(c: char) -> Option<char> {
         | '\u{3000}' => Some(' '),
         '\u{0085}' | '\u{2028}' | '\u{2029}' => Some('\n'),
         '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => Some('-'),
+        // Typographic apostrophes, so `driver’s licence` matches its keyword.
+        '\u{2018}' | '\u{2019}' | '\u{02BC}' => Some('\''),
         _ => None,
     }
 }
@@ -279,7 +281,11 @@ fn fold_chars(text: &str) -> Option<(String, Vec<Edit>)> {
     let mut i = 0;
     while i < b.len() {
         if b[i] < 0x80 {
-            i += 1;
+            // Skip the ASCII run in one go (vectorised).
+            i += b[i..]
+                .iter()
+                .position(|c| *c >= 0x80)
+                .unwrap_or(b.len() - i);
             continue;
         }
         let Some(c) = text[i..].chars().next() else {

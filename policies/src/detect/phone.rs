@@ -294,6 +294,9 @@ pub(crate) fn intl_phone(b: &[u8], i: usize, start: usize, sink: &mut Sink) -> O
     let mut digits = [0u8; 24];
     let mut n = 0;
     let mut last = i;
+    // Where each group ends: `+1 (210) 491-0535 30 minutes` is valid before ` 30`.
+    let mut ends = [(0usize, 0usize); 12];
+    let mut groups = 0;
     while j < b.len() {
         let c = b[j];
         if c.is_ascii_digit() {
@@ -308,6 +311,10 @@ pub(crate) fn intl_phone(b: &[u8], i: usize, start: usize, sink: &mut Sink) -> O
             && j + 1 < b.len()
             && (b[j + 1].is_ascii_digit() || b[j + 1] == b'(')
         {
+            if groups < ends.len() {
+                ends[groups] = (n, last);
+                groups += 1;
+            }
             j += 1;
         } else if c == b'\n' && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
             // A number broken over two lines.
@@ -335,15 +342,25 @@ pub(crate) fn intl_phone(b: &[u8], i: usize, start: usize, sink: &mut Sink) -> O
             break;
         }
     }
-    if !(8..=15).contains(&n) || !ends_token(b, last) {
+    if groups < ends.len() {
+        ends[groups] = (n, last);
+        groups += 1;
+    }
+    if !ends_token(b, last) {
         return None;
     }
-    if sink.plans.valid_international(&digits[..n])
-        && !labelled_otherwise(b, start, &sink.tables)
-        && !fictional_intl(b, start, &digits[..n])
-    {
-        sink.push(Kind::Phone, start, last);
-        return Some(last);
+    for &(k, end) in ends[..groups].iter().rev() {
+        if !(8..=15).contains(&k) {
+            continue;
+        }
+        let d = &digits[..k];
+        if sink.plans.valid_international(d) && !fictional_intl(b, start, d) {
+            if labelled_otherwise(b, start, &sink.tables) {
+                return Some(last);
+            }
+            sink.push(Kind::Phone, start, end);
+            return Some(end);
+        }
     }
     None
 }

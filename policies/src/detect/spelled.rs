@@ -319,9 +319,10 @@ fn spelled_email(b: &[u8], i: usize, floor: usize) -> Option<(usize, usize, Stri
     // "spiked at some point in": with bare words both ways, only a common top-level domain
     // after a name that is no filler word counts.
     if bare {
-        const TLDS: [&str; 24] = [
+        const TLDS: [&str; 32] = [
             "com", "net", "org", "de", "fr", "es", "it", "nl", "pt", "be", "at", "ch", "uk", "co",
-            "io", "eu", "br", "info", "me", "us", "ca", "ie", "lu", "dk",
+            "io", "eu", "br", "info", "me", "us", "ca", "ie", "lu", "dk", "dev", "app", "ai", "se",
+            "pl", "cat", "biz", "edu",
         ];
         const FILLER: [&str; 12] = [
             "some", "the", "a", "this", "that", "all", "any", "least", "first", "last", "most",
