@@ -51,17 +51,13 @@ impl Groups {
         g
     }
 
-    /// The groups before the first line break: a value that is not allowed to span lines.
-    pub(crate) fn first_line(&self) -> Groups {
-        let mut g = Groups {
-            span: self.span,
-            sep: self.sep,
-            count: self.count,
-        };
-        if let Some(p) = self.sep[..self.count - 1].iter().position(|s| *s == b'\n') {
-            g.count = p + 1;
-        }
-        g
+    /// How many groups come before the first line break: a value that is not allowed to
+    /// span lines ends there.
+    pub(crate) fn first_line(&self) -> usize {
+        self.sep[..self.count - 1]
+            .iter()
+            .position(|s| *s == b'\n')
+            .map_or(self.count, |p| p + 1)
     }
 
     pub(crate) fn len(&self, k: usize) -> usize {

@@ -287,6 +287,9 @@ pub(crate) enum Anchor {
 pub struct Detector {
     anchors: AhoCorasick,
     anchor_kinds: Vec<Anchor>,
+    id_anchors: AhoCorasick,
+    id_anchor_kinds: Vec<Anchor>,
+    versions: AhoCorasick,
     class_of: [DataClass; Kind::ALL.len()],
     enabled: [bool; Kind::ALL.len()],
     plans: std::sync::Arc<plans::Plans>,
@@ -301,16 +304,23 @@ impl Detector {
     /// Compiles the detector.
     pub fn new(config: &DetectorConfig) -> Result<Detector, BuildError> {
         let mut table = context::anchor_table();
-        table.extend(ids::anchor_table());
         table.extend(secrets::anchor_table());
         table.extend(spelled::ANCHORS.iter().map(|w| (*w, Anchor::Spelling)));
-        let anchors = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            // Anchors start with most letters in either case, so a prefilter only adds work.
-            .prefilter(false)
-            .build(table.iter().map(|(p, _)| p))?;
+        let build = |t: &[(&str, Anchor)]| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(AhoCorasickKind::DFA))
+                // Anchors start with most letters in either case, so a prefilter only adds
+                // work.
+                .prefilter(false)
+                .build(t.iter().map(|(p, _)| p))
+        };
+        let anchors = build(&table)?;
+        // Identifier keywords announce values with digits: a second, smaller automaton that
+        // only texts with digits pay for, so the main one stays small and fast.
+        let id_table = ids::anchor_table();
+        let id_anchors = build(&id_table)?;
         let mut class_of = Kind::ALL.map(Kind::default_class);
         for (kind, class) in &config.classes {
             class_of[*kind as usize] = *class;
@@ -322,6 +332,12 @@ impl Detector {
         Ok(Detector {
             anchors,
             anchor_kinds: table.iter().map(|(_, a)| *a).collect(),
+            id_anchors,
+            id_anchor_kinds: id_table.iter().map(|(_, a)| *a).collect(),
+            versions: AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(numeric::VERSION_WORDS)?,
             class_of,
             enabled,
             plans: std::sync::Arc::new(plans::Plans::new()),
@@ -359,6 +375,8 @@ pub(crate) struct Sink<'a> {
     pub(crate) plans: &'a plans::Plans,
     /// What the table lookups learnt about this text so far.
     pub(crate) tables: Tables,
+    /// Words that make a dotted quad a version.
+    pub(crate) versions: &'a AhoCorasick,
 }
 
 /// The last table line resolved in a text: `(line start, its block's first line, delimiter)`,

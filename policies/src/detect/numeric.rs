@@ -90,14 +90,16 @@ fn at_digit(b: &[u8], i: usize, sink: &mut Sink) -> usize {
             return end;
         }
     }
-    let full = Groups::parse(b, i);
-    let g = full.first_line();
+    let mut g = Groups::parse(b, i);
+    if let Some(end) = card(b, &g, sink).or_else(|| national_id(b, &g, sink)) {
+        return end;
+    }
+    // Everything else ends at a line break.
+    g.count = g.first_line();
     let last = g.end(g.count - 1);
-    if let Some(end) = card(b, &full, sink)
-        .or_else(|| ssn(b, &g, sink))
+    if let Some(end) = ssn(b, &g, sink)
         .or_else(|| ipv4(b, i, &g, sink))
         .or_else(|| dni(b, &g, sink))
-        .or_else(|| national_id(b, &full, sink))
         .or_else(|| national_phone(b, i, &g, sink))
     {
         return end;
@@ -175,7 +177,8 @@ fn product_code(b: &[u8], i: usize, tables: &Tables) -> bool {
 /// Whether the dotted quad at `i..end` reads as a version: a version word on its line,
 /// another dotted number on the line that is no address (`124.0.6383.108`), or a table
 /// column about versions.
-fn version_like(b: &[u8], i: usize, end: usize, tables: &Tables) -> bool {
+fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
+    let tables = &sink.tables;
     let ls = memchr::memrchr(b'\n', &b[..i])
         .map_or(0, |p| p + 1)
         .max(i.saturating_sub(200));
@@ -185,18 +188,17 @@ fn version_like(b: &[u8], i: usize, end: usize, tables: &Tables) -> bool {
     let line = &b[ls..le];
     // Version words sit next to the number ("upgrade to", ".NET 4.8.1.0", "versie").
     let near = &b[i.saturating_sub(120).max(ls)..(end + 40).min(le)];
-    let word_hit = super::text::words(near, 0, near.len()).any(|w| {
-        VERSION_WORDS.iter().any(|v| {
-            let v = v.as_bytes();
-            w.len() >= v.len()
-                && w[..v.len()].eq_ignore_ascii_case(v)
-                && (v.len() >= 5 || w.len() == v.len())
-        })
+    // Stems of five letters or more may start a longer word; shorter ones stand alone;
+    // `.net`, `==`, `v.` are marks anywhere.
+    let hit = sink.versions.find_iter(near).any(|m| {
+        let (s, e) = (m.start(), m.end());
+        let stem = &near[s..e];
+        !stem[0].is_ascii_alphabetic()
+            || stem.ends_with(b".")
+            || (super::text::starts_token(near, s)
+                && (e - s >= 5 || super::text::ends_token(near, e)))
     });
-    let mark = [".net", "==", "v."]
-        .iter()
-        .any(|m| super::text::contains_ci(near, m));
-    if word_hit || mark {
+    if hit {
         return true;
     }
     if super::ids::column_label(b, i, tables).is_some_and(|h| {
@@ -256,7 +258,7 @@ fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
         && !followed_by_word
         && !product
         && ends_token(b, end)
-        && !version_like(b, i, end, &sink.tables)
+        && !version_like(b, i, end, sink)
     {
         sink.push(Kind::IpAddress, i, end);
     }
@@ -264,7 +266,7 @@ fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
 }
 
 /// Words before a dotted quad that make it a version or an OID rather than an address.
-const VERSION_WORDS: &[&str] = &[
+pub(crate) const VERSION_WORDS: &[&str] = &[
     "version",
     "ver.",
     "upgrade",

@@ -58,6 +58,7 @@ impl Detector {
             enabled: &self.enabled,
             plans: &self.plans,
             tables: Tables::new((usize::MAX, 0, 0)),
+            versions: &self.versions,
         };
         numeric::scan(norm.text.as_bytes(), &mut sink);
         if depth < MAX_DEPTH && *budget > 0 {
@@ -98,6 +99,7 @@ impl Detector {
             enabled: &self.enabled,
             plans: &self.plans,
             tables: Tables::new((usize::MAX, 0, 0)),
+            versions: &self.versions,
         };
         let bytes = text.as_bytes();
         let mut spelled_seen = false;
@@ -118,6 +120,12 @@ impl Detector {
                 }
                 Anchor::Prefix => secrets::prefixed(bytes, s, &mut sink),
                 _ => context::on_anchor(bytes, s, e, anchor, &mut sink),
+            }
+        }
+        if bytes.iter().any(u8::is_ascii_digit) {
+            for m in self.id_anchors.find_iter(bytes) {
+                let anchor = self.id_anchor_kinds[m.pattern().as_usize()];
+                ids::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink);
             }
         }
         spelled_seen

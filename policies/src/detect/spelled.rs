@@ -34,9 +34,25 @@ pub(crate) fn starts_spelling(b: &[u8], i: usize) -> bool {
 pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
     let mut i = 0;
     while i + 6 < b.len() {
+        // Jump to the next digit: prose has few.
+        match b[i..].iter().position(u8::is_ascii_digit) {
+            Some(p) => i += p,
+            None => return false,
+        }
+        if i + 6 >= b.len() {
+            return false;
+        }
+        // A spelled-out value starts with a lone character: `0 1 5 1`, not `2024-05`.
+        let lone = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b[i + 2].is_ascii_alphanumeric()
+            && SPACERS.contains(&b[i + 3]);
+        if !lone {
+            i += 1;
+            continue;
+        }
         // Six single characters in a row with one separator: an IP address or a date has
         // at most four.
-        if b[i].is_ascii_digit() && SPACERS.contains(&b[i + 1]) {
+        if SPACERS.contains(&b[i + 1]) {
             // Single characters, each followed by one to three separators.
             let mut p = i;
             let mut singles = 0;

@@ -87,7 +87,17 @@ pub(crate) fn word_in(word: &[u8], list: &[&str]) -> bool {
 /// Whether `hay` contains `needle`, ignoring ASCII case.
 pub(crate) fn contains_ci(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
-    n.len() <= hay.len() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    if n.len() > hay.len() {
+        return false;
+    }
+    // Jump between occurrences of the first byte in either case, then compare the rest.
+    let last_start = hay.len() - n.len();
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[..=last_start])
+        .any(|p| hay[p..p + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// The number a run of ASCII digits spells (saturating).
