@@ -13,7 +13,7 @@ use base64::Engine;
 pub(crate) const DECODE_BUDGET: usize = 64 * 1024;
 
 /// Shortest run worth decoding: 16 base64 characters are 12 bytes.
-const MIN_RUN: usize = 16;
+pub(crate) const MIN_RUN: usize = 16;
 
 const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_padding_mode(DecodePaddingMode::Indifferent)

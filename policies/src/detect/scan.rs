@@ -44,12 +44,13 @@ impl Detector {
     ) {
         let first = out.len();
         let mut norm = Normalized::chars(text);
-        let spaced = spelled::has_spaced_value(norm.text.as_bytes());
-        if self.match_anchors(part, &norm.text, true, out) || spaced {
+        let (has_digit, has_run) = shape(norm.text.as_bytes());
+        let spaced = has_digit && spelled::has_spaced_value(norm.text.as_bytes());
+        if self.match_anchors(part, &norm.text, true, has_digit, out) || spaced {
             if let Some((t, edits)) = spelled::rewrite(&norm.text) {
                 out.truncate(first);
                 norm.push(t, edits);
-                self.match_anchors(part, &norm.text, false, out);
+                self.match_anchors(part, &norm.text, false, true, out);
             }
         }
         let mut sink = Sink {
@@ -61,7 +62,7 @@ impl Detector {
             versions: &self.versions,
         };
         numeric::scan(norm.text.as_bytes(), &mut sink);
-        if depth < MAX_DEPTH && *budget > 0 {
+        if depth < MAX_DEPTH && *budget > 0 && has_run {
             let found = blobs::text_blobs(norm.text.as_bytes(), budget);
             for (s, e, decoded) in found {
                 let mut inner = Vec::new();
@@ -91,6 +92,7 @@ impl Detector {
         part: usize,
         text: &str,
         spellings: bool,
+        has_digit: bool,
         out: &mut Vec<Finding>,
     ) -> bool {
         let mut sink = Sink {
@@ -122,7 +124,7 @@ impl Detector {
                 _ => context::on_anchor(bytes, s, e, anchor, &mut sink),
             }
         }
-        if bytes.iter().any(u8::is_ascii_digit) {
+        if has_digit {
             for m in self.id_anchors.find_iter(bytes) {
                 let anchor = self.id_anchor_kinds[m.pattern().as_usize()];
                 ids::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink);
@@ -183,6 +185,36 @@ impl Detector {
             }
         }
     }
+}
+
+/// Byte classes for [`shape`]: 1 a digit, 2 a base64 character.
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let b64 = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        t[c] = (b.is_ascii_digit() as u8) | ((b64 as u8) << 1);
+        c += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = class_table();
+
+/// One pass that tells the later ones what they may skip: whether the text has a digit (no
+/// identifier, phone or spelled-out value without one) and a run of base64 characters long
+/// enough to be a blob.
+fn shape(b: &[u8]) -> (bool, bool) {
+    let (mut digit, mut long) = (0u8, false);
+    let mut run = 0usize;
+    for &c in b {
+        let k = CLASS[usize::from(c)];
+        digit |= k & 1;
+        run = if k & 2 != 0 { run + 1 } else { 0 };
+        long |= run >= blobs::MIN_RUN;
+    }
+    (digit != 0, long)
 }
 
 /// Orders findings by part and offset, and of overlapping findings in a part keeps the most
