@@ -6,6 +6,7 @@ use super::text::{
     ends_token, is_alnum, is_letter, line_after, number, run_end, run_start, starts_token, word_in,
     words,
 };
+use super::validate::{dni_letter, is_placeholder, ssn_valid};
 use super::{Anchor, Kind, Sink};
 
 /// Every anchor the automaton looks for (ASCII case-insensitive, leftmost-longest).
@@ -238,8 +239,9 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
         _ if !word => {}
         Anchor::Birth => date_of_birth(b, e, sink),
         Anchor::Health => health(b, s, e, sink),
-        // Identifier, SSN, phone and spelling anchors are dispatched to `ids` by the scan.
-        Anchor::IdDocument | Anchor::Ssn | Anchor::PhoneWord | Anchor::Spelling => {}
+        Anchor::IdDocument => id_number(b, e, sink),
+        Anchor::Ssn => ssn_after(b, e, sink),
+        Anchor::PhoneWord => phone_after(b, e, sink),
     }
 }
 
@@ -601,4 +603,104 @@ fn health(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         .position(|c| matches!(c, b'.' | b',' | b';' | b'!' | b'?'))
         .map_or(clause, |p| e + p);
     sink.push(Kind::Health, s, end);
+}
+
+fn id_number(b: &[u8], e: usize, sink: &mut Sink) {
+    let limit = line_after(b, e, 40);
+    let mut j = e;
+    while j < limit {
+        if !is_alnum(b[j]) {
+            j += 1;
+            continue;
+        }
+        let te = run_end(b, j, is_alnum);
+        let tok = &b[j..te];
+        let digits = tok.iter().filter(|c| c.is_ascii_digit()).count();
+        let upper_or_digit = tok
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        if upper_or_digit && digits >= 2 && (6..=14).contains(&tok.len()) {
+            let dni_shaped = tok.len() == 9 && digits == 8 && tok[8].is_ascii_uppercase();
+            let dni_ok = !dni_shaped || tok[8] == dni_letter(number(&tok[..8]));
+            let glued_to_letter = te < b.len() && b[te] >= 0x80;
+            let fake = is_placeholder(tok) || sequential(tok) || glued_to_letter;
+            if dni_ok && !fake {
+                sink.push(Kind::NationalId, j, te);
+            }
+            return;
+        }
+        if digits > 0 {
+            return;
+        }
+        j = te;
+    }
+}
+
+/// `123456789`, `987654321`: the digits people type when they mean "some number".
+fn sequential(tok: &[u8]) -> bool {
+    tok.windows(2).all(|w| w[1] == w[0] + 1) || tok.windows(2).all(|w| w[0] == w[1] + 1)
+}
+
+fn ssn_after(b: &[u8], e: usize, sink: &mut Sink) {
+    let limit = line_after(b, e, 32);
+    let Some(d) = b[e..limit]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| e + p)
+    else {
+        return;
+    };
+    let mut digits = [0u8; 9];
+    let mut n = 0;
+    let mut j = d;
+    while j < limit && n < 9 {
+        match b[j] {
+            c @ b'0'..=b'9' => {
+                digits[n] = c;
+                n += 1;
+            }
+            b' ' | b'-' if n == 3 || n == 5 => {}
+            _ => break,
+        }
+        j += 1;
+    }
+    if n == 9 && ends_token(b, j) && starts_token(b, d) {
+        let (a, g, s) = (
+            number(&digits[..3]),
+            number(&digits[3..5]),
+            number(&digits[5..]),
+        );
+        if ssn_valid(a, g, s) {
+            sink.push(Kind::UsSsn, d, j);
+        }
+    }
+}
+
+fn phone_after(b: &[u8], e: usize, sink: &mut Sink) {
+    let limit = line_after(b, e, 40);
+    let Some(d) = b[e..limit]
+        .iter()
+        .position(|c| c.is_ascii_digit() || *c == b'+' || *c == b'(')
+        .map(|p| e + p)
+    else {
+        return;
+    };
+    if !starts_token(b, d) {
+        return;
+    }
+    let mut end = run_end(b, d, |c| {
+        c.is_ascii_digit() || matches!(c, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+    });
+    while end > d && !b[end - 1].is_ascii_digit() {
+        end -= 1;
+    }
+    let span = &b[d..end];
+    let n = span.iter().filter(|c| c.is_ascii_digit()).count();
+    if !(7..=15).contains(&n) || !ends_token(b, end) || numeric_date(b, d).is_some() {
+        return;
+    }
+    if span.windows(2).any(|w| w[0] == b' ' && w[1] == b' ') {
+        return;
+    }
+    sink.push(Kind::Phone, d, end);
 }

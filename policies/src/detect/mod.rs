@@ -13,21 +13,23 @@
 //! Findings carry byte offsets into the original text, never the matched text, so they are
 //! safe to log.
 
-mod blobs;
 mod context;
+mod numeric;
+mod secrets;
+mod text;
+mod validate;
+
+// The scan pipeline, normalisation and decoding, identifiers and numbering plans.
+mod blobs;
 mod groups;
 mod idcheck;
 mod ids;
 mod net;
 mod normalize;
-mod numeric;
 mod phone;
 mod plans;
 mod scan;
-mod secrets;
 mod spelled;
-mod text;
-mod validate;
 
 use crate::class::DataClass;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -278,8 +280,6 @@ pub(crate) enum Anchor {
     Ssn,
     /// Words announcing a phone number.
     PhoneWord,
-    /// A spelling that the normalisation's spelling layer may rewrite: `%`, `[at]`, ` at `.
-    Spelling,
 }
 
 /// Compiled detector; build once at startup and share.
@@ -287,6 +287,8 @@ pub(crate) enum Anchor {
 pub struct Detector {
     anchors: AhoCorasick,
     anchor_kinds: Vec<Anchor>,
+    /// Index of the first spelling-layer marker among `anchors`' patterns.
+    spelling_from: usize,
     id_anchors: AhoCorasick,
     id_anchor_kinds: Vec<Anchor>,
     versions: AhoCorasick,
@@ -303,9 +305,15 @@ pub struct BuildError(#[from] aho_corasick::BuildError);
 impl Detector {
     /// Compiles the detector.
     pub fn new(config: &DetectorConfig) -> Result<Detector, BuildError> {
+        // Secret prefixes and names beside the shared table; then the markers of the spelling
+        // layer, which are told apart by index (from `spelling_from` on), not by anchor kind.
+        let mut extra = secrets::anchor_table();
+        let marker = Anchor::Prefix;
+        let spelled_markers = spelled::ANCHORS.iter().map(|w| (*w, marker));
         let mut table = context::anchor_table();
-        table.extend(secrets::anchor_table());
-        table.extend(spelled::ANCHORS.iter().map(|w| (*w, Anchor::Spelling)));
+        table.append(&mut extra);
+        let spelling_from = table.len();
+        table.extend(spelled_markers);
         let build = |t: &[(&str, Anchor)]| {
             AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
@@ -332,6 +340,7 @@ impl Detector {
         Ok(Detector {
             anchors,
             anchor_kinds: table.iter().map(|(_, a)| *a).collect(),
+            spelling_from,
             id_anchors,
             id_anchor_kinds: id_table.iter().map(|(_, a)| *a).collect(),
             versions: AhoCorasickBuilder::new()

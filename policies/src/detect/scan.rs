@@ -108,15 +108,16 @@ impl Detector {
         for m in self.anchors.find_iter(bytes) {
             let anchor = self.anchor_kinds[m.pattern().as_usize()];
             let (s, e) = (m.start(), m.end());
-            match anchor {
-                Anchor::Spelling => {
-                    if spellings && !spelled_seen {
-                        // The marker may start with the space before `at`.
-                        let at = if bytes[s] == b' ' { s + 1 } else { s };
-                        spelled_seen = spelled::starts_spelling(bytes, at)
-                            || spelled::starts_spelling(bytes, s + 1);
-                    }
+            if m.pattern().as_usize() >= self.spelling_from {
+                if spellings && !spelled_seen {
+                    // The marker may start with the space before `at`.
+                    let at = if bytes[s] == b' ' { s + 1 } else { s };
+                    spelled_seen = spelled::starts_spelling(bytes, at)
+                        || spelled::starts_spelling(bytes, s + 1);
                 }
+                continue;
+            }
+            match anchor {
                 Anchor::IdDocument | Anchor::Ssn | Anchor::PhoneWord => {
                     ids::on_anchor(bytes, s, e, anchor, &mut sink)
                 }
