@@ -379,9 +379,32 @@ pub(crate) fn url_password(b: &[u8], s: usize, sink: &mut Sink) {
         && !is_placeholder(pw)
         && !is_documented_example(pw)
         && !is_default_password(pw)
+        && !vendor_token(pw)
     {
         sink.push(Kind::Password, colon + 1, stop);
     }
+}
+
+/// Whether a value starts with a vendor's token prefix: the prefix matcher reports it under
+/// the vendor's kind, which says more than "a password".
+fn vendor_token(v: &[u8]) -> bool {
+    const PREFIXES: [&str; 14] = [
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "xoxp-",
+        "sk-",
+        "sk_live_",
+        "npm_",
+        "hf_",
+        "pypi-",
+        "key-",
+    ];
+    PREFIXES.iter().any(|p| v.starts_with(p.as_bytes())) || vendor_prefix(v).is_some()
 }
 
 /// Splits a name into lowercase segments at `_`, `-`, `.` and camelCase boundaries and
@@ -465,6 +488,14 @@ fn password_name(name: &[u8]) -> bool {
         || name.eq_ignore_ascii_case(b"mdp")
 }
 
+/// `f(...)`, `cfg.get(...)`, `env["X"]`: an identifier followed by a call or an index.
+fn call_or_index(v: &[u8]) -> bool {
+    let id = run_end(v, 0, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.')
+    });
+    id > 0 && matches!(v.get(id), Some(b'(' | b'['))
+}
+
 /// A dotted reference to another value (`var.db_password`, `aws_db.main.password`), not a
 /// literal.
 fn reference(v: &[u8]) -> bool {
@@ -497,8 +528,7 @@ fn code_like(v: &[u8]) -> bool {
     PREFIXES
         .iter()
         .any(|p| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
-        || v.contains(&b'(')
-        || v.contains(&b'[')
+        || call_or_index(v)
         || reference(v)
 }
 
@@ -603,6 +633,7 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         if v.len() >= 6
             && !variable
             && !is_default_password(v)
+            && !vendor_token(v)
             && (strong || (quoted && v.len() >= 10))
         {
             sink.push(Kind::Password, vs, ve);

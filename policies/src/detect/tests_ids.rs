@@ -260,3 +260,22 @@ fn infrastructure_stays_benign() {
     miss("sa conta@proj.iam.gserviceaccount.com");
     miss("test cards 4242 4242 4242 4242 and 4000 0000 0000 0002");
 }
+
+#[test]
+fn vendor_tokens_keep_their_kind_inside_passwords() {
+    hit(
+        Kind::GithubToken,
+        "https://x-access-token:ghp_KoJceXBH42IkQFU960mNhJuAPXOEGvgUsWlY@github.com/o/r",
+        "ghp_KoJceXBH42IkQFU960mNhJuAPXOEGvgUsWlY",
+    );
+    hit(
+        Kind::GenericSecret,
+        "MAIL_PASSWORD=key-bcac82be4777bd538b2bd2aa8fb3d293",
+        "key-bcac82be4777bd538b2bd2aa8fb3d293",
+    );
+    hit(
+        Kind::GenericSecret,
+        "SECRET_KEY=django-insecure-g@(w+gecrk3(x0^mogc%!s6!r5",
+        "django-insecure-g@(w+gecrk3(x0^mogc%!s6!r5",
+    );
+}
