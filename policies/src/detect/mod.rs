@@ -22,14 +22,17 @@ mod validate;
 // The scan pipeline, normalisation and decoding, identifiers and numbering plans.
 mod blobs;
 mod groups;
+mod id_words;
 mod idcheck;
 mod ids;
 mod net;
 mod normalize;
 mod phone;
+mod phone_context;
 mod plans;
 mod scan;
 mod spelled;
+mod vendors;
 
 use crate::class::DataClass;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -327,7 +330,7 @@ impl Detector {
         let anchors = build(&table)?;
         // Identifier keywords announce values with digits: a second, smaller automaton that
         // only texts with digits pay for, so the main one stays small and fast.
-        let id_table = ids::anchor_table();
+        let id_table = id_words::anchor_table();
         let id_anchors = build(&id_table)?;
         let mut class_of = Kind::ALL.map(Kind::default_class);
         for (kind, class) in &config.classes {
