@@ -153,10 +153,7 @@ fn evaluate(name: &str, dir: &Path) -> Report {
         let found = detector.scan(&[row.text.as_str()]);
         let flagged = found.findings.iter().any(|f| f.kind != Kind::Person);
         all.add(row.sensitive, flagged);
-        by_lang
-            .entry(row.lang.clone())
-            .or_default()
-            .add(row.sensitive, flagged);
+        by_lang.entry(row.lang.clone()).or_default().add(row.sensitive, flagged);
         if row.obfuscated {
             obfuscated.add(row.sensitive, flagged);
         }
