@@ -3,9 +3,15 @@
 //! One pass per text part, prefiltered: an Aho-Corasick automaton finds rare anchors (secret
 //! prefixes, secret-looking names, context keywords such as "date of birth") and a byte loop
 //! visits only digits, `@` and `:`. Validators (Luhn, mod-97, SSN ranges, public IP ranges,
-//! placeholders and documented example values) run only at those candidates.
+//! check digits of national ids, numbering plans, placeholders and documented example values)
+//! run only at those candidates.
 //!
-//! Findings carry byte offsets, never the matched text, so they are safe to log.
+//! Text is normalised first where it needs it (see `normalize`), encoded blobs are decoded and
+//! scanned (see `blobs`), and values split across consecutive parts are found at the seams
+//! (see `scan`).
+//!
+//! Findings carry byte offsets into the original text, never the matched text, so they are
+//! safe to log.
 
 mod context;
 mod numeric;
@@ -13,6 +19,21 @@ mod people;
 mod secrets;
 mod text;
 mod validate;
+
+// The scan pipeline, normalisation and decoding, identifiers and numbering plans.
+mod blobs;
+mod groups;
+mod id_words;
+mod idcheck;
+mod ids;
+mod net;
+mod normalize;
+mod phone;
+mod phone_context;
+mod plans;
+mod scan;
+mod spelled;
+mod vendors;
 
 use crate::class::DataClass;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
@@ -280,8 +301,14 @@ pub(crate) enum Anchor {
 pub struct Detector {
     anchors: AhoCorasick,
     anchor_kinds: Vec<Anchor>,
+    /// Index of the first spelling-layer marker among `anchors`' patterns.
+    spelling_from: usize,
+    id_anchors: AhoCorasick,
+    id_anchor_kinds: Vec<Anchor>,
+    versions: AhoCorasick,
     class_of: [DataClass; Kind::ALL.len()],
     enabled: [bool; Kind::ALL.len()],
+    plans: std::sync::Arc<plans::Plans>,
 }
 
 /// Errors building a detector.
@@ -292,15 +319,31 @@ pub struct BuildError(#[from] aho_corasick::BuildError);
 impl Detector {
     /// Compiles the detector.
     pub fn new(config: &DetectorConfig) -> Result<Detector, BuildError> {
+        // Secret prefixes and names beside the shared table; then the markers of the spelling
+        // layer, which are told apart by index (from `spelling_from` on), not by anchor kind.
+        let mut extra = secrets::anchor_table();
+        let marker = Anchor::Prefix;
+        let spelled_markers = spelled::ANCHORS.iter().map(|w| (*w, marker));
         let mut table = context::anchor_table();
         table.extend(people::anchor_table());
-        let anchors = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            // Anchors start with most letters in either case, so a prefilter only adds work.
-            .prefilter(false)
-            .build(table.iter().map(|(p, _)| p))?;
+        table.append(&mut extra);
+        let spelling_from = table.len();
+        table.extend(spelled_markers);
+        let build = |t: &[(&str, Anchor)]| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .kind(Some(AhoCorasickKind::DFA))
+                // Anchors start with most letters in either case, so a prefilter only adds
+                // work.
+                .prefilter(false)
+                .build(t.iter().map(|(p, _)| p))
+        };
+        let anchors = build(&table)?;
+        // Identifier keywords announce values with digits: a second, smaller automaton that
+        // only texts with digits pay for, so the main one stays small and fast.
+        let id_table = id_words::anchor_table();
+        let id_anchors = build(&id_table)?;
         let mut class_of = Kind::ALL.map(Kind::default_class);
         for (kind, class) in &config.classes {
             class_of[*kind as usize] = *class;
@@ -312,8 +355,16 @@ impl Detector {
         Ok(Detector {
             anchors,
             anchor_kinds: table.iter().map(|(_, a)| *a).collect(),
+            spelling_from,
+            id_anchors,
+            id_anchor_kinds: id_table.iter().map(|(_, a)| *a).collect(),
+            versions: AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(numeric::VERSION_WORDS)?,
             class_of,
             enabled,
+            plans: std::sync::Arc::new(plans::Plans::new()),
         })
     }
 
@@ -327,50 +378,15 @@ impl Detector {
         self.scan_parts(parts.iter().copied().enumerate())
     }
 
-    /// Scans `(part index, text)` pairs.
+    /// Scans `(part index, text)` pairs; a value split across two consecutive pairs is
+    /// reported in both.
     pub fn scan_parts<'t>(&self, parts: impl IntoIterator<Item = (usize, &'t str)>) -> Detections {
-        let mut out = Detections::default();
-        for (part, text) in parts {
-            self.scan_text(part, text, &mut out.findings);
-        }
-        people::retain_persons(&mut out.findings);
+        let mut out = Detections {
+            findings: self.scan_all(parts),
+            class: None,
+        };
         out.class = out.findings.iter().map(|f| self.class_of(f.kind)).max();
         out
-    }
-
-    fn scan_text(&self, part: usize, text: &str, out: &mut Vec<Finding>) {
-        let first = out.len();
-        let mut sink = Sink {
-            part,
-            out,
-            enabled: &self.enabled,
-        };
-        let bytes = text.as_bytes();
-        let mut people_hits = people::Hits::default();
-        for m in self.anchors.find_iter(bytes) {
-            match self.anchor_kinds[m.pattern().as_usize()] {
-                Anchor::People(cue) => people_hits.push(cue, m.start(), m.end()),
-                anchor => context::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink),
-            }
-        }
-        numeric::scan(bytes, &mut sink);
-        people::scan(bytes, &people_hits, &mut sink);
-        let found = &mut out[first..];
-        found.sort_unstable_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
-        // Of overlapping findings keep the most specific (a JWT over a generic secret, a
-        // password over the e-mail-like `user:pass@host`), else the first.
-        let mut keep = first;
-        for i in first..out.len() {
-            if keep > first && out[i].start < out[keep - 1].end {
-                if out[i].kind.specificity() > out[keep - 1].kind.specificity() {
-                    out[keep - 1] = out[i];
-                }
-                continue;
-            }
-            out[keep] = out[i];
-            keep += 1;
-        }
-        out.truncate(keep);
     }
 }
 
@@ -379,7 +395,17 @@ pub(crate) struct Sink<'a> {
     part: usize,
     out: &'a mut Vec<Finding>,
     enabled: &'a [bool; Kind::ALL.len()],
+    /// Numbering plans the phone matchers validate against.
+    pub(crate) plans: &'a plans::Plans,
+    /// What the table lookups learnt about this text so far.
+    pub(crate) tables: Tables,
+    /// Words that make a dotted quad a version.
+    pub(crate) versions: &'a AhoCorasick,
 }
+
+/// The last table line resolved in a text: `(line start, its block's first line, delimiter)`,
+/// so walking up to a table's header costs each line once per text.
+pub(crate) type Tables = std::cell::Cell<(usize, usize, u8)>;
 
 impl Sink<'_> {
     /// Records a finding at `start..end`.
@@ -397,3 +423,5 @@ impl Sink<'_> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ids;

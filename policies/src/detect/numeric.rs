@@ -1,12 +1,16 @@
-//! Matchers anchored on digits, `@` and `:`: cards, IBANs, SSNs, NINOs, DNIs, IP addresses,
-//! phone numbers and e-mail addresses.
+//! Matchers anchored on digits, `@` and `:`: cards, IBANs, SSNs, national ids, IP
+//! addresses, phone numbers (see `phone`) and e-mail addresses (see `net`).
 
-use super::text::{ends_token, is_alnum, number, run_end, run_start, starts_token};
+use super::groups::Groups;
+use super::idcheck::{ahv, codice_fiscale, cpf, itin, nhs, nir, rijksregister, steuer_id};
+use super::net::{email, ipv6};
+use super::phone::{intl_phone, national_phone, paren_phone};
+use super::text::{ends_token, is_alnum, number, run_end, starts_token};
 use super::validate::{
-    card_issuer_ok, dni_letter, iban_len, iban_mod97, ipv4_public, ipv6_public, is_test_card, luhn,
-    nino_valid, ssn_valid,
+    card_issuer_ok, dni_letter, iban_len, iban_mod97, ipv4_public, is_test_card, luhn, nino_valid,
+    ssn_valid,
 };
-use super::{Kind, Sink};
+use super::{Kind, Sink, Tables};
 
 const fn trigger_table() -> [bool; 256] {
     let mut t = [false; 256];
@@ -48,78 +52,10 @@ pub(crate) fn scan(b: &[u8], sink: &mut Sink) {
     }
 }
 
-/// Digit groups separated by single separators, e.g. `4111 1111 1111 1111` or `10.0.0.1`.
-struct Groups {
-    span: [(usize, usize); 8],
-    sep: [u8; 8],
-    count: usize,
-}
-
-impl Groups {
-    fn parse(b: &[u8], i: usize) -> Groups {
-        let mut g = Groups {
-            span: [(0, 0); 8],
-            sep: [0; 8],
-            count: 0,
-        };
-        let mut j = i;
-        loop {
-            let e = run_end(b, j, |c| c.is_ascii_digit());
-            g.span[g.count] = (j, e);
-            g.count += 1;
-            if g.count == 8 || e + 1 >= b.len() {
-                break;
-            }
-            if matches!(b[e], b' ' | b'-' | b'.' | b'/') && b[e + 1].is_ascii_digit() {
-                g.sep[g.count - 1] = b[e];
-                j = e + 1;
-            } else {
-                break;
-            }
-        }
-        g
-    }
-
-    fn len(&self, k: usize) -> usize {
-        self.span[k].1 - self.span[k].0
-    }
-
-    fn end(&self, k: usize) -> usize {
-        self.span[k].1
-    }
-
-    fn total(&self, k: usize) -> usize {
-        (0..k).map(|x| self.len(x)).sum()
-    }
-
-    /// The first `k` groups' digits, if they fit in `buf`.
-    fn digits<'a>(&self, b: &[u8], k: usize, buf: &'a mut [u8; 24]) -> Option<&'a [u8]> {
-        let mut n = 0;
-        for x in 0..k {
-            let (s, e) = self.span[x];
-            if n + e - s > buf.len() {
-                return None;
-            }
-            buf[n..n + e - s].copy_from_slice(&b[s..e]);
-            n += e - s;
-        }
-        Some(&buf[..n])
-    }
-
-    /// Whether the separators between the first `k` groups are all `sep`.
-    fn seps_all(&self, k: usize, sep: u8) -> bool {
-        self.sep[..k.saturating_sub(1)].iter().all(|s| *s == sep)
-    }
-
-    fn lens(&self, k: usize) -> impl Iterator<Item = usize> + '_ {
-        (0..k).map(|x| self.len(x))
-    }
-}
-
 fn at_digit(b: &[u8], i: usize, sink: &mut Sink) -> usize {
     let prev = if i > 0 { b[i - 1] } else { b' ' };
-    if is_alnum(prev) || prev >= 0x80 {
-        if prev.is_ascii_uppercase() {
+    if !starts_token(b, i) {
+        if prev.is_ascii_alphabetic() {
             if let Some(end) = letter_prefixed(b, i, sink) {
                 return end;
             }
@@ -130,12 +66,22 @@ fn at_digit(b: &[u8], i: usize, sink: &mut Sink) -> usize {
         return run_end(b, i, |c| c.is_ascii_digit());
     }
     if prev == b'+' && starts_token(b, i - 1) {
-        if let Some(end) = intl_phone(b, i, sink) {
+        if let Some(end) = intl_phone(b, i, i - 1, sink) {
+            return end;
+        }
+    }
+    if b[i] == b'0'
+        && b.get(i + 1) == Some(&b'0')
+        && b.get(i + 2)
+            .is_some_and(|c| c.is_ascii_digit() && *c != b'0')
+        && !b":./-".contains(&prev)
+    {
+        if let Some(end) = intl_phone(b, i + 2, i, sink) {
             return end;
         }
     }
     if prev == b'(' {
-        if let Some(end) = us_paren_phone(b, i, sink) {
+        if let Some(end) = paren_phone(b, i, sink) {
             return end;
         }
     }
@@ -144,10 +90,14 @@ fn at_digit(b: &[u8], i: usize, sink: &mut Sink) -> usize {
             return end;
         }
     }
-    let g = Groups::parse(b, i);
+    let mut g = Groups::parse(b, i);
+    if let Some(end) = card(b, &g, sink).or_else(|| national_id(b, &g, sink)) {
+        return end;
+    }
+    // Everything else ends at a line break.
+    g.count = g.first_line();
     let last = g.end(g.count - 1);
-    if let Some(end) = card(b, &g, sink)
-        .or_else(|| ssn(b, &g, sink))
+    if let Some(end) = ssn(b, &g, sink)
         .or_else(|| ipv4(b, i, &g, sink))
         .or_else(|| dni(b, &g, sink))
         .or_else(|| national_phone(b, i, &g, sink))
@@ -164,13 +114,26 @@ fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
         if !(13..=19).contains(&total) {
             continue;
         }
-        let seps_ok = g.seps_all(k, b' ') || g.seps_all(k, b'-');
-        let groups_ok = k == 1 || g.lens(k).all(|l| (3..=6).contains(&l));
+        let seps = &g.sep[..k - 1];
+        let broken = seps.contains(&b'\n');
+        let uniform = |s: u8| seps.iter().all(|x| *x == s || *x == b'\n');
+        let seps_ok = uniform(b' ') || uniform(b'-') || uniform(b'.');
+        let lens = || g.lens(k);
+        // Groups of three to six, the last one possibly shorter (`6759 7282 4768 8017 85`);
+        // over a line break also two halves (`45320151` / `12830366`).
+        let groups_ok = k == 1
+            || (lens().take(k - 1).all(|l| (3..=6).contains(&l)) && g.len(k - 1) <= 6)
+            || lens().all(|l| l == 1)
+            || (broken && k == 2 && lens().all(|l| l >= 6));
         if !seps_ok || !groups_ok || !ends_token(b, g.end(k - 1)) {
             continue;
         }
         let d = g.digits(b, k, &mut buf)?;
-        if luhn(d) && card_issuer_ok(d) && !is_test_card(d) && d.iter().any(|x| *x != d[0]) {
+        if luhn(d)
+            && card_issuer_ok(d)
+            && !is_test_card(d)
+            && !product_code(b, g.span[0].0, &sink.tables)
+        {
             sink.push(Kind::PaymentCard, g.span[0].0, g.end(k - 1));
             return Some(g.end(k - 1));
         }
@@ -179,21 +142,102 @@ fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
 }
 
 fn ssn(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
-    let shaped =
-        g.count == 3 && g.seps_all(3, b'-') && g.lens(3).eq([3, 2, 4]) && ends_token(b, g.end(2));
+    let shaped = g.count == 3
+        && (g.seps_all(3, b'-') || g.seps_all(3, b' ') || g.seps_all(3, b'.'))
+        && g.lens(3).eq([3, 2, 4])
+        && ends_token(b, g.end(2));
     if !shaped {
         return None;
     }
     let part = |k: usize| number(&b[g.span[k].0..g.span[k].1]);
-    let labelled_otherwise = context_has(b, g.span[0].0, REFERENCE_WORDS);
-    if ssn_valid(part(0), part(1), part(2)) && !labelled_otherwise {
-        sink.push(Kind::UsSsn, g.span[0].0, g.end(2));
+    if context_has(b, g.span[0].0, REFERENCE_WORDS) {
+        return Some(g.end(2));
     }
+    if ssn_valid(part(0), part(1), part(2)) {
+        sink.push(Kind::UsSsn, g.span[0].0, g.end(2));
+    } else if itin(part(0), part(1))
+        && part(2) != 0
+        && context_has(b, g.span[0].0, &["itin", "taxpayer"])
+    {
+        sink.push(Kind::NationalId, g.span[0].0, g.end(2));
+    }
+    // SSN-shaped but outside the ranges: a part number or a fixture, never a phone.
     Some(g.end(2))
 }
 
+/// Whether the number at `i` is labelled a product code (EAN, GTIN, ISBN, barcode), in the
+/// words before it or its table column.
+fn product_code(b: &[u8], i: usize, tables: &Tables) -> bool {
+    const CODES: [&str; 6] = ["ean", "gtin", "isbn", "barcode", "upc", "sku"];
+    context_has(b, i, &CODES)
+        || super::ids::column_label(b, i, tables)
+            .is_some_and(|h| CODES.iter().any(|c| super::text::contains_ci(h, c)))
+}
+
+/// Whether the dotted quad at `i..end` reads as a version: a version word on its line,
+/// another dotted number on the line that is no address (`124.0.6383.108`), or a table
+/// column about versions.
+fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
+    let tables = &sink.tables;
+    let ls = memchr::memrchr(b'\n', &b[..i])
+        .map_or(0, |p| p + 1)
+        .max(i.saturating_sub(200));
+    let le = memchr::memchr(b'\n', &b[end..])
+        .map_or(b.len(), |p| end + p)
+        .min(end + 200);
+    let line = &b[ls..le];
+    // Version words sit next to the number ("upgrade to", ".NET 4.8.1.0", "versie").
+    let near = &b[i.saturating_sub(120).max(ls)..(end + 40).min(le)];
+    // Stems of five letters or more may start a longer word; shorter ones stand alone;
+    // `.net`, `==`, `v.` are marks anywhere.
+    let hit = sink.versions.find_iter(near).any(|m| {
+        let (s, e) = (m.start(), m.end());
+        let stem = &near[s..e];
+        !stem[0].is_ascii_alphabetic()
+            || stem.ends_with(b".")
+            || (super::text::starts_token(near, s)
+                && (e - s >= 5 || super::text::ends_token(near, e)))
+    });
+    if hit {
+        return true;
+    }
+    if super::ids::column_label(b, i, tables).is_some_and(|h| {
+        [
+            "version", "ver", "build", "agent", "os", "release", "firmware", "chrome", "office",
+        ]
+        .iter()
+        .any(|w| super::text::contains_ci(h, w))
+    }) {
+        return true;
+    }
+    // Another dotted number on the line with a part above 255 or more than four parts.
+    line.split(|c| !(c.is_ascii_digit() || *c == b'.'))
+        .filter(|t| t.iter().filter(|c| **c == b'.').count() >= 2)
+        .any(|t| {
+            let parts: Vec<&[u8]> = t.split(|c| *c == b'.').filter(|p| !p.is_empty()).collect();
+            parts.len() > 4 || parts.iter().any(|p| p.len() > 3 || number(p) > 255)
+        })
+}
+
+/// Public DNS resolvers: infrastructure everyone uses, not anyone's address.
+const RESOLVERS: [[u8; 4]; 10] = [
+    [8, 8, 8, 8],
+    [8, 8, 4, 4],
+    [1, 1, 1, 1],
+    [1, 0, 0, 1],
+    [9, 9, 9, 9],
+    [149, 112, 112, 112],
+    [208, 67, 222, 222],
+    [208, 67, 220, 220],
+    [64, 6, 64, 6],
+    [94, 140, 14, 14],
+];
+
 fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
-    if g.count != 4 || !g.seps_all(4, b'.') || !g.lens(4).all(|l| (1..=3).contains(&l)) {
+    // Exactly four dotted groups; what follows a different separator is another value
+    // (`213.58.120.119 - 2024-06-09`).
+    let dotted = g.count >= 4 && g.seps_all(4, b'.') && (g.count == 4 || g.sep[3] != b'.');
+    if !dotted || !g.lens(4).all(|l| (1..=3).contains(&l)) {
         return None;
     }
     let mut o = [0u8; 4];
@@ -207,21 +251,84 @@ fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
     }
     let end = g.end(3);
     let followed_by_word = end + 1 < b.len() && b[end] == b'.' && is_alnum(b[end + 1]);
-    let versioned = context_has(b, i, &["version", "ver.", "upgrade", "release"]);
-    if ipv4_public(o) && !followed_by_word && !versioned && ends_token(b, end) {
+    // `Chrome/124.0.0.0`: a product's version in a user agent.
+    let product = i >= 2 && b[i - 1] == b'/' && b[i - 2].is_ascii_alphanumeric();
+    if ipv4_public(o)
+        && !RESOLVERS.contains(&o)
+        && !followed_by_word
+        && !product
+        && ends_token(b, end)
+        && !version_like(b, i, end, sink)
+    {
         sink.push(Kind::IpAddress, i, end);
     }
     Some(end)
 }
 
+/// Words before a dotted quad that make it a version or an OID rather than an address.
+pub(crate) const VERSION_WORDS: &[&str] = &[
+    "version",
+    "ver.",
+    "upgrade",
+    "release",
+    "firmware",
+    "build",
+    "driver",
+    "kernel",
+    "package",
+    "sdk",
+    "patch",
+    "update",
+    "oid",
+    "snmp",
+    "mib",
+    "assembly",
+    "fileversion",
+    "v.",
+    "bump",
+    "changelog",
+    "npm",
+    "pip",
+    "==",
+    "versie",
+    "versión",
+    "versione",
+    "versão",
+    "runtime",
+    ".net",
+    "installer",
+    "setup",
+    "image",
+    "ios",
+    "plugin",
+    "rollback",
+    "downgrade",
+    "agent",
+    "app",
+    "software",
+    "binary",
+    "dll",
+    "jar",
+    "nuget",
+    "maven",
+    "gradle",
+    "protocol",
+    "atualizar",
+    "aktualisier",
+    "mettre à jour",
+    "actualizar",
+    "aggiorna",
+    "bijwerken",
+];
+
 /// Words that label a number as a reference of some other kind.
-const REFERENCE_WORDS: &[&str] = &[
+pub(crate) const REFERENCE_WORDS: &[&str] = &[
     "error", "code", "ticket", "order", "invoice", "ref", "sku", "part", "serial", "model",
     "build", "version",
 ];
 
 /// Whether one of `words` occurs in the 40 bytes of the line before `i`.
-fn context_has(b: &[u8], i: usize, words: &[&str]) -> bool {
+pub(crate) fn context_has(b: &[u8], i: usize, words: &[&str]) -> bool {
     let mut start = i.saturating_sub(40);
     if let Some(nl) = memchr::memrchr(b'\n', &b[start..i]) {
         start += nl + 1;
@@ -231,159 +338,96 @@ fn context_has(b: &[u8], i: usize, words: &[&str]) -> bool {
         .any(|w| super::text::contains_ci(&b[start..i], w))
 }
 
+/// `12345678Z`, `12345678-Z`, `12345678 Z`: a Spanish DNI with its check letter.
 fn dni(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
     let (s, e) = g.span[0];
-    if g.count != 1 || e - s != 8 || e >= b.len() || !ends_token(b, e + 1) {
+    if g.count != 1 || e - s != 8 || e >= b.len() {
         return None;
     }
-    if b[e] == dni_letter(number(&b[s..e])) {
-        sink.push(Kind::NationalId, s, e + 1);
-        return Some(e + 1);
+    let l = if matches!(b[e], b'-' | b' ') && e + 1 < b.len() {
+        e + 1
+    } else {
+        e
+    };
+    let letter = b[l].to_ascii_uppercase();
+    if !b[l].is_ascii_alphabetic() || !ends_token(b, l + 1) || (l > e && !b[l].is_ascii_uppercase())
+    {
+        return None;
+    }
+    if letter == dni_letter(number(&b[s..e])) {
+        sink.push(Kind::NationalId, s, l + 1);
+        return Some(l + 1);
     }
     None
 }
 
-/// Fictional ranges published by regulators for drama and documentation: NANP 555-01xx,
-/// Ofcom's 020 7946 0xxx and 07700 900xxx.
-fn fictional_phone(national: &[u8]) -> bool {
-    let n = national.len();
-    (n == 10 && &national[3..6] == b"555" && &national[6..8] == b"01")
-        || (n == 11 && national.starts_with(b"0207946") && national[7] == b'0')
-        || (n == 11 && national.starts_with(b"07700900"))
-}
-
-fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
-    let k = g.count;
-    let end = g.end(k - 1);
-    if k < 2 || !ends_token(b, end) {
-        return None;
-    }
+/// National ids whose check digits make them safe to report without a keyword: the French
+/// NIR (`1 85 05 78 006 084 91`), the German Steuer-ID in its printed grouping
+/// (`86 095 742 719`), the Brazilian CPF (`529.982.247-25`), and an NHS number after `NHS`.
+fn national_id(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
     let mut buf = [0u8; 24];
-    let d = g.digits(b, k, &mut buf)?;
-    let total = d.len();
-    let mut lens_buf = [0usize; 8];
-    for (x, l) in lens_buf.iter_mut().zip(g.lens(k)) {
-        *x = l;
-    }
-    let lens = &lens_buf[..k];
-    let same_sep = |s: u8| g.seps_all(k, s);
-    let us = k == 3
-        && (same_sep(b'-') || same_sep(b'.'))
-        && lens == [3, 3, 4]
-        && d[0] >= b'2'
-        && d[3] >= b'2';
-    let trunk = d[0] == b'0'
-        && d[1] != b'0'
-        && (10..=11).contains(&total)
-        && [b' ', b'-', b'.', b'/'].iter().any(|s| same_sep(*s))
-        && (2..=5).contains(&lens[0])
-        && lens.iter().all(|l| *l >= 2);
-    let spanish = same_sep(b' ')
-        && total == 9
-        && matches!(d[0], b'6' | b'7' | b'9')
-        && (lens == [3, 3, 3] || lens == [3, 2, 2, 2] || lens == [2, 3, 2, 2]);
-    if !(us || trunk || spanish) {
-        return None;
-    }
-    if !fictional_phone(d) {
-        sink.push(Kind::Phone, i, end);
-    }
-    Some(end)
-}
-
-/// `+CC ...` with spaces, dashes, dots and `(0)`; `i` is the first digit after `+`.
-fn intl_phone(b: &[u8], i: usize, sink: &mut Sink) -> Option<usize> {
-    let mut j = i;
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    let mut last = i;
-    while j < b.len() {
-        let c = b[j];
-        if c.is_ascii_digit() {
-            if n == digits.len() {
-                return None;
+    for k in (1..=g.count.min(7)).rev() {
+        let end = g.end(k - 1);
+        if !ends_token(b, end) {
+            continue;
+        }
+        let Some(d) = g.digits(b, k, &mut buf) else {
+            continue;
+        };
+        let mut lens_buf = [0usize; 7];
+        for (x, l) in lens_buf.iter_mut().zip(g.lens(k)) {
+            *x = l;
+        }
+        let lens = &lens_buf[..k];
+        let spaced = g.sep[..k - 1].iter().all(|s| matches!(s, b' ' | b'\n'));
+        let found = match d.len() {
+            15 if (k == 1 || (spaced && lens == [1, 2, 2, 2, 3, 3, 2]) || lens == [13, 2]) => {
+                nir(d).then_some(Kind::NationalId)
             }
-            digits[n] = c;
-            n += 1;
-            j += 1;
-            last = j;
-        } else if matches!(c, b' ' | b'-' | b'.')
-            && j + 1 < b.len()
-            && (b[j + 1].is_ascii_digit() || b[j + 1] == b'(')
-        {
-            j += 1;
-        } else if c == b'(' {
-            let close = run_end(b, j + 1, |x| x.is_ascii_digit());
-            if close >= b.len() || b[close] != b')' || close - j - 1 > 4 || close == j + 1 {
-                break;
+            11 if spaced && lens == [2, 3, 3, 3] => steuer_id(d).then_some(Kind::NationalId),
+            11 if lens == [3, 3, 3, 2] && g.sep[..3] == [b'.', b'.', b'-'] => {
+                cpf(d).then_some(Kind::NationalId)
             }
-            if &b[j + 1..close] != b"0" {
-                for &x in &b[j + 1..close] {
-                    if n == digits.len() {
-                        return None;
-                    }
-                    digits[n] = x;
-                    n += 1;
+            13 if lens == [3, 4, 4, 2] && d.starts_with(b"756") => {
+                ahv(d).then_some(Kind::NationalId)
+            }
+            11 if lens == [2, 2, 2, 3, 2] => rijksregister(d).then_some(Kind::NationalId),
+            10 if (k == 1 || lens == [3, 3, 4]) && context_has(b, g.span[0].0, &["nhs"]) => {
+                if !nhs(d) {
+                    // Announced as an NHS number: a wrong one is still not a phone.
+                    return Some(end);
                 }
+                Some(Kind::MedicalId)
             }
-            j = close + 1;
-            if j < b.len() && b[j] == b' ' {
-                j += 1;
-            }
-        } else {
-            break;
+            _ => None,
+        };
+        if let Some(kind) = found {
+            sink.push(kind, g.span[0].0, end);
+            return Some(end);
         }
     }
-    if !(8..=15).contains(&n) || !ends_token(b, last) {
-        return None;
-    }
-    let d = &digits[..n];
-    let fictional = (d[0] == b'1' && n == 11 && fictional_phone(&d[1..]))
-        || (d.starts_with(b"44") && n == 12 && {
-            let mut uk = [b'0'; 11];
-            uk[1..].copy_from_slice(&d[2..]);
-            fictional_phone(&uk)
-        });
-    if !fictional {
-        sink.push(Kind::Phone, i - 1, last);
-    }
-    Some(last)
-}
-
-/// `(415) 555-0132`; `i` is the first digit after `(`.
-fn us_paren_phone(b: &[u8], i: usize, sink: &mut Sink) -> Option<usize> {
-    let area_end = run_end(b, i, |c| c.is_ascii_digit());
-    if area_end - i != 3 || b.get(area_end) != Some(&b')') {
-        return None;
-    }
-    let mut j = area_end + 1;
-    if b.get(j) == Some(&b' ') {
-        j += 1;
-    }
-    let g = Groups::parse(b, j);
-    if g.count != 2 || g.len(0) != 3 || g.len(1) != 4 || !matches!(g.sep[0], b'-' | b' ' | b'.') {
-        return None;
-    }
-    let end = g.end(1);
-    let mut buf = [0u8; 24];
-    let mut national = [0u8; 10];
-    national[..3].copy_from_slice(&b[i..i + 3]);
-    national[3..].copy_from_slice(g.digits(b, 2, &mut buf)?);
-    if ends_token(b, end)
-        && national[0] >= b'2'
-        && national[3] >= b'2'
-        && !fictional_phone(&national)
-    {
-        sink.push(Kind::Phone, i - 1, end);
-    }
-    Some(end)
+    None
 }
 
 /// IBAN, NINO or NIE whose letters end right before the digit at `i`.
 fn letter_prefixed(b: &[u8], i: usize, sink: &mut Sink) -> Option<usize> {
-    if i >= 2 && b[i - 2].is_ascii_uppercase() && starts_token(b, i - 2) {
+    if i >= 2
+        && b[i - 2].is_ascii_alphabetic()
+        && b[i - 1].is_ascii_alphabetic()
+        && starts_token(b, i - 2)
+    {
+        if b[i - 1].is_ascii_lowercase() {
+            return iban(b, i - 2, sink);
+        }
         if let Some(end) = iban(b, i - 2, sink).or_else(|| nino(b, i - 2, sink)) {
             return Some(end);
+        }
+    }
+    if i >= 6 && starts_token(b, i - 6) && b[i - 6..i].iter().all(u8::is_ascii_uppercase) {
+        let e = run_end(b, i, is_alnum);
+        if e - (i - 6) == 16 && ends_token(b, e) && codice_fiscale(&b[i - 6..e]) {
+            sink.push(Kind::NationalId, i - 6, e);
+            return Some(e);
         }
     }
     if matches!(b[i - 1], b'X' | b'Y' | b'Z') && starts_token(b, i - 1) {
@@ -399,35 +443,83 @@ fn letter_prefixed(b: &[u8], i: usize, sink: &mut Sink) -> Option<usize> {
     None
 }
 
+/// An IBAN starting at `s`, in any case, compact or in groups; groups may be broken by a
+/// single space, dash or dot anywhere, or by a line break (a value pasted from a PDF).
 fn iban(b: &[u8], s: usize, sink: &mut Sink) -> Option<usize> {
-    let want = iban_len(&b[s..s + 2])?;
+    let cc = [b[s].to_ascii_uppercase(), b[s + 1].to_ascii_uppercase()];
+    let want = iban_len(&cc)?;
     let mut compact = [0u8; 34];
     let mut n = 0;
     let mut j = s;
+    let mut end = s;
     while j < b.len() && n < want {
         let c = b[j];
-        if c.is_ascii_uppercase() || c.is_ascii_digit() {
-            compact[n] = c;
+        if c.is_ascii_alphanumeric() {
+            compact[n] = c.to_ascii_uppercase();
             n += 1;
             j += 1;
-        } else if c == b' ' && n % 4 == 0 && j + 1 < b.len() && is_alnum(b[j + 1]) {
-            j += 1;
+            end = j;
+            continue;
+        }
+        let blank = run_end(b, j, |x| matches!(x, b' ' | b'\t' | b'\r' | b'\n'));
+        let newlines = b[j..blank].iter().filter(|x| **x == b'\n').count();
+        let next = if blank > j && newlines <= 1 && blank - j <= 4 {
+            blank
+        } else if matches!(c, b'-' | b'.') {
+            j + 1
         } else {
             break;
+        };
+        if !b.get(next).is_some_and(u8::is_ascii_alphanumeric) || (n < 4 && newlines > 0) {
+            break;
         }
+        j = next;
     }
+    let letters = || b[s..end].iter().filter(|c| c.is_ascii_alphabetic());
+    let mixed = letters().any(u8::is_ascii_lowercase) && letters().any(u8::is_ascii_uppercase);
     if n != want
-        || !ends_token(b, j)
+        || !ends_token(b, end)
         || !compact[2].is_ascii_digit()
         || !compact[3].is_ascii_digit()
+        || mixed
     {
         return None;
     }
-    if iban_mod97(&compact[..n]) {
-        sink.push(Kind::Iban, s, j);
-        return Some(j);
+    if iban_mod97(&compact[..n]) && !is_documented_iban(&compact[..n]) {
+        sink.push(Kind::Iban, s, end);
+        return Some(end);
     }
     None
+}
+
+/// Textbook IBANs: the examples of the SWIFT registry, national banking associations and
+/// payment documentation, and IBANs built on the documented example bank codes.
+fn is_documented_iban(v: &[u8]) -> bool {
+    const EXAMPLES: [&str; 14] = [
+        "DE89370400440532013000",
+        "GB82WEST12345698765432",
+        "GB29NWBK60161331926819",
+        "FR1420041010050500013M02606",
+        "FR7630006000011234567890189",
+        "ES9121000418450200051332",
+        "IT60X0542811101000000123456",
+        "NL91ABNA0417164300",
+        "BE68539007547034",
+        "AT611904300234573201",
+        "CH9300762011623852957",
+        "IE29AIBK93115212345678",
+        "PT50000201231234567890154",
+        "PL61109010140000071219812874",
+    ];
+    const MORE: [&str; 3] = [
+        "LU280019400644750000",
+        "DK5000400440116243",
+        "DE02120300000000202051",
+    ];
+    EXAMPLES
+        .iter()
+        .chain(MORE.iter())
+        .any(|e| e.as_bytes() == v)
 }
 
 /// `AB123456C` or `AB 12 34 56 C` starting at `s`.
@@ -460,118 +552,4 @@ fn nino(b: &[u8], s: usize, sink: &mut Sink) -> Option<usize> {
     }
     sink.push(Kind::UkNino, s, j + 1);
     Some(j + 1)
-}
-
-fn email(b: &[u8], at: usize, sink: &mut Sink) -> usize {
-    let local_ok = |c: u8| is_alnum(c) || b"._%+-".contains(&c);
-    let mut ls = run_start(b, at, local_ok);
-    while ls < at && !is_alnum(b[ls]) {
-        ls += 1;
-    }
-    let mut de = run_end(b, at + 1, |c| is_alnum(c) || c == b'.' || c == b'-');
-    while de > at + 1 && !is_alnum(b[de - 1]) {
-        de -= 1;
-    }
-    if ls == at || at - ls > 64 || de <= at + 1 {
-        return at + 1;
-    }
-    let local = &b[ls..at];
-    let domain = &b[at + 1..de];
-    let Some(dot) = domain.iter().rposition(|c| *c == b'.') else {
-        return de;
-    };
-    let tld = &domain[dot + 1..];
-    let labels_ok = domain
-        .split(|c| *c == b'.')
-        .all(|l| !l.is_empty() && l[0] != b'-');
-    if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) || !labels_ok {
-        return de;
-    }
-    // `scheme://user:pass@host` is a URL's user info, not an address; `mailto:` is fine.
-    let in_url = ls > 0
-        && matches!(b[ls - 1], b':' | b'/')
-        && !(ls >= 7 && b[ls - 7..ls].eq_ignore_ascii_case(b"mailto:"));
-    let ssh = b.get(de) == Some(&b':') && local == b"git";
-    if !in_url && !ssh && !reserved_email(local, domain, tld) {
-        sink.push(Kind::Email, ls, de);
-    }
-    de
-}
-
-/// RFC 2606 / 6761 reserved domains, obvious placeholders, system mailboxes and file names
-/// such as `logo@2x.png`.
-fn reserved_email(local: &[u8], domain: &[u8], tld: &[u8]) -> bool {
-    use super::text::{contains_ci, word_in};
-    const FILE_EXT: [&str; 18] = [
-        "png", "jpg", "jpeg", "gif", "svg", "webp", "js", "ts", "css", "py", "rs", "go", "json",
-        "yaml", "yml", "html", "lock", "txt",
-    ];
-    const RESERVED_TLD: [&str; 5] = ["example", "test", "invalid", "localhost", "local"];
-    const SYSTEM: [&str; 7] = [
-        "noreply",
-        "no-reply",
-        "donotreply",
-        "do-not-reply",
-        "mailer-daemon",
-        "postmaster",
-        "notifications",
-    ];
-    let first_label = domain.split(|c| *c == b'.').next().unwrap_or(domain);
-    let base = domain
-        .iter()
-        .rposition(|c| *c == b'.')
-        .and_then(|last| {
-            domain[..last]
-                .iter()
-                .rposition(|c| *c == b'.')
-                .map(|p| &domain[p + 1..])
-        })
-        .unwrap_or(domain);
-    word_in(tld, &FILE_EXT)
-        || word_in(tld, &RESERVED_TLD)
-        || word_in(base, &["example.com", "example.org", "example.net"])
-        || word_in(
-            first_label,
-            &[
-                "domain",
-                "yourdomain",
-                "yourcompany",
-                "mydomain",
-                "company",
-                "email",
-            ],
-        )
-        || word_in(local, &SYSTEM)
-        || contains_ci(local, "your")
-        || local.iter().all(|c| c.eq_ignore_ascii_case(&b'x'))
-}
-
-fn ipv6(b: &[u8], c: usize, sink: &mut Sink) -> usize {
-    let v6 = |x: u8| x.is_ascii_hexdigit() || x == b':' || x == b'.';
-    let near = |k: usize| {
-        b.get(k)
-            .is_some_and(|x| x.is_ascii_hexdigit() || *x == b':')
-    };
-    if c == 0 || !near(c - 1) || !near(c + 1) {
-        return c + 1;
-    }
-    let s = run_start(b, c, v6);
-    let mut e = run_end(b, c, v6);
-    while e > s && b[e - 1] == b'.' {
-        e -= 1;
-    }
-    let region = &b[s..e];
-    let colons = region.iter().filter(|x| **x == b':').count();
-    if colons < 2 || region.len() > 45 || !starts_token(b, s) || !ends_token(b, e) {
-        return e;
-    }
-    if let Some(addr) = std::str::from_utf8(region)
-        .ok()
-        .and_then(|t| t.parse::<std::net::Ipv6Addr>().ok())
-    {
-        if ipv6_public(&addr) {
-            sink.push(Kind::IpAddress, s, e);
-        }
-    }
-    e
 }

@@ -5,14 +5,56 @@ use super::text::{contains_ci, is_alnum, line_after, run_end, run_start};
 use super::validate::{
     char_classes, entropy, is_documented_example, is_hex, is_placeholder, is_uuid,
 };
+use super::vendors::{
+    basic_auth, curl_user, is_default_password, mysql_password, slack_hook, vendor_prefix,
+    vendor_token,
+};
 use super::{Kind, Sink};
 
-fn token_char(c: u8) -> bool {
+/// Vendor prefixes and phrases this module adds to the automaton as `Anchor::Prefix` or
+/// name anchors, beside the shared table's.
+pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
+    use super::Anchor::{PasswordName, Prefix, SecretName};
+    const PREFIXES: [&str; 18] = [
+        "glpat-",
+        "SG.",
+        "npm_",
+        "hf_",
+        "shpat_",
+        "shpss_",
+        "shpca_",
+        "shppa_",
+        "pypi-",
+        "xapp-",
+        "key-",
+        "AccountKey=",
+        "hooks.slack.com/",
+        "curl ",
+        "Basic ",
+        "dop_v1_",
+        "glptt-",
+        "mysql",
+    ];
+    const PASSWORD_WORDS: [&str; 6] = [
+        "wachtwoord",
+        "senha",
+        "parola d'ordine",
+        "mot de passe",
+        "passwort",
+        "passcode",
+    ];
+    let mut t: Vec<(&'static str, super::Anchor)> = PREFIXES.iter().map(|p| (*p, Prefix)).collect();
+    t.extend(PASSWORD_WORDS.iter().map(|p| (*p, PasswordName)));
+    t.extend(["private_key_id", "client_secret", "refresh_token"].map(|p| (p, SecretName)));
+    t
+}
+
+pub(crate) fn token_char(c: u8) -> bool {
     is_alnum(c) || c == b'_' || c == b'-'
 }
 
 /// Random enough to be a real credential rather than a word or a placeholder.
-fn looks_random(v: &[u8]) -> bool {
+pub(crate) fn looks_random(v: &[u8]) -> bool {
     v.iter().any(u8::is_ascii_digit)
         && v.iter().any(u8::is_ascii_alphabetic)
         && entropy(v) >= 3.0
@@ -32,6 +74,38 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     }
     if rest.starts_with(b"eyJ") {
         return jwt(b, s, sink);
+    }
+    if rest.starts_with(b"curl ") {
+        return curl_user(b, s, sink);
+    }
+    if rest.starts_with(b"mysql") {
+        return mysql_password(b, s, sink);
+    }
+    if rest.starts_with(b"Basic ") {
+        return basic_auth(b, s + 6, sink);
+    }
+    if rest.starts_with(b"hooks.slack.com/") {
+        return slack_hook(b, s, sink);
+    }
+    if rest.starts_with(b"AccountKey=") {
+        let vs = s + 11;
+        let ve = run_end(b, vs, |c| is_alnum(c) || matches!(c, b'+' | b'/' | b'='));
+        if ve - vs >= 40 && looks_random(&b[vs..ve]) {
+            sink.push(Kind::GenericSecret, vs, ve);
+        }
+        return;
+    }
+    if rest.starts_with(b"SG.") {
+        let ve = run_end(b, s, |c| token_char(c) || c == b'.');
+        let parts: Vec<&[u8]> = b[s..ve].split(|c| *c == b'.').collect();
+        if parts.len() == 3
+            && parts[1].len() >= 16
+            && parts[2].len() >= 30
+            && looks_random(parts[2])
+        {
+            sink.push(Kind::GenericSecret, s, ve);
+        }
+        return;
     }
     let end = run_end(b, s, token_char);
     let tok = &b[s..end];
@@ -67,6 +141,10 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
         && tok[4] == b'-'
     {
         (tok.len() >= 20).then_some((Kind::SlackToken, 5))
+    } else if tok.starts_with(b"xapp-") {
+        (tok.len() >= 30).then_some((Kind::SlackToken, 5))
+    } else if let Some(p) = vendor_prefix(tok) {
+        Some((Kind::GenericSecret, p))
     } else if tok.starts_with(b"AIza") {
         (tok.len() == 39).then_some((Kind::GoogleApiKey, 4))
     } else if [b"sk_live_", b"sk_test_", b"rk_live_", b"rk_test_"]
@@ -79,7 +157,11 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
         None
     };
     if let Some((kind, p)) = kind {
-        if looks_random(body(p)) && !is_documented_example(tok) {
+        let v = body(p);
+        let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
+        let random = looks_random(v)
+            || (kind == Kind::GenericSecret && mixed && entropy(v) >= 3.5 && !is_placeholder(v));
+        if random && !is_documented_example(tok) {
             sink.push(kind, s, end);
         }
     }
@@ -172,7 +254,12 @@ pub(crate) fn url_password(b: &[u8], s: usize, sink: &mut Sink) {
         return;
     };
     let pw = &b[colon + 1..stop];
-    if pw.len() >= 3 && !is_placeholder(pw) && !is_documented_example(pw) {
+    if pw.len() >= 3
+        && !is_placeholder(pw)
+        && !is_documented_example(pw)
+        && !is_default_password(pw)
+        && !vendor_token(pw)
+    {
         sink.push(Kind::Password, colon + 1, stop);
     }
 }
@@ -233,11 +320,12 @@ fn secret_name(name: &[u8]) -> bool {
     ];
     ENDINGS.iter().any(|e| last.ends_with(e))
         || WHOLE.contains(&last)
+        || (last == b"id" && prev == b"key" && contains_ci(name, "private_key"))
         || (last == b"key" && KEY_QUALIFIERS.contains(&prev))
 }
 
 fn password_name(name: &[u8]) -> bool {
-    const ENDINGS: [&str; 8] = [
+    const ENDINGS: [&str; 11] = [
         "password",
         "passwd",
         "pwd",
@@ -246,12 +334,35 @@ fn password_name(name: &[u8]) -> bool {
         "kennwort",
         "contraseña",
         "contrasena",
+        "wachtwoord",
+        "senha",
+        "passcode",
     ];
     let n = name.len();
     ENDINGS
         .iter()
         .any(|e| n >= e.len() && name[n - e.len()..].eq_ignore_ascii_case(e.as_bytes()))
         || name.eq_ignore_ascii_case(b"mdp")
+}
+
+/// `f(...)`, `cfg.get(...)`, `env["X"]`: an identifier followed by a call or an index.
+fn call_or_index(v: &[u8]) -> bool {
+    let id = run_end(v, 0, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.')
+    });
+    id > 0 && matches!(v.get(id), Some(b'(' | b'['))
+}
+
+/// A dotted reference to another value (`var.db_password`, `aws_db.main.password`), not a
+/// literal.
+fn reference(v: &[u8]) -> bool {
+    v.contains(&b'.')
+        && v.split(|c| *c == b'.').all(|p| {
+            !p.is_empty()
+                && p[0].is_ascii_alphabetic()
+                && p.iter()
+                    .all(|c| c.is_ascii_lowercase() || *c == b'_' || c.is_ascii_digit())
+        })
 }
 
 /// Whether a value is code (a call, an attribute, an index, an environment lookup) rather
@@ -274,8 +385,8 @@ fn code_like(v: &[u8]) -> bool {
     PREFIXES
         .iter()
         .any(|p| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
-        || v.contains(&b'(')
-        || v.contains(&b'[')
+        || call_or_index(v)
+        || reference(v)
 }
 
 /// A value assigned to a name containing the anchor at `s..e`: `password = "..."`,
@@ -302,7 +413,26 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     if matches!(b.get(j), Some(b'"' | b'\'' | b'`')) {
         j += 1;
     }
+    // `config["MAIL_PASSWORD"] = ...`, `Wachtwoord (tijdelijk): ...`.
+    if b.get(j) == Some(&b']') {
+        j += 1;
+    }
     j = run_end(b, j, |c| c == b' ' || c == b'\t');
+    if b.get(j) == Some(&b'(') {
+        let close = line_after(b, j, 40);
+        if let Some(p) = memchr::memchr(b')', &b[j..close]) {
+            j = run_end(b, j + p + 1, |c| c == b' ' || c == b'\t');
+        }
+    }
+    // `<password>...</password>`.
+    if b.get(j) == Some(&b'>') && is > 0 && b[is - 1] == b'<' {
+        let ve = run_end(b, j + 1, |c| c != b'<' && c != b'\n');
+        let v = &b[j + 1..ve];
+        if password && v.len() >= 6 && !is_placeholder(v) && !is_default_password(v) {
+            sink.push(Kind::Password, j + 1, ve);
+        }
+        return;
+    }
     let prose;
     match b.get(j) {
         Some(b'=') | Some(b':') => {
@@ -313,13 +443,15 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             prose = false;
         }
         _ if password => {
-            let w_end = run_end(b, j, |c| c.is_ascii_alphabetic());
-            const LINKS: [&str; 6] = ["is", "ist", "lautet", "est", "es", "was"];
+            let w_end = run_end(b, j, super::text::is_letter);
+            const LINKS: [&str; 12] = [
+                "is", "ist", "lautet", "est", "es", "was", "è", "é", "era", "était", "war", "são",
+            ];
             if !LINKS
                 .iter()
                 .any(|l| l.as_bytes().eq_ignore_ascii_case(&b[j..w_end]))
             {
-                return;
+                return strong_after(b, j, sink);
             }
             j = w_end;
             if b.get(j) == Some(&b':') {
@@ -331,6 +463,13 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     }
     j = run_end(b, j, |c| c == b' ' || c == b'\t');
     let (mut vs, mut ve, quoted) = value_at(b, j);
+    if vs == ve && b.get(j) == Some(&b'&') {
+        // `password=&5cSM...`: a value that starts with the query delimiter.
+        ve = run_end(b, j, |c| !c.is_ascii_whitespace());
+        while ve > vs && matches!(b[ve - 1], b'.' | b',') {
+            ve -= 1;
+        }
+    }
     if !password
         && matches!(&b[vs..ve], v if v.eq_ignore_ascii_case(b"Bearer") || v.eq_ignore_ascii_case(b"Basic") || v.eq_ignore_ascii_case(b"Token"))
     {
@@ -342,13 +481,18 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         }
     }
     let v = &b[vs..ve];
-    if v.is_empty() || is_placeholder(v) || is_documented_example(v) || code_like(v) {
+    if v.is_empty() || is_placeholder(v) || is_documented_example(v) || (!quoted && code_like(v)) {
         return;
     }
     if password {
         let variable = !quoted && v.iter().all(|c| c.is_ascii_lowercase() || *c == b'_');
         let strong = char_classes(v) >= 2 && (!prose || v.iter().any(|c| !c.is_ascii_alphabetic()));
-        if v.len() >= 6 && !variable && (strong || (quoted && v.len() >= 10)) {
+        if v.len() >= 6
+            && !variable
+            && !is_default_password(v)
+            && !vendor_token(v)
+            && (strong || (quoted && v.len() >= 10))
+        {
             sink.push(Kind::Password, vs, ve);
         }
     } else {
@@ -366,6 +510,40 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             };
             sink.push(kind, vs, ve);
         }
+    }
+}
+
+/// In prose, a password word followed within a few words by a value no word looks like:
+/// "set my router admin password to IiXoPT4VtdTL", "contraseña iman*6172BNL".
+fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
+    let limit = line_after(b, j, 48);
+    let mut k = j;
+    for _ in 0..7 {
+        k = run_end(b, k, |c| c == b' ' || c == b'\t' || c == b':');
+        if k >= limit {
+            return;
+        }
+        let (vs, mut ve, _) = value_at(b, k);
+        while ve > vs && matches!(b[ve - 1], b'.' | b',' | b'!' | b'?' | b';') {
+            ve -= 1;
+        }
+        let v = &b[vs..ve];
+        let strong = v.len() >= 8
+            && char_classes(v) >= 3
+            && v.iter().any(u8::is_ascii_digit)
+            && !is_placeholder(v)
+            && !code_like(v)
+            && !v.contains(&b'/')
+            && !v.contains(&b'@');
+        if strong {
+            sink.push(Kind::Password, vs, ve);
+            return;
+        }
+        let wordish = v.iter().all(|c| super::text::is_letter(*c) || *c == b'-');
+        if v.is_empty() || v.len() > 14 || !wordish {
+            return;
+        }
+        k = ve;
     }
 }
 

@@ -10,14 +10,42 @@ pub(crate) fn is_letter(b: u8) -> bool {
     b.is_ascii_alphabetic() || b >= 0x80
 }
 
-/// Whether position `i` starts a token (nothing alphanumeric right before it).
+/// Whether position `i` starts a token (nothing alphanumeric right before it, in any
+/// script: `«0201»` starts one, `ü0201` does not).
 pub(crate) fn starts_token(bytes: &[u8], i: usize) -> bool {
-    i == 0 || !(is_alnum(bytes[i - 1]) || bytes[i - 1] >= 0x80)
+    if i == 0 {
+        return true;
+    }
+    if bytes[i - 1] < 0x80 {
+        return !is_alnum(bytes[i - 1]);
+    }
+    let mut s = i - 1;
+    while s > 0 && i - s < 4 && (bytes[s] & 0xc0) == 0x80 {
+        s -= 1;
+    }
+    !char_at(bytes, s).is_some_and(char::is_alphanumeric)
 }
 
-/// Whether position `i` ends a token (nothing alphanumeric at `i`).
+/// Whether position `i` ends a token (nothing alphanumeric at `i`, in any script).
 pub(crate) fn ends_token(bytes: &[u8], i: usize) -> bool {
-    i >= bytes.len() || !(is_alnum(bytes[i]) || bytes[i] >= 0x80)
+    if i >= bytes.len() {
+        return true;
+    }
+    if bytes[i] < 0x80 {
+        return !is_alnum(bytes[i]);
+    }
+    !char_at(bytes, i).is_some_and(char::is_alphanumeric)
+}
+
+/// The character starting at byte `i`, if a whole one does.
+fn char_at(bytes: &[u8], i: usize) -> Option<char> {
+    let end = (i + 4).min(bytes.len());
+    let chunk = &bytes[i..end];
+    let valid = match std::str::from_utf8(chunk) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&chunk[..e.valid_up_to()]).ok()?,
+    };
+    valid.chars().next()
 }
 
 /// The end of the run of bytes from `i` that satisfy `pred`.
@@ -44,6 +72,13 @@ pub(crate) fn line_after(bytes: &[u8], i: usize, max: usize) -> usize {
     memchr::memchr(b'\n', &bytes[i..end]).map_or(end, |n| i + n)
 }
 
+/// The words (runs of letters, apostrophes inside) between `start` and `end`.
+pub(crate) fn words(bytes: &[u8], start: usize, end: usize) -> impl Iterator<Item = &[u8]> {
+    bytes[start..end]
+        .split(|b| !(is_letter(*b) || *b == b'\''))
+        .filter(|w| !w.is_empty())
+}
+
 /// Whether `word` equals one of `list`, ignoring ASCII case.
 pub(crate) fn word_in(word: &[u8], list: &[&str]) -> bool {
     list.iter().any(|w| w.as_bytes().eq_ignore_ascii_case(word))
@@ -52,7 +87,17 @@ pub(crate) fn word_in(word: &[u8], list: &[&str]) -> bool {
 /// Whether `hay` contains `needle`, ignoring ASCII case.
 pub(crate) fn contains_ci(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
-    n.len() <= hay.len() && hay.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    if n.len() > hay.len() {
+        return false;
+    }
+    // Jump between occurrences of the first byte in either case, then compare the rest.
+    let last_start = hay.len() - n.len();
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lo, up, &hay[..=last_start])
+        .any(|p| hay[p..p + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// The number a run of ASCII digits spells (saturating).

@@ -25,7 +25,7 @@ pub(crate) fn card_issuer_ok(d: &[u8]) -> bool {
     let p4 = super::text::number(&d[..4]);
     match d[0] {
         b'4' => matches!(n, 13 | 16 | 19),
-        b'5' => (51..=55).contains(&p2) && n == 16,
+        b'5' => ((51..=55).contains(&p2) && n == 16) || (maestro(p2) && (12..=19).contains(&n)),
         b'2' => (2221..=2720).contains(&p4) && n == 16,
         b'3' => match p2 {
             34 | 37 => n == 15,
@@ -34,16 +34,24 @@ pub(crate) fn card_issuer_ok(d: &[u8]) -> bool {
             _ => false,
         },
         b'6' => {
-            (p4 == 6011 || p2 == 65 || (644..=649).contains(&(p4 / 10)) || p2 == 62)
-                && (16..=19).contains(&n)
+            ((p4 == 6011 || p2 == 65 || (644..=649).contains(&(p4 / 10)) || p2 == 62)
+                && (16..=19).contains(&n))
+                || (matches!(p4, 6304 | 6759 | 6761..=6763) && (12..=19).contains(&n))
         }
         _ => false,
     }
 }
 
-/// Card numbers published by card networks and payment processors for testing.
+/// Maestro's prefixes outside the Mastercard range: 50 and 56-58.
+fn maestro(p2: u32) -> bool {
+    p2 == 50 || (56..=58).contains(&p2)
+}
+
+/// Card numbers published by card networks and payment processors for testing, and the
+/// patterns they are built from (long runs of one digit, a repeated block such as
+/// `4242 4242 4242 4242`).
 pub(crate) fn is_test_card(d: &[u8]) -> bool {
-    const TEST: [&str; 12] = [
+    const TEST: [&str; 40] = [
         "4111111111111111",
         "4242424242424242",
         "4012888888881881",
@@ -56,8 +64,47 @@ pub(crate) fn is_test_card(d: &[u8]) -> bool {
         "6011111111111117",
         "3566002020360505",
         "30569309025904",
+        "5200828282828210",
+        "6200000000000005",
+        "3056930009020004",
+        "36227206271667",
+        "6011000990139424",
+        "6011981111111113",
+        "3530111333300000",
+        "4222222222222",
+        "378734493671000",
+        "5610591081018250",
+        "4917610000000000",
+        "5425233430109903",
+        "2222420000001113",
+        "2223000048410010",
+        "4035501000000008",
+        "4360000001000005",
+        "4444333322221111",
+        "4988438843884305",
+        "5101180000000007",
+        "5555341244441115",
+        "4000002500003155",
+        "4000002760003184",
+        "4000003800000446",
+        "4000008400001629",
+        "6205500000000000004",
+        "3782822463100050",
+        "4012000033330026",
+        "4462030000000000",
     ];
-    TEST.iter().any(|t| t.as_bytes() == d)
+    if TEST.iter().any(|t| t.as_bytes() == d) {
+        return true;
+    }
+    let longest_run = d
+        .chunk_by(|a, b| a == b)
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    let repeated_block = [2, 4]
+        .iter()
+        .any(|p| d.len().is_multiple_of(*p) && d.chunks(*p).all(|c| c == &d[..*p]));
+    longest_run >= 7 || repeated_block
 }
 
 /// IBAN length for a country code (SWIFT IBAN registry).
@@ -129,6 +176,7 @@ pub(crate) fn iban_len(cc: &[u8]) -> Option<usize> {
         ("PK", 24),
         ("PL", 28),
         ("PS", 29),
+        ("PT", 25),
         ("QA", 29),
         ("RO", 24),
         ("RS", 22),
@@ -326,6 +374,10 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
         return true;
     }
     if v.iter().all(|b| *b == first) || v.iter().all(|b| b"xX*.#-_0".contains(b)) {
+        return true;
+    }
+    // `O_SEU_PRIVATE_KEY_ID`, `DB_PASSWORD`: the name of a value, not a value.
+    if v.contains(&b'_') && v.iter().all(|c| c.is_ascii_uppercase() || *c == b'_') {
         return true;
     }
     MARKERS.iter().any(|m| super::text::contains_ci(v, m))

@@ -1,0 +1,278 @@
+//! Check digits and structure rules of national identifiers: DE Steuer-ID (ISO 7064
+//! MOD 11,10), FR NIR (mod-97 key), IT codice fiscale (check letter), NL BSN (11-proof),
+//! PT NIF (mod 11), BR CPF (two mod-11 digits), UK NHS number (mod 11) and US ITIN ranges.
+//!
+//! Every function takes ASCII bytes and returns false on anything malformed.
+
+fn digits_ok(d: &[u8], n: usize) -> bool {
+    d.len() == n && d.iter().all(u8::is_ascii_digit)
+}
+
+fn val(c: u8) -> u32 {
+    u32::from(c.wrapping_sub(b'0'))
+}
+
+/// German tax id (steuerliche Identifikationsnummer): 11 digits, no leading zero, one digit
+/// of the first ten repeated (twice or three times) and the ISO 7064 MOD 11,10 check digit.
+pub(crate) fn steuer_id(d: &[u8]) -> bool {
+    if !digits_ok(d, 11) || d[0] == b'0' {
+        return false;
+    }
+    let mut counts = [0u8; 10];
+    for c in &d[..10] {
+        counts[val(*c) as usize] += 1;
+    }
+    let repeated = counts.iter().filter(|c| **c > 1).count();
+    if repeated != 1 || counts.iter().any(|c| *c > 3) {
+        return false;
+    }
+    let mut product = 10;
+    for c in &d[..10] {
+        let mut sum = (val(*c) + product) % 10;
+        if sum == 0 {
+            sum = 10;
+        }
+        product = (sum * 2) % 11;
+    }
+    let check = (11 - product) % 10;
+    check == val(d[10])
+}
+
+/// French social-security number (NIR): sex, year, month, department (2A/2B for Corsica),
+/// commune, order and a two-digit key equal to 97 minus the number mod 97.
+pub(crate) fn nir(v: &[u8]) -> bool {
+    if v.len() != 15 || !matches!(v[0], b'1' | b'2' | b'3' | b'4' | b'7' | b'8') {
+        return false;
+    }
+    let month = val(v[3]) * 10 + val(v[4]);
+    if !v[1..5].iter().all(u8::is_ascii_digit) || month == 0 {
+        return false;
+    }
+    // Corsica: 2A counts as 19, 2B as 18 in the key.
+    let (dept_adjust, rest_ok) = match (v[5], v[6]) {
+        (b'2', b'A' | b'a') => (1_000_000, true),
+        (b'2', b'B' | b'b') => (2_000_000, true),
+        (x, y) => (0, x.is_ascii_digit() && y.is_ascii_digit()),
+    };
+    if !rest_ok || !v[7..].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut n: u64 = 0;
+    for (i, c) in v[..13].iter().enumerate() {
+        let d = if i == 6 && dept_adjust > 0 {
+            0
+        } else {
+            u64::from(val(*c))
+        };
+        n = n * 10 + d;
+    }
+    // 2A -> 19..., 2B -> 18...: subtract from the number with the letter read as 0.
+    if dept_adjust > 0 {
+        n -= dept_adjust;
+    }
+    let key = u64::from(val(v[13]) * 10 + val(v[14]));
+    (1..=97).contains(&key) && 97 - n % 97 == key
+}
+
+/// Italian codice fiscale: six letters, year, month letter, day (plus 40 for women), a
+/// place code and the check letter; digits may be replaced by letters (omocodia).
+pub(crate) fn codice_fiscale(v: &[u8]) -> bool {
+    const ODD: [u32; 26] = [
+        1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24,
+        23,
+    ];
+    const OMOCODIA: &[u8] = b"LMNPQRSTUV";
+    if v.len() != 16
+        || !v
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return false;
+    }
+    let letter_at = [0, 1, 2, 3, 4, 5, 8, 11, 15];
+    let numeric_at = [6, 7, 9, 10, 12, 13, 14];
+    if letter_at.iter().any(|i| !v[*i].is_ascii_uppercase())
+        || numeric_at
+            .iter()
+            .any(|i| !(v[*i].is_ascii_digit() || OMOCODIA.contains(&v[*i])))
+        || !b"ABCDEHLMPRST".contains(&v[8])
+    {
+        return false;
+    }
+    let mut sum = 0;
+    for (i, c) in v[..15].iter().enumerate() {
+        let k = if c.is_ascii_digit() {
+            val(*c) as usize
+        } else {
+            usize::from(c - b'A')
+        };
+        sum += if i % 2 == 0 { ODD[k] } else { k as u32 };
+    }
+    v[15] == b'A' + (sum % 26) as u8
+}
+
+/// Dutch citizen service number (BSN): nine digits passing the 11-proof.
+pub(crate) fn bsn(d: &[u8]) -> bool {
+    if !digits_ok(d, 9) || d.iter().all(|c| *c == b'0') {
+        return false;
+    }
+    let sum: i64 = d[..8]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| i64::from(val(*c)) * (9 - i as i64))
+        .sum::<i64>()
+        - i64::from(val(d[8]));
+    sum % 11 == 0
+}
+
+/// Portuguese tax number (NIF): nine digits, a known first digit, mod-11 check digit.
+pub(crate) fn nif_pt(d: &[u8]) -> bool {
+    if !digits_ok(d, 9) || !b"1235689".contains(&d[0]) {
+        return false;
+    }
+    let sum: u32 = d[..8]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| val(*c) * (9 - i as u32))
+        .sum();
+    let check = match 11 - sum % 11 {
+        10 | 11 => 0,
+        c => c,
+    };
+    check == val(d[8])
+}
+
+/// Brazilian CPF: eleven digits, not all the same, two mod-11 check digits.
+pub(crate) fn cpf(d: &[u8]) -> bool {
+    if !digits_ok(d, 11) || d.iter().all(|c| *c == d[0]) {
+        return false;
+    }
+    let check = |n: usize| {
+        let sum: u32 = d[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| val(*c) * (n as u32 + 1 - i as u32))
+            .sum();
+        (sum * 10) % 11 % 10
+    };
+    check(9) == val(d[9]) && check(10) == val(d[10])
+}
+
+/// UK NHS number: ten digits with a mod-11 check digit (a remainder giving 10 is invalid).
+pub(crate) fn nhs(d: &[u8]) -> bool {
+    if !digits_ok(d, 10) || d.iter().all(|c| *c == d[0]) {
+        return false;
+    }
+    let sum: u32 = d[..9]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| val(*c) * (10 - i as u32))
+        .sum();
+    match 11 - sum % 11 {
+        11 => d[9] == b'0',
+        10 => false,
+        c => c == val(d[9]),
+    }
+}
+
+/// Swiss AHV/AVS number: `756` and ten digits with an EAN-13 check digit.
+pub(crate) fn ahv(d: &[u8]) -> bool {
+    if !digits_ok(d, 13) || !d.starts_with(b"756") {
+        return false;
+    }
+    let sum: u32 = d[..12]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| val(*c) * if i % 2 == 0 { 1 } else { 3 })
+        .sum();
+    (10 - sum % 10) % 10 == val(d[12])
+}
+
+/// Belgian national register number: birth date, order and a mod-97 key (computed with a
+/// leading 2 for people born from 2000).
+pub(crate) fn rijksregister(d: &[u8]) -> bool {
+    if !digits_ok(d, 11) {
+        return false;
+    }
+    let n: u64 = d[..9].iter().fold(0, |n, c| n * 10 + u64::from(val(*c)));
+    let key = u64::from(val(d[9]) * 10 + val(d[10]));
+    97 - n % 97 == key || 97 - (2_000_000_000 + n) % 97 == key
+}
+
+/// US individual taxpayer number: area 9xx with a group in the ITIN ranges.
+pub(crate) fn itin(area: u64, group: u64) -> bool {
+    (900..=999).contains(&area) && matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steuer_id_check_digit() {
+        assert!(steuer_id(b"86095742719"));
+        assert!(steuer_id(b"65929970489"));
+        assert!(!steuer_id(b"86095742718"));
+        assert!(!steuer_id(b"01234567890"));
+        assert!(!steuer_id(b"12345678901"));
+    }
+
+    #[test]
+    fn nir_key() {
+        assert!(nir(b"185057800608491"));
+        assert!(nir(b"255081416802538"));
+        assert!(!nir(b"185057800608492"));
+        assert!(!nir(b"585057800608491"));
+    }
+
+    #[test]
+    fn codice_fiscale_check_letter() {
+        assert!(codice_fiscale(b"RSSMRA85T10A562S"));
+        assert!(codice_fiscale(b"MRTMTT91D08F205J"));
+        assert!(!codice_fiscale(b"RSSMRA85T10A562T"));
+        assert!(!codice_fiscale(b"RSSMRA85Z10A562S"));
+    }
+
+    #[test]
+    fn bsn_eleven_proof() {
+        assert!(bsn(b"111222333"));
+        assert!(bsn(b"123456782"));
+        assert!(!bsn(b"123456789"));
+        assert!(!bsn(b"000000000"));
+    }
+
+    #[test]
+    fn nif_and_cpf() {
+        assert!(nif_pt(b"123456789"));
+        assert!(nif_pt(b"501964843"));
+        assert!(!nif_pt(b"123456788"));
+        assert!(!nif_pt(b"423456789"));
+        assert!(cpf(b"52998224725"));
+        assert!(cpf(b"11144477735"));
+        assert!(!cpf(b"52998224726"));
+        assert!(!cpf(b"11111111111"));
+    }
+
+    #[test]
+    fn nhs_mod_eleven() {
+        assert!(nhs(b"9434765919"));
+        assert!(nhs(b"4010232137"));
+        assert!(!nhs(b"9434765918"));
+        assert!(!nhs(b"0000000000"));
+    }
+
+    #[test]
+    fn ahv_and_rijksregister() {
+        assert!(ahv(b"7569217076985"));
+        assert!(!ahv(b"7569217076986"));
+        assert!(rijksregister(b"93051822361"));
+        assert!(!rijksregister(b"93051822362"));
+    }
+
+    #[test]
+    fn itin_ranges() {
+        assert!(itin(912, 70));
+        assert!(!itin(912, 93));
+        assert!(!itin(123, 70));
+    }
+}

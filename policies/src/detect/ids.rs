@@ -1,0 +1,358 @@
+//! Identifiers announced by a keyword: passports, identity cards, tax and social-security
+//! numbers, medical record and insurance numbers, driving licences, SSNs and phone numbers.
+//! The keyword names the family; the value after it is checked with the family's validators
+//! where the format has a check digit, and by shape otherwise.
+
+use super::id_words::{family, Family};
+use super::idcheck::{bsn, codice_fiscale, cpf, itin, nhs, nif_pt, nir, steuer_id};
+use super::text::{ends_token, is_alnum, line_after, number, run_end, starts_token};
+use super::validate::{dni_letter, is_placeholder, ssn_valid};
+use super::{Anchor, Kind, Sink, Tables};
+
+/// Runs the matcher for a keyword anchor at `s..e` of this module's kinds.
+pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut Sink) {
+    // Long keywords may open a compound (`Personalausweisnummer`, `patiëntnummer`); short
+    // ones (`nie`, `tin`, `ipp`) must stand alone.
+    let whole = ends_token(b, e) || !is_alnum(b[e - 1]);
+    let word = starts_token(b, s) && (whole || e - s >= 7);
+    if !word {
+        return;
+    }
+    match anchor {
+        Anchor::IdDocument => id_after(b, s, e, sink),
+        Anchor::Ssn => ssn_after(b, s, e, sink),
+        Anchor::PhoneWord => super::phone::phone_after(b, e, sink),
+        _ => {}
+    }
+}
+
+/// The value announced after a keyword: the first token within the line that holds digits
+/// (or an uppercase-and-digit code), with single spaces, dashes, dots or slashes inside.
+/// Returns `(start, end)`.
+pub(crate) fn value_after(b: &[u8], e: usize, reach: usize) -> Option<(usize, usize)> {
+    let limit = line_after(b, e, reach);
+    let mut j = e;
+    while j < limit {
+        if !is_alnum(b[j]) {
+            j += 1;
+            continue;
+        }
+        let te = run_end(b, j, is_alnum);
+        let tok = &b[j..te];
+        let has_digit = tok.iter().any(u8::is_ascii_digit);
+        if !has_digit {
+            // Letters only: a label word ("number", "Nr", "is") or a code's letter prefix
+            // such as the `AB` of `AB 12 34 56 C`.
+            let upper = tok.iter().all(u8::is_ascii_uppercase) && tok.len() <= 3;
+            let next_digit = matches!(b.get(te), Some(b' ' | b'-'))
+                && b.get(te + 1).is_some_and(u8::is_ascii_digit);
+            if !(upper && next_digit) {
+                j = te;
+                continue;
+            }
+        }
+        if !ends_token(b, te) {
+            return None;
+        }
+        // Extend over separators while the next group is still part of the code.
+        let mut end = te;
+        loop {
+            if end + 1 >= b.len() || !matches!(b[end], b' ' | b'-' | b'.' | b'/') {
+                break;
+            }
+            let ge = run_end(b, end + 1, is_alnum);
+            let g = &b[end + 1..ge];
+            let continues = !g.is_empty()
+                && (g.iter().all(u8::is_ascii_digit)
+                    || (g.iter().any(u8::is_ascii_digit)
+                        && g.iter()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()))
+                    || (g.len() <= 2 && g.iter().all(u8::is_ascii_uppercase)));
+            if !continues || ge - j > 32 {
+                break;
+            }
+            end = ge;
+        }
+        return Some((j, end));
+    }
+    None
+}
+
+/// The value's letters and digits without separators, if it fits.
+fn compact(v: &[u8], buf: &mut [u8; 32]) -> usize {
+    let mut n = 0;
+    for c in v.iter().filter(|c| is_alnum(**c)) {
+        if n == buf.len() {
+            return 0;
+        }
+        buf[n] = c.to_ascii_uppercase();
+        n += 1;
+    }
+    n
+}
+
+/// A date written with separators (`12.03.2019`, `2019-03-12`), which an id never is.
+fn date_like(v: &[u8]) -> bool {
+    let groups: Vec<&[u8]> = v.split(|c| matches!(c, b'.' | b'/' | b'-')).collect();
+    groups.len() == 3
+        && groups
+            .iter()
+            .all(|g| !g.is_empty() && g.iter().all(u8::is_ascii_digit))
+        && groups[1].len() <= 2
+        && ((groups[0].len() == 4 && groups[2].len() <= 2)
+            || (groups[0].len() <= 2 && matches!(groups[2].len(), 2 | 4)))
+}
+
+/// `123456789`, `987654321`: the digits people type when they mean "some number".
+fn sequential(v: &[u8]) -> bool {
+    v.len() >= 6
+        && (v.windows(2).all(|w| w[1] == w[0] + 1) || v.windows(2).all(|w| w[0] == w[1] + 1))
+}
+
+fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
+    let fam = family(&b[s..e]);
+    let kind = match fam {
+        Family::Passport => Kind::Passport,
+        Family::Medical | Family::Nhs => Kind::MedicalId,
+        _ => Kind::NationalId,
+    };
+    if let Some(delim) = table_header(b, s) {
+        return column(b, s, delim, fam, kind, sink);
+    }
+    // The first few values on the rest of the line: "Passnummer ... Meiner: 617284915".
+    let limit = line_after(b, e, 120);
+    let mut from = e;
+    for _ in 0..3 {
+        let Some((vs, ve)) = value_after(b, from, limit.saturating_sub(from)) else {
+            return;
+        };
+        if value_ok(fam, &b[vs..ve]) {
+            sink.push(kind, vs, ve);
+            return;
+        }
+        from = ve;
+    }
+}
+
+/// Whether `raw` is a value of the family: the check digit where its shape has one, the
+/// shape otherwise.
+fn value_ok(fam: Family, raw: &[u8]) -> bool {
+    let mut buf = [0u8; 32];
+    let n = compact(raw, &mut buf);
+    let v = &buf[..n];
+    let digits = v.iter().filter(|c| c.is_ascii_digit()).count();
+    let min_digits = if fam == Family::Licence { 1 } else { 2 };
+    // A label before a date (`DDN 25/08/2002`, `DOB 1990-01-02`) is not an id's prefix.
+    let from_digits = raw
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map_or(raw, |i| &raw[i..]);
+    if n == 0
+        || date_like(raw)
+        || date_like(from_digits)
+        || is_placeholder(raw)
+        || sequential(v)
+        || digits < min_digits
+    {
+        return false;
+    }
+    let all_digits = digits == n;
+    let checked = match (n, all_digits) {
+        (11, true) if fam != Family::Medical => {
+            Some(steuer_id(v) || cpf(v) || fam == Family::Social)
+        }
+        (9, true) if fam == Family::Tax => Some(bsn(v) || nif_pt(v) || ssn_shape(v)),
+        (9, false) if v[8].is_ascii_uppercase() && v[..8].iter().all(u8::is_ascii_digit) => {
+            Some(v[8] == dni_letter(number(&v[..8])))
+        }
+        (15, _) if matches!(fam, Family::Social | Family::Tax) && v[0].is_ascii_digit() => {
+            Some(nir(v))
+        }
+        (16, false) => Some(codice_fiscale(v)),
+        (10, true) if fam == Family::Nhs => Some(nhs(v)),
+        _ => None,
+    };
+    match checked {
+        Some(ok) => ok,
+        None => match fam {
+            Family::Passport => (6..=10).contains(&n) && digits >= 2,
+            Family::Medical => (5..=20).contains(&n) && digits >= 4,
+            Family::Nhs => false,
+            Family::Licence => {
+                let code = raw.iter().all(|c| !c.is_ascii_lowercase());
+                (5..=16).contains(&n) && (digits >= 4 || (n >= 8 && digits >= 1 && code))
+            }
+            Family::Tax | Family::Social => (8..=15).contains(&n) && digits >= 6,
+            Family::Card => (6..=14).contains(&n),
+        },
+    }
+}
+
+/// The delimiter of a table whose header line holds the keyword at `s` (`id,name,nhs_number`,
+/// `Nom;Prénom;N° passeport`): a comma, semicolon, tab or pipe at least twice.
+fn table_header(b: &[u8], s: usize) -> Option<u8> {
+    let ls = memchr::memrchr(b'\n', &b[..s]).map_or(0, |p| p + 1);
+    let le = memchr::memchr(b'\n', &b[s..]).map_or(b.len(), |p| s + p);
+    let line = &b[ls..le];
+    let next = b.get(le + 1..)?;
+    [b',', b';', b'\t', b'|']
+        .into_iter()
+        .filter(|d| line.iter().filter(|c| *c == d).count() >= 2)
+        .find(|d| next.iter().take_while(|c| **c != b'\n').any(|c| c == d))
+}
+
+/// The header cell above the table cell holding byte `i`, when `i` sits in a delimited table
+/// (`sku,ean,...` over `OAK-148,5311692523667,...`): the header is the block's first line.
+pub(crate) fn column_label<'b>(b: &'b [u8], i: usize, tables: &Tables) -> Option<&'b [u8]> {
+    let ls = memchr::memrchr(b'\n', &b[..i]).map_or(0, |p| p + 1);
+    let le = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
+    let line = &b[ls..le];
+    let delim = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .find(|d| line.iter().filter(|c| *c == d).count() >= 2)?;
+    let col = b[ls..i].iter().filter(|c| **c == delim).count();
+    // Walk up to the block's first line, a bounded number of lines; a line already walked
+    // from names its block's first line.
+    let (known_line, known_header, known_delim) = tables.get();
+    let mut hs = ls;
+    for _ in 0..200 {
+        if hs == known_line && delim == known_delim {
+            hs = known_header;
+            break;
+        }
+        if hs == 0 {
+            break;
+        }
+        let ps = memchr::memrchr(b'\n', &b[..hs - 1]).map_or(0, |p| p + 1);
+        if !b[ps..hs - 1].contains(&delim) {
+            break;
+        }
+        hs = ps;
+    }
+    tables.set((ls, hs, delim));
+    if hs == ls {
+        return None;
+    }
+    let he = memchr::memchr(b'\n', &b[hs..]).map_or(b.len(), |p| hs + p);
+    // A header names columns: short cells.
+    let mut cells = b[hs..he].split(|c| *c == delim);
+    if b[hs..he].split(|c| *c == delim).any(|c| c.len() > 40) {
+        return None;
+    }
+    cells.nth(col)
+}
+
+/// Reports the cells under the keyword's column that are values of the family.
+fn column(b: &[u8], s: usize, delim: u8, fam: Family, kind: Kind, sink: &mut Sink) {
+    let ls = memchr::memrchr(b'\n', &b[..s]).map_or(0, |p| p + 1);
+    let col = b[ls..s].iter().filter(|c| **c == delim).count();
+    let mut line = memchr::memchr(b'\n', &b[s..]).map_or(b.len(), |p| s + p) + 1;
+    for _ in 0..500 {
+        if line >= b.len() {
+            return;
+        }
+        let le = memchr::memchr(b'\n', &b[line..]).map_or(b.len(), |p| line + p);
+        if le == line {
+            return;
+        }
+        let mut cs = line;
+        let mut k = 0;
+        for (p, c) in b[line..le].iter().enumerate() {
+            if *c != delim {
+                continue;
+            }
+            if k == col {
+                break;
+            }
+            k += 1;
+            cs = line + p + 1;
+        }
+        if k == col {
+            let ce = memchr::memchr(delim, &b[cs..le]).map_or(le, |p| cs + p);
+            let mut vs = cs;
+            let mut ve = ce;
+            while vs < ve && matches!(b[vs], b' ' | b'"' | b'\'') {
+                vs += 1;
+            }
+            while ve > vs && matches!(b[ve - 1], b' ' | b'"' | b'\'' | b'\r') {
+                ve -= 1;
+            }
+            if ve > vs && value_ok(fam, &b[vs..ve]) {
+                sink.push(kind, vs, ve);
+            }
+        }
+        line = le + 1;
+    }
+}
+
+fn ssn_shape(v: &[u8]) -> bool {
+    let (a, g, s) = (number(&v[..3]), number(&v[3..5]), number(&v[5..9]));
+    ssn_valid(a, g, s) && !(900..=999).contains(&a)
+}
+
+fn ssn_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
+    let itin_word = super::text::contains_ci(&b[s..e], "itin")
+        || super::text::contains_ci(&b[s..e], "taxpayer");
+    let limit = line_after(b, e, 32);
+    let Some(d) = b[e..limit]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| e + p)
+    else {
+        return;
+    };
+    let mut digits = [0u8; 9];
+    let mut n = 0;
+    let mut j = d;
+    while j < limit && n < 9 {
+        match b[j] {
+            c @ b'0'..=b'9' => {
+                digits[n] = c;
+                n += 1;
+            }
+            b' ' | b'-' | b'.' if n == 3 || n == 5 => {}
+            _ => break,
+        }
+        j += 1;
+    }
+    if n == 9 && ends_token(b, j) && starts_token(b, d) {
+        let (a, g, s) = (
+            number(&digits[..3]),
+            number(&digits[3..5]),
+            number(&digits[5..]),
+        );
+        if ssn_valid(a, g, s) {
+            sink.push(Kind::UsSsn, d, j);
+        } else if itin_word && itin(a, g) && s != 0 {
+            sink.push(Kind::NationalId, d, j);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families() {
+        assert_eq!(family(b"Reisepass"), Family::Passport);
+        assert_eq!(family(b"NHS number"), Family::Nhs);
+        assert_eq!(family(b"Versichertennummer"), Family::Medical);
+        assert_eq!(family(b"Steuer-ID"), Family::Tax);
+        assert_eq!(family(b"driver's license"), Family::Licence);
+        assert_eq!(family(b"DNI"), Family::Card);
+    }
+
+    #[test]
+    fn values_after_keywords() {
+        let v = |s: &str| value_after(s.as_bytes(), 0, 48).map(|(a, b)| s[a..b].to_string());
+        assert_eq!(v(" Nr.: C01X00T47 bitte").as_deref(), Some("C01X00T47"));
+        assert_eq!(v(" is AB 12 34 56 C, ok").as_deref(), Some("AB 12 34 56 C"));
+        assert_eq!(
+            v(": 1 85 05 78 006 084 91").as_deref(),
+            Some("1 85 05 78 006 084 91")
+        );
+        assert_eq!(v(" number please"), None);
+        assert!(date_like(b"12.03.2019") && !date_like(b"943-476-5919"));
+    }
+}

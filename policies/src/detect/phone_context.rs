@@ -1,0 +1,192 @@
+//! What keeps phone-shaped numbers that are something else out: the words before them and
+//! their table column (tickets, orders, EANs, timestamps), and the drama ranges when the
+//! text is fiction.
+
+use super::text::words;
+use super::Tables;
+
+/// Words before a number that say it is something else: tickets, orders, tracking and build
+/// numbers, timestamps, product codes, coordinates, durations (matched as word prefixes).
+const NOT_PHONE: &[&str] = &[
+    "ticket",
+    "order",
+    "invoice",
+    "tracking",
+    "track",
+    "build",
+    "epoch",
+    "timestamp",
+    "ts",
+    "ean",
+    "isbn",
+    "gtin",
+    "upc",
+    "sku",
+    "serial",
+    "part",
+    "ref",
+    "case",
+    "lat",
+    "lon",
+    "lng",
+    "coord",
+    "duration",
+    "elapsed",
+    "took",
+    "ms",
+    "error",
+    "code",
+    "version",
+    "iban",
+    "account",
+    "konto",
+    "transaction",
+    "txn",
+    "booking",
+    "reservation",
+    "confirmation",
+    "parcel",
+    "shipment",
+    "sendung",
+    "bestell",
+    "auftrag",
+    "rechnung",
+    "kunden",
+    "commande",
+    "facture",
+    "colis",
+    "pedido",
+    "factura",
+    "envío",
+    "ordine",
+    "fattura",
+    "spedizione",
+    "bestelling",
+    "factuur",
+    "zending",
+    "encomenda",
+    "fatura",
+    "pid",
+    "port",
+    "id",
+    "checksum",
+    "hash",
+    "batch",
+    "lot",
+    "job",
+    "run",
+    "pr",
+    "issue",
+    "commit",
+    "bug",
+    "expediente",
+    "dossier",
+    "referencia",
+    "reference",
+    "pratica",
+    "protocollo",
+    "fascicolo",
+    "aktenzeichen",
+    "vorgang",
+    "zaak",
+    "kenmerk",
+    "processo",
+    "ordernummer",
+    "artikel",
+    "article",
+    "produit",
+    "producto",
+    "prodotto",
+    "barcode",
+    "container",
+    "pallet",
+    "vin",
+    "imei",
+    "imsi",
+    "iccid",
+    "tx",
+    "fiscal",
+    "protocolo",
+    "nota",
+];
+
+/// Whether the number at `i` sits in a table column whose header names something else
+/// (`ean`, `serial_prefix`, `order_id`).
+pub(crate) fn column_says_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
+    super::ids::column_label(b, i, tables).is_some_and(|h| {
+        words(h, 0, h.len()).any(|w| {
+            NOT_PHONE
+                .iter()
+                .any(|p| w.len() >= p.len() && w[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+        })
+    })
+}
+
+/// Whether the words on the line just before `i` introduce the number as something else.
+pub(crate) fn labelled_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
+    let mut start = i.saturating_sub(32);
+    if let Some(nl) = memchr::memrchr(b'\n', &b[start..i]) {
+        start += nl + 1;
+    }
+    while start < i && (b[start] & 0xc0) == 0x80 {
+        start += 1;
+    }
+    // Only the last three words count: "order 4711, call me on 0151 ..." is still a phone.
+    let mut last: [&[u8]; 3] = [b"", b"", b""];
+    for w in words(b, start, i) {
+        last = [last[1], last[2], w];
+    }
+    if column_says_otherwise(b, i, tables) {
+        return true;
+    }
+    last.iter().any(|w| {
+        NOT_PHONE.iter().any(|p| {
+            let p = p.as_bytes();
+            w.len() >= p.len()
+                && w[..p.len()].eq_ignore_ascii_case(p)
+                && (p.len() >= 4 || w.len() == p.len())
+        })
+    })
+}
+
+/// Ranges the regulators reserve for drama (NANP 555-01xx, Ofcom's 020 7946 0xxx and
+/// 07700 900xxx), given as national digits.
+pub(crate) fn drama_range(national: &[u8]) -> bool {
+    let n = national.len();
+    (n == 10 && &national[3..6] == b"555" && &national[6..8] == b"01")
+        || (n == 11 && national.starts_with(b"0207946") && national[7] == b'0')
+        || (n == 11 && national.starts_with(b"07700900"))
+}
+
+/// Whether a number is in a drama range and the text frames it as fiction ("for the movie
+/// script"): the one place those ranges are used as intended. Elsewhere they are written as,
+/// and count as, phone numbers.
+pub(crate) fn fictional(b: &[u8], i: usize, national: &[u8]) -> bool {
+    const FICTION: [&str; 12] = [
+        "movie",
+        "film",
+        "script",
+        "screenplay",
+        "novel",
+        "fictional",
+        "fiction",
+        "story",
+        "scene",
+        "episode",
+        "sitcom",
+        "character",
+    ];
+    let start = i.saturating_sub(160);
+    drama_range(national)
+        && words(b, start, (i + 80).min(b.len())).any(|w| super::text::word_in(w, &FICTION))
+}
+
+/// The national form of an international number for the drama-range test.
+pub(crate) fn fictional_intl(b: &[u8], i: usize, d: &[u8]) -> bool {
+    let mut uk = [b'0'; 11];
+    (d.len() == 11 && d[0] == b'1' && fictional(b, i, &d[1..]))
+        || (d.len() == 12 && d.starts_with(b"44") && {
+            uk[1..].copy_from_slice(&d[2..]);
+            fictional(b, i, &uk)
+        })
+}

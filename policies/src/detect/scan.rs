@@ -1,0 +1,246 @@
+//! The scan pipeline: normalise a part where it needs it, match anchors and digit-led
+//! values, decode and scan encoded blobs, map findings back to the original offsets, look at
+//! the seams between consecutive parts, and resolve overlaps.
+
+use super::blobs;
+use super::normalize::Normalized;
+use super::{context, ids, numeric, people, secrets, spelled};
+use super::{Anchor, Detector, Finding, Kind, Sink, Tables};
+
+/// How deep decoded blobs are searched for further blobs.
+const MAX_DEPTH: u8 = 2;
+
+/// Bytes of each part that a seam scan joins: enough for the longest split value (an IBAN
+/// or card number in groups, an e-mail address), small enough to cost nothing.
+const SEAM: usize = 72;
+
+impl Detector {
+    pub(super) fn scan_all<'t>(
+        &self,
+        parts: impl IntoIterator<Item = (usize, &'t str)>,
+    ) -> Vec<Finding> {
+        let mut budget = blobs::DECODE_BUDGET;
+        let mut out = Vec::new();
+        let mut prev: Option<(usize, &str)> = None;
+        for (part, text) in parts {
+            self.scan_text(part, text, 0, &mut budget, &mut out);
+            if let Some(p) = prev {
+                self.scan_seam(p, (part, text), &mut budget, &mut out);
+            }
+            prev = Some((part, text));
+        }
+        resolve_overlaps(&mut out);
+        // A name alone is not sensitive: names stay only beside another finding.
+        people::retain_persons(&mut out);
+        out
+    }
+
+    /// Scans one text, pushing findings (in its own offsets) tagged with `part`.
+    fn scan_text(
+        &self,
+        part: usize,
+        text: &str,
+        depth: u8,
+        budget: &mut usize,
+        out: &mut Vec<Finding>,
+    ) {
+        let first = out.len();
+        let mut norm = Normalized::chars(text);
+        let (has_digit, has_run) = shape(norm.text.as_bytes());
+        let spaced = has_digit && spelled::has_spaced_value(norm.text.as_bytes());
+        let mut hits = people::Hits::default();
+        if self.match_anchors(part, &norm.text, true, has_digit, &mut hits, out) || spaced {
+            if let Some((t, edits)) = spelled::rewrite(&norm.text) {
+                out.truncate(first);
+                hits = people::Hits::default();
+                norm.push(t, edits);
+                self.match_anchors(part, &norm.text, false, true, &mut hits, out);
+            }
+        }
+        let mut sink = Sink {
+            part,
+            out,
+            enabled: &self.enabled,
+            plans: &self.plans,
+            tables: Tables::new((usize::MAX, 0, 0)),
+            versions: &self.versions,
+        };
+        numeric::scan(norm.text.as_bytes(), &mut sink);
+        people::scan(norm.text.as_bytes(), &hits, &mut sink);
+        if depth < MAX_DEPTH && *budget > 0 && has_run {
+            let found = blobs::text_blobs(norm.text.as_bytes(), budget);
+            for (s, e, decoded) in found {
+                let mut inner = Vec::new();
+                self.scan_text(part, &decoded, depth + 1, budget, &mut inner);
+                // The blob is what must go: report each kind found inside over all of it.
+                for f in inner.iter().filter(|f| f.kind != Kind::Person) {
+                    out.push(Finding {
+                        kind: f.kind,
+                        part,
+                        start: s,
+                        end: e,
+                    });
+                }
+            }
+        }
+        if !norm.is_identity() {
+            for f in &mut out[first..] {
+                (f.start, f.end) = norm.map(f.start, f.end);
+            }
+        }
+    }
+
+    /// Runs the anchor automaton; returns whether it saw a spelling to rewrite (only
+    /// looked for when `spellings` is set).
+    fn match_anchors(
+        &self,
+        part: usize,
+        text: &str,
+        spellings: bool,
+        has_digit: bool,
+        people_hits: &mut people::Hits,
+        out: &mut Vec<Finding>,
+    ) -> bool {
+        let mut sink = Sink {
+            part,
+            out,
+            enabled: &self.enabled,
+            plans: &self.plans,
+            tables: Tables::new((usize::MAX, 0, 0)),
+            versions: &self.versions,
+        };
+        let bytes = text.as_bytes();
+        let mut spelled_seen = false;
+        for m in self.anchors.find_iter(bytes) {
+            let anchor = self.anchor_kinds[m.pattern().as_usize()];
+            let (s, e) = (m.start(), m.end());
+            if m.pattern().as_usize() >= self.spelling_from {
+                if spellings && !spelled_seen {
+                    // The marker may start with the space before `at`.
+                    let at = if bytes[s] == b' ' { s + 1 } else { s };
+                    spelled_seen = spelled::starts_spelling(bytes, at)
+                        || spelled::starts_spelling(bytes, s + 1);
+                }
+                continue;
+            }
+            match anchor {
+                Anchor::IdDocument | Anchor::Ssn | Anchor::PhoneWord => {
+                    ids::on_anchor(bytes, s, e, anchor, &mut sink)
+                }
+                Anchor::Prefix => secrets::prefixed(bytes, s, &mut sink),
+                Anchor::People(cue) => people_hits.push(cue, s, e),
+                _ => context::on_anchor(bytes, s, e, anchor, &mut sink),
+            }
+        }
+        if has_digit {
+            for m in self.id_anchors.find_iter(bytes) {
+                let anchor = self.id_anchor_kinds[m.pattern().as_usize()];
+                ids::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink);
+            }
+        }
+        spelled_seen
+    }
+
+    /// Finds values that start at the end of part `a` and continue at the start of part `b`
+    /// (a card number over two messages), joined directly and with a space, and reports
+    /// each in both parts.
+    fn scan_seam(
+        &self,
+        (pa, a): (usize, &str),
+        (pb, b): (usize, &str),
+        budget: &mut usize,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut from = a.len().saturating_sub(SEAM);
+        while !a.is_char_boundary(from) {
+            from += 1;
+        }
+        let mut to = SEAM.min(b.len());
+        while !b.is_char_boundary(to) {
+            to -= 1;
+        }
+        let (tail, head) = (&a[from..], &b[..to]);
+        let touching = |c: Option<char>| c.is_some_and(|c| !c.is_whitespace());
+        if !touching(tail.trim_end().chars().last()) || !touching(head.trim_start().chars().next())
+        {
+            return;
+        }
+        let mut joined = String::with_capacity(tail.len() + head.len() + 1);
+        for sep in ["", " "] {
+            joined.clear();
+            joined.push_str(tail);
+            joined.push_str(sep);
+            joined.push_str(head);
+            let mut found = Vec::new();
+            self.scan_text(pa, &joined, MAX_DEPTH, budget, &mut found);
+            let (cut, resume) = (tail.len(), tail.len() + sep.len());
+            // A name is not split across messages; a seam only ever glues two words into one.
+            for f in found.into_iter().filter(|f| f.kind != Kind::Person) {
+                let (start, end) = (from + f.start, f.end.saturating_sub(resume));
+                if f.start < cut && f.end > resume && start < a.len() && end > 0 {
+                    out.push(Finding {
+                        kind: f.kind,
+                        part: pa,
+                        start,
+                        end: a.len(),
+                    });
+                    out.push(Finding {
+                        kind: f.kind,
+                        part: pb,
+                        start: 0,
+                        end,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Byte classes for [`shape`]: 1 a digit, 2 a base64 character.
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        let b64 = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        t[c] = (b.is_ascii_digit() as u8) | ((b64 as u8) << 1);
+        c += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = class_table();
+
+/// One pass that tells the later ones what they may skip: whether the text has a digit (no
+/// identifier, phone or spelled-out value without one) and a run of base64 characters long
+/// enough to be a blob.
+fn shape(b: &[u8]) -> (bool, bool) {
+    let (mut digit, mut long) = (0u8, false);
+    let mut run = 0usize;
+    for &c in b {
+        let k = CLASS[usize::from(c)];
+        digit |= k & 1;
+        run = if k & 2 != 0 { run + 1 } else { 0 };
+        long |= run >= blobs::MIN_RUN;
+    }
+    (digit != 0, long)
+}
+
+/// Orders findings by part and offset, and of overlapping findings in a part keeps the most
+/// specific (a JWT over a generic secret, a password over the e-mail-like `user:pass@host`),
+/// else the first.
+fn resolve_overlaps(out: &mut Vec<Finding>) {
+    out.sort_unstable_by_key(|f| (f.part, f.start, std::cmp::Reverse(f.end)));
+    let mut keep = 0;
+    for i in 0..out.len() {
+        if keep > 0 && out[i].part == out[keep - 1].part && out[i].start < out[keep - 1].end {
+            if out[i].kind.specificity() > out[keep - 1].kind.specificity() {
+                out[keep - 1] = out[i];
+            }
+            continue;
+        }
+        out[keep] = out[i];
+        keep += 1;
+    }
+    out.truncate(keep);
+}

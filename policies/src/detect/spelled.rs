@@ -1,0 +1,421 @@
+//! The spelling layer of normalisation: `%XX` escapes of URL punctuation, and e-mail
+//! addresses written out to dodge filters (`jane dot doe at gmail dot com`,
+//! `jane(at)web[dot]de`), rewritten to their plain form so the matchers see them.
+
+use super::normalize::{Edit, Rewriter};
+use super::text::run_end;
+
+/// Anchors the automaton reports as `Anchor::Spelling`.
+pub(crate) const ANCHORS: [&str; 14] = [
+    "%",
+    " at ",
+    "[at]",
+    "(at)",
+    "{at}",
+    "<at>",
+    " @ ",
+    "[@]",
+    "(@)",
+    " chiocciola ",
+    " arroba ",
+    " arobase ",
+    " klammeraffe ",
+    " apenstaartje ",
+];
+
+/// Whether `b[i..]` starts a spelling this layer rewrites: a `%XX` escape or an `at` marker.
+/// The anchor pass calls it at `%`, `at` and `@` hits to decide whether the layer is needed.
+pub(crate) fn starts_spelling(b: &[u8], i: usize) -> bool {
+    percent_at(b, i).is_some() || at_marker(b, i).is_some()
+}
+
+/// Whether `b` has a value spelled out character by character (`0 1 5 1 ...`,
+/// `I-T-4-4-...`, `+.3.9.3...`), which the spelling layer joins.
+pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 6 < b.len() {
+        // Jump to the next digit: prose has few.
+        match b[i..].iter().position(u8::is_ascii_digit) {
+            Some(p) => i += p,
+            None => return false,
+        }
+        if i + 6 >= b.len() {
+            return false;
+        }
+        // A spelled-out value starts with a lone character: `0 1 5 1`, not `2024-05`.
+        let lone = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b[i + 2].is_ascii_alphanumeric()
+            && SPACERS.contains(&b[i + 3]);
+        if !lone {
+            i += 1;
+            continue;
+        }
+        // Six single characters in a row with one separator: an IP address or a date has
+        // at most four.
+        if SPACERS.contains(&b[i + 1]) {
+            // Single characters, each followed by one to three separators.
+            let mut p = i;
+            let mut singles = 0;
+            while singles < 6 && b.get(p).is_some_and(u8::is_ascii_alphanumeric) {
+                singles += 1;
+                let q = run_end(b, p + 1, |c| SPACERS.contains(&c));
+                if q - p - 1 == 0 || q - p - 1 > 3 {
+                    break;
+                }
+                p = q;
+            }
+            if singles >= 6 {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+const SPACERS: [u8; 4] = [b' ', b'.', b'-', b'/'];
+
+/// A value spelled out one character at a time starting at `i`: at least eight single
+/// letters or digits (six of them digits), an optional leading `+`, one separator between
+/// each; a different separator (`8 1 7 - 7 8 - ...`) marks a group and becomes `-`.
+/// Returns the end and the joined value.
+fn spaced_value(b: &[u8], i: usize) -> Option<(usize, String)> {
+    if i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'+') {
+        return None;
+    }
+    let single = |k: usize| {
+        b.get(k).is_some_and(u8::is_ascii_alphanumeric)
+            && !b.get(k + 1).is_some_and(u8::is_ascii_alphanumeric)
+    };
+    let mut j = i;
+    let mut out = String::new();
+    if b[j] == b'+' {
+        out.push('+');
+        j += 1;
+        if b.get(j).is_some_and(|c| SPACERS.contains(c)) {
+            j += 1;
+        }
+    }
+    if !single(j) {
+        return None;
+    }
+    let sep = *b.get(j + 1)?;
+    if !SPACERS.contains(&sep) {
+        return None;
+    }
+    let (mut chars, mut digits) = (0, 0);
+    let mut end;
+    loop {
+        out.push(b[j] as char);
+        chars += 1;
+        digits += usize::from(b[j].is_ascii_digit());
+        end = j + 1;
+        // The next separator: the run's own, or a group mark such as ` - `.
+        let k = j + 1;
+        if b.get(k) == Some(&sep) && single(k + 1) {
+            j = k + 1;
+        } else if let Some(m) = (1..=3).find(|m| {
+            let g = &b[k..(k + m).min(b.len())];
+            g.len() == *m && g.iter().all(|c| SPACERS.contains(c)) && g != [sep] && single(k + m)
+        }) {
+            out.push('-');
+            j = k + m;
+        } else {
+            break;
+        }
+    }
+    (chars >= 8 && digits >= 6).then_some((end, out))
+}
+
+/// The spelling layer over `text`; `None` when nothing needs rewriting.
+pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
+    let b = text.as_bytes();
+    let mut w = Rewriter::new(text);
+    let mut done = 0;
+    let mut i = 0;
+    let mut buf = [0u8; 1];
+    let spaced = has_spaced_value(b);
+    while i < b.len() {
+        if spaced && (b[i].is_ascii_alphanumeric() || b[i] == b'+') {
+            if let Some((e, joined)) = spaced_value(b, i) {
+                w.replace(i, e, &joined);
+                done = e;
+                i = e;
+                continue;
+            }
+        }
+        if let Some(c) = percent_at(b, i) {
+            buf[0] = c;
+            w.replace(i, i + 3, std::str::from_utf8(&buf).unwrap_or("%"));
+            done = i + 3;
+            i += 3;
+            continue;
+        }
+        let first = b[i] | 0x20;
+        if matches!(first, b'a' | b'c' | b'k' | b'`') && at_marker(b, i).is_some() {
+            if let Some((s, e, plain)) = spelled_email(b, i, done) {
+                w.replace(s, e, &plain);
+                done = e;
+                i = e;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    w.finish()
+}
+
+/// The byte a `%XX` escape at `i` stands for, when it is URL punctuation that a matcher
+/// needs to see (`%40` in an address, `%2F` in a key).
+fn percent_at(b: &[u8], i: usize) -> Option<u8> {
+    if b.get(i) != Some(&b'%') || i + 2 >= b.len() {
+        return None;
+    }
+    let hex = |c: u8| (c as char).to_digit(16);
+    let v = hex(b[i + 1])? * 16 + hex(b[i + 2])?;
+    let c = u8::try_from(v).ok()?;
+    // Punctuation alone, or anything printable inside a run of escapes (an address encoded
+    // whole: `%6A%6F%72...`).
+    let escape_at =
+        |k: usize| b.get(k) == Some(&b'%') && b.get(k + 1).is_some_and(u8::is_ascii_hexdigit);
+    let in_run = escape_at(i + 3) || (i >= 3 && escape_at(i - 3));
+    (b"@:/+=?&#%!$'()*,;~ ".contains(&c) || (in_run && (0x21..0x7f).contains(&c))).then_some(c)
+}
+
+/// `(marker start, marker end)` of an `at` spelling whose `a`/`@` is at `i`:
+/// `[at]`, `(at)`, `{at}`, `<at>`, ` at `, ` @ `, with any spaces around the brackets.
+/// The flag says whether it is the bare word ` at `, which prose uses all the time.
+fn at_marker(b: &[u8], i: usize) -> Option<(usize, usize, bool)> {
+    AT_WORDS
+        .iter()
+        .find_map(|w| marker(b, i, w.as_bytes(), b'@'))
+}
+
+/// How `@` is spelled out in the languages served.
+const AT_WORDS: [&str; 6] = [
+    "at",
+    "chiocciola",
+    "arroba",
+    "arobase",
+    "klammeraffe",
+    "apenstaartje",
+];
+
+/// How `.` is spelled out in the languages served.
+const DOT_WORDS: [&str; 6] = ["dot", "punto", "point", "punkt", "ponto", "punt"];
+
+fn marker(b: &[u8], i: usize, word: &[u8], sym: u8) -> Option<(usize, usize, bool)> {
+    let n = if b.get(i) == Some(&sym) {
+        1
+    } else if b.len() >= i + word.len() && b[i..i + word.len()].eq_ignore_ascii_case(word) {
+        word.len()
+    } else {
+        return None;
+    };
+    if i == 0 || i + n >= b.len() {
+        return None;
+    }
+    let (before, after) = (b[i - 1], b[i + n]);
+    let spaces_back = |k: usize| {
+        let mut k = k;
+        while k > 0 && b[k - 1] == b' ' {
+            k -= 1;
+        }
+        k
+    };
+    let spaces_on = |k: usize| {
+        let mut k = k;
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        k
+    };
+    let close = match before {
+        b'[' => b']',
+        b'(' => b')',
+        b'{' => b'}',
+        b'<' => b'>',
+        _ => 0,
+    };
+    if close != 0 && after == close {
+        return Some((spaces_back(i - 1), spaces_on(i + n + 1), false));
+    }
+    if before == b' ' && after == b' ' {
+        return Some((spaces_back(i), spaces_on(i + n), n > 1));
+    }
+    None
+}
+
+/// The end of a dot marker (` dot `, `[dot]`, `(.)`) that starts right at `s`.
+fn dot_after(b: &[u8], s: usize) -> Option<usize> {
+    (s..(s + 4).min(b.len())).find_map(|k| {
+        DOT_WORDS
+            .iter()
+            .find_map(|w| marker(b, k, w.as_bytes(), b'.'))
+            .filter(|m| m.0 == s)
+            .map(|m| m.1)
+    })
+}
+
+fn label_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+/// The address whose `at` marker starts at `i`, as `(start, end, plain form)`, not starting
+/// before `floor`.
+fn spelled_email(b: &[u8], i: usize, floor: usize) -> Option<(usize, usize, String)> {
+    let (ms, me, bare) = at_marker(b, i)?;
+    let mut dots = 0;
+    // The local part, backwards: labels joined by `.`, `+` or a dot marker.
+    let mut labels: Vec<(usize, usize)> = Vec::new();
+    let mut j = ms;
+    loop {
+        let mut s = j;
+        while s > floor && (label_char(b[s - 1]) || matches!(b[s - 1], b'.' | b'+' | b'%')) {
+            s -= 1;
+        }
+        if s == j {
+            break;
+        }
+        labels.push((s, j));
+        // A dot marker right before the label: ` dot `, `[dot]`, `(.)`.
+        let Some(t) = dot_marker_ending(b, s, floor) else {
+            break;
+        };
+        dots += 1;
+        j = t;
+    }
+    let (start, _) = *labels.last()?;
+    let mut local = String::new();
+    for (k, (s, e)) in labels.iter().rev().enumerate() {
+        if k > 0 {
+            local.push('.');
+        }
+        local.push_str(std::str::from_utf8(&b[*s..*e]).ok()?);
+    }
+    // The domain, forwards: at least two labels joined by `.` or a dot marker.
+    let mut domain = String::new();
+    let mut j = me;
+    let mut parts = 0;
+    let mut end = me;
+    let mut last_label = (0, 0);
+    loop {
+        let e = super::text::run_end(b, j, |c| c.is_ascii_alphanumeric() || c == b'-');
+        if e == j {
+            break;
+        }
+        if parts > 0 {
+            domain.push('.');
+        }
+        domain.push_str(std::str::from_utf8(&b[j..e]).ok()?);
+        parts += 1;
+        end = e;
+        last_label = (j, e);
+        if b.get(e) == Some(&b'.') && b.get(e + 1).is_some_and(u8::is_ascii_alphanumeric) {
+            j = e + 1;
+        } else if let Some(de) = dot_after(b, e) {
+            dots += 1;
+            j = de;
+        } else {
+            break;
+        }
+    }
+    let tld = &b[last_label.0..last_label.1];
+    if parts < 2 || !(2..=24).contains(&tld.len()) || !tld.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    // Prose says "look at docs.rs" all the time; the bare word counts only with a spelled
+    // dot or a local part shaped like a mailbox (`jane.doe`, `j_doe`, `jdoe85`).
+    let mailbox = local
+        .bytes()
+        .any(|c| c.is_ascii_digit() || b"._+".contains(&c));
+    if bare && dots == 0 && !mailbox {
+        return None;
+    }
+    // "spiked at some point in": with bare words both ways, only a common top-level domain
+    // after a name that is no filler word counts.
+    if bare {
+        const TLDS: [&str; 32] = [
+            "com", "net", "org", "de", "fr", "es", "it", "nl", "pt", "be", "at", "ch", "uk", "co",
+            "io", "eu", "br", "info", "me", "us", "ca", "ie", "lu", "dk", "dev", "app", "ai", "se",
+            "pl", "cat", "biz", "edu",
+        ];
+        const FILLER: [&str; 12] = [
+            "some", "the", "a", "this", "that", "all", "any", "least", "first", "last", "most",
+            "one",
+        ];
+        let first = domain.split('.').next().unwrap_or("");
+        if !TLDS.iter().any(|t| t.as_bytes().eq_ignore_ascii_case(tld))
+            || FILLER.iter().any(|w| w.eq_ignore_ascii_case(first))
+        {
+            return None;
+        }
+    }
+    Some((start, end, format!("{local}@{domain}")))
+}
+
+/// The start of a dot marker that ends right at `e` (before a label), if any.
+fn dot_marker_ending(b: &[u8], e: usize, floor: usize) -> Option<usize> {
+    // The marker's word or bracket sits a few bytes back.
+    (e.saturating_sub(12).max(floor + 1)..e).find_map(|k| {
+        DOT_WORDS
+            .iter()
+            .find_map(|w| marker(b, k, w.as_bytes(), b'.'))
+            .filter(|m| m.1 == e && m.0 >= floor)
+            .map(|m| m.0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spelled(s: &str) -> String {
+        rewrite(s).map_or_else(|| s.to_string(), |(t, _)| t)
+    }
+
+    #[test]
+    fn rewrites_spelled_addresses() {
+        assert_eq!(
+            spelled("mail jane dot doe at gmail dot com now"),
+            "mail jane.doe@gmail.com now"
+        );
+        assert_eq!(spelled("jane(at)web[dot]de"), "jane@web.de");
+        assert_eq!(spelled("j.doe [at] posteo.de"), "j.doe@posteo.de");
+        assert_eq!(spelled("JOHN AT GMAIL DOT COM"), "JOHN@GMAIL.COM");
+        assert_eq!(spelled("write to a.b at web.de"), "write to a.b@web.de");
+    }
+
+    #[test]
+    fn leaves_prose_alone() {
+        for s in [
+            "look at docs.rs for details",
+            "meet at 10.30 at the station",
+            "we are at home",
+            "the file at config.yaml",
+        ] {
+            assert_eq!(spelled(s), s);
+        }
+    }
+
+    #[test]
+    fn joins_spelled_out_values() {
+        assert_eq!(
+            spelled("IBAN: d e 4 4 7 0 1 5 0 0 0 0 3 9 ."),
+            "IBAN: de447015000039 ."
+        );
+        assert_eq!(
+            spelled("SSN 8 1 7 - 7 8 - 6 7 6 4 ok"),
+            "SSN 817-78-6764 ok"
+        );
+        assert_eq!(spelled("tel +.3.9.3.2.9.5.8.0.0.9"), "tel +3932958009");
+        assert_eq!(spelled("I-T-4-4-R-0-2-0-0-8"), "IT44R02008");
+        assert_eq!(spelled("a b c d e f g h i"), "a b c d e f g h i");
+    }
+
+    #[test]
+    fn decodes_url_punctuation() {
+        assert_eq!(spelled("to=jane%40web.de&k=a%2Fb"), "to=jane@web.de&k=a/b");
+        assert_eq!(spelled("50% off, %zz"), "50% off, %zz");
+    }
+}

@@ -1,0 +1,281 @@
+//! Detector-level tests of normalisation, blobs, split values, national ids, phones and
+//! secrets: what each format looks like in a prompt and what must stay benign.
+
+use super::*;
+
+fn found(parts: &[&str]) -> Vec<(Kind, usize, String)> {
+    let d = Detector::new(&DetectorConfig::default()).unwrap();
+    d.scan(parts)
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.part, parts[f.part][f.start..f.end].to_string()))
+        .collect()
+}
+
+#[track_caller]
+fn hit(kind: Kind, text: &str, matched: &str) {
+    let f = found(&[text]);
+    assert!(
+        f.iter().any(|(k, _, m)| *k == kind && m == matched),
+        "expected {kind} '{matched}' in {text:?}, got {f:?}"
+    );
+}
+
+#[track_caller]
+fn miss(text: &str) {
+    let f = found(&[text]);
+    assert!(f.is_empty(), "expected nothing in {text:?}, got {f:?}");
+}
+
+#[test]
+fn obfuscated_values_map_back_to_the_original() {
+    hit(
+        Kind::PaymentCard,
+        "card ４５３２ ０１５１ １２８３ ０３６６ ok",
+        "４５３２ ０１５１ １２８３ ０３６６",
+    );
+    hit(
+        Kind::PaymentCard,
+        "card 4532\u{200B}0151\u{200B}1283\u{200B}0366.",
+        "4532\u{200B}0151\u{200B}1283\u{200B}0366",
+    );
+    hit(
+        Kind::Email,
+        "mail jоhn.smith@gmаil.com now",
+        "jоhn.smith@gmаil.com",
+    );
+    hit(
+        Kind::Email,
+        "write to jane dot doe at gmail dot com",
+        "jane dot doe at gmail dot com",
+    );
+    hit(
+        Kind::Email,
+        "cristina_b15 chiocciola alice punto it",
+        "cristina_b15 chiocciola alice punto it",
+    );
+    hit(
+        Kind::Email,
+        "?u=%6A%6F%65%40%77%65%62%2E%64%65&c=1",
+        "%6A%6F%65%40%77%65%62%2E%64%65",
+    );
+    hit(
+        Kind::Phone,
+        "Handy: 0 1 5 1 2 3 4 5 6 7 8 9",
+        "0 1 5 1 2 3 4 5 6 7 8 9",
+    );
+    hit(
+        Kind::UsSsn,
+        "SSN 8 1 7 - 7 8 - 6 7 6 4",
+        "8 1 7 - 7 8 - 6 7 6 4",
+    );
+    hit(
+        Kind::Iban,
+        "IBAN d e 6 2 3 7 0 4 0 0 4 4 0 5 3 2 0 1 3 0 0 1 ok",
+        "d e 6 2 3 7 0 4 0 0 4 4 0 5 3 2 0 1 3 0 0 1",
+    );
+    miss("spiked at some point in the window; look at docs.rs");
+}
+
+#[test]
+fn values_in_encoded_blobs_report_the_blob() {
+    // base64 of "-----BEGIN RSA PRIVATE KEY-----\n" + a body + END line.
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7k3VqZ9m2bXoY1pL8sT4uW6nC0dF5gH2jK9lM3qR7tY1vB8x\nZ4cN6aS0eD2fG5hJ7kL9mP1oQ3rT6uV8wX0yA2bC4dE6fG8hJ0kL2mN4oP6qR8sT\n-----END RSA PRIVATE KEY-----\n";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(pem);
+    use base64::Engine;
+    let text = format!("tls.key: {b64}\n");
+    hit(Kind::PrivateKey, &text, &b64);
+    // Hex of an address.
+    hit(
+        Kind::Email,
+        "blob=6a616e652e646f6540676d61696c2e636f6d;",
+        "6a616e652e646f6540676d61696c2e636f6d",
+    );
+    miss("sha256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    miss("img data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk");
+}
+
+#[test]
+fn values_split_across_parts_are_found_in_both() {
+    let f = found(&["my card is 4532 0151", "1283 0366 thanks"]);
+    let cards: Vec<_> = f.iter().filter(|x| x.0 == Kind::PaymentCard).collect();
+    assert_eq!(cards.len(), 2, "{f:?}");
+    assert_eq!((cards[0].1, cards[0].2.as_str()), (0, "4532 0151"));
+    assert_eq!((cards[1].1, cards[1].2.as_str()), (1, "1283 0366"));
+    let f = found(&["write to jane.doe@gm", "ail.com please"]);
+    assert!(f.iter().any(|x| x.0 == Kind::Email && x.1 == 1), "{f:?}");
+    assert!(found(&["ends with 4532", "and 0151 starts"]).is_empty());
+}
+
+#[test]
+fn national_ids_with_check_digits() {
+    hit(
+        Kind::NationalId,
+        "Steuer-ID 86 095 742 719",
+        "86 095 742 719",
+    );
+    hit(Kind::NationalId, "Steuer-ID: 86095742719", "86095742719");
+    miss("Steuer-ID: 86095742718");
+    hit(
+        Kind::NationalId,
+        "NIR 1 85 05 78 006 084 91",
+        "1 85 05 78 006 084 91",
+    );
+    hit(
+        Kind::NationalId,
+        "codice fiscale RSSMRA85T10A562S",
+        "RSSMRA85T10A562S",
+    );
+    hit(Kind::NationalId, "CF: RSSMRA85T10A562S", "RSSMRA85T10A562S");
+    miss("codice RSSMRA85T10A562T");
+    hit(Kind::NationalId, "mijn BSN is 111222333", "111222333");
+    miss("mijn BSN is 123456789");
+    hit(Kind::NationalId, "NIF 501964843", "501964843");
+    hit(Kind::NationalId, "CPF 529.982.247-25", "529.982.247-25");
+    miss("CPF 529.982.247-26");
+    hit(Kind::NationalId, "DNI 12345678-Z", "12345678-Z");
+    hit(Kind::NationalId, "AHV 756.9217.0769.85", "756.9217.0769.85");
+    hit(Kind::NationalId, "RRN 93.05.18-223.61", "93.05.18-223.61");
+    hit(Kind::MedicalId, "NHS number 943 476 5919", "943 476 5919");
+    miss("NHS number 943 476 5918");
+    hit(Kind::NationalId, "ITIN 912-70-1234", "912-70-1234");
+    miss("part 912-70-1234 in stock");
+}
+
+#[test]
+fn keyword_ids_and_tables() {
+    hit(
+        Kind::Passport,
+        "numéro de passeport : 12AB34567",
+        "12AB34567",
+    );
+    hit(Kind::Passport, "passaporto YA1234567", "YA1234567");
+    hit(Kind::MedicalId, "MRN: 00482913", "00482913");
+    hit(Kind::MedicalId, "Patienten-ID P-2023-00481", "P-2023-00481");
+    hit(
+        Kind::MedicalId,
+        "Versichertennummer A123456780",
+        "A123456780",
+    );
+    hit(
+        Kind::NationalId,
+        "driver's license number D1234567",
+        "D1234567",
+    );
+    hit(
+        Kind::MedicalId,
+        "id,name,nhs_number\n1,Rosa,9434765919\n",
+        "9434765919",
+    );
+    miss("passport expires 2027-05-01");
+    miss("patient took 1000 mg");
+}
+
+#[test]
+fn phones_against_numbering_plans() {
+    hit(Kind::Phone, "ruf an: 0151 23456789", "0151 23456789");
+    hit(Kind::Phone, "電話 090-1234-5678 まで", "090-1234-5678");
+    hit(Kind::Phone, "bel dan 0641721730", "0641721730");
+    hit(Kind::Phone, "llamad al 648384606 por favor", "648384606");
+    hit(Kind::Phone, "+1 (319) 381-7931", "+1 (319) 381-7931");
+    hit(Kind::Phone, "ring 0044 20 8123 4567", "0044 20 8123 4567");
+    miss("ticket 0151 23456789 closed");
+    miss("tracking number 0641 7217 30");
+    miss("at 06:34:16.00 1294 kubelet");
+    miss("epoch 1700000000000 ms, lat 52.5200 lon 13.4050");
+    miss("sku,ean\nOAK-1,0425149791037\n");
+}
+
+#[test]
+fn vendor_secrets_and_passwords() {
+    hit(
+        Kind::SlackToken,
+        "xapp-1-A0123456789-1234567890123-abcdef0123456789abcdef",
+        "xapp-1-A0123456789-1234567890123-abcdef0123456789abcdef",
+    );
+    hit(
+        Kind::SlackToken,
+        "url https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/a1B2c3D4e5F6g7H8i9J0k1L2",
+        "https://hooks.slack.com/services/T01ABCDEF/B02GHIJKL/a1B2c3D4e5F6g7H8i9J0k1L2",
+    );
+    hit(
+        Kind::GenericSecret,
+        "token glpat-x9Y8w7V6u5T4s3R2q1P0",
+        "glpat-x9Y8w7V6u5T4s3R2q1P0",
+    );
+    hit(
+        Kind::GenericSecret,
+        "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",
+        "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",
+    );
+    hit(
+        Kind::GenericSecret,
+        "npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        "npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    );
+    hit(
+        Kind::GenericSecret,
+        "AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A=;",
+        "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3A=",
+    );
+    hit(
+        Kind::GenericSecret,
+        "SECRET_KEY = \"axowkgeay6bans4q07ykel!3i=y^r9%-e(0s7pevf7\"",
+        "axowkgeay6bans4q07ykel!3i=y^r9%-e(0s7pevf7",
+    );
+    hit(
+        Kind::Password,
+        "curl -u deploy:Xk9#mQ2vL7 https://api.acme.io",
+        "Xk9#mQ2vL7",
+    );
+    hit(
+        Kind::Password,
+        "Authorization: Basic ZGVwbG95OlhrOSNtUTJ2TDc=",
+        "ZGVwbG95OlhrOSNtUTJ2TDc=",
+    );
+    hit(
+        Kind::Password,
+        "<password>19-A=%c#kKd2@^</password>",
+        "19-A=%c#kKd2@^",
+    );
+    hit(
+        Kind::Password,
+        "set my router password to IiXoPT4VtdTLNd3Z6LlQ",
+        "IiXoPT4VtdTLNd3Z6LlQ",
+    );
+    hit(
+        Kind::Password,
+        "mysqldump -u backup -p'7mJC5+deUM8p%EFI' db",
+        "7mJC5+deUM8p%EFI",
+    );
+    miss("curl -u guest:guest http://localhost; Basic Z3Vlc3Q6Z3Vlc3Q=");
+    miss("password = var.db_password; \"private_key_id\": \"O_SEU_PRIVATE_KEY_ID\"");
+    miss("xoxb-your-bot-token and https://hooks.slack.com/services/T000/B000/XXXX");
+}
+
+#[test]
+fn infrastructure_stays_benign() {
+    miss("upgrade to 6.4.2.18, Chrome/124.0.0.0 Safari, .NET 4.8.1.0");
+    miss("resolvers 8.8.8.8 and 1.1.1.1, host 10.0.0.1, 192.168.1.20");
+    miss("sa conta@proj.iam.gserviceaccount.com");
+    miss("test cards 4242 4242 4242 4242 and 4000 0000 0000 0002");
+}
+
+#[test]
+fn vendor_tokens_keep_their_kind_inside_passwords() {
+    hit(
+        Kind::GithubToken,
+        "https://x-access-token:ghp_KoJceXBH42IkQFU960mNhJuAPXOEGvgUsWlY@github.com/o/r",
+        "ghp_KoJceXBH42IkQFU960mNhJuAPXOEGvgUsWlY",
+    );
+    hit(
+        Kind::GenericSecret,
+        "MAIL_PASSWORD=key-bcac82be4777bd538b2bd2aa8fb3d293",
+        "key-bcac82be4777bd538b2bd2aa8fb3d293",
+    );
+    hit(
+        Kind::GenericSecret,
+        "SECRET_KEY=django-insecure-g@(w+gecrk3(x0^mogc%!s6!r5",
+        "django-insecure-g@(w+gecrk3(x0^mogc%!s6!r5",
+    );
+}

@@ -1,0 +1,155 @@
+//! Vendor credentials with a shape of their own (GitLab, npm, Hugging Face, Shopify, PyPI,
+//! Mailgun, DigitalOcean tokens, Slack webhooks) and passwords given on command lines and in
+//! HTTP Basic auth.
+
+use super::secrets::{looks_random, token_char};
+use super::text::{is_alnum, line_after, run_end};
+use super::validate::is_placeholder;
+use super::{Kind, Sink};
+
+/// The length of a vendor prefix (`glpat-`, `npm_`, `hf_`, ...) that `tok` starts with, when
+/// the rest has that vendor's length.
+pub(crate) fn vendor_prefix(tok: &[u8]) -> Option<usize> {
+    const VENDORS: [(&str, usize); 11] = [
+        ("glpat-", 20),
+        ("glptt-", 20),
+        ("npm_", 36),
+        ("hf_", 30),
+        ("shpat_", 32),
+        ("shpss_", 32),
+        ("shpca_", 32),
+        ("shppa_", 32),
+        ("pypi-", 50),
+        ("key-", 32),
+        ("dop_v1_", 64),
+    ];
+    VENDORS.iter().find_map(|(p, min)| {
+        (tok.starts_with(p.as_bytes()) && tok.len() - p.len() >= *min).then_some(p.len())
+    })
+}
+
+/// `hooks.slack.com/services/T…/B…/…` or `/workflows/…`: a webhook URL anyone can post to.
+pub(crate) fn slack_hook(b: &[u8], s: usize, sink: &mut Sink) {
+    let e = run_end(b, s, |c| token_char(c) || c == b'/' || c == b'.');
+    let path = &b[s + 16..e];
+    let segs: Vec<&[u8]> = path
+        .split(|c| *c == b'/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let real = segs.len() >= 3
+        && segs[1..].iter().all(|p| p.len() >= 8)
+        && segs
+            .last()
+            .is_some_and(|p| looks_random(p) || p.len() >= 20 && !is_placeholder(p));
+    if real {
+        let start = if s >= 8 && b[..s].ends_with(b"https://") {
+            s - 8
+        } else {
+            s
+        };
+        sink.push(Kind::SlackToken, start, e);
+    }
+}
+
+/// `curl -u user:password` or `--user user:password`: the password after the colon.
+pub(crate) fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
+    let end = line_after(b, s, 400);
+    let line = &b[s..end];
+    for flag in [&b" -u "[..], b" --user ", b" -u'", b" -u\""] {
+        let Some(p) = memchr::memmem::find(line, flag) else {
+            continue;
+        };
+        let mut vs = s + p + flag.len();
+        if matches!(b.get(vs), Some(b'\'' | b'"')) {
+            vs += 1;
+        }
+        let ve = run_end(b, vs, |c| {
+            !(c.is_ascii_whitespace() || matches!(c, b'\'' | b'"'))
+        });
+        let v = &b[vs..ve];
+        if let Some(colon) = v.iter().position(|c| *c == b':') {
+            let pw = &v[colon + 1..];
+            if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
+                sink.push(Kind::Password, vs + colon + 1, ve);
+            }
+        }
+        return;
+    }
+}
+
+/// `mysql -p'secret'`, `mysqldump -psecret`, `--password=secret`.
+pub(crate) fn mysql_password(b: &[u8], s: usize, sink: &mut Sink) {
+    let end = line_after(b, s, 400);
+    let line = &b[s..end];
+    for flag in [&b" -p"[..], b" --password="] {
+        let Some(p) = memchr::memmem::find(line, flag) else {
+            continue;
+        };
+        let mut vs = s + p + flag.len();
+        let quote = b.get(vs).copied().filter(|c| matches!(c, b'\'' | b'"'));
+        if quote.is_some() {
+            vs += 1;
+        }
+        let ve = run_end(b, vs, |c| match quote {
+            Some(q) => c != q && c != b'\n',
+            None => !c.is_ascii_whitespace(),
+        });
+        let v = &b[vs..ve];
+        if v.len() >= 4 && !is_placeholder(v) && !is_default_password(v) {
+            sink.push(Kind::Password, vs, ve);
+        }
+        return;
+    }
+}
+
+/// `Authorization: Basic <base64 of user:password>`: the blob, when it holds a password.
+pub(crate) fn basic_auth(b: &[u8], vs: usize, sink: &mut Sink) {
+    use base64::Engine;
+    let ve = run_end(b, vs, |c| is_alnum(c) || matches!(c, b'+' | b'/' | b'='));
+    if ve - vs < 8 {
+        return;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(&b[vs..ve]) else {
+        return;
+    };
+    if let Some(colon) = decoded.iter().position(|c| *c == b':') {
+        let pw = &decoded[colon + 1..];
+        if pw.len() >= 3 && !is_placeholder(pw) && !is_default_password(pw) {
+            sink.push(Kind::Password, vs, ve);
+        }
+    }
+}
+
+/// Passwords that ship as defaults and so protect nothing: `postgres`, `guest`, `root`,
+/// `admin`, `changeme`, `demo`, `secret`.
+pub(crate) fn is_default_password(v: &[u8]) -> bool {
+    const DEFAULTS: [&str; 16] = [
+        "postgres", "guest", "root", "admin", "changeme", "demo", "secret", "password", "pass",
+        "test", "user", "default", "letmein", "1234", "12345", "123456",
+    ];
+    DEFAULTS
+        .iter()
+        .any(|d| d.as_bytes().eq_ignore_ascii_case(v))
+}
+
+/// Whether a value starts with a vendor's token prefix: the prefix matcher reports it under
+/// the vendor's kind, which says more than "a password".
+pub(crate) fn vendor_token(v: &[u8]) -> bool {
+    const PREFIXES: [&str; 14] = [
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "xoxp-",
+        "sk-",
+        "sk_live_",
+        "npm_",
+        "hf_",
+        "pypi-",
+        "key-",
+    ];
+    PREFIXES.iter().any(|p| v.starts_with(p.as_bytes())) || vendor_prefix(v).is_some()
+}
