@@ -75,6 +75,16 @@ fn bench(c: &mut Criterion) {
             b.iter(|| detector.scan(black_box(&[t.as_str()])))
         });
     }
+    // The classify step's cost for a typical prompt: 2 KB of prose in one part.
+    let mut prompt = prose();
+    prompt.truncate(2048);
+    while !prompt.is_char_boundary(prompt.len()) {
+        prompt.pop();
+    }
+    g.throughput(Throughput::Bytes(prompt.len() as u64));
+    g.bench_with_input(BenchmarkId::from_parameter("prompt_2k"), &prompt, |b, t| {
+        b.iter(|| detector.scan(black_box(&[t.as_str()])))
+    });
     g.finish();
 }
 
