@@ -2,5 +2,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support: failing loudly is the point
 
 pub mod client;
+pub mod config;
 pub mod fake_openai;
 pub mod gateway;

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tollgate_e2e::client::{chat, TestClient};
+use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{binary, Gateway};
 
@@ -24,40 +25,36 @@ const EMAILS: [&str; 4] = [
 
 /// `cloud` (external) comes first in every route, so only the policy keeps data from it.
 fn config(cloud: &str, local: &str, extra: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-
-[ledger]
-path = "ledger.db"
-batch_max = 1
-
-[backends.cloud]
-kind = "openai"
-zone = "external"
-base_url = "{cloud}"
-models = {{ gpt = {{ licence = "openai-terms", multimodal = true, tools = true }} }}
-
-[backends.local]
-kind = "openai"
-zone = "local"
-base_url = "{local}"
-models = {{ qwen = {{ licence = "Apache-2.0", tools = true }}, vl = {{ licence = "Apache-2.0", multimodal = true }} }}
-
-[routes.auto]
-candidates = ["cloud/gpt", "local/qwen"]
-
-[routes.redacting]
-candidates = ["cloud/gpt", "local/qwen"]
-on_class = {{ confidential = "redact" }}
-
-[routes.vision]
-candidates = ["cloud/gpt", "local/qwen", "local/vl"]
-on_class = {{ confidential = "redact" }}
-{extra}
-"#
-    )
+    Config::new()
+        .extra("[ledger]\npath = \"ledger.db\"\nbatch_max = 1")
+        .backend_with(
+            "cloud",
+            "external",
+            cloud,
+            "gpt = { licence = \"openai-terms\", multimodal = true, tools = true }",
+            "",
+        )
+        .backend_with(
+            "local",
+            "local",
+            local,
+            "qwen = { licence = \"Apache-2.0\", tools = true }, \
+             vl = { licence = \"Apache-2.0\", multimodal = true }",
+            "",
+        )
+        .route("auto", &["cloud/gpt", "local/qwen"])
+        .route_with(
+            "redacting",
+            &["cloud/gpt", "local/qwen"],
+            "on_class = { confidential = \"redact\" }",
+        )
+        .route_with(
+            "vision",
+            &["cloud/gpt", "local/qwen", "local/vl"],
+            "on_class = { confidential = \"redact\" }",
+        )
+        .extra(extra)
+        .build()
 }
 
 async fn start(extra: &str, cloud_behavior: Behavior) -> (FakeOpenAi, FakeOpenAi, Gateway) {

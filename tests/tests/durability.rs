@@ -6,28 +6,16 @@
 use rusqlite::{Connection, OpenFlags};
 use std::sync::Arc;
 use tollgate_e2e::client::{chat, TestClient};
+use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::Gateway;
 
 fn config(upstream: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-
-[ledger]
-path = "ledger.db"
-
-[backends.up]
-kind = "openai"
-zone = "local"
-base_url = "{upstream}"
-models = {{ m = {{ licence = "Apache-2.0" }} }}
-
-[routes.auto]
-candidates = ["up/m"]
-"#
-    )
+    Config::new()
+        .ledger("ledger.db")
+        .backend("up", "local", upstream, &[("m", "Apache-2.0")])
+        .route("auto", &["up/m"])
+        .build()
 }
 
 fn rows(gw: &Gateway) -> i64 {

@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 use tollgate_e2e::client::{chat, TestClient};
+use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{dead_address, Gateway};
 
@@ -14,36 +15,25 @@ const CARD: &str = "4539 1488 0343 6467";
 /// `cloud` is a closed API (external zone) and comes FIRST in route `auto`, so only the
 /// policy keeps sensitive prompts away from it; `local` is a local server.
 fn config(cloud: &str, local: &str, extra: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-
-[backends.cloud]
-kind = "openai"
-zone = "external"
-base_url = "{cloud}"
-models = {{ gpt = {{ licence = "openai-terms" }} }}
-
-[backends.local]
-kind = "openai"
-zone = "local"
-base_url = "{local}"
-timeouts = {{ connect_ms = 300, first_byte_ms = 2000, idle_ms = 2000, total_ms = 5000 }}
-models = {{ qwen = {{ licence = "Apache-2.0" }}, qwen3b = {{ licence = "qwen-research" }}, llama = {{ licence = "llama3" }} }}
-
-[routes.auto]
-candidates = ["cloud/gpt", "local/qwen"]
-
-[routes.mixed]
-candidates = ["local/qwen3b", "local/qwen"]
-
-[routes.redacting]
-candidates = ["cloud/gpt", "local/qwen"]
-on_class = {{ confidential = "redact" }}
-{extra}
-"#
-    )
+    Config::new()
+        .backend("cloud", "external", cloud, &[("gpt", "openai-terms")])
+        .backend_with(
+            "local",
+            "local",
+            local,
+            "qwen = { licence = \"Apache-2.0\" }, qwen3b = { licence = \"qwen-research\" }, \
+             llama = { licence = \"llama3\" }",
+            "timeouts = { connect_ms = 300, first_byte_ms = 2000, idle_ms = 2000, total_ms = 5000 }",
+        )
+        .route("auto", &["cloud/gpt", "local/qwen"])
+        .route("mixed", &["local/qwen3b", "local/qwen"])
+        .route_with(
+            "redacting",
+            &["cloud/gpt", "local/qwen"],
+            "on_class = { confidential = \"redact\" }",
+        )
+        .extra(extra)
+        .build()
 }
 
 async fn fakes() -> (FakeOpenAi, FakeOpenAi) {

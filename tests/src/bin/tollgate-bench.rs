@@ -1,6 +1,11 @@
 //! The gateway overhead benchmark: the same fast fake upstream called directly and through the
 //! real `tollgate` binary, in one run, so the figures are ratios measured side by side.
 //!
+//! By default the gateway runs as a user would run it in front of a closed API: the backend in
+//! the external zone, the detector scanning every request, metrics and the SQLite ledger on,
+//! one worker thread. A second gateway, identical but for `[ledger] enabled = false`, measures
+//! what the ledger adds at the fixed rate.
+//!
 //! `cargo run --release -p tollgate-e2e --bin tollgate-bench -- --help`
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark tool: any failure aborts the run
@@ -27,8 +32,8 @@ struct Args {
     /// Concurrent connections at saturation.
     #[arg(long, default_value_t = 32)]
     connections: usize,
-    /// Requests per second of the fixed-rate latency run.
-    #[arg(long, default_value_t = 500)]
+    /// Requests per second of the fixed-rate latency run (a moderate, realistic load).
+    #[arg(long, default_value_t = 50)]
     rate: u64,
     /// Streamed requests sampled for time to first byte.
     #[arg(long, default_value_t = 300)]
@@ -188,25 +193,31 @@ threads = 1
 
 [backends.fake]
 kind = "openai"
-zone = "local"
+zone = "external"
 base_url = "{}"
-models = {{ bench = {{ licence = "Apache-2.0" }} }}
+models = {{ bench = {{ licence = "openai-terms" }} }}
 
 [routes.bench]
 candidates = ["fake/bench"]
+
+[prices.models."fake/bench"]
+input_per_mtok = 0.15
+output_per_mtok = 0.6
 {}
 "#,
         fake.base_url(),
         args.extra_config
     );
     let gw = Gateway::start(&config);
+    let no_ledger = Gateway::start(&format!("{config}\n[ledger]\nenabled = false\n"));
     let direct = format!("{}/chat/completions", fake.base_url());
     let via = gw.url("/v1/chat/completions");
     std::thread::sleep(Duration::from_millis(300));
     let idle_rss = rss_mb(gw.pid());
 
     println!(
-        "tollgate-bench: 1 gateway worker thread, load generator and fake upstream on 1 thread"
+        "tollgate-bench: closed-API zone, detection, metrics and ledger on; 1 gateway worker \
+         thread; load generator and fake upstream on 1 thread"
     );
     println!("idle RSS of the gateway: {idle_rss:.1} MB");
 
@@ -238,6 +249,20 @@ candidates = ["fake/bench"]
         pct(&v, 0.99) - pct(&d, 0.99)
     );
     println!("gateway CPU per request at fixed rate: {fixed_cpu_ms:.4} ms");
+    let n = fixed_rate(
+        &no_ledger.url("/v1/chat/completions"),
+        args.rate,
+        args.seconds,
+    )
+    .await;
+    let v2 = fixed_rate(&via, args.rate, args.seconds).await;
+    println!(
+        "ledger at {} req/s: p50 without {:.3} ms, with {:.3} ms, added {:.3} ms",
+        args.rate,
+        pct(&n, 0.5),
+        pct(&v2, 0.5),
+        pct(&v2, 0.5) - pct(&n, 0.5)
+    );
 
     let d = first_bytes(&direct, args.stream_samples).await;
     let v = first_bytes(&via, args.stream_samples).await;
