@@ -22,6 +22,7 @@ mod validate;
 
 // The scan pipeline, normalisation and decoding, identifiers and numbering plans.
 mod blobs;
+mod columns;
 mod groups;
 mod id_words;
 mod idcheck;

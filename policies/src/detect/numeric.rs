@@ -170,7 +170,7 @@ fn ssn(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
 fn product_code(b: &[u8], i: usize, tables: &Tables) -> bool {
     const CODES: [&str; 6] = ["ean", "gtin", "isbn", "barcode", "upc", "sku"];
     context_has(b, i, &CODES)
-        || super::ids::column_label(b, i, tables)
+        || super::columns::column_label(b, i, tables)
             .is_some_and(|h| CODES.iter().any(|c| super::text::contains_ci(h, c)))
 }
 
@@ -201,7 +201,7 @@ fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
     if hit {
         return true;
     }
-    if super::ids::column_label(b, i, tables).is_some_and(|h| {
+    if super::columns::column_label(b, i, tables).is_some_and(|h| {
         [
             "version", "ver", "build", "agent", "os", "release", "firmware", "chrome", "office",
         ]

@@ -113,7 +113,7 @@ const NOT_PHONE: &[&str] = &[
 /// Whether the number at `i` sits in a table column whose header names something else
 /// (`ean`, `serial_prefix`, `order_id`).
 pub(crate) fn column_says_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
-    super::ids::column_label(b, i, tables).is_some_and(|h| {
+    super::columns::column_label(b, i, tables).is_some_and(|h| {
         words(h, 0, h.len()).any(|w| {
             NOT_PHONE
                 .iter()

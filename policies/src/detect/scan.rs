@@ -177,7 +177,19 @@ impl Detector {
             // A name is not split across messages; a seam only ever glues two words into one.
             for f in found.into_iter().filter(|f| f.kind != Kind::Person) {
                 let (start, end) = (from + f.start, f.end.saturating_sub(resume));
-                if f.start < cut && f.end > resume && start < a.len() && end > 0 {
+                // A value found whole in either part is not split: the seam only glued a
+                // neighbouring field onto it (`…@libero.it` + `notify`).
+                let whole = |part: usize, s: usize, e: usize| {
+                    out.iter()
+                        .any(|g| g.part == part && g.kind == f.kind && g.start < e && s < g.end)
+                };
+                if f.start < cut
+                    && f.end > resume
+                    && start < a.len()
+                    && end > 0
+                    && !whole(pa, start, a.len())
+                    && !whole(pb, 0, end)
+                {
                     out.push(Finding {
                         kind: f.kind,
                         part: pa,

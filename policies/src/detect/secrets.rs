@@ -3,7 +3,8 @@
 
 use super::text::{contains_ci, is_alnum, line_after, run_end, run_start};
 use super::validate::{
-    char_classes, entropy, is_documented_example, is_hex, is_placeholder, is_uuid,
+    char_classes, entropy, is_documented_example, is_hex, is_placeholder, is_uuid, looks_random,
+    token_char,
 };
 use super::vendors::{
     basic_auth, curl_user, is_default_password, mysql_password, slack_hook, vendor_prefix,
@@ -47,19 +48,6 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     t.extend(PASSWORD_WORDS.iter().map(|p| (*p, PasswordName)));
     t.extend(["private_key_id", "client_secret", "refresh_token"].map(|p| (p, SecretName)));
     t
-}
-
-pub(crate) fn token_char(c: u8) -> bool {
-    is_alnum(c) || c == b'_' || c == b'-'
-}
-
-/// Random enough to be a real credential rather than a word or a placeholder.
-pub(crate) fn looks_random(v: &[u8]) -> bool {
-    v.iter().any(u8::is_ascii_digit)
-        && v.iter().any(u8::is_ascii_alphabetic)
-        && entropy(v) >= 3.0
-        && !is_placeholder(v)
-        && !is_documented_example(v)
 }
 
 /// A token starting with a vendor prefix at `s` (matched case-insensitively; checked here

@@ -279,3 +279,14 @@ fn vendor_tokens_keep_their_kind_inside_passwords() {
         "django-insecure-g@(w+gecrk3(x0^mogc%!s6!r5",
     );
 }
+
+#[test]
+fn a_seam_does_not_extend_a_value_found_whole() {
+    let d = Detector::new(&DetectorConfig::default()).unwrap();
+    let r = d.scan(&["mail p.rossi@libero.it", "notify"]);
+    assert!(r.findings.iter().all(|f| f.part == 0), "{:?}", r.findings);
+    // A value split over two parts is still found in both.
+    let r = d.scan(&["my card is 4539 1488", "0343 6467 thanks"]);
+    let parts: Vec<usize> = r.findings.iter().map(|f| f.part).collect();
+    assert_eq!(parts, [0, 1], "{:?}", r.findings);
+}

@@ -1,5 +1,6 @@
 //! Checksums, valid ranges, placeholders and documented example values.
 
+use super::text::is_alnum;
 use std::net::Ipv6Addr;
 
 /// Luhn checksum over ASCII digits.
@@ -412,4 +413,18 @@ pub(crate) fn is_documented_example(v: &[u8]) -> bool {
     ];
     EXAMPLES.iter().any(|e| super::text::contains_ci(v, e))
         || super::text::contains_ci(v, "EXAMPLE")
+}
+
+/// A byte of a token: letters, digits, `_` and `-`.
+pub(crate) fn token_char(c: u8) -> bool {
+    is_alnum(c) || c == b'_' || c == b'-'
+}
+
+/// Random enough to be a real credential rather than a word or a placeholder.
+pub(crate) fn looks_random(v: &[u8]) -> bool {
+    v.iter().any(u8::is_ascii_digit)
+        && v.iter().any(u8::is_ascii_alphabetic)
+        && entropy(v) >= 3.0
+        && !is_placeholder(v)
+        && !is_documented_example(v)
 }

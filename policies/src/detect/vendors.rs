@@ -2,9 +2,9 @@
 //! Mailgun, DigitalOcean tokens, Slack webhooks) and passwords given on command lines and in
 //! HTTP Basic auth.
 
-use super::secrets::{looks_random, token_char};
 use super::text::{is_alnum, line_after, run_end};
 use super::validate::is_placeholder;
+use super::validate::{looks_random, token_char};
 use super::{Kind, Sink};
 
 /// The length of a vendor prefix (`glpat-`, `npm_`, `hf_`, ...) that `tok` starts with, when
