@@ -68,6 +68,18 @@ impl Response {
             })
             .collect()
     }
+
+    /// The assistant's answer: the streamed deltas joined, or the whole answer's message.
+    pub fn answer(&self, stream: bool) -> String {
+        if stream {
+            self.streamed_content()
+        } else {
+            self.json()["choices"][0]["message"]["content"]
+                .as_str()
+                .expect("a chat completion with message content")
+                .to_string()
+        }
+    }
 }
 
 /// A keep-alive HTTP/1.1 client.

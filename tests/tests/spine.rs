@@ -186,14 +186,7 @@ async fn fails_over(first: Behavior) {
             .await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(r.header("x-tollgate-backend"), Some("secondary"));
-        let content = if stream {
-            r.streamed_content()
-        } else {
-            r.json()["choices"][0]["message"]["content"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        };
+        let content = r.answer(stream);
         assert_eq!(content, "Hello from the secondary backend");
     }
     assert_eq!(b.received().len(), 2);

@@ -1,7 +1,9 @@
 use super::*;
 
-fn detector() -> Detector {
-    Detector::new(&DetectorConfig::default()).unwrap()
+/// One detector for the detector tests: building its automata is the slow part.
+pub(super) fn detector() -> &'static Detector {
+    static D: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
+    D.get_or_init(|| Detector::new(&DetectorConfig::default()).unwrap())
 }
 
 /// The kinds found in `text`, with the matched text, for assertions.
@@ -15,7 +17,7 @@ fn found(text: &str) -> Vec<(Kind, String)> {
 }
 
 #[track_caller]
-fn hit(kind: Kind, text: &str, matched: &str) {
+pub(super) fn hit(kind: Kind, text: &str, matched: &str) {
     let f = found(text);
     assert!(
         f.iter().any(|(k, m)| *k == kind && m == matched),
@@ -24,7 +26,7 @@ fn hit(kind: Kind, text: &str, matched: &str) {
 }
 
 #[track_caller]
-fn miss(text: &str) {
+pub(super) fn miss(text: &str) {
     let f = found(text);
     assert!(f.is_empty(), "expected nothing in {text:?}, got {f:?}");
 }

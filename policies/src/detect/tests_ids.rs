@@ -3,28 +3,16 @@
 
 use super::*;
 
+use super::tests::{detector, hit, miss};
+
+/// The kinds found in each part, with the part and the matched text.
 fn found(parts: &[&str]) -> Vec<(Kind, usize, String)> {
-    let d = Detector::new(&DetectorConfig::default()).unwrap();
-    d.scan(parts)
+    detector()
+        .scan(parts)
         .findings
         .iter()
         .map(|f| (f.kind, f.part, parts[f.part][f.start..f.end].to_string()))
         .collect()
-}
-
-#[track_caller]
-fn hit(kind: Kind, text: &str, matched: &str) {
-    let f = found(&[text]);
-    assert!(
-        f.iter().any(|(k, _, m)| *k == kind && m == matched),
-        "expected {kind} '{matched}' in {text:?}, got {f:?}"
-    );
-}
-
-#[track_caller]
-fn miss(text: &str) {
-    let f = found(&[text]);
-    assert!(f.is_empty(), "expected nothing in {text:?}, got {f:?}");
 }
 
 #[test]
