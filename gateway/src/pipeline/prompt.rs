@@ -28,6 +28,17 @@ const ENUM_KEYS: &[&str] = &[
     "format",
 ];
 
+/// Top-level numeric parameters: never user data, and a redaction placeholder (a string) in
+/// their place would make the request invalid.
+const NUMERIC_PARAMS: &[&str] = &[
+    "seed",
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "top_logprobs",
+    "dimensions",
+];
+
 /// Content part types that carry text.
 const TEXT_PART_TYPES: &[&str] = &["text", "input_text", "output_text", "refusal"];
 
@@ -134,7 +145,10 @@ fn walk<'b>(
         path.pop();
     }
     for (k, v) in body {
-        if k == "messages" || ENUM_KEYS.contains(&k.as_str()) {
+        if k == "messages"
+            || ENUM_KEYS.contains(&k.as_str())
+            || (NUMERIC_PARAMS.contains(&k.as_str()) && v.is_number())
+        {
             continue;
         }
         path.push(Seg::Key(k));
@@ -216,7 +230,7 @@ mod tests {
 
     fn body() -> Map<String, Value> {
         serde_json::from_str(
-            r#"{"model":"auto","user":"u-jonas","temperature":0.2,"seed":4915123456789,
+            r#"{"model":"auto","user":"u-jonas","temperature":0.2,"seed":4915123456789,"x_phone":4915123456789,
                 "metadata":{"note":"call +49 151 23456789"},
                 "tools":[{"type":"function","function":{"name":"lookup","description":"find a/b",
                   "parameters":{"type":"object","properties":{"q":{"type":"string","enum":["x@y.de"],"default":"dflt"}}}}}],
@@ -312,9 +326,10 @@ mod tests {
         for (i, t) in again.texts().iter().enumerate() {
             assert!(t.starts_with(&format!("{i}:")), "{i}: {t}");
         }
-        // A number that is rewritten becomes a string.
-        assert!(out["seed"]
+        // A number that is rewritten becomes a string; numeric parameters are never touched.
+        assert!(out["x_phone"]
             .as_str()
             .is_some_and(|s| s.ends_with(":4915123456789")));
+        assert_eq!(out["seed"], 4915123456789_u64);
     }
 }
