@@ -1,12 +1,7 @@
 //! Names and street addresses, per language, with the benign near-misses.
 
-use crate::detect::{Detector, DetectorConfig, Kind};
-
-/// One detector for all tests: building the automaton is the slow part.
-pub(super) fn detector() -> &'static Detector {
-    static D: std::sync::OnceLock<Detector> = std::sync::OnceLock::new();
-    D.get_or_init(|| Detector::new(&DetectorConfig::default()).unwrap())
-}
+pub(super) use crate::detect::tests::detector;
+use crate::detect::Kind;
 
 /// The findings in `text`, with the matched text. A second part holding an e-mail address
 /// keeps person findings, which are dropped from requests with nothing else sensitive.
