@@ -117,8 +117,15 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // At trace level these crates print whole request and response heads, API keys
+    // included; capped at debug, whatever TOLLGATE_LOG asks, no level logs a credential.
+    for target in ["pingora_core", "pingora_proxy", "hyper", "hyper_util", "h2"] {
+        if let Ok(cap) = format!("{target}=debug").parse() {
+            filter = filter.add_directive(cap);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -127,7 +134,7 @@ fn init_logging() {
 
 fn serve(path: &std::path::Path) -> ExitCode {
     init_logging();
-    let config = match config::load(path) {
+    let mut config = match config::load(path) {
         Ok(c) => c,
         Err(errors) => {
             eprintln!(
@@ -144,6 +151,9 @@ fn serve(path: &std::path::Path) -> ExitCode {
         tracing::warn!(
             "no [tenants] configured: requests are served without API keys (loopback listeners only)"
         );
+    }
+    if let Some(w) = server::fit_connections(&mut config.server.connections) {
+        tracing::warn!("{w}");
     }
     let gw = match Gateway::build(config) {
         Ok(gw) => Arc::new(gw),

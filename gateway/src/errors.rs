@@ -105,7 +105,10 @@ impl ApiError {
     pub fn keeps_connection(&self) -> bool {
         !matches!(
             self.code,
-            ErrorCode::BodyTooLarge | ErrorCode::BodyReadFailed | ErrorCode::ServerShuttingDown
+            ErrorCode::BodyTooLarge
+                | ErrorCode::BodyReadFailed
+                | ErrorCode::RequestTimeout
+                | ErrorCode::ServerShuttingDown
         )
     }
 
@@ -155,6 +158,36 @@ impl ApiError {
                 "request body is larger than the limit of {limit} bytes (server.max_body_bytes)"
             ),
         )
+    }
+
+    /// 408: the client sent its head or body too slowly.
+    pub fn request_timeout(what: &str) -> Self {
+        Self::new(
+            408,
+            ErrorCode::RequestTimeout,
+            format!("the request {what} did not arrive in time; the connection is closed"),
+        )
+    }
+
+    /// 503: the listener holds `server.max_connections` connections.
+    pub fn too_many_connections(max: usize) -> Self {
+        Self::new(
+            503,
+            ErrorCode::TooManyConnections,
+            format!("the gateway holds its limit of {max} connections (server.max_connections); retry shortly"),
+        )
+        .with_retry_after(1)
+    }
+
+    /// 503: the server stopped before the request was done (its grace period ran out).
+    pub fn shutting_down() -> Self {
+        Self::new(
+            503,
+            ErrorCode::ServerShuttingDown,
+            "the gateway is shutting down and its grace period ran out before this request \
+             finished; retry on another instance",
+        )
+        .with_retry_after(1)
     }
 
     /// 499: the client closed the connection before the answer (nginx's convention); never
@@ -287,6 +320,28 @@ impl ApiError {
             obj.insert((*key).to_string(), value.clone());
         }
         Bytes::from(json!({ "error": error }).to_string())
+    }
+
+    /// The whole HTTP/1.1 response, for refusals made before pingora has a session (the
+    /// connection's head was refused, or the listener is full). The connection closes after it.
+    pub fn raw_response(&self) -> Vec<u8> {
+        let body = self.body();
+        let reason = http::StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        let mut out = format!(
+            "HTTP/1.1 {} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+            self.status,
+            body.len()
+        );
+        if let Some(secs) = self.retry_after {
+            out.push_str(&format!("retry-after: {secs}\r\n"));
+        }
+        out.push_str("\r\n");
+        let mut out = out.into_bytes();
+        out.extend_from_slice(&body);
+        out
     }
 
     /// The error as one SSE event, for failures after a stream has started.

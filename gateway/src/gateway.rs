@@ -32,6 +32,8 @@ pub struct Gateway {
     next_id: AtomicU64,
     /// Metrics, ledger and budgets.
     pub meter: crate::meter::Meter,
+    /// Requests in flight, for a shutdown that waits for them and then ends them.
+    pub drain: crate::drain::Drain,
 }
 
 impl Gateway {
@@ -98,6 +100,7 @@ impl Gateway {
             shutting_down: AtomicBool::new(false),
             id_prefix,
             next_id: AtomicU64::new(1),
+            drain: crate::drain::Drain::default(),
             meter,
         })
     }

@@ -8,6 +8,8 @@ pub mod backends;
 pub mod cli;
 pub mod cli_policy;
 pub mod config;
+pub mod conn;
+pub mod drain;
 pub mod errors;
 pub mod gateway;
 pub mod health;

@@ -5,6 +5,7 @@
 //! `request_filter` through its own pipeline and client, returning `Ok(true)`.
 
 use crate::admin::AdminHandler;
+use crate::conn::Door;
 use crate::gateway::Gateway;
 use crate::pipeline;
 use async_trait::async_trait;
@@ -12,10 +13,15 @@ use pingora::apps::HttpServerOptions;
 use pingora::prelude::*;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{ListenFds, RunArgs, ShutdownWatch};
+use pingora::services::listening::Service;
 use pingora::services::{ServiceReadyNotifier, ServiceWithDependents};
 use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Connections the admin listener holds at once (scrapers and probes, not clients).
+const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// The pingora handler: every request goes through [`pipeline::serve`].
 pub struct Handler {
@@ -93,12 +99,9 @@ impl<S: ServiceWithDependents> ServiceWithDependents for PreBound<S> {
             let gw = gw.clone();
             let mut watch = shutdown.clone();
             tokio::spawn(async move {
-                while !*watch.borrow() {
-                    if watch.changed().await.is_err() {
-                        break;
-                    }
+                if watch.wait_for(|stopping| *stopping).await.is_ok() {
+                    drain_and_exit(&gw).await;
                 }
-                gw.begin_shutdown();
             });
         }
         self.inner
@@ -113,6 +116,56 @@ impl<S: ServiceWithDependents> ServiceWithDependents for PreBound<S> {
     fn threads(&self) -> Option<usize> {
         self.inner.threads()
     }
+}
+
+/// Descriptors kept out of the connection cap: the admin listener's, refusals still lingering,
+/// the ledger, model files.
+const FD_RESERVE: u64 = 512;
+
+/// Raises the open-file limit to its hard maximum, then lowers `max_connections` if it does
+/// not fit: each connection may hold a backend connection too, and at the cap the listener
+/// must still have descriptors to accept (and refuse) with. Returns a warning when it lowered.
+pub fn fit_connections(limits: &mut crate::config::ConnLimits) -> Option<String> {
+    let files = rlimit::increase_nofile_limit(u64::MAX).ok()?;
+    let fits = usize::try_from(files.saturating_sub(FD_RESERVE) / 2)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if limits.max_connections <= fits {
+        return None;
+    }
+    let asked = limits.max_connections;
+    limits.max_connections = fits;
+    Some(format!(
+        "server.max_connections = {asked} does not fit the open-file limit of {files}: \
+         serving at most {fits} connections (raise `ulimit -n` for more)"
+    ))
+}
+
+/// Time the requests cut at the end of the grace period get to write their endings and rows.
+const CUT_WAIT: Duration = Duration::from_secs(2);
+
+/// After SIGTERM (the listeners have stopped accepting): waits for the requests in flight,
+/// at most the grace period; ends those still running (an error event, or a 503) and waits
+/// for their rows; commits the ledger; exits. pingora would sleep out the whole grace
+/// period; its own grace is only a backstop here (see [`run`]).
+async fn drain_and_exit(gw: &Gateway) {
+    gw.begin_shutdown();
+    let grace = Duration::from_secs(gw.config.server.grace_period_seconds);
+    tracing::info!(
+        in_flight = gw.drain.in_flight(),
+        "shutting down: waiting up to {grace:?} for requests in flight"
+    );
+    if !gw.drain.until_idle(grace).await {
+        tracing::warn!(
+            in_flight = gw.drain.in_flight(),
+            "grace period over: ending the requests still in flight"
+        );
+        gw.drain.cut_now();
+        gw.drain.until_idle(CUT_WAIT).await;
+    }
+    gw.meter.close();
+    tracing::info!("shut down");
+    std::process::exit(0);
 }
 
 /// Binds `[server] admin_listen`, when configured (see [`bind_all`]).
@@ -133,21 +186,19 @@ pub fn run(
 ) {
     let conf = ServerConf {
         threads: gw.config.server.threads,
-        grace_period_seconds: Some(gw.config.server.grace_period_seconds),
-        graceful_shutdown_timeout_seconds: Some(gw.config.server.grace_period_seconds.max(1)),
+        // A backstop only: `drain_and_exit` ends the process once nothing is in flight.
+        grace_period_seconds: Some(gw.config.server.grace_period_seconds + CUT_WAIT.as_secs() + 1),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
-    let mut service = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Handler { gw: gw.clone() },
-        "tollgate",
-    );
-    if let Some(app) = service.app_logic_mut() {
-        let mut options = HttpServerOptions::default();
-        options.h2c = true;
-        app.server_options = Some(options);
-    }
+    let limits = gw.config.server.connections;
+    let mut proxy = pingora::proxy::http_proxy(&server.configuration, Handler { gw: gw.clone() });
+    let mut options = HttpServerOptions::default();
+    options.h2c = true;
+    options.h2_idle_timeout = Some(limits.idle_timeout);
+    proxy.server_options = Some(options);
+    let mut service = Service::new("tollgate".to_string(), Door::new(proxy, limits, true));
     let mut sockets = Vec::new();
     for (addr, listener) in listeners {
         let key = addr.to_string();
@@ -160,10 +211,17 @@ pub fn run(
         readiness: Some(gw.clone()),
     });
     if let Some((addr, listener)) = admin {
-        let mut admin_service = pingora::proxy::http_proxy_service_with_name(
-            &server.configuration,
-            AdminHandler::new(gw.clone()),
-            "tollgate-admin",
+        let proxy =
+            pingora::proxy::http_proxy(&server.configuration, AdminHandler::new(gw.clone()));
+        // The admin listener has its own, smaller allowance: a flood of API connections
+        // never keeps `/healthz` and `/metrics` from answering.
+        let admin_limits = crate::config::ConnLimits {
+            max_connections: ADMIN_MAX_CONNECTIONS,
+            ..limits
+        };
+        let mut admin_service = Service::new(
+            "tollgate-admin".to_string(),
+            Door::new(proxy, admin_limits, false),
         );
         admin_service.threads = Some(1);
         let key = addr.to_string();

@@ -69,8 +69,19 @@ pub enum ErrorCode {
     BodyTooLarge,
     /// The body could not be read.
     BodyReadFailed,
-    /// Known path, wrong method.
+    /// Known path, wrong method (or a method the gateway never serves, like `CONNECT`).
     MethodNotAllowed,
+    /// The request head is not HTTP/1.x that reads one way only (bad syntax, a length that is
+    /// not a number, two lengths, a length beside chunked).
+    MalformedHttp,
+    /// The request head has too many fields or bytes.
+    HeadersTooLarge,
+    /// The request target is too long.
+    UriTooLong,
+    /// The client sent its head or body too slowly.
+    RequestTimeout,
+    /// The listener holds as many connections as it may.
+    TooManyConnections,
     /// Unknown path.
     UnknownUrl,
     /// `model` is neither a route nor a `BACKEND/MODEL`.
@@ -125,6 +136,11 @@ impl ErrorCode {
             ErrorCode::BodyTooLarge => "body_too_large",
             ErrorCode::BodyReadFailed => "body_read_failed",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::MalformedHttp => "malformed_http",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::RequestTimeout => "request_timeout",
+            ErrorCode::TooManyConnections => "too_many_connections",
             ErrorCode::UnknownUrl => "unknown_url",
             ErrorCode::ModelNotFound => "model_not_found",
             ErrorCode::InvalidApiKey => "invalid_api_key",
@@ -157,6 +173,10 @@ impl ErrorCode {
             | ErrorCode::BodyTooLarge
             | ErrorCode::BodyReadFailed
             | ErrorCode::MethodNotAllowed
+            | ErrorCode::MalformedHttp
+            | ErrorCode::HeadersTooLarge
+            | ErrorCode::UriTooLong
+            | ErrorCode::RequestTimeout
             | ErrorCode::UnknownUrl
             | ErrorCode::ModelNotFound
             | ErrorCode::InvalidApiKey
@@ -169,6 +189,7 @@ impl ErrorCode {
             | ErrorCode::BudgetExceeded
             | ErrorCode::NotReady
             | ErrorCode::ServerShuttingDown
+            | ErrorCode::TooManyConnections
             | ErrorCode::Cancelled
             | ErrorCode::InternalError => Origin::Gateway,
             ErrorCode::BackendsBusy
@@ -194,6 +215,7 @@ impl ErrorCode {
             ErrorCode::NoHealthyBackend
             | ErrorCode::NotReady
             | ErrorCode::ServerShuttingDown
+            | ErrorCode::TooManyConnections
             | ErrorCode::Cancelled
             | ErrorCode::ClientClosedRequest
             | ErrorCode::BackendsTimedOut
@@ -205,6 +227,10 @@ impl ErrorCode {
             | ErrorCode::BodyTooLarge
             | ErrorCode::BodyReadFailed
             | ErrorCode::MethodNotAllowed
+            | ErrorCode::MalformedHttp
+            | ErrorCode::HeadersTooLarge
+            | ErrorCode::UriTooLong
+            | ErrorCode::RequestTimeout
             | ErrorCode::UnknownUrl
             | ErrorCode::ModelNotFound
             | ErrorCode::NoCapableBackend

@@ -86,6 +86,14 @@ impl Config {
         self.route_with(name, candidates, "")
     }
 
+    /// A `[server]` setting, e.g. `max_connections = 4`.
+    pub fn server(mut self, setting: &str) -> Config {
+        let end = self.text.find("\n\n").unwrap_or(self.text.len());
+        let at = if end == self.text.len() { end } else { end + 1 };
+        self.text.insert_str(at, &format!("{setting}\n"));
+        self
+    }
+
     /// The ledger at `path` (relative to the gateway's temporary folder).
     pub fn ledger(self, path: &str) -> Config {
         self.extra(&format!("[ledger]\npath = \"{path}\"\n"))
@@ -122,7 +130,9 @@ mod tests {
             )
             .route_with("r", &["a/m", "a/n"], "strategy = \"cheapest\"")
             .ledger("l.db")
+            .server("max_connections = 4")
             .build();
+        assert!(toml.starts_with("[server]\nlisten = \"127.0.0.1:0\"\nmax_connections = 4\n\n"));
         assert!(toml.starts_with("[server]\nlisten = \"127.0.0.1:0\"\n"));
         assert!(toml.contains(
             "[backends.a]\nkind = \"openai\"\nzone = \"local\"\nbase_url = \"http://127.0.0.1:1/v1\"\n\

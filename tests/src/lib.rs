@@ -5,3 +5,4 @@ pub mod client;
 pub mod config;
 pub mod fake_openai;
 pub mod gateway;
+pub mod raw;

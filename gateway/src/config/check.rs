@@ -1,9 +1,9 @@
 //! Turning the raw file into a checked [`Config`]: every error is collected with its path.
 
 use super::raw::{BackendKind, RawBackend, RawConfig, RawRoute, RawTenant};
-use super::{ConfigError, ConfigErrors};
+use super::server::{check_server, Server};
+use super::{ConfigErrors, Errors};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tollgate_adapters::on_device::OnDeviceConfig;
 use tollgate_adapters::Timeouts;
@@ -40,20 +40,6 @@ pub struct Config {
 }
 
 /// `[server]`, checked.
-#[derive(Debug, Clone)]
-pub struct Server {
-    /// API listeners.
-    pub listen: Vec<SocketAddr>,
-    /// Admin listener.
-    pub admin_listen: Option<SocketAddr>,
-    /// Largest request body in bytes.
-    pub max_body_bytes: usize,
-    /// Server worker threads.
-    pub threads: usize,
-    /// Seconds in-flight requests get on shutdown.
-    pub grace_period_seconds: u64,
-}
-
 /// A backend, checked.
 #[derive(Debug, Clone)]
 pub struct Backend {
@@ -171,19 +157,6 @@ impl Config {
     }
 }
 
-/// Collects errors with their paths while checking.
-#[derive(Default)]
-struct Errors(Vec<ConfigError>);
-
-impl Errors {
-    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(ConfigError {
-            path: path.into(),
-            message: message.into(),
-        });
-    }
-}
-
 pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErrors> {
     let mut errors = Errors::default();
     let mut warnings = Vec::new();
@@ -238,54 +211,24 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
              listen on loopback addresses only, or add [tenants]",
         );
     }
+    if config.tenants.is_empty()
+        && config
+            .server
+            .admin_listen
+            .is_some_and(|a| !a.ip().is_loopback())
+    {
+        // `/metrics` names routes, models and spend: with no keys anywhere, it stays as
+        // private as the API itself.
+        errors.add(
+            "server.admin_listen",
+            "no tenants are configured, so nothing on this machine is authenticated: \
+             put the admin listener on a loopback address, or add [tenants]",
+        );
+    }
     if errors.0.is_empty() {
         Ok(config)
     } else {
         Err(ConfigErrors(errors.0))
-    }
-}
-
-fn check_server(raw: &RawConfig, errors: &mut Errors) -> Server {
-    let s = &raw.server;
-    let listen: Vec<SocketAddr> = s
-        .listen
-        .to_vec()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| parse_addr(a, &format!("server.listen[{i}]"), errors))
-        .collect();
-    if listen.is_empty() && errors.0.is_empty() {
-        errors.add("server.listen", "at least one listen address is needed");
-    }
-    let admin_listen = s
-        .admin_listen
-        .as_deref()
-        .and_then(|a| parse_addr(a, "server.admin_listen", errors));
-    if s.max_body_bytes == 0 {
-        errors.add("server.max_body_bytes", "must be greater than 0");
-    }
-    if s.threads == 0 {
-        errors.add("server.threads", "must be at least 1");
-    }
-    Server {
-        listen,
-        admin_listen,
-        max_body_bytes: s.max_body_bytes,
-        threads: s.threads,
-        grace_period_seconds: s.grace_period_seconds,
-    }
-}
-
-fn parse_addr(a: &str, path: &str, errors: &mut Errors) -> Option<SocketAddr> {
-    match a.parse() {
-        Ok(addr) => Some(addr),
-        Err(_) => {
-            errors.add(
-                path,
-                format!("'{a}' is not a socket address like 127.0.0.1:8000"),
-            );
-            None
-        }
     }
 }
 

@@ -5,8 +5,10 @@ mod check;
 pub mod env;
 mod metering;
 pub mod raw;
+mod server;
 
-pub use check::{Backend, Candidate, Config, Model, Route, Server, Tenant};
+pub use check::{Backend, Candidate, Config, Model, Route, Tenant};
+pub use server::{ConnLimits, Server};
 
 use figment::providers::{Format, Toml};
 use figment::Figment;
@@ -29,6 +31,19 @@ impl fmt::Display for ConfigError {
         } else {
             write!(f, "{}: {}", self.path, self.message)
         }
+    }
+}
+
+/// Collects errors with their paths while checking.
+#[derive(Default)]
+pub(crate) struct Errors(pub(crate) Vec<ConfigError>);
+
+impl Errors {
+    pub(crate) fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 }
 

@@ -53,6 +53,24 @@ pub struct RawServer {
     pub grace_period_seconds: u64,
     /// The use licence rules assume for requests when no tenants are configured.
     pub anonymous_use: Use,
+    /// Connections the API listeners hold open at once; past it, new ones get a 503 and close.
+    pub max_connections: usize,
+    /// Milliseconds a client has to send a whole request head, from its connection or its
+    /// first byte on a reused connection (408, or a quiet close if it sent nothing).
+    pub header_timeout_ms: u64,
+    /// Milliseconds an idle keep-alive connection is kept before it is closed.
+    pub idle_timeout_ms: u64,
+    /// Milliseconds a request body may take, extended by `body_min_rate` (408 past it).
+    pub body_timeout_ms: u64,
+    /// Bytes per second a body must keep up past `body_timeout_ms`: each such amount
+    /// received earns one more second.
+    pub body_min_rate: u64,
+    /// The largest request head (request line and headers) in bytes (431 past it).
+    pub max_header_bytes: usize,
+    /// The most header fields a request may have (431 past it).
+    pub max_headers: usize,
+    /// The longest request target in bytes (414 past it).
+    pub max_uri_bytes: usize,
 }
 
 impl Default for RawServer {
@@ -64,6 +82,14 @@ impl Default for RawServer {
             threads: 2,
             grace_period_seconds: 10,
             anonymous_use: Use::Commercial,
+            max_connections: 8192,
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            body_timeout_ms: 30_000,
+            body_min_rate: 1024,
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            max_uri_bytes: 8 * 1024,
         }
     }
 }

@@ -70,6 +70,7 @@ pub async fn dispatch(
         let result = tokio::select! {
             r = attempt(slot.live.as_ref(), outgoing, &model.name) => r,
             () = client_gone(session) => return Err(ApiError::client_closed()),
+            () = gw.drain.cut() => return Err(ApiError::shutting_down()),
         };
         let elapsed = started.elapsed();
         rec.backend_wait += elapsed;

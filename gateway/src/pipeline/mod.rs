@@ -42,8 +42,8 @@ pub async fn serve(gw: &Gateway, session: &mut Session) {
             let result = explain_request(gw, session).await;
             small(session, gw, result).await
         }
-        ("GET", "/healthz") => small(session, gw, Ok(endpoints::healthz())).await,
-        ("GET", "/readyz") => small(session, gw, endpoints::readyz(gw)).await,
+        ("GET" | "HEAD", "/healthz") => small(session, gw, Ok(endpoints::healthz())).await,
+        ("GET" | "HEAD", "/readyz") => small(session, gw, endpoints::readyz(gw)).await,
         _ => {
             let err = ApiError::not_found(
                 ErrorCode::UnknownUrl,
@@ -69,7 +69,7 @@ async fn small(session: &mut Session, gw: &Gateway, result: Result<endpoints::Js
 /// `POST /v1/tollgate/explain`: the decision for a chat body, without calling any backend.
 async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoints::Json, ApiError> {
     let tenant = authenticate::authenticate(gw, session.req_header())?;
-    let body = read::body(session, gw.config.server.max_body_bytes).await?;
+    let body = read::body(session, &gw.config.server).await?;
     let req = read::parse(&body)?;
     let declared = classify::declared(session.req_header())?.map(str::to_string);
     endpoints::explain(gw, tenant, declared.as_deref(), &req)
@@ -95,7 +95,7 @@ async fn run_chat(
 ) -> Result<(), ApiError> {
     let tenant = authenticate::authenticate(gw, session.req_header())?;
     rec.tenant = Some(tenant.name(gw).to_string());
-    let body = read::body(session, gw.config.server.max_body_bytes).await?;
+    let body = read::body(session, &gw.config.server).await?;
     let req = read::parse(&body)?;
     rec.stream = req.stream();
     let declared = classify::declared(session.req_header())?;

@@ -1,8 +1,11 @@
 //! Step 2: read the body, bounded, and parse it against the schema.
 
+use crate::config::Server;
 use crate::errors::{ApiError, ErrorCode};
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
+use std::time::Duration;
+use tokio::time::{timeout_at, Instant};
 use tollgate_adapters::ChatRequest;
 
 /// The buffer a body starts in: it grows with what arrives, never with what a client declares,
@@ -17,8 +20,19 @@ fn initial_capacity(declared: Option<usize>, limit: usize) -> usize {
         .min(INITIAL_BODY_CAPACITY)
 }
 
-/// Reads the whole request body, refusing with 413 as soon as it passes `limit`.
-pub async fn body(session: &mut Session, limit: usize) -> Result<Bytes, ApiError> {
+/// The time a body that has `received` bytes so far may have taken: `body_timeout`, and one
+/// more second for every `body_min_rate` bytes (a large body on a slow link is fine; a body
+/// trickled in to hold the connection is not).
+fn allowed(server: &Server, received: usize) -> Duration {
+    let c = &server.connections;
+    c.body_timeout + Duration::from_secs(received as u64 / c.body_min_rate)
+}
+
+/// Reads the whole request body, refusing with 413 as soon as it passes `max_body_bytes`,
+/// and with 408 when it arrives slower than its deadline allows.
+pub async fn body(session: &mut Session, server: &Server) -> Result<Bytes, ApiError> {
+    let limit = server.max_body_bytes;
+    let started = Instant::now();
     let declared = session
         .req_header()
         .headers
@@ -30,7 +44,11 @@ pub async fn body(session: &mut Session, limit: usize) -> Result<Bytes, ApiError
     }
     let mut buf = BytesMut::with_capacity(initial_capacity(declared, limit));
     loop {
-        match session.read_request_body().await {
+        let deadline = started + allowed(server, buf.len());
+        let Ok(read) = timeout_at(deadline, session.read_request_body()).await else {
+            return Err(ApiError::request_timeout("body"));
+        };
+        match read {
             Ok(Some(chunk)) => {
                 if buf.len() + chunk.len() > limit {
                     return Err(ApiError::body_too_large(limit));

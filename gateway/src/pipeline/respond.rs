@@ -149,6 +149,13 @@ async fn relay(
                 tokio::select! {
                     item = rest.next() => item,
                     () = client_gone(session) => return Err(ApiError::client_closed()),
+                    () = gw.drain.cut() => {
+                        let err = ApiError::shutting_down();
+                        rec.fail(&err);
+                        super::trace::record_before_last_byte(gw, rec).await;
+                        let _ = session.write_response_body(Some(err.sse_event()), true).await;
+                        return Err(err);
+                    }
                 }
             }
         };
@@ -182,8 +189,12 @@ async fn relay(
         if rec.ttft.is_none() {
             rec.ttft = Some(rec.started.elapsed());
         }
-        if end && failure.is_none() {
-            // `[DONE]` completes the answer: its row is committed first.
+        if end {
+            // `[DONE]` completes the answer, and an error event ends a cut one: either way
+            // the row is committed first, so a client that saw the end has its row.
+            if let Some(err) = &failure {
+                rec.fail(err);
+            }
             super::trace::record_before_last_byte(gw, rec).await;
         }
         if session.write_response_body(Some(bytes), end).await.is_err() {

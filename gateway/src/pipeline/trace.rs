@@ -129,8 +129,9 @@ pub fn record(gw: &Gateway, rec: &RequestRecord) {
 /// Writes the record of an answer that is complete but for its last byte, and waits (at most
 /// `[ledger] commit_wait_ms`) until its ledger row is committed: a client that has the whole
 /// answer then always has its row, even if the process is killed the next instant. The
-/// request is recorded as completed; should the last byte not reach the client, the row
-/// still says completed, which is all but true.
+/// request is recorded as it ended (completed, or cut off by the error event about to be
+/// sent); should the last byte not reach the client, the row still says so, which is all but
+/// true.
 pub async fn record_before_last_byte(gw: &Gateway, rec: &mut RequestRecord) {
     rec.recorded = true;
     let (m, reservation) = to_metering(gw, rec);
@@ -357,6 +358,9 @@ pub struct Recording<'a> {
     gw: &'a Gateway,
     rec: RequestRecord,
     done: bool,
+    /// Dropped after the record is written (fields drop after `Drop::drop`), so a shutdown
+    /// waiting for nothing in flight also waits for the row.
+    _in_flight: crate::drain::InFlight<'a>,
 }
 
 impl<'a> Recording<'a> {
@@ -366,6 +370,7 @@ impl<'a> Recording<'a> {
             gw,
             rec: RequestRecord::start(gw.next_request_id()),
             done: false,
+            _in_flight: gw.drain.enter(),
         }
     }
 
