@@ -143,6 +143,7 @@ impl OpenAiCompat {
                 retry_after,
             });
         }
+        check_content_type(response.headers(), req.stream())?;
         if req.stream() {
             let events = sse_events(response.into_body());
             return Ok(Reply::Stream(timeouts::enforce_on_stream(
@@ -158,7 +159,10 @@ impl OpenAiCompat {
             &self.timeouts,
         )
         .await?;
-        let usage = Usage::from_openai_json(&body);
+        // A 200 that is not a completion is the backend's fault, found before the client
+        // sees anything, so another candidate can still serve.
+        let usage = Usage::from_completion(&body)
+            .map_err(|e| AttemptError::Protocol(format!("the backend answered 200, but {e}")))?;
         Ok(Reply::Complete(Complete { body, usage }))
     }
 
@@ -237,7 +241,25 @@ fn retry_after_secs(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// Reads a whole body, bounded in size and by the attempt's total deadline.
+/// An event stream answering a request for a whole answer is a backend fault (said plainly
+/// here; its body would fail the completion check anyway). The other way round is left to
+/// the event parser: some servers stream SSE under a JSON content-type.
+fn check_content_type(headers: &http::HeaderMap, stream: bool) -> Result<(), AttemptError> {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !stream && ct.trim_start().starts_with("text/event-stream") {
+        return Err(AttemptError::Protocol(
+            "the backend answered a request for a whole answer with an event stream".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a whole body, bounded in size, by the idle gap between its pieces and by the
+/// attempt's total deadline: a backend that stalls half-way through a whole answer is cut
+/// after `idle_ms`, as a stream is.
 async fn read_body(
     mut body: Incoming,
     limit: usize,
@@ -247,8 +269,14 @@ async fn read_body(
     let deadline = started + timeouts.total();
     let mut buf = BytesMut::new();
     loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Err(_) => return Err(AttemptError::Timeout(TimeoutKind::Total, timeouts.total())),
+        let idle_until = Instant::now() + timeouts.idle();
+        let (until, kind, allowed) = if idle_until < deadline {
+            (idle_until, TimeoutKind::Idle, timeouts.idle())
+        } else {
+            (deadline, TimeoutKind::Total, timeouts.total())
+        };
+        let frame = match tokio::time::timeout_at(until, body.frame()).await {
+            Err(_) => return Err(AttemptError::Timeout(kind, allowed)),
             Ok(None) => return Ok(buf.freeze()),
             Ok(Some(Err(e))) => {
                 return Err(AttemptError::Protocol(format!(
@@ -266,6 +294,18 @@ async fn read_body(
             }
             buf.extend_from_slice(&data);
         }
+    }
+}
+
+/// An event's data must be JSON: garbage relayed as a chunk would break the client's parser.
+fn check_event(event: &Event) -> Result<(), AttemptError> {
+    match event {
+        Event::Data(data) => serde_json::from_slice::<serde::de::IgnoredAny>(data)
+            .map(|_| ())
+            .map_err(|e| {
+                AttemptError::Protocol(format!("the backend sent an event that is not JSON: {e}"))
+            }),
+        Event::Done => Ok(()),
     }
 }
 
@@ -290,6 +330,11 @@ fn sse_events(
     futures_util::stream::unfold(state, |mut s| async move {
         loop {
             if let Some(event) = s.ready.pop_front() {
+                if let Err(e) = check_event(&event) {
+                    s.ended = true;
+                    s.ready.clear();
+                    return Some((Err(e), s));
+                }
                 return Some((Ok(event), s));
             }
             if s.ended {

@@ -41,21 +41,43 @@ struct UsageCarrier {
     usage: Option<WireUsage>,
 }
 
-impl Usage {
-    /// Reads the `usage` member of an OpenAI-format JSON body or chunk, if there is one.
-    /// A cheap substring check first keeps the per-chunk cost of streams near zero.
-    pub fn from_openai_json(json: &[u8]) -> Option<Usage> {
-        memchr::memmem::find(json, b"\"usage\"")?;
-        let carrier: UsageCarrier = serde_json::from_slice(json).ok()?;
-        let wire = carrier.usage?;
-        Some(Usage {
+/// A non-streamed chat completion as upstreams send it: without `choices` it is not one.
+#[derive(Debug, Deserialize)]
+struct CompletionCarrier {
+    #[allow(dead_code)] // parsed to prove it is there; its items are the client's to read
+    choices: Vec<serde::de::IgnoredAny>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(wire: WireUsage) -> Usage {
+        Usage {
             prompt_tokens: wire.prompt_tokens,
             completion_tokens: wire.completion_tokens,
             cached_tokens: wire
                 .prompt_tokens_details
                 .and_then(|d| d.cached_tokens)
                 .unwrap_or(0),
-        })
+        }
+    }
+}
+
+impl Usage {
+    /// Checks that a backend's 200 body is a chat completion (a JSON object with a `choices`
+    /// list) and reads its usage, in one parse. `Err` says what is wrong with it.
+    pub fn from_completion(json: &[u8]) -> Result<Option<Usage>, String> {
+        let carrier: CompletionCarrier =
+            serde_json::from_slice(json).map_err(|e| format!("not a chat completion: {e}"))?;
+        Ok(carrier.usage.map(Usage::from))
+    }
+
+    /// Reads the `usage` member of an OpenAI-format JSON body or chunk, if there is one.
+    /// A cheap substring check first keeps the per-chunk cost of streams near zero.
+    pub fn from_openai_json(json: &[u8]) -> Option<Usage> {
+        memchr::memmem::find(json, b"\"usage\"")?;
+        let carrier: UsageCarrier = serde_json::from_slice(json).ok()?;
+        carrier.usage.map(Usage::from)
     }
 }
 

@@ -50,6 +50,16 @@ pub enum Behavior {
     },
     /// Streams one chunk, then goes silent.
     StallAfterFirst,
+    /// A 200 with this content-type and body, streamed or not: what a misconfigured proxy or
+    /// a broken server sends.
+    Garbage {
+        /// The `content-type` header.
+        content_type: &'static str,
+        /// The body, as is.
+        body: &'static str,
+    },
+    /// A non-streamed 200 whose body starts, then stalls.
+    StallBody,
     /// Answers with the last user message as sent, streamed in pieces of `chunk_chars`
     /// characters (so anything in it can be split across chunks).
     Echo {
@@ -343,6 +353,34 @@ async fn respond(body: &Value, behavior: Behavior, state: Arc<Shared>) -> Respon
             }));
             events.push(chunk(&model, json!({}), Some("stop")));
             sse(events, true, Ending::Clean, Duration::ZERO, state)
+        }
+        Behavior::Garbage { content_type, body } => Response::builder()
+            .status(200)
+            .header("content-type", content_type)
+            .body(
+                Full::new(Bytes::from_static(body.as_bytes()))
+                    .map_err(|e| match e {})
+                    .boxed(),
+            )
+            .expect("garbage response"),
+        Behavior::StallBody => {
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
+            tokio::spawn(async move {
+                let _ = tx
+                    .send(Ok(Frame::data(Bytes::from_static(
+                        b"{\"id\":\"chatcmpl-fake\",\"choi",
+                    ))))
+                    .await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                    _ = tx.closed() => { state.cancelled.fetch_add(1, Ordering::SeqCst); }
+                }
+            });
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(StreamBody::new(tokio_stream_from(rx)).boxed())
+                .expect("stalled response")
         }
         Behavior::StallAfterFirst => sse(
             content_events(&model, 1),
