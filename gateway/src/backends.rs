@@ -22,6 +22,8 @@ pub struct BackendSlot {
     pub health: Health,
     /// Requests in flight, for the share of a backend priced by the hour.
     inflight: AtomicI64,
+    /// The concurrency limit of an HTTP backend that has one.
+    pub limit: Option<crate::limits::Limiter>,
 }
 
 /// The start of an attempt on a backend priced by the hour, for its share of busy time.
@@ -34,12 +36,19 @@ pub struct BusyProbe {
 }
 
 impl BackendSlot {
+    /// With a concurrency limit, when the backend has one.
+    pub fn limited(mut self, limit: Option<crate::config::Concurrency>) -> BackendSlot {
+        self.limit = limit.map(crate::limits::Limiter::new);
+        self
+    }
+
     /// A slot around a built backend (or none, offline).
     pub fn new(live: Option<Backend>) -> BackendSlot {
         BackendSlot {
             live,
             health: Health::default(),
             inflight: AtomicI64::new(0),
+            limit: None,
         }
     }
 

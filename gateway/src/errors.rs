@@ -190,6 +190,11 @@ impl ApiError {
         .with_retry_after(1)
     }
 
+    /// 503: the gateway sheds this request to stay within its bounds.
+    pub fn gateway_busy(message: impl Into<String>) -> Self {
+        Self::new(503, ErrorCode::GatewayBusy, message).with_retry_after(1)
+    }
+
     /// 499: the client closed the connection before the answer (nginx's convention); never
     /// written, only recorded.
     pub fn client_closed() -> Self {

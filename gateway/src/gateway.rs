@@ -34,6 +34,8 @@ pub struct Gateway {
     pub meter: crate::meter::Meter,
     /// Requests in flight, for a shutdown that waits for them and then ends them.
     pub drain: crate::drain::Drain,
+    /// The bytes of request bodies held at once.
+    pub bodies: crate::limits::BodyBudget,
 }
 
 impl Gateway {
@@ -48,7 +50,10 @@ impl Gateway {
         let backends = config
             .backends
             .iter()
-            .map(|b| build_backend(b, env).map(|live| BackendSlot::new(Some(live))))
+            .map(|b| {
+                build_backend(b, env)
+                    .map(|live| BackendSlot::new(Some(live)).limited(b.concurrency))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Self::assemble(config, backends, env)
     }
@@ -90,6 +95,7 @@ impl Gateway {
             })
         })?;
         let meter = crate::meter::Meter::open(&config)?;
+        let bodies = crate::limits::BodyBudget::new(config.server.max_body_bytes_in_flight);
         Ok(Gateway {
             backends,
             policy,
@@ -101,6 +107,7 @@ impl Gateway {
             id_prefix,
             next_id: AtomicU64::new(1),
             drain: crate::drain::Drain::default(),
+            bodies,
             meter,
         })
     }

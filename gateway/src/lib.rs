@@ -13,6 +13,7 @@ pub mod drain;
 pub mod errors;
 pub mod gateway;
 pub mod health;
+pub mod limits;
 pub mod meter;
 pub mod pipeline;
 pub mod policy;

@@ -82,6 +82,8 @@ pub enum ErrorCode {
     RequestTimeout,
     /// The listener holds as many connections as it may.
     TooManyConnections,
+    /// The gateway holds as many requests, or request bytes, as it may.
+    GatewayBusy,
     /// Unknown path.
     UnknownUrl,
     /// `model` is neither a route nor a `BACKEND/MODEL`.
@@ -141,6 +143,7 @@ impl ErrorCode {
             ErrorCode::UriTooLong => "uri_too_long",
             ErrorCode::RequestTimeout => "request_timeout",
             ErrorCode::TooManyConnections => "too_many_connections",
+            ErrorCode::GatewayBusy => "gateway_busy",
             ErrorCode::UnknownUrl => "unknown_url",
             ErrorCode::ModelNotFound => "model_not_found",
             ErrorCode::InvalidApiKey => "invalid_api_key",
@@ -190,6 +193,7 @@ impl ErrorCode {
             | ErrorCode::NotReady
             | ErrorCode::ServerShuttingDown
             | ErrorCode::TooManyConnections
+            | ErrorCode::GatewayBusy
             | ErrorCode::Cancelled
             | ErrorCode::InternalError => Origin::Gateway,
             ErrorCode::BackendsBusy
@@ -216,6 +220,7 @@ impl ErrorCode {
             | ErrorCode::NotReady
             | ErrorCode::ServerShuttingDown
             | ErrorCode::TooManyConnections
+            | ErrorCode::GatewayBusy
             | ErrorCode::Cancelled
             | ErrorCode::ClientClosedRequest
             | ErrorCode::BackendsTimedOut

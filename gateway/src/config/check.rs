@@ -61,6 +61,8 @@ pub struct Backend {
     pub models: Vec<Model>,
     /// For on-device backends: the engine settings, and whether the model is the generated demo.
     pub engine: Option<(OnDeviceConfig, bool)>,
+    /// For HTTP backends: the concurrency limit, if any.
+    pub concurrency: Option<super::Concurrency>,
 }
 
 /// A model of a backend.
@@ -232,6 +234,10 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
     }
 }
 
+fn on_device_kind(b: &RawBackend) -> bool {
+    b.kind == BackendKind::OnDevice
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
@@ -344,6 +350,25 @@ fn check_backend(
             }
         }
     }
+    let concurrency = b.concurrency.and_then(|c| {
+        let at = format!("{path}.concurrency");
+        if on_device_kind(b) {
+            errors.add(
+                &at,
+                "on_device backends are bounded by engine.n_parallel and engine.queue",
+            );
+            return None;
+        }
+        if c.max == 0 {
+            errors.add(format!("{at}.max"), "must be greater than 0");
+            return None;
+        }
+        Some(super::Concurrency {
+            max: c.max,
+            queue: c.queue,
+            queue_timeout: std::time::Duration::from_millis(c.queue_timeout_ms),
+        })
+    });
     let t = &b.timeouts;
     for (key, v) in [
         ("connect_ms", t.connect_ms),
@@ -392,6 +417,7 @@ fn check_backend(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         timeouts: b.timeouts,
+        concurrency,
         models: b
             .models
             .iter()

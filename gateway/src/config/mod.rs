@@ -8,7 +8,7 @@ pub mod raw;
 mod server;
 
 pub use check::{Backend, Candidate, Config, Model, Route, Tenant};
-pub use server::{ConnLimits, Server};
+pub use server::{Concurrency, ConnLimits, Server};
 
 use figment::providers::{Format, Toml};
 use figment::Figment;

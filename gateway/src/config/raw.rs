@@ -71,6 +71,10 @@ pub struct RawServer {
     pub max_headers: usize,
     /// The longest request target in bytes (414 past it).
     pub max_uri_bytes: usize,
+    /// Chat requests in flight at once; past it new ones get a 503 with `Retry-After`.
+    pub max_in_flight: usize,
+    /// Bytes of request bodies held in memory at once; a body that does not fit gets a 503.
+    pub max_body_bytes_in_flight: usize,
 }
 
 impl Default for RawServer {
@@ -90,6 +94,8 @@ impl Default for RawServer {
             max_header_bytes: 64 * 1024,
             max_headers: 100,
             max_uri_bytes: 8 * 1024,
+            max_in_flight: 4096,
+            max_body_bytes_in_flight: 256 * 1024 * 1024,
         }
     }
 }
@@ -143,6 +149,10 @@ pub struct RawBackend {
     /// Per-stage timeouts.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// For HTTP backends: at most `max` answers at once; past it a request waits in a queue of
+    /// `queue` for at most `queue_timeout_ms`, else the backend counts as busy (next
+    /// candidate, or a 429 when all are). Unset: no limit.
+    pub concurrency: Option<RawConcurrency>,
     /// The models this backend serves, by the backend's own model name.
     #[serde(default)]
     pub models: BTreeMap<String, RawModel>,
@@ -150,6 +160,24 @@ pub struct RawBackend {
     /// `n_threads`, `n_parallel`, `queue`, `n_batch`, `chat_template`). Without `path`, a
     /// demo model with random weights is generated into `.cache/` beside the config.
     pub engine: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `[backends.NAME] concurrency = { max, queue, queue_timeout_ms }`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConcurrency {
+    /// Answers in flight at once.
+    pub max: usize,
+    /// Requests that may wait for a slot.
+    #[serde(default)]
+    pub queue: usize,
+    /// The longest wait for a slot.
+    #[serde(default = "default_queue_timeout_ms")]
+    pub queue_timeout_ms: u64,
+}
+
+fn default_queue_timeout_ms() -> u64 {
+    5_000
 }
 
 /// `[backends.NAME.models.MODEL]`

@@ -20,6 +20,21 @@ pub struct Server {
     pub grace_period_seconds: u64,
     /// What a connection may cost before it is refused or closed.
     pub connections: ConnLimits,
+    /// Chat requests in flight at once.
+    pub max_in_flight: usize,
+    /// Bytes of request bodies held at once.
+    pub max_body_bytes_in_flight: usize,
+}
+
+/// A backend's concurrency limit (see `RawConcurrency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Answers in flight at once.
+    pub max: usize,
+    /// Requests that may wait for a slot.
+    pub queue: usize,
+    /// The longest wait.
+    pub queue_timeout: Duration,
 }
 
 /// Bounds on each client connection: how many, how slow, how large a head.
@@ -76,6 +91,8 @@ pub(super) fn check_server(raw: &RawConfig, errors: &mut Errors) -> Server {
         threads: s.threads,
         grace_period_seconds: s.grace_period_seconds,
         connections: check_connections(s, errors),
+        max_in_flight: s.max_in_flight,
+        max_body_bytes_in_flight: s.max_body_bytes_in_flight,
     }
 }
 
@@ -87,11 +104,18 @@ fn check_connections(s: &RawServer, errors: &mut Errors) -> ConnLimits {
         ("server.body_timeout_ms", s.body_timeout_ms),
         ("server.body_min_rate", s.body_min_rate),
         ("server.max_uri_bytes", s.max_uri_bytes as u64),
+        ("server.max_in_flight", s.max_in_flight as u64),
     ];
     for (path, value) in positive {
         if value == 0 {
             errors.add(path, "must be greater than 0");
         }
+    }
+    if s.max_body_bytes_in_flight < s.max_body_bytes {
+        errors.add(
+            "server.max_body_bytes_in_flight",
+            "must be at least server.max_body_bytes, or the largest body could never be read",
+        );
     }
     if !(1..=PINGORA_MAX_HEADERS).contains(&s.max_headers) {
         errors.add(

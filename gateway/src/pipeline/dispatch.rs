@@ -8,6 +8,7 @@ use super::classify::Classified;
 use super::decide::Decision;
 use super::redact::Redaction;
 use super::trace::{Attempt, RequestRecord};
+use crate::backends::BackendSlot;
 use crate::config::Candidate;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
@@ -15,7 +16,8 @@ use crate::meter::now_ms;
 use futures_util::StreamExt;
 use pingora::proxy::Session;
 use std::time::Instant;
-use tollgate_adapters::{AttemptError, Backend, ChatRequest, Complete, Event, EventStream, Reply};
+use tokio::sync::OwnedSemaphorePermit;
+use tollgate_adapters::{AttemptError, ChatRequest, Complete, Event, EventStream, Reply};
 use tollgate_metering::{estimate_tokens_from_bytes, metrics::NONE, OnExhausted};
 
 /// A successful attempt, ready to be streamed back.
@@ -26,6 +28,8 @@ pub struct Served {
     pub reply: ServedReply,
     /// Set when the request was sent redacted: the answer's placeholders are restored with it.
     pub redaction: Option<Redaction>,
+    /// The backend's concurrency slot, held until the answer has been sent.
+    pub slot: Option<OwnedSemaphorePermit>,
 }
 
 /// The answer of a successful attempt.
@@ -68,7 +72,7 @@ pub async fn dispatch(
         let slot = &gw.backends[candidate.backend];
         let started = Instant::now();
         let result = tokio::select! {
-            r = attempt(slot.live.as_ref(), outgoing, &model.name) => r,
+            r = attempt(slot, outgoing, &model.name) => r,
             () = client_gone(session) => return Err(ApiError::client_closed()),
             () = gw.drain.cut() => return Err(ApiError::shutting_down()),
         };
@@ -76,7 +80,7 @@ pub async fn dispatch(
         rec.backend_wait += elapsed;
         let health = &slot.health;
         match result {
-            Ok(reply) => {
+            Ok((reply, held)) => {
                 health.success(elapsed);
                 rec.attempts.push(Attempt {
                     candidate,
@@ -90,6 +94,7 @@ pub async fn dispatch(
                     candidate,
                     reply,
                     redaction,
+                    slot: held,
                 });
             }
             Err(err) => {
@@ -125,20 +130,26 @@ fn says_backend_is_unwell(err: &AttemptError) -> bool {
     }
 }
 
+/// One attempt: a concurrency slot on the backend first (when it has a limit), then the
+/// request, up to the first event of a stream.
 async fn attempt(
-    backend: Option<&Backend>,
+    slot: &BackendSlot,
     req: &ChatRequest,
     model: &str,
-) -> Result<ServedReply, AttemptError> {
-    let Some(backend) = backend else {
+) -> Result<(ServedReply, Option<OwnedSemaphorePermit>), AttemptError> {
+    let Some(backend) = slot.live.as_ref() else {
         return Err(AttemptError::Unavailable(
             "the gateway runs offline: no backend is built".into(),
         ));
     };
+    let held = match &slot.limit {
+        Some(limit) => Some(limit.admit().await?),
+        None => None,
+    };
     match backend.chat(req, model).await? {
-        Reply::Complete(complete) => Ok(ServedReply::Complete(complete)),
+        Reply::Complete(complete) => Ok((ServedReply::Complete(complete), held)),
         Reply::Stream(mut rest) => match rest.next().await {
-            Some(Ok(first)) => Ok(ServedReply::Stream { first, rest }),
+            Some(Ok(first)) => Ok((ServedReply::Stream { first, rest }, held)),
             Some(Err(e)) => Err(e),
             None => Err(AttemptError::Protocol(
                 "upstream stream ended before its first event".into(),

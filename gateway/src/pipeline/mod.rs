@@ -69,10 +69,20 @@ async fn small(session: &mut Session, gw: &Gateway, result: Result<endpoints::Js
 /// `POST /v1/tollgate/explain`: the decision for a chat body, without calling any backend.
 async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoints::Json, ApiError> {
     let tenant = authenticate::authenticate(gw, session.req_header())?;
-    let body = read::body(session, &gw.config.server).await?;
+    let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
     let req = read::parse(&body)?;
     let declared = classify::declared(session.req_header())?.map(str::to_string);
     endpoints::explain(gw, tenant, declared.as_deref(), &req)
+}
+
+/// Sheds a request past `server.max_in_flight` (this one is counted already).
+fn admit_request(gw: &Gateway) -> Result<(), ApiError> {
+    if gw.drain.in_flight() > gw.config.server.max_in_flight {
+        return Err(ApiError::gateway_busy(
+            "the gateway has its limit of requests in flight (server.max_in_flight)",
+        ));
+    }
+    Ok(())
 }
 
 /// `POST /v1/chat/completions`: the whole pipeline.
@@ -93,9 +103,11 @@ async fn run_chat(
     session: &mut Session,
     rec: &mut RequestRecord,
 ) -> Result<(), ApiError> {
+    admit_request(gw)?;
     let tenant = authenticate::authenticate(gw, session.req_header())?;
     rec.tenant = Some(tenant.name(gw).to_string());
-    let body = read::body(session, &gw.config.server).await?;
+    // Held to the end of the request: the parsed body lives as long.
+    let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
     let req = read::parse(&body)?;
     rec.stream = req.stream();
     let declared = classify::declared(session.req_header())?;

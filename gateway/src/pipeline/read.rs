@@ -2,6 +2,7 @@
 
 use crate::config::Server;
 use crate::errors::{ApiError, ErrorCode};
+use crate::limits::{BodyBudget, BodyHold};
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use std::time::Duration;
@@ -29,8 +30,14 @@ fn allowed(server: &Server, received: usize) -> Duration {
 }
 
 /// Reads the whole request body, refusing with 413 as soon as it passes `max_body_bytes`,
-/// and with 408 when it arrives slower than its deadline allows.
-pub async fn body(session: &mut Session, server: &Server) -> Result<Bytes, ApiError> {
+/// with 408 when it arrives slower than its deadline allows, and with 503 when the bodies
+/// held at once would pass `max_body_bytes_in_flight`. The hold is kept with the request.
+pub async fn body(
+    session: &mut Session,
+    server: &Server,
+    budget: &BodyBudget,
+) -> Result<(Bytes, BodyHold), ApiError> {
+    let mut hold = BodyHold::default();
     let limit = server.max_body_bytes;
     let started = Instant::now();
     let declared = session
@@ -53,9 +60,15 @@ pub async fn body(session: &mut Session, server: &Server) -> Result<Bytes, ApiEr
                 if buf.len() + chunk.len() > limit {
                     return Err(ApiError::body_too_large(limit));
                 }
+                if !budget.cover(&mut hold, buf.len() + chunk.len()) {
+                    return Err(ApiError::gateway_busy(
+                        "request bodies held in memory are at their limit \
+                         (server.max_body_bytes_in_flight)",
+                    ));
+                }
                 buf.extend_from_slice(&chunk);
             }
-            Ok(None) => return Ok(buf.freeze()),
+            Ok(None) => return Ok((buf.freeze(), hold)),
             Err(e) => {
                 return Err(ApiError::bad_request(
                     ErrorCode::BodyReadFailed,

@@ -67,6 +67,7 @@ pub async fn served(
         candidate,
         reply,
         redaction,
+        slot: _slot,
     } = served;
     let model = gw.config.model(candidate);
     let backend = &gw.config.backends[candidate.backend];
