@@ -67,6 +67,7 @@ missing_packages() {
     probe_program "$root" promtool || echo prometheus
     probe_program "$root" python3 || echo python3
     probe_program "$root" npm || echo npm
+    probe_program "$root" curl || echo curl
   } | awk '!seen[$0]++'
 }
 

@@ -93,7 +93,15 @@ fn programs_must_be_executables_with_their_exact_names() {
     executable(root.path(), "usr/bin/cmake-gui");
     executable(root.path(), "usr/bin/prometheus-node-exporter");
     let m = missing(root.path());
-    for pkg in ["cmake", "make", "g++", "prometheus", "python3", "npm"] {
+    for pkg in [
+        "cmake",
+        "make",
+        "g++",
+        "prometheus",
+        "python3",
+        "npm",
+        "curl",
+    ] {
         assert!(
             m.contains(&pkg.to_string()),
             "{pkg} should be missing: {m:?}"
@@ -117,6 +125,7 @@ fn a_complete_machine_lacks_nothing() {
         "promtool",
         "python3",
         "npm",
+        "curl",
     ] {
         executable(root.path(), &format!("usr/bin/{bin}"));
     }

@@ -58,6 +58,7 @@ pub async fn body(
         match read {
             Ok(Some(chunk)) => {
                 if buf.len() + chunk.len() > limit {
+                    discard_rest(session, server).await;
                     return Err(ApiError::body_too_large(limit));
                 }
                 if !budget.cover(&mut hold, buf.len() + chunk.len()) {
@@ -75,6 +76,28 @@ pub async fn body(
                     format!("could not read the request body: {e}"),
                 ))
             }
+        }
+    }
+}
+
+/// The most of an oversized HTTP/2 body read and dropped before its 413, and for how long.
+const DISCARD_BYTES: usize = 64 << 20;
+const DISCARD_TIME: Duration = Duration::from_secs(2);
+
+/// Over HTTP/2 a response sent while the client is still sending ends with the stream reset,
+/// and clients report the reset instead of the 413. So the rest of the body is read and
+/// dropped first (bounded in bytes and time; past either, the reset it is). HTTP/1 closes the
+/// connection after the answer instead.
+async fn discard_rest(session: &mut Session, server: &Server) {
+    if !session.is_http2() {
+        return;
+    }
+    let mut dropped = 0usize;
+    let until = Instant::now() + DISCARD_TIME.min(server.connections.body_timeout);
+    while dropped < DISCARD_BYTES {
+        match timeout_at(until, session.read_request_body()).await {
+            Ok(Ok(Some(chunk))) => dropped += chunk.len(),
+            _ => return,
         }
     }
 }
