@@ -117,19 +117,25 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let mut filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+    use tracing_subscriber::filter::{FilterExt, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let asked = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // At trace level these crates print whole request and response heads, API keys
-    // included; capped at debug, whatever TOLLGATE_LOG asks, no level logs a credential.
-    for target in ["pingora_core", "pingora_proxy", "hyper", "hyper_util", "h2"] {
-        if let Ok(cap) = format!("{target}=debug").parse() {
-            filter = filter.add_directive(cap);
-        }
-    }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // At trace level these crates print whole request and response heads, API keys included.
+    // This second filter only ever lowers what TOLLGATE_LOG asks: their trace events are off
+    // at every setting, and nothing else changes.
+    let no_header_traces = ["pingora_core", "pingora_proxy", "hyper", "hyper_util", "h2"]
+        .into_iter()
+        .fold(
+            Targets::new().with_default(tracing::Level::TRACE),
+            |t, target| t.with_target(target, tracing::Level::DEBUG),
+        );
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(asked.and(no_header_traces));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 fn serve(path: &std::path::Path) -> ExitCode {
