@@ -107,6 +107,10 @@ impl AsyncRead for Guarded {
             let n = room.min(this.ahead.len());
             buf.put_slice(&this.ahead[..n]);
             this.ahead.advance(n);
+            if this.ahead.is_empty() {
+                // Handed on whole: a long stream should not keep the buffer the head came in.
+                this.ahead = BytesMut::new();
+            }
             this.take_allowance(n);
             return Poll::Ready(Ok(()));
         }
