@@ -34,6 +34,9 @@ struct Args {
     /// Seconds to watch memory after the load.
     #[arg(long, default_value_t = 60)]
     after_seconds: u64,
+    /// Rounds of streams and bodies, each followed by the watch.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// Silent connections opened at once (each end of each one is a descriptor of this
     /// machine: keep it under half the open-file limit).
     #[arg(long, default_value_t = 9000)]
@@ -185,8 +188,18 @@ async fn main() {
         flood(&gw, args.silent).await;
     }
 
+    for round in 1..=args.rounds {
+        if args.rounds > 1 {
+            println!("round {round}:");
+        }
+        load_and_watch(&gw, &args, idle).await;
+    }
+}
+
+/// One round: the streams, then the bodies, then memory watched for `after_seconds`.
+async fn load_and_watch(gw: &Gateway, args: &Args, idle: f64) {
     let t = Instant::now();
-    let (peak, statuses) = under_load(&gw, args.streams, chat(true, "hi")).await;
+    let (peak, statuses) = under_load(gw, args.streams, chat(true, "hi")).await;
     println!(
         "{} streams open at once ({:.1} s each): peak RSS {peak:.1} MB; statuses {}; took {:.1} s",
         args.streams,
@@ -196,7 +209,7 @@ async fn main() {
     );
 
     let text = "x".repeat(args.body_mb << 20);
-    let (peak, statuses) = under_load(&gw, args.bodies, chat(false, &text)).await;
+    let (peak, statuses) = under_load(gw, args.bodies, chat(false, &text)).await;
     drop(text);
     println!(
         "{} bodies of {} MB at once: peak RSS {peak:.1} MB; statuses {}",
