@@ -299,38 +299,42 @@ fn an_admin_listener_off_loopback_needs_tenants() {
     assert!(stderr.contains("server.admin_listen"), "{stderr}");
 }
 
-/// curl (installed by `scripts/setup.sh`) reports a stream reset that arrives while it is still
+/// curl (installed by `scripts/setup.sh`) reports a reset that arrives while it is still
 /// uploading, where hyper's client quietly keeps the response it already had.
-#[test]
-fn an_oversized_body_of_unknown_length_over_http2_gets_a_413_not_a_reset() {
-    let gw = start(&["max_body_bytes = 4096"]);
+fn curl_upload(gw: &Gateway, protocol: &str, stdin: bool) -> (String, String) {
     let body = format!(
         r#"{{"model":"auto","messages":[{{"role":"user","content":"{}"}}]}}"#,
-        "x".repeat(200_000)
+        "x".repeat(4 << 20)
     );
     let path = gw.dir.path().join("big.json");
     std::fs::write(&path, body).unwrap();
     // `-T -` uploads stdin: no content-length, so the limit is found mid-body.
+    let upload = if stdin { "-" } else { path.to_str().unwrap() };
     let out = std::process::Command::new("curl")
-        .args(["-sS", "--http2-prior-knowledge", "-X", "POST", "-T", "-"])
-        .args([
-            "-H",
-            "content-type: application/json",
-            "-w",
-            "\n%{http_code}",
-        ])
+        .args(["-sS", protocol, "-X", "POST", "-T", upload])
+        .args(["-H", "content-type: application/json", "-H", "expect:"])
+        .args(["-w", "\n%{http_code}"])
         .arg(gw.url("/v1/chat/completions"))
         .stdin(std::fs::File::open(&path).unwrap())
         .output()
         .expect("curl (scripts/setup.sh installs it)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{protocol}: {stdout} {stderr}");
     let (json, code) = stdout.rsplit_once('\n').unwrap();
-    assert_eq!(code, "413");
-    let v: serde_json::Value = serde_json::from_str(json).unwrap();
-    assert_eq!(v["error"]["code"], "body_too_large");
+    (json.to_string(), code.to_string())
+}
+
+#[test]
+fn an_oversized_body_gets_its_413_not_a_reset_while_the_client_still_sends() {
+    let gw = start(&["max_body_bytes = 4096"]);
+    for protocol in ["--http2-prior-knowledge", "--http1.1"] {
+        // Of unknown length (found mid-body), and declared too large up front.
+        for stdin in [true, false] {
+            let (json, code) = curl_upload(&gw, protocol, stdin);
+            assert_eq!(code, "413", "{protocol} stdin={stdin}");
+            let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(v["error"]["code"], "body_too_large");
+        }
+    }
 }

@@ -47,6 +47,7 @@ pub async fn body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
+        discard_rest(session, server).await;
         return Err(ApiError::body_too_large(limit));
     }
     let mut buf = BytesMut::with_capacity(initial_capacity(declared, limit));
@@ -62,6 +63,8 @@ pub async fn body(
                     return Err(ApiError::body_too_large(limit));
                 }
                 if !budget.cover(&mut hold, buf.len() + chunk.len()) {
+                    drop((buf, hold));
+                    discard_rest(session, server).await;
                     return Err(ApiError::gateway_busy(
                         "request bodies held in memory are at their limit \
                          (server.max_body_bytes_in_flight)",
@@ -80,18 +83,16 @@ pub async fn body(
     }
 }
 
-/// The most of an oversized HTTP/2 body read and dropped before its 413, and for how long.
+/// The most of a refused body read and dropped before its answer, and for how long.
 const DISCARD_BYTES: usize = 64 << 20;
 const DISCARD_TIME: Duration = Duration::from_secs(2);
 
-/// Over HTTP/2 a response sent while the client is still sending ends with the stream reset,
-/// and clients report the reset instead of the 413. So the rest of the body is read and
-/// dropped first (bounded in bytes and time; past either, the reset it is). HTTP/1 closes the
-/// connection after the answer instead.
+/// An answer sent while the client is still sending is often never read: over HTTP/2 the
+/// stream is reset, over HTTP/1 closing a socket with unread bytes resets the connection, and
+/// clients report the reset instead of the 413 or 503. So the rest of a refused body is read
+/// and dropped first, bounded in bytes and time (past either, the reset it is); nothing of it
+/// is kept.
 async fn discard_rest(session: &mut Session, server: &Server) {
-    if !session.is_http2() {
-        return;
-    }
     let mut dropped = 0usize;
     let until = Instant::now() + DISCARD_TIME.min(server.connections.body_timeout);
     while dropped < DISCARD_BYTES {
