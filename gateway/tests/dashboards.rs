@@ -364,11 +364,9 @@ fn every_query_returns_data_from_a_real_prometheus() {
 
 /// Queries the live gateway cannot give data for yet, or that must not fire on healthy
 /// traffic: they only have to evaluate without error.
-fn may_be_empty_live(origin: &str, expr: &str) -> bool {
-    // The live mix has no on-device backend (its gauges are covered where one runs).
-    expr.contains("tollgate_ondevice_")
-        // Thresholds (30 s, 10 s) a quick test does not reach.
-        || origin.contains("TollgateHighLatencyP99")
+fn may_be_empty_live(origin: &str, _expr: &str) -> bool {
+    // Thresholds (30 s, 10 s) a quick test does not reach.
+    origin.contains("TollgateHighLatencyP99")
         || origin.contains("TollgateSlowFirstToken")
         // Must stay quiet.
         || origin.contains("TollgateLedgerDroppingRows")
@@ -376,7 +374,8 @@ fn may_be_empty_live(origin: &str, expr: &str) -> bool {
 }
 
 /// The live gateway config: a priced closed model, a local server priced by the hour (a tiny
-/// budget it overruns in compute cost), a cutting, a failing and an unpriced backend.
+/// budget it overruns in compute cost), a cutting, a failing and an unpriced backend, and the
+/// on-device engine with the generated demo model (so its panels have data).
 fn live_config(fakes: &[tollgate_e2e::fake_openai::FakeOpenAi]) -> String {
     let names = ["paid", "local", "cutter", "failing", "unpriced"];
     let mut s = String::from(
@@ -425,6 +424,13 @@ candidates = ["unpriced/m1"]
 candidates = ["paid/m1", "local/m1"]
 [routes.strict]
 candidates = ["paid/m1"]
+[routes.device]
+candidates = ["device/demo"]
+
+[backends.device]
+kind = "on_device"
+models = { demo = { licence = "Apache-2.0" } }
+engine = { n_threads = 1, n_parallel = 1, n_ctx = 256 }
 "#,
     );
     for (name, f) in names.iter().zip(fakes) {
@@ -443,7 +449,7 @@ candidates = ["paid/m1"]
 }
 
 /// One round of mixed traffic: plain, streamed, estimated, cut, fallback, unpriced, budget
-/// fall-through and budget refusal, plus a rejected request.
+/// fall-through and budget refusal, the on-device engine, plus a rejected request.
 async fn live_mix(gw: &tollgate_e2e::gateway::Gateway) {
     use tollgate_e2e::client::{chat, TestClient};
     let c = TestClient::new();
@@ -458,6 +464,8 @@ async fn live_mix(gw: &tollgate_e2e::gateway::Gateway) {
         ("unpriced", false),
         ("tiered", true),
         ("strict", false),
+        ("device", true),
+        ("device", false),
         ("nope", false),
     ] {
         let r = c
