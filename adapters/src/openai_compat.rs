@@ -126,6 +126,7 @@ impl OpenAiCompat {
                 Ok(Err(e)) => return Err(http_client::classify(&e, self.timeouts.connect())),
                 Ok(Ok(r)) => r,
             };
+        let head_after = started.elapsed();
         let status = response.status();
         if !status.is_success() {
             let retry_after = retry_after_secs(response.headers());
@@ -163,7 +164,11 @@ impl OpenAiCompat {
         // sees anything, so another candidate can still serve.
         let usage = Usage::from_completion(&body)
             .map_err(|e| AttemptError::Protocol(format!("the backend answered 200, but {e}")))?;
-        Ok(Reply::Complete(Complete { body, usage }))
+        Ok(Reply::Complete(Complete {
+            body,
+            usage,
+            first_byte: Some(head_after),
+        }))
     }
 
     fn build_request(

@@ -88,6 +88,9 @@ pub struct Complete {
     pub body: Bytes,
     /// Token counts, when the backend reported or counted them.
     pub usage: Option<Usage>,
+    /// When the backend's response head arrived, counted from the attempt's start (HTTP
+    /// backends): what `lowest_latency` ranks on, as a stream's first event is.
+    pub first_byte: Option<std::time::Duration>,
 }
 
 /// One server-sent event of a streamed answer.

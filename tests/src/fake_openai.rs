@@ -60,6 +60,14 @@ pub enum Behavior {
     },
     /// A non-streamed 200 whose body starts, then stalls.
     StallBody,
+    /// A non-streamed answer whose head comes at once and whose body comes in `pieces`
+    /// pieces, `gap` apart: a fast backend with a long answer.
+    SlowBody {
+        /// Pieces of the body.
+        pieces: usize,
+        /// Wait between pieces.
+        gap: Duration,
+    },
     /// Answers with the last user message as sent, streamed in pieces of `chunk_chars`
     /// characters (so anything in it can be split across chunks).
     Echo {
@@ -381,6 +389,34 @@ async fn respond(body: &Value, behavior: Behavior, state: Arc<Shared>) -> Respon
                 .header("content-type", "application/json")
                 .body(StreamBody::new(tokio_stream_from(rx)).boxed())
                 .expect("stalled response")
+        }
+        Behavior::SlowBody { pieces, gap } => {
+            let whole = json!({
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "a long answer"}, "logprobs": null, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": 3, "total_tokens": prompt + 3},
+            })
+            .to_string()
+            .into_bytes();
+            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
+            tokio::spawn(async move {
+                let size = whole.len().div_ceil(pieces.max(1));
+                for piece in whole.chunks(size) {
+                    if tx
+                        .send(Ok(Frame::data(Bytes::copy_from_slice(piece))))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    tokio::time::sleep(gap).await;
+                }
+            });
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(StreamBody::new(tokio_stream_from(rx)).boxed())
+                .expect("slow response")
         }
         Behavior::StallAfterFirst => sse(
             content_events(&model, 1),

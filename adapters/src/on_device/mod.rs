@@ -406,6 +406,8 @@ impl OnDevice {
                     return Ok(Reply::Complete(Complete {
                         body: response::completion(&env, &content, finish, usage),
                         usage: Some(usage),
+                        // The engine has no response head: ranked on the whole answer.
+                        first_byte: None,
                     }));
                 }
                 Some(SeqEvent::Failed(e)) => return Err(e),

@@ -81,7 +81,9 @@ pub async fn dispatch(
         let health = &slot.health;
         match result {
             Ok((reply, held)) => {
-                health.success(elapsed);
+                // Ranked on time to first byte, streamed or not: a long whole answer is not
+                // a slow backend.
+                health.success(first_byte(&reply).unwrap_or(elapsed));
                 rec.attempts.push(Attempt {
                     candidate,
                     error: None,
@@ -127,6 +129,15 @@ fn says_backend_is_unwell(err: &AttemptError) -> bool {
         AttemptError::Connect(_) | AttemptError::Timeout(..) | AttemptError::Protocol(_) => true,
         AttemptError::Status { status, .. } => *status >= 500 || matches!(*status, 401 | 403),
         _ => false,
+    }
+}
+
+/// When a whole answer's head arrived, if its backend says; a stream's attempt ends at its
+/// first event, so its whole duration is its first byte.
+fn first_byte(reply: &ServedReply) -> Option<std::time::Duration> {
+    match reply {
+        ServedReply::Complete(c) => c.first_byte,
+        ServedReply::Stream { .. } => None,
     }
 }
 
