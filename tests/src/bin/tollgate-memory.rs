@@ -37,6 +37,9 @@ struct Args {
     /// Rounds of streams and bodies, each followed by the watch.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
+    /// Extra TOML appended to the gateway's config.
+    #[arg(long, default_value = "")]
+    extra_config: String,
     /// Silent connections opened at once (each end of each one is a descriptor of this
     /// machine: keep it under half the open-file limit).
     #[arg(long, default_value_t = 9000)]
@@ -175,7 +178,7 @@ async fn main() {
          models = {{ m = {{ licence = \"Apache-2.0\" }} }}\n\n[routes.r]\ncandidates = [\"fake/m\"]\n",
         (args.body_mb + 1) << 20,
         fake.base_url()
-    );
+    ) + &args.extra_config;
     let gw = Gateway::start(&config.replace(
         "listen = \"127.0.0.1:0\"\n",
         "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n",
