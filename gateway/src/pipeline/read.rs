@@ -47,7 +47,11 @@ pub async fn body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
-        discard_rest(session, server).await;
+        // A client that waits for `100 Continue` has sent nothing yet: it gets the answer
+        // at once and never sends the body.
+        if !expects_continue(session) {
+            discard_rest(session, server).await;
+        }
         return Err(ApiError::body_too_large(limit));
     }
     let mut buf = BytesMut::with_capacity(initial_capacity(declared, limit));
@@ -81,6 +85,14 @@ pub async fn body(
             }
         }
     }
+}
+
+fn expects_continue(session: &Session) -> bool {
+    session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// The most of a refused body read and dropped before its answer, and for how long.
