@@ -138,6 +138,20 @@ impl Gateway {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Sends `hi` to `route` and asserts that `backend` answered it, 200, with `text`.
+    pub async fn assert_served_by(&self, route: &str, stream: bool, backend: &str, text: &str) {
+        let r = crate::client::TestClient::new()
+            .post_json(
+                &self.url("/v1/chat/completions"),
+                &[],
+                &crate::client::chat(route, "hi", stream),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.header("x-tollgate-backend"), Some(backend));
+        assert_eq!(r.answer(stream), text);
+    }
+
     /// What the gateway has written to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().expect("stderr lock").clone()

@@ -175,19 +175,14 @@ async fn fails_over(first: Behavior) {
     let (a, b) = pair().await;
     a.set_behavior(first);
     let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
-    let c = TestClient::new();
     for stream in [false, true] {
-        let r = c
-            .post_json(
-                &gw.url("/v1/chat/completions"),
-                &[],
-                &chat("auto", "hi", stream),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        assert_eq!(r.header("x-tollgate-backend"), Some("secondary"));
-        let content = r.answer(stream);
-        assert_eq!(content, "Hello from the secondary backend");
+        gw.assert_served_by(
+            "auto",
+            stream,
+            "secondary",
+            "Hello from the secondary backend",
+        )
+        .await;
     }
     assert_eq!(b.received().len(), 2);
 }

@@ -31,16 +31,13 @@ async fn pair(primary: Behavior) -> (FakeOpenAi, FakeOpenAi, Gateway) {
 }
 
 async fn served_by_secondary(gw: &Gateway, stream: bool) {
-    let r = TestClient::new()
-        .post_json(
-            &gw.url("/v1/chat/completions"),
-            &[],
-            &chat("auto", "hi", stream),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.header("x-tollgate-backend"), Some("secondary"));
-    assert_eq!(r.answer(stream), "Hello from the secondary backend");
+    gw.assert_served_by(
+        "auto",
+        stream,
+        "secondary",
+        "Hello from the secondary backend",
+    )
+    .await;
 }
 
 /// The ledger's outcome, attempt count and serving backend of each request, in order.
