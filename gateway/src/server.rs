@@ -198,7 +198,15 @@ pub fn run(
     options.h2c = true;
     options.h2_idle_timeout = Some(limits.idle_timeout);
     proxy.server_options = Some(options);
-    let mut service = Service::new("tollgate".to_string(), Door::new(proxy, limits, true));
+    let mut service = Service::new(
+        "tollgate".to_string(),
+        Door::new(
+            proxy,
+            limits,
+            true,
+            gw.meter.metering().metrics().connections("api"),
+        ),
+    );
     let mut sockets = Vec::new();
     for (addr, listener) in listeners {
         let key = addr.to_string();
@@ -221,7 +229,12 @@ pub fn run(
         };
         let mut admin_service = Service::new(
             "tollgate-admin".to_string(),
-            Door::new(proxy, admin_limits, false),
+            Door::new(
+                proxy,
+                admin_limits,
+                false,
+                gw.meter.metering().metrics().connections("admin"),
+            ),
         );
         admin_service.threads = Some(1);
         let key = addr.to_string();

@@ -473,6 +473,13 @@ async fn live_mix(gw: &tollgate_e2e::gateway::Gateway) {
             .await;
         assert!(r.status.as_u16() < 500, "{route}: {}", r.status);
     }
+    // A head no request can be read from: the connection is refused and counted.
+    let bad = tollgate_e2e::raw::exchange(
+        gw.addr,
+        b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: abc\r\n\r\n",
+    )
+    .await;
+    assert_eq!(bad.map(|r| r.status), Some(400));
     // A prompt with personal data: counted by kind, served inside the trust boundary.
     let r = c
         .post_json(

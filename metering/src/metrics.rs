@@ -71,11 +71,43 @@ pub struct Metrics {
     attempt_duration: HistogramVec,
     ondevice_queue: IntGaugeVec,
     ondevice_active: IntGaugeVec,
+    connections_open: IntGaugeVec,
+    connections_refused: IntCounterVec,
     budget_limit: GaugeVec,
     budget_spent: GaugeVec,
     budget_remaining: GaugeVec,
     budget_refusals: IntCounterVec,
     ledger: LedgerMetrics,
+}
+
+/// One listener's connection counts, kept by the connection guard.
+#[derive(Clone)]
+pub struct ConnTally {
+    open: IntGauge,
+    refused: IntCounterVec,
+    listener: &'static str,
+}
+
+/// An open connection, counted until dropped.
+pub struct OpenConn(IntGauge);
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl ConnTally {
+    /// Counts a connection as open until the guard is dropped.
+    pub fn open(&self) -> OpenConn {
+        self.open.inc();
+        OpenConn(self.open.clone())
+    }
+
+    /// Counts a connection refused with `code`.
+    pub fn refused(&self, code: &str) {
+        self.refused.with_label_values(&[self.listener, code]).inc();
+    }
 }
 
 fn with_tenant(labels: &[&'static str], tenant: bool) -> Vec<&'static str> {
@@ -209,6 +241,19 @@ impl Metrics {
                 "tollgate_ondevice_active_sequences",
                 "Sequences the on-device engine is decoding.",
                 &["backend"],
+            )?,
+            connections_open: int_gauge_vec(
+                r,
+                "tollgate_connections_open",
+                "Client connections open, by listener.",
+                &["listener"],
+            )?,
+            connections_refused: counter_vec(
+                r,
+                "tollgate_connections_refused_total",
+                "Connections answered and closed before any request was served: a full \
+                 listener, a head that is malformed, too large or too slow.",
+                &["listener", "code"],
             )?,
             budget_limit: gauge_vec(
                 r,
@@ -404,6 +449,15 @@ impl Metrics {
         self.ondevice_active
             .with_label_values(&[backend])
             .set(active_sequences);
+    }
+
+    /// The connection counts of one listener (`api`, `admin`).
+    pub fn connections(&self, listener: &'static str) -> ConnTally {
+        ConnTally {
+            open: self.connections_open.with_label_values(&[listener]),
+            refused: self.connections_refused.clone(),
+            listener,
+        }
     }
 
     /// Sets one budget's gauges.

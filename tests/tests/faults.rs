@@ -247,6 +247,28 @@ async fn a_full_listener_answers_503_and_the_admin_listener_still_answers() {
         200,
         "the admin listener answers at the cap"
     );
+    let metrics = exchange(admin, b"GET /metrics HTTP/1.1\r\nhost: t\r\n\r\n").await;
+    let metrics = String::from_utf8(metrics.unwrap().body).unwrap();
+    let sample = |name: &str, label: &str| -> Option<String> {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name) && l.contains(label))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_string)
+    };
+    assert_eq!(
+        sample("tollgate_connections_open{", "listener=\"api\"").as_deref(),
+        Some("4")
+    );
+    assert_eq!(
+        sample(
+            "tollgate_connections_refused_total{",
+            "code=\"too_many_connections\""
+        )
+        .as_deref(),
+        Some("1"),
+        "{metrics}"
+    );
     drop(held);
     let deadline = Instant::now() + WAIT;
     loop {

@@ -27,6 +27,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tokio::time::{timeout, timeout_at, Instant};
+use tollgate_metering::metrics::ConnTally;
 
 /// How long a refusal may take to write, and to drain what the client still sends after it
 /// (closing with unread bytes would reset the connection before the client reads the answer).
@@ -38,6 +39,7 @@ pub struct Door<A> {
     limits: ConnLimits,
     open: Arc<Semaphore>,
     h2c: bool,
+    tally: ConnTally,
 }
 
 /// What the next request on a connection turned out to be.
@@ -54,13 +56,15 @@ enum Next {
 }
 
 impl<A: HttpServerApp + Send + Sync + 'static> Door<A> {
-    /// Guards `app`; `h2c`: whether HTTP/2 with prior knowledge is served.
-    pub fn new(app: A, limits: ConnLimits, h2c: bool) -> Self {
+    /// Guards `app`; `h2c`: whether HTTP/2 with prior knowledge is served; `tally`: where
+    /// open and refused connections are counted.
+    pub fn new(app: A, limits: ConnLimits, h2c: bool, tally: ConnTally) -> Self {
         Door {
             app: Arc::new(app),
             limits,
             open: Arc::new(Semaphore::new(limits.max_connections)),
             h2c,
+            tally,
         }
     }
 
@@ -76,7 +80,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> Door<A> {
                     return;
                 }
                 Next::Quiet => return,
-                Next::Refuse(err) => return refuse(conn, &err).await,
+                Next::Refuse(err) => return self.refuse(conn, &err).await,
             }
             let mut session = ServerSession::new_http1(Box::new(conn));
             let keepalive =
@@ -143,25 +147,28 @@ impl<A: HttpServerApp + Send + Sync + 'static> Door<A> {
     }
 }
 
+impl<A> Door<A> {
+    /// Answers `err` on a connection pingora never saw, then closes it.
+    async fn refuse(&self, mut conn: Guarded, err: &ApiError) {
+        tracing::debug!(code = %err.code, "connection refused: {}", err.message);
+        self.tally.refused(err.code.as_str());
+        let socket = conn.socket();
+        let wrote = timeout(LINGER, socket.write_all(&err.raw_response())).await;
+        if !matches!(wrote, Ok(Ok(()))) {
+            return;
+        }
+        let _ = timeout(LINGER, AsyncWriteExt::shutdown(socket)).await;
+        let mut sink = [0u8; 8192];
+        let _ = timeout(LINGER, async {
+            while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
+}
+
 /// The connection pingora hands back after a response it may reuse.
 fn recover(stream: Stream) -> Option<Guarded> {
     stream.into_any().downcast::<Guarded>().ok().map(|b| *b)
-}
-
-/// Answers `err` on a connection pingora never saw, then closes it.
-async fn refuse(mut conn: Guarded, err: &ApiError) {
-    tracing::debug!(code = %err.code, "connection refused: {}", err.message);
-    let socket = conn.socket();
-    let wrote = timeout(LINGER, socket.write_all(&err.raw_response())).await;
-    if !matches!(wrote, Ok(Ok(()))) {
-        return;
-    }
-    let _ = timeout(LINGER, AsyncWriteExt::shutdown(socket)).await;
-    let mut sink = [0u8; 8192];
-    let _ = timeout(LINGER, async {
-        while matches!(socket.read(&mut sink).await, Ok(n) if n > 0) {}
-    })
-    .await;
 }
 
 #[async_trait]
@@ -172,10 +179,13 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Door<A> {
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         match self.open.clone().try_acquire_owned() {
-            Ok(_open) => self.serve(Guarded::new(stream), shutdown).await,
+            Ok(_slot) => {
+                let _open = self.tally.open();
+                self.serve(Guarded::new(stream), shutdown).await
+            }
             Err(_) => {
                 let err = ApiError::too_many_connections(self.limits.max_connections);
-                refuse(Guarded::new(stream), &err).await
+                self.refuse(Guarded::new(stream), &err).await
             }
         }
         None

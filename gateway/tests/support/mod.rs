@@ -340,5 +340,8 @@ pub fn record_mix(m: &tollgate_metering::Metering, batch: usize, at: i64) {
         m.record(&late, None);
     }
     m.metrics().set_ondevice("device", (batch % 4) as i64, 2);
+    // One connection held open and one refused, as the connection guard counts them.
+    std::mem::forget(m.metrics().connections("api").open());
+    m.metrics().connections("api").refused("malformed_http");
     let _ = m.reserve("acme", "chat", Some(1_000.0), at);
 }
