@@ -245,8 +245,9 @@ pub fn run(
             readiness: None,
         });
     }
-    // Returns after a graceful (SIGTERM) or fast (SIGINT) shutdown; requests still running
-    // then were dropped, and recorded as they were.
+    // After SIGTERM `drain_and_exit` ends the process; this returns after a fast (SIGINT)
+    // shutdown, or if the drain outlived pingora's backstop. Requests still running then were
+    // dropped, and recorded as they were.
     server.run(run_args);
     gw.meter.close();
 }
