@@ -15,6 +15,18 @@ const MAX_DEPTH: u8 = 2;
 const SEAM: usize = 72;
 
 impl Detector {
+    /// A fresh sink for the findings of `part`, with nothing learnt about its text yet.
+    fn sink<'a>(&'a self, part: usize, out: &'a mut Vec<Finding>) -> Sink<'a> {
+        Sink {
+            part,
+            out,
+            enabled: &self.enabled,
+            plans: &self.plans,
+            tables: Tables::new((usize::MAX, 0, 0)),
+            versions: &self.versions,
+        }
+    }
+
     pub(super) fn scan_all<'t>(
         &self,
         parts: impl IntoIterator<Item = (usize, &'t str)>,
@@ -57,14 +69,7 @@ impl Detector {
                 self.match_anchors(part, &norm.text, false, true, &mut hits, out);
             }
         }
-        let mut sink = Sink {
-            part,
-            out,
-            enabled: &self.enabled,
-            plans: &self.plans,
-            tables: Tables::new((usize::MAX, 0, 0)),
-            versions: &self.versions,
-        };
+        let mut sink = self.sink(part, out);
         numeric::scan(norm.text.as_bytes(), &mut sink);
         people::scan(norm.text.as_bytes(), &hits, &mut sink);
         if depth < MAX_DEPTH && *budget > 0 && has_run {
@@ -101,14 +106,7 @@ impl Detector {
         people_hits: &mut people::Hits,
         out: &mut Vec<Finding>,
     ) -> bool {
-        let mut sink = Sink {
-            part,
-            out,
-            enabled: &self.enabled,
-            plans: &self.plans,
-            tables: Tables::new((usize::MAX, 0, 0)),
-            versions: &self.versions,
-        };
+        let mut sink = self.sink(part, out);
         let bytes = text.as_bytes();
         let mut spelled_seen = false;
         for m in self.anchors.find_iter(bytes) {
