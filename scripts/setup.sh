@@ -4,8 +4,10 @@
 #   cmake, make, g++  llama.cpp is built from source by the llama-cpp-2 crate
 #   libclang-dev      bindgen (llama-cpp-sys-2) loads libclang.so to read llama.cpp's headers
 #   prometheus        the dashboard tests run a real Prometheus (and promtool)
-#   python3 openai    the official OpenAI Python SDK is tested against the gateway
-#   npm openai        the official OpenAI Node SDK likewise
+#   python3 openai, anthropic   the official OpenAI and Anthropic Python SDKs are tested
+#                     against the gateway
+#   npm openai, @anthropic-ai/sdk   the official Node SDKs likewise (tests/sdk)
+#   npm claude-code, codex   the coding agents Claude Code and Codex CLI (tests/agents)
 #
 # Every probe asks for exactly what the build loads or runs, never a loose glob: a machine
 # that ships only libclang-cpp.so (the C++ interface, which bindgen cannot use) must still get
@@ -96,14 +98,23 @@ main() {
     fi
   fi
 
-  if ! python3 -c "import openai" >/dev/null 2>&1; then
-    echo "setup: installing the openai Python SDK" >&2
-    python3 -m pip install -q openai 2>/dev/null || python3 -m pip install -q --break-system-packages openai
-  fi
+  local module
+  for module in openai anthropic; do
+    if ! python3 -c "import $module" >/dev/null 2>&1; then
+      echo "setup: installing the $module Python SDK" >&2
+      python3 -m pip install -q "$module" 2>/dev/null || python3 -m pip install -q --break-system-packages "$module"
+    fi
+  done
 
-  if [ ! -f tests/sdk/node_modules/openai/package.json ]; then
-    echo "setup: installing the openai Node SDK" >&2
+  # Each package by the file npm writes for it, so a partly installed folder is completed.
+  if [ ! -f tests/sdk/node_modules/openai/package.json ] ||
+     [ ! -f tests/sdk/node_modules/@anthropic-ai/sdk/package.json ]; then
+    echo "setup: installing the OpenAI and Anthropic Node SDKs" >&2
     (cd tests/sdk && npm install --no-package-lock --no-audit --no-fund --silent)
+  fi
+  if [ ! -x tests/agents/node_modules/.bin/claude ] || [ ! -x tests/agents/node_modules/.bin/codex ]; then
+    echo "setup: installing Claude Code and Codex CLI" >&2
+    (cd tests/agents && npm install --no-package-lock --no-audit --no-fund --silent)
   fi
 }
 

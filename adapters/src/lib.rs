@@ -5,6 +5,7 @@
 //! produced it, so routing, failover, usage counting and recording are written once.
 
 pub mod backend;
+pub mod dialect;
 pub mod error;
 pub mod gguf;
 pub mod http_client;

@@ -20,7 +20,7 @@ pub struct Usage {
 
 /// OpenAI's `usage` object as upstreams send it.
 #[derive(Debug, Deserialize)]
-struct WireUsage {
+pub(crate) struct WireUsage {
     #[serde(default)]
     prompt_tokens: u64,
     #[serde(default)]

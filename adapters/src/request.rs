@@ -38,6 +38,40 @@ impl RequestError {
 impl ChatRequest {
     /// Parses and checks a request body.
     pub fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
+        let body = Self::json_object(bytes)?;
+        for required in ["model", "messages"] {
+            if !body.contains_key(required) {
+                return Err(RequestError::new(
+                    format!("missing required parameter: '{required}'"),
+                    Some(required.to_string()),
+                ));
+            }
+        }
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let typed: CreateChatCompletionRequest =
+            serde_path_to_error::deserialize(&mut de).map_err(Self::schema_error)?;
+        Self::checked(body, typed)
+    }
+
+    /// Checks a request built by the gateway itself (translated from another protocol).
+    pub fn from_body(body: Map<String, Value>) -> Result<ChatRequest, RequestError> {
+        let value = Value::Object(body);
+        let typed: CreateChatCompletionRequest =
+            serde_path_to_error::deserialize(&value).map_err(Self::schema_error)?;
+        let Value::Object(body) = value else {
+            unreachable!("built from an object")
+        };
+        Self::checked(body, typed)
+    }
+
+    /// A body as a JSON object: UTF-8, JSON, an object; or why not.
+    pub fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, RequestError> {
+        if bytes.is_empty() {
+            return Err(RequestError::new(
+                "request body is empty; send a JSON request",
+                None,
+            ));
+        }
         if let Err(e) = std::str::from_utf8(bytes) {
             return Err(RequestError::new(
                 format!(
@@ -49,29 +83,27 @@ impl ChatRequest {
         }
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| RequestError::new(format!("request body is not valid JSON: {e}"), None))?;
-        let Value::Object(body) = value else {
-            return Err(RequestError::new(
+        match value {
+            Value::Object(body) => Ok(body),
+            _ => Err(RequestError::new(
                 "request body must be a JSON object",
                 None,
-            ));
-        };
-        for required in ["model", "messages"] {
-            if !body.contains_key(required) {
-                return Err(RequestError::new(
-                    format!("missing required parameter: '{required}'"),
-                    Some(required.to_string()),
-                ));
-            }
+            )),
         }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let typed: CreateChatCompletionRequest = serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                RequestError::new(
-                    format!("invalid value at '{path}': {}", e.inner()),
-                    Some(path),
-                )
-            })?;
+    }
+
+    fn schema_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> RequestError {
+        let path = e.path().to_string();
+        RequestError::new(
+            format!("invalid value at '{path}': {}", e.inner()),
+            Some(path),
+        )
+    }
+
+    fn checked(
+        body: Map<String, Value>,
+        typed: CreateChatCompletionRequest,
+    ) -> Result<ChatRequest, RequestError> {
         if typed.messages.is_empty() {
             return Err(RequestError::new(
                 "'messages' must contain at least one message",

@@ -349,6 +349,15 @@ impl ApiError {
         out
     }
 
+    /// The sentence a client reads: an upstream's own message when its body is relayed.
+    pub fn client_message(&self) -> String {
+        self.upstream_body
+            .as_ref()
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok())
+            .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_string))
+            .unwrap_or_else(|| self.message.clone())
+    }
+
     /// The error as one SSE event, for failures after a stream has started.
     pub fn sse_event(&self) -> Bytes {
         let mut out = Vec::with_capacity(256);

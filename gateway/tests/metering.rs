@@ -580,3 +580,65 @@ fn throughput() {
         N as f64 / committed.as_secs_f64()
     );
 }
+
+#[test]
+fn a_ledger_from_before_endpoints_is_migrated_and_its_chain_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ledger.db");
+    {
+        let (m, _) = open(&dir);
+        m.record(&non_streamed("old-1", NOON, "acme", "chat"), None);
+        m.record(&non_streamed("old-2", NOON, "acme", "chat"), None);
+        m.flush().unwrap();
+    }
+    // The same file as the version before `endpoint` wrote it: chat rows hash alike in both.
+    let conn = Connection::open(&db).unwrap();
+    conn.execute_batch("ALTER TABLE requests DROP COLUMN endpoint; PRAGMA user_version = 2;")
+        .unwrap();
+    drop(conn);
+    {
+        let (m, _) = open(&dir);
+        let mut rec = non_streamed("new-1", NOON, "acme", "chat");
+        rec.endpoint = "messages";
+        m.record(&rec, None);
+        m.flush().unwrap();
+    }
+    let conn = Connection::open(&db).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+    let endpoints: Vec<String> = conn
+        .prepare("SELECT endpoint FROM requests ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        endpoints,
+        ["chat_completions", "chat_completions", "messages"]
+    );
+    let v = tollgate_metering::audit::verify(&conn).unwrap();
+    assert!(v.ok(), "{:?}", v.breaks);
+    assert_eq!((v.rows, v.unchained), (3, 0));
+    // Changing the endpoint either way breaks the chain.
+    for (sql, undo) in [
+        (
+            "UPDATE requests SET endpoint = 'chat_completions' WHERE request_id = 'new-1'",
+            "UPDATE requests SET endpoint = 'messages' WHERE request_id = 'new-1'",
+        ),
+        (
+            "UPDATE requests SET endpoint = 'responses' WHERE request_id = 'old-1'",
+            "UPDATE requests SET endpoint = 'chat_completions' WHERE request_id = 'old-1'",
+        ),
+    ] {
+        conn.execute_batch(sql).unwrap();
+        assert!(
+            !tollgate_metering::audit::verify(&conn).unwrap().ok(),
+            "{sql}"
+        );
+        conn.execute_batch(undo).unwrap();
+    }
+    assert!(tollgate_metering::audit::verify(&conn).unwrap().ok());
+}

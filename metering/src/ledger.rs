@@ -35,7 +35,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1 lacked the audit columns; it is migrated in place when opened for writing and
 /// read as it is by reports.
@@ -71,6 +71,7 @@ CREATE TABLE IF NOT EXISTS requests (
     detected_kinds    TEXT    NOT NULL DEFAULT '',
     refused_rules     TEXT    NOT NULL DEFAULT '',
     attempt_zones     TEXT    NOT NULL DEFAULT '',
+    endpoint          TEXT    NOT NULL DEFAULT 'chat_completions',
     prev_hash         TEXT,
     row_hash          TEXT
 );
@@ -85,6 +86,12 @@ ALTER TABLE requests ADD COLUMN refused_rules  TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN attempt_zones  TEXT NOT NULL DEFAULT '';
 ALTER TABLE requests ADD COLUMN prev_hash      TEXT;
 ALTER TABLE requests ADD COLUMN row_hash       TEXT;
+";
+
+/// Version 2 → 3: the endpoint a request came in on. Rows written before were chat
+/// completions, the only endpoint then; their hashes still verify (see `audit::hashed`).
+const MIGRATE_2_TO_3: &str = "
+ALTER TABLE requests ADD COLUMN endpoint TEXT NOT NULL DEFAULT 'chat_completions';
 ";
 
 /// One ledger row (column meanings in `dashboards/README.md`, section Ledger).
@@ -145,6 +152,8 @@ pub struct Row {
     /// The zone of every attempt in order, comma-separated, `/redacted` where the attempt was
     /// sent a redacted copy: where the prompt went.
     pub attempt_zones: String,
+    /// The inbound endpoint.
+    pub endpoint: &'static str,
 }
 
 impl Row {
@@ -181,6 +190,7 @@ impl Row {
             text(&self.detected_kinds),
             text(&self.refused_rules),
             text(&self.attempt_zones),
+            text(self.endpoint),
         ]
     }
 }
@@ -260,9 +270,12 @@ pub fn open_db_with(
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(ctx)?;
         }
-        1 => {
+        1 | 2 => {
             let tx = conn.unchecked_transaction().map_err(ctx)?;
-            tx.execute_batch(MIGRATE_1_TO_2).map_err(ctx)?;
+            if version == 1 {
+                tx.execute_batch(MIGRATE_1_TO_2).map_err(ctx)?;
+            }
+            tx.execute_batch(MIGRATE_2_TO_3).map_err(ctx)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(ctx)?;
             tx.commit().map_err(ctx)?;

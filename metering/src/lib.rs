@@ -184,6 +184,7 @@ impl Metering {
             data_class: rec.data_class.as_str(),
             decision: rec.decision.clone(),
             stream: rec.stream,
+            endpoint: rec.endpoint,
             prompt_tokens: rec.usage.prompt_tokens,
             completion_tokens: rec.usage.completion_tokens,
             cached_tokens: rec.usage.cached_tokens,

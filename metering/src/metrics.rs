@@ -141,6 +141,7 @@ impl Metrics {
                         "status_class",
                         "outcome",
                         "stream",
+                        "endpoint",
                     ],
                     t,
                 ),
@@ -366,6 +367,7 @@ impl Metrics {
                     status_class(rec.status),
                     rec.outcome.as_str(),
                     stream,
+                    rec.endpoint,
                 ],
                 tenant,
             ))

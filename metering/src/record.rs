@@ -56,6 +56,8 @@ pub struct Record {
     pub data_class: DataClass,
     /// Short summary of the decision (chosen backend and why, or the refusing rule).
     pub decision: String,
+    /// The inbound endpoint (`chat_completions`, `messages`, `responses`, `embeddings`).
+    pub endpoint: &'static str,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// How the request ended.
@@ -85,6 +87,10 @@ pub struct Record {
     pub refusals: Vec<&'static str>,
 }
 
+/// The endpoint of rows written before the ledger named endpoints: chat completions was the
+/// only one.
+pub const DEFAULT_ENDPOINT: &str = "chat_completions";
+
 impl Record {
     /// A record with every optional part empty, for the pipeline to fill in.
     pub fn new(request_id: impl Into<String>, started_at_ms: i64) -> Record {
@@ -98,6 +104,7 @@ impl Record {
             zone: None,
             data_class: DataClass::Public,
             decision: String::new(),
+            endpoint: DEFAULT_ENDPOINT,
             stream: false,
             outcome: Outcome::Completed,
             status: 200,

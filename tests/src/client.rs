@@ -55,6 +55,28 @@ impl Response {
             .collect()
     }
 
+    /// The named events of an SSE body (`event:` line, JSON `data:`), as the Messages and
+    /// Responses APIs stream them; an event without a name or with non-JSON data fails.
+    pub fn sse_events(&self) -> Vec<(String, Value)> {
+        let text = String::from_utf8_lossy(&self.body).replace("\r\n", "\n");
+        text.split("\n\n")
+            .filter(|e| !e.trim().is_empty())
+            .map(|event| {
+                let name = event
+                    .lines()
+                    .find_map(|l| l.strip_prefix("event: "))
+                    .unwrap_or_else(|| panic!("an event without a name: {event}"));
+                let data = event
+                    .lines()
+                    .find_map(|l| l.strip_prefix("data: "))
+                    .unwrap_or_else(|| panic!("an event without data: {event}"));
+                let data = serde_json::from_str(data)
+                    .unwrap_or_else(|e| panic!("event data is not JSON ({e}): {data}"));
+                (name.to_string(), data)
+            })
+            .collect()
+    }
+
     /// The concatenated `delta.content` of an SSE chat stream.
     pub fn streamed_content(&self) -> String {
         self.sse_data()

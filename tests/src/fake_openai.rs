@@ -74,6 +74,17 @@ pub enum Behavior {
         /// Characters per streamed content chunk.
         chunk_chars: usize,
     },
+    /// A model that uses tools: when the request offers the tool `name` and the conversation
+    /// does not end with a tool result, it calls it with `arguments` (streamed in two
+    /// pieces); after a tool result it answers `"{reply} tool said: {result}"`.
+    Tools {
+        /// The tool to call.
+        name: String,
+        /// Its arguments, a JSON object as a string.
+        arguments: String,
+        /// The text of the final answer.
+        reply: String,
+    },
 }
 
 impl Behavior {
@@ -241,19 +252,91 @@ async fn handle(state: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
     Ok(respond(&body, behavior, state.clone()).await)
 }
 
+/// A message's text: its string content, or its text parts joined.
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
+/// [`Behavior::Tools`]: a tool call, or the answer after the tool's result.
+fn tool_answer(
+    body: &Value,
+    model: &str,
+    stream: bool,
+    name: &str,
+    arguments: &str,
+    reply: &str,
+    state: Arc<Shared>,
+) -> Response<Body> {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages.last().cloned().unwrap_or(Value::Null);
+    let offered = body["tools"]
+        .as_array()
+        .is_some_and(|ts| ts.iter().any(|t| t["function"]["name"] == name));
+    let prompt = prompt_tokens(body);
+    let usage =
+        json!({"prompt_tokens": prompt, "completion_tokens": 3, "total_tokens": prompt + 3});
+    let call = offered && last["role"] != "tool";
+    if !stream {
+        let message = if call {
+            json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_fake1", "type": "function", "function": {"name": name, "arguments": arguments}}]})
+        } else {
+            let result = text_of(&last["content"]);
+            json!({"role": "assistant", "content": format!("{reply} tool said: {result}")})
+        };
+        let finish = if call { "tool_calls" } else { "stop" };
+        return full(
+            StatusCode::OK,
+            json!({
+                "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+                "usage": usage,
+            }),
+        );
+    }
+    let mut events = vec![chunk(
+        model,
+        json!({"role": "assistant", "content": ""}),
+        None,
+    )];
+    if call {
+        let (a, b) = arguments.split_at(arguments.len() / 2);
+        events.push(chunk(model, json!({"tool_calls": [{"index": 0, "id": "call_fake1", "type": "function", "function": {"name": name, "arguments": a}}]}), None));
+        events.push(chunk(
+            model,
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
+            None,
+        ));
+        events.push(chunk(model, json!({}), Some("tool_calls")));
+    } else {
+        let result = text_of(&last["content"]);
+        events.push(chunk(
+            model,
+            json!({"content": format!("{reply} tool said: {result}")}),
+            None,
+        ));
+        events.push(chunk(model, json!({}), Some("stop")));
+    }
+    if body["stream_options"]["include_usage"].as_bool() == Some(true) {
+        events.push(json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model, "choices": [], "usage": usage}));
+    }
+    sse(events, true, Ending::Clean, Duration::ZERO, state)
+}
+
 /// Counts prompt "tokens" the way the fake's usage reports them: whitespace-separated words.
 pub fn prompt_tokens(body: &Value) -> u64 {
     body["messages"]
         .as_array()
         .map(|ms| {
             ms.iter()
-                .map(|m| {
-                    m["content"]
-                        .as_str()
-                        .unwrap_or("")
-                        .split_whitespace()
-                        .count() as u64
-                })
+                .map(|m| text_of(&m["content"]).split_whitespace().count() as u64)
                 .sum()
         })
         .unwrap_or(0)
@@ -329,13 +412,17 @@ async fn respond(body: &Value, behavior: Behavior, state: Arc<Shared>) -> Respon
             Duration::ZERO,
             state,
         ),
+        Behavior::Tools {
+            name,
+            arguments,
+            reply,
+        } => tool_answer(body, &model, stream, &name, &arguments, &reply, state),
         Behavior::Echo { chunk_chars } => {
             let text = body["messages"]
                 .as_array()
                 .and_then(|ms| ms.iter().rev().find(|m| m["role"] == "user"))
-                .and_then(|m| m["content"].as_str())
-                .unwrap_or("")
-                .to_string();
+                .map(|m| text_of(&m["content"]))
+                .unwrap_or_default();
             if !stream {
                 return full(
                     StatusCode::OK,

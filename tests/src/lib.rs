@@ -5,4 +5,5 @@ pub mod client;
 pub mod config;
 pub mod fake_openai;
 pub mod gateway;
+pub mod ledger;
 pub mod raw;

@@ -106,6 +106,8 @@ pub struct Route {
     pub strategy: Strategy,
     /// Per-class action for external candidates.
     pub on_class: std::collections::BTreeMap<DataClass, ClassAction>,
+    /// Client model names that also mean this route.
+    pub aliases: Vec<glob::Pattern>,
 }
 
 /// A tenant, checked.
@@ -132,6 +134,18 @@ impl Config {
     /// A route's index by name.
     pub fn route_index(&self, name: &str) -> Option<usize> {
         self.route_index.get(name).copied()
+    }
+
+    /// The route an alias maps `name` to: of the aliases that match, the longest pattern (the
+    /// most specific) wins, and between equally long ones the route first in name order.
+    pub fn route_by_alias(&self, name: &str) -> Option<usize> {
+        self.routes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| r.aliases.iter().map(move |a| (i, a)))
+            .filter(|(_, a)| a.matches(name))
+            .max_by_key(|(i, a)| (a.as_str().len(), std::cmp::Reverse(*i)))
+            .map(|(i, _)| i)
     }
 
     /// Resolves `BACKEND/MODEL` to a candidate.
@@ -195,6 +209,7 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
         .iter()
         .map(|(name, r)| check_route(name, r, &config, &mut errors))
         .collect();
+    check_aliases(&config.routes, &mut errors);
     config.route_index = config
         .routes
         .iter()
@@ -464,11 +479,48 @@ fn check_route(name: &str, r: &RawRoute, config: &Config, errors: &mut Errors) -
             ),
         }
     }
+    let mut aliases = Vec::new();
+    for (i, a) in r.aliases.iter().enumerate() {
+        let at = format!("{path}.aliases[{i}]");
+        if a.contains('/') {
+            errors.add(
+                at,
+                "an alias cannot contain '/': that is how BACKEND/MODEL is written",
+            );
+            continue;
+        }
+        match glob::Pattern::new(a) {
+            Ok(p) => aliases.push(p),
+            Err(e) => errors.add(at, format!("'{a}' is not a valid glob: {e}")),
+        }
+    }
     Route {
         name: name.to_string(),
         candidates,
         strategy: r.strategy,
         on_class: r.on_class.clone(),
+        aliases,
+    }
+}
+
+/// An alias pattern written on two routes, or one that is a route's own name, is a mistake:
+/// which route it means would depend on a tie-break the author did not choose.
+fn check_aliases(routes: &[Route], errors: &mut Errors) {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for r in routes {
+        for a in &r.aliases {
+            if routes.iter().any(|other| other.name == a.as_str()) {
+                errors.add(
+                    format!("routes.{}.aliases", r.name),
+                    format!("'{a}' is a route's own name; a name always means its route"),
+                );
+            } else if let Some(first) = seen.insert(a.as_str(), &r.name) {
+                errors.add(
+                    format!("routes.{}.aliases", r.name),
+                    format!("'{a}' is also an alias of route '{first}'"),
+                );
+            }
+        }
     }
 }
 

@@ -211,6 +211,10 @@ pub struct RawRoute {
     /// (external candidates stay eligible; detected spans are replaced before sending).
     #[serde(default)]
     pub on_class: BTreeMap<DataClass, ClassAction>,
+    /// Client model names that also mean this route, as globs (`claude-*`): coding agents and
+    /// SDKs send their vendor's model names, which a platform team maps here.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// `[tenants.NAME]`

@@ -32,14 +32,17 @@ impl TenantRef {
     }
 }
 
-/// Reads `Authorization: Bearer KEY` (or `api-key: KEY`, as Azure-style clients send) and
-/// finds its tenant. With no tenants configured every request is anonymous.
+/// Reads `Authorization: Bearer KEY` (or `x-api-key: KEY`, as Anthropic clients send, or
+/// `api-key: KEY`, as Azure-style clients do) and finds its tenant. With no tenants configured
+/// every request is anonymous.
 pub fn authenticate(gw: &Gateway, req: &RequestHeader) -> Result<TenantRef, ApiError> {
     if !gw.auth_enabled() {
         return Ok(TenantRef::Anonymous);
     }
     let key = bearer_key(req).ok_or_else(|| {
-        ApiError::unauthorized("missing API key: send it as 'Authorization: Bearer YOUR_KEY'")
+        ApiError::unauthorized(
+            "missing API key: send it as 'Authorization: Bearer YOUR_KEY' or 'x-api-key: YOUR_KEY'",
+        )
     })?;
     gw.tenant_for_key(key)
         .map(TenantRef::Tenant)
@@ -56,8 +59,10 @@ fn bearer_key(req: &RequestHeader) -> Option<&[u8]> {
         let key = key.trim_ascii();
         return (!key.is_empty()).then_some(key);
     }
-    req.headers
-        .get("api-key")
-        .map(|v| v.as_bytes().trim_ascii())
-        .filter(|k| !k.is_empty())
+    ["x-api-key", "api-key"].iter().find_map(|name| {
+        req.headers
+            .get(*name)
+            .map(|v| v.as_bytes().trim_ascii())
+            .filter(|k| !k.is_empty())
+    })
 }

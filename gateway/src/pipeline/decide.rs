@@ -33,13 +33,20 @@ pub struct Decision {
     pub policy: policies::Decision,
 }
 
-/// Resolves the request's `model` (a route, or `BACKEND/MODEL`) for this tenant.
+/// Resolves the request's `model` (a route, `BACKEND/MODEL`, or a name a route's alias
+/// matches) for this tenant.
 pub fn resolve(gw: &Gateway, tenant: TenantRef, name: &str) -> Result<Target, ApiError> {
-    if let Some(r) = gw.config.route_index(name) {
+    let route = gw.config.route_index(name).or_else(|| {
+        (!name.contains('/'))
+            .then(|| gw.config.route_by_alias(name))
+            .flatten()
+    });
+    if let Some(r) = route {
         if !may_use_route(gw, tenant, r) {
+            let route = &gw.config.routes[r].name;
             return Err(ApiError::forbidden(
                 ErrorCode::RouteNotAllowed,
-                format!("this API key may not use route '{name}'"),
+                format!("this API key may not use route '{route}' (asked for as '{name}')"),
             ));
         }
         return Ok(Target::Route(r));
@@ -62,6 +69,14 @@ pub fn resolve(gw: &Gateway, tenant: TenantRef, name: &str) -> Result<Target, Ap
         ),
     )
     .with_details("available", known.into()))
+}
+
+/// The route's name, or `BACKEND/MODEL` for a pinned model: what records and metrics name.
+pub fn target_name(gw: &Gateway, target: Target) -> &str {
+    match target {
+        Target::Route(r) => &gw.config.routes[r].name,
+        Target::Pinned(id) => key(gw, id),
+    }
 }
 
 /// Runs the policy rules over the target's candidates.
@@ -139,7 +154,7 @@ pub fn conclude(
         .map(|c| (gw.policy.candidate(c.model), c.redact))
         .collect();
     Ok(Decision {
-        route_name: req.model().to_string(),
+        route_name: target_name(gw, target).to_string(),
         target,
         candidates,
         policy,

@@ -73,6 +73,46 @@ pub fn model_facts(gw: &Gateway, c: crate::config::Candidate) -> serde_json::Val
     })
 }
 
+/// `POST /v1/messages/count_tokens`: the request's input tokens by the model it would be
+/// sent to first, under the same rules a completion is decided by (a confidential prompt is
+/// counted by the local model it would go to). The on-device engine counts with the model's
+/// own tokenizer and chat template; for other backends the count is an estimate, and the
+/// answer says which (`tollgate.source`: `tokenizer` or `estimate`).
+pub fn count_tokens(
+    gw: &Gateway,
+    tenant: TenantRef,
+    declared: Option<&str>,
+    req: &ChatRequest,
+) -> Result<Json, ApiError> {
+    let classified = classify::classify(gw, tenant.profile(gw), declared, req)?;
+    let target = decide::resolve(gw, tenant, req.model())?;
+    let policy = decide::judge(gw, tenant, target, req, &classified);
+    let decision = decide::conclude(gw, req, target, policy)?;
+    let first = decision.candidates.first().map(|(c, _)| *c);
+    let counted = first.and_then(|c| match &gw.backends[c.backend].live {
+        Some(tollgate_adapters::Backend::OnDevice(engine)) => engine.count_prompt_tokens(req).ok(),
+        _ => None,
+    });
+    let (tokens, source) = match counted {
+        Some(n) => (n as u64, "tokenizer"),
+        None => (
+            tollgate_metering::estimate_tokens_from_bytes(classified.prompt_bytes as u64),
+            "estimate",
+        ),
+    };
+    let model = first.map(|c| gw.config.model(c).key.as_str());
+    Ok(Json {
+        status: 200,
+        body: Bytes::from(
+            json!({
+                "input_tokens": tokens,
+                "tollgate": {"source": source, "model": model},
+            })
+            .to_string(),
+        ),
+    })
+}
+
 /// `GET /healthz`: the process is alive.
 pub fn healthz() -> Json {
     Json {

@@ -14,6 +14,7 @@ pub mod decide;
 pub mod dispatch;
 pub mod endpoints;
 pub mod prompt;
+pub mod protocol;
 pub mod read;
 pub mod redact;
 pub mod respond;
@@ -22,44 +23,61 @@ pub mod trace;
 use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use pingora::proxy::Session;
+use protocol::Protocol;
 use trace::{Outcome, RequestRecord};
 
 /// Serves one HTTP request from start to finish.
 pub async fn serve(gw: &Gateway, session: &mut Session) {
     let method = session.req_header().method.clone();
     let path = session.req_header().uri.path().to_string();
+    let chat = Protocol::Chat;
     match (method.as_str(), path.as_str()) {
-        ("POST", "/v1/chat/completions") => chat_completions(gw, session).await,
-        (_, "/v1/chat/completions") => {
-            small(session, gw, Err(ApiError::method_not_allowed("POST"))).await
+        ("POST", "/v1/chat/completions") => completion(gw, session, Protocol::Chat).await,
+        ("POST", "/v1/messages") => completion(gw, session, Protocol::Messages).await,
+        ("POST", "/v1/responses") => completion(gw, session, Protocol::Responses).await,
+        ("POST", "/v1/messages/count_tokens") => {
+            let result = count_tokens(gw, session).await;
+            small(session, gw, Protocol::Messages, result).await
+        }
+        (_, "/v1/chat/completions" | "/v1/responses") => {
+            small(session, gw, chat, Err(ApiError::method_not_allowed("POST"))).await
+        }
+        (_, "/v1/messages" | "/v1/messages/count_tokens") => {
+            let err = ApiError::method_not_allowed("POST");
+            small(session, gw, Protocol::Messages, Err(err)).await
         }
         ("GET", "/v1/models") => {
             let result = authenticate::authenticate(gw, session.req_header())
                 .map(|t| endpoints::models(gw, t));
-            small(session, gw, result).await
+            small(session, gw, chat, result).await
         }
         ("POST", "/v1/tollgate/explain") => {
             let result = explain_request(gw, session).await;
-            small(session, gw, result).await
+            small(session, gw, chat, result).await
         }
-        ("GET" | "HEAD", "/healthz") => small(session, gw, Ok(endpoints::healthz())).await,
-        ("GET" | "HEAD", "/readyz") => small(session, gw, endpoints::readyz(gw)).await,
+        ("GET" | "HEAD", "/healthz") => small(session, gw, chat, Ok(endpoints::healthz())).await,
+        ("GET" | "HEAD", "/readyz") => small(session, gw, chat, endpoints::readyz(gw)).await,
         _ => {
             let err = ApiError::not_found(
                 ErrorCode::UnknownUrl,
                 format!("unknown path: {method} {path}"),
             );
-            small(session, gw, Err(err)).await
+            small(session, gw, chat, Err(err)).await
         }
     }
 }
 
 /// Answers an endpoint whose whole body is known.
-async fn small(session: &mut Session, gw: &Gateway, result: Result<endpoints::Json, ApiError>) {
+async fn small(
+    session: &mut Session,
+    gw: &Gateway,
+    protocol: Protocol,
+    result: Result<endpoints::Json, ApiError>,
+) {
     let id = gw.next_request_id();
     let written = match result {
         Ok(json) => respond::json(session, json.status, &id, json.body).await,
-        Err(err) => respond::error(session, &id, &err).await,
+        Err(err) => respond::error(session, &id, &err, protocol).await,
     };
     if written.is_err() {
         tracing::debug!(request_id = %id, "client went away before the response was written");
@@ -75,6 +93,17 @@ async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoint
     endpoints::explain(gw, tenant, declared.as_deref(), &req)
 }
 
+/// `POST /v1/messages/count_tokens`: the prompt's tokens by the model the request would go
+/// to, counted by its own tokenizer where the gateway has it (on-device) and estimated
+/// otherwise; the answer says which.
+async fn count_tokens(gw: &Gateway, session: &mut Session) -> Result<endpoints::Json, ApiError> {
+    let tenant = authenticate::authenticate(gw, session.req_header())?;
+    let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
+    let (req, _) = Protocol::Messages.parse(&body, "")?;
+    let declared = classify::declared(session.req_header())?;
+    endpoints::count_tokens(gw, tenant, declared, &req)
+}
+
 /// Sheds a request past `server.max_in_flight` (this one is counted already).
 fn admit_request(gw: &Gateway) -> Result<(), ApiError> {
     if gw.drain.in_flight() > gw.config.server.max_in_flight {
@@ -85,22 +114,28 @@ fn admit_request(gw: &Gateway) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `POST /v1/chat/completions`: the whole pipeline.
-async fn chat_completions(gw: &Gateway, session: &mut Session) {
+/// A completion in any inbound protocol: the whole pipeline.
+async fn completion(gw: &Gateway, session: &mut Session, protocol: Protocol) {
     // Recorded by `finish`, or on drop if the server stops this request half-way.
     let mut rec = trace::Recording::start(gw);
-    if let Err(err) = run_chat(gw, session, &mut rec).await {
+    rec.endpoint = protocol.endpoint();
+    if let Err(err) = run(gw, session, protocol, &mut rec).await {
         rec.fail(&err);
-        if !rec.response_started && respond::error(session, &rec.id, &err).await.is_err() {
+        if !rec.response_started
+            && respond::error(session, &rec.id, &err, protocol)
+                .await
+                .is_err()
+        {
             rec.outcome = Outcome::ClientDisconnected;
         }
     }
     rec.finish();
 }
 
-async fn run_chat(
+async fn run(
     gw: &Gateway,
     session: &mut Session,
+    protocol: Protocol,
     rec: &mut RequestRecord,
 ) -> Result<(), ApiError> {
     admit_request(gw)?;
@@ -108,7 +143,7 @@ async fn run_chat(
     rec.tenant = Some(tenant.name(gw).to_string());
     // Held to the end of the request: the parsed body lives as long.
     let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
-    let req = read::parse(&body)?;
+    let (req, inbound) = protocol.parse(&body, &rec.id)?;
     rec.stream = req.stream();
     let declared = classify::declared(session.req_header())?;
     let classified = classify::classify(gw, tenant.profile(gw), declared, &req)?;
@@ -122,11 +157,17 @@ async fn run_chat(
         .collect();
     let target = decide::resolve(gw, tenant, req.model())?;
     // Only resolved names are recorded: unknown ones would give metrics unbounded labels.
-    rec.route = Some(req.model().to_string());
+    rec.route = Some(decide::target_name(gw, target).to_string());
     let policy = decide::judge(gw, tenant, target, &req, &classified);
     rec.refusals = policy.refused.iter().map(|r| r.rule.as_str()).collect();
     rec.decision = decide::summary(gw, &policy);
     let decision = decide::conclude(gw, &req, target, policy)?;
     let served = dispatch::dispatch(gw, &req, &decision, &classified, session, rec).await?;
-    respond::served(session, gw, &req, &decision, served, rec).await
+    let answer = respond::Answer {
+        req: &req,
+        decision: &decision,
+        inbound: inbound.as_ref(),
+        protocol,
+    };
+    respond::served(session, gw, answer, served, rec).await
 }

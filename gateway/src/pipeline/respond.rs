@@ -3,6 +3,7 @@
 
 use super::decide::Decision;
 use super::dispatch::{client_gone, Served, ServedReply};
+use super::protocol::Protocol;
 use super::redact::ChunkRestorer;
 use super::trace::RequestRecord;
 use crate::errors::ApiError;
@@ -11,6 +12,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
+use tollgate_adapters::dialect::{Inbound, StreamTranslator};
 use tollgate_adapters::sse::frame;
 use tollgate_adapters::{ChatRequest, Event, Usage};
 
@@ -36,14 +38,20 @@ pub async fn json(
     session.write_response_body(Some(body), true).await
 }
 
-/// Writes an error: the one place an [`ApiError`] becomes a response.
-pub async fn error(session: &mut Session, request_id: &str, err: &ApiError) -> WriteResult {
+/// Writes an error, in the shape of the protocol the request came in: the one place an
+/// [`ApiError`] becomes a response.
+pub async fn error(
+    session: &mut Session,
+    request_id: &str,
+    err: &ApiError,
+    protocol: Protocol,
+) -> WriteResult {
     if !err.keeps_connection() {
         // The rest of the request was not read (or the server is stopping): the connection
         // cannot serve another request.
         session.set_keepalive(None);
     }
-    let body = err.body();
+    let body = protocol.error_body(err, request_id);
     let mut h = header(err.status, request_id)?;
     let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");
     let _ = h.insert_header(http::header::CONTENT_LENGTH, body.len());
@@ -54,15 +62,28 @@ pub async fn error(session: &mut Session, request_id: &str, err: &ApiError) -> W
     session.write_response_body(Some(body), true).await
 }
 
+/// What an answer is sent for: the chat request, its decision, and the protocol the client
+/// speaks (with its translation state when that is not chat completions).
+pub struct Answer<'a> {
+    /// The chat request that was served.
+    pub req: &'a ChatRequest,
+    /// Its decision.
+    pub decision: &'a Decision,
+    /// The translation back, for requests that came in another protocol.
+    pub inbound: Option<&'a Inbound>,
+    /// The protocol the request came in.
+    pub protocol: Protocol,
+}
+
 /// Sends a served answer to the client: a whole body, or a stream relayed event by event.
 pub async fn served(
     session: &mut Session,
     gw: &Gateway,
-    req: &ChatRequest,
-    decision: &Decision,
+    answer: Answer<'_>,
     served: Served,
     rec: &mut RequestRecord,
 ) -> Result<(), ApiError> {
+    let decision = answer.decision;
     let Served {
         candidate,
         reply,
@@ -85,6 +106,13 @@ pub async fn served(
     if redaction.is_some() {
         let _ = h.insert_header("x-tollgate-redacted", "true");
     }
+    if let Some(dropped) = answer
+        .inbound
+        .map(Inbound::dropped_tools)
+        .filter(|d| !d.is_empty())
+    {
+        let _ = h.insert_header("x-tollgate-tools-dropped", dropped.join(","));
+    }
     match reply {
         ServedReply::Complete(complete) => {
             rec.usage = complete.usage;
@@ -94,6 +122,12 @@ pub async fn served(
             let body = match &redaction {
                 Some(r) => r.restore_complete(&complete.body),
                 None => complete.body,
+            };
+            let body = match answer.inbound {
+                Some(inbound) => inbound.complete(&body).map_err(|e| {
+                    ApiError::from_final_attempt(&tollgate_adapters::AttemptError::Protocol(e))
+                })?,
+                None => body,
             };
             let _ = h.insert_header(http::header::CONTENT_TYPE, "application/json");
             let _ = h.insert_header(http::header::CONTENT_LENGTH, body.len());
@@ -125,7 +159,68 @@ pub async fn served(
                 return Err(ApiError::client_closed());
             }
             let restorer = redaction.as_ref().map(|r| r.stream());
-            relay(session, gw, req, first, rest, restorer, rec).await
+            let mut out = Outgoing {
+                wants_usage: answer.req.include_usage(),
+                restorer,
+                translator: answer.inbound.map(Inbound::stream),
+            };
+            relay(session, gw, first, rest, &mut out, rec).await
+        }
+    }
+}
+
+/// How relayed events are changed on their way to the client.
+struct Outgoing<'r> {
+    /// Whether the client asked for the usage chunk.
+    wants_usage: bool,
+    /// Puts redacted values back, when the request was sent redacted.
+    restorer: Option<ChunkRestorer<'r>>,
+    /// Re-emits chat chunks in the client's protocol, when that is not chat completions.
+    translator: Option<StreamTranslator>,
+}
+
+impl Outgoing<'_> {
+    /// The bytes one chat chunk becomes (possibly none: a translated protocol may have
+    /// nothing to say for a chunk).
+    fn data(&mut self, data: &Bytes) -> Option<Bytes> {
+        let data = match self.restorer.as_mut() {
+            Some(r) => r.chunk(data),
+            None => data.clone(),
+        };
+        match self.translator.as_mut() {
+            None => Some(frame(&Event::Data(data))),
+            Some(t) => {
+                let mut out = Vec::new();
+                t.chunk(&data, &mut out);
+                (!out.is_empty()).then(|| Bytes::from(out))
+            }
+        }
+    }
+
+    fn done(&mut self) -> Bytes {
+        match self.translator.as_mut() {
+            None => frame(&Event::Done),
+            Some(t) => {
+                let mut out = Vec::new();
+                t.done(&mut out);
+                Bytes::from(out)
+            }
+        }
+    }
+
+    fn error(&mut self, err: &ApiError) -> Bytes {
+        match self.translator.as_mut() {
+            None => err.sse_event(),
+            Some(t) => {
+                let mut out = Vec::new();
+                t.error(
+                    err.status,
+                    err.code.as_str(),
+                    &err.client_message(),
+                    &mut out,
+                );
+                Bytes::from(out)
+            }
         }
     }
 }
@@ -135,13 +230,11 @@ pub async fn served(
 async fn relay(
     session: &mut Session,
     gw: &Gateway,
-    req: &ChatRequest,
     first: Event,
     mut rest: tollgate_adapters::EventStream,
-    mut restorer: Option<ChunkRestorer<'_>>,
+    out: &mut Outgoing<'_>,
     rec: &mut RequestRecord,
 ) -> Result<(), ApiError> {
-    let wants_usage = req.include_usage();
     let mut next = Some(Ok(first));
     loop {
         let item = match next.take() {
@@ -154,37 +247,36 @@ async fn relay(
                         let err = ApiError::shutting_down();
                         rec.fail(&err);
                         super::trace::record_before_last_byte(gw, rec).await;
-                        let _ = session.write_response_body(Some(err.sse_event()), true).await;
+                        let _ = session.write_response_body(Some(out.error(&err)), true).await;
                         return Err(err);
                     }
                 }
             }
         };
         let (bytes, end, failure) = match item {
-            Some(Ok(Event::Done)) => (frame(&Event::Done), true, None),
+            Some(Ok(Event::Done)) => (out.done(), true, None),
             Some(Ok(Event::Data(data))) => {
                 rec.metered.tap.observe(&data);
                 if let Some(usage) = Usage::from_openai_json(&data) {
                     rec.usage = Some(usage);
-                    if !wants_usage && is_usage_only(&data) {
+                    if !out.wants_usage && is_usage_only(&data) {
                         continue;
                     }
                 }
-                let data = match restorer.as_mut() {
-                    Some(r) => r.chunk(&data),
-                    None => data,
-                };
-                (frame(&Event::Data(data)), false, None)
+                match out.data(&data) {
+                    Some(bytes) => (bytes, false, None),
+                    None => continue,
+                }
             }
             Some(Err(e)) => {
                 let err = ApiError::stream_cut(&e);
-                (err.sse_event(), true, Some(err))
+                (out.error(&err), true, Some(err))
             }
             None => {
                 let err = ApiError::stream_cut(&tollgate_adapters::AttemptError::Protocol(
                     "the stream ended without [DONE]".into(),
                 ));
-                (err.sse_event(), true, Some(err))
+                (out.error(&err), true, Some(err))
             }
         };
         if rec.ttft.is_none() {

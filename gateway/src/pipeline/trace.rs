@@ -43,6 +43,8 @@ pub struct RequestRecord {
     pub route: Option<String>,
     /// The effective data class.
     pub data_class: Option<DataClass>,
+    /// The inbound endpoint (`chat_completions`, `messages`, `responses`, `embeddings`).
+    pub endpoint: &'static str,
     /// Whether the client asked for a stream.
     pub stream: bool,
     /// Every attempt in order.
@@ -88,6 +90,7 @@ impl RequestRecord {
             tenant: None,
             route: None,
             data_class: None,
+            endpoint: "chat_completions",
             stream: false,
             attempts: Vec::new(),
             served_by: None,
@@ -191,6 +194,7 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
     m.data_class = rec.data_class.unwrap_or(DataClass::Public);
     m.decision = rec.decision.clone();
     m.stream = rec.stream;
+    m.endpoint = rec.endpoint;
     m.outcome = rec.outcome;
     m.status = rec.status;
     m.error_class = rec.error_code;
