@@ -1,9 +1,10 @@
 //! The closed set of backend kinds, dispatched without dynamic allocation per call.
 
+use crate::embed::EmbedRequest;
 use crate::error::AttemptError;
 use crate::on_device::OnDevice;
 use crate::openai_compat::OpenAiCompat;
-use crate::reply::Reply;
+use crate::reply::{Complete, Reply};
 use crate::request::ChatRequest;
 
 /// One configured backend.
@@ -23,6 +24,24 @@ impl Backend {
         match self {
             Backend::OpenAiCompat(b) => b.chat(req, model).await,
             Backend::OnDevice(b) => b.chat(req, model).await,
+        }
+    }
+
+    /// Sends one embeddings attempt for `model`, in batches of at most `max_batch` inputs.
+    pub async fn embed(
+        &self,
+        req: &EmbedRequest,
+        model: &str,
+        max_batch: usize,
+    ) -> Result<Complete, AttemptError> {
+        match self {
+            Backend::OpenAiCompat(b) => b.embed(req, model, max_batch).await,
+            // The config refuses `embeddings = true` on an on-device model, so the policy
+            // never picks one for an embeddings request.
+            Backend::OnDevice(b) => Err(AttemptError::Unavailable(format!(
+                "the on-device model '{}' does not compute embeddings",
+                b.name()
+            ))),
         }
     }
 }

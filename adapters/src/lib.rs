@@ -6,6 +6,7 @@
 
 pub mod backend;
 pub mod dialect;
+pub mod embed;
 pub mod error;
 pub mod gguf;
 pub mod http_client;
@@ -18,6 +19,7 @@ pub mod synth;
 pub mod timeouts;
 
 pub use backend::Backend;
+pub use embed::EmbedRequest;
 pub use error::AttemptError;
 pub use reply::{Complete, Event, EventStream, Reply, Usage};
 pub use request::{ChatRequest, RequestError};

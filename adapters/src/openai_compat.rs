@@ -1,6 +1,7 @@
 //! Backends that speak OpenAI's HTTP API: closed clouds (OpenAI and compatible ones) and local
 //! servers (vLLM, llama.cpp's server, Ollama, TGI, LocalAI).
 
+use crate::embed::EmbedRequest;
 use crate::error::{AttemptError, TimeoutKind};
 use crate::http_client::{self, HttpClient};
 use crate::reply::{Complete, Event, Reply, Usage};
@@ -46,6 +47,7 @@ pub struct OpenAiCompatConfig {
 pub struct OpenAiCompat {
     name: String,
     chat_url: http::Uri,
+    embeddings_url: http::Uri,
     auth: Option<HeaderValue>,
     missing_key_env: Option<String>,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -69,6 +71,9 @@ impl OpenAiCompat {
                 ))
             }
         }
+        let embeddings_url: http::Uri = format!("{base}/embeddings")
+            .parse()
+            .map_err(|e| format!("base_url '{}' is not a valid URL: {e}", cfg.base_url))?;
         let auth = match cfg.api_key {
             Some(key) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
@@ -90,6 +95,7 @@ impl OpenAiCompat {
         Ok(OpenAiCompat {
             name: cfg.name,
             chat_url,
+            embeddings_url,
             auth,
             missing_key_env: cfg.missing_key_env,
             headers,
@@ -105,14 +111,96 @@ impl OpenAiCompat {
 
     /// Sends one chat-completion attempt for `model`.
     pub async fn chat(&self, req: &ChatRequest, model: &str) -> Result<Reply, AttemptError> {
+        let started = Instant::now();
+        let body = serde_json::to_vec(&Outgoing {
+            body: &req.body,
+            model,
+            stream: req.stream(),
+        })
+        .map_err(|e| AttemptError::Protocol(format!("could not encode the request: {e}")))?;
+        let (response, head_after) = self
+            .send(&self.chat_url, body, req.stream(), started)
+            .await?;
+        check_content_type(response.headers(), req.stream())?;
+        if req.stream() {
+            let events = sse_events(response.into_body());
+            return Ok(Reply::Stream(timeouts::enforce_on_stream(
+                events,
+                self.timeouts,
+                started,
+            )));
+        }
+        let body = read_body(
+            response.into_body(),
+            MAX_RESPONSE_BYTES,
+            started,
+            &self.timeouts,
+        )
+        .await?;
+        // A 200 that is not a completion is the backend's fault, found before the client
+        // sees anything, so another candidate can still serve.
+        let usage = Usage::from_completion(&body)
+            .map_err(|e| AttemptError::Protocol(format!("the backend answered 200, but {e}")))?;
+        Ok(Reply::Complete(Complete {
+            body,
+            usage,
+            first_byte: Some(head_after),
+        }))
+    }
+
+    /// Embeds every input of `req` with `model`, in batches of at most `max_batch` inputs sent
+    /// one after another; the answers are merged into one.
+    pub async fn embed(
+        &self,
+        req: &EmbedRequest,
+        model: &str,
+        max_batch: usize,
+    ) -> Result<Complete, AttemptError> {
+        let started = Instant::now();
+        let mut answers = Vec::new();
+        let mut first_byte = None;
+        for batch in req.batches(model, max_batch) {
+            let body = serde_json::to_vec(&batch).map_err(|e| {
+                AttemptError::Protocol(format!("could not encode the request: {e}"))
+            })?;
+            let (response, head_after) = self
+                .send(&self.embeddings_url, body, false, started)
+                .await?;
+            first_byte.get_or_insert(head_after);
+            let body = read_body(
+                response.into_body(),
+                MAX_RESPONSE_BYTES,
+                started,
+                &self.timeouts,
+            )
+            .await?;
+            answers.push(body);
+        }
+        let (body, usage) = crate::embed::merge(&answers, req.model())
+            .map_err(|e| AttemptError::Protocol(format!("the backend answered 200, but {e}")))?;
+        Ok(Complete {
+            body,
+            usage,
+            first_byte,
+        })
+    }
+
+    /// Sends one request and waits for its head: the time to it, or the attempt error (no
+    /// key, a timeout, a connection failure, an error status with its body).
+    async fn send(
+        &self,
+        url: &http::Uri,
+        body: Vec<u8>,
+        stream: bool,
+        started: Instant,
+    ) -> Result<(http::Response<Incoming>, std::time::Duration), AttemptError> {
         if let Some(var) = &self.missing_key_env {
             return Err(AttemptError::Unavailable(format!(
                 "backend '{}' has no API key: environment variable {var} is not set",
                 self.name
             )));
         }
-        let started = Instant::now();
-        let request = self.build_request(req, model)?;
+        let request = self.build_request(url, body, stream)?;
         let response =
             match tokio::time::timeout(self.timeouts.first_byte(), self.client.request(request))
                 .await
@@ -144,49 +232,20 @@ impl OpenAiCompat {
                 retry_after,
             });
         }
-        check_content_type(response.headers(), req.stream())?;
-        if req.stream() {
-            let events = sse_events(response.into_body());
-            return Ok(Reply::Stream(timeouts::enforce_on_stream(
-                events,
-                self.timeouts,
-                started,
-            )));
-        }
-        let body = read_body(
-            response.into_body(),
-            MAX_RESPONSE_BYTES,
-            started,
-            &self.timeouts,
-        )
-        .await?;
-        // A 200 that is not a completion is the backend's fault, found before the client
-        // sees anything, so another candidate can still serve.
-        let usage = Usage::from_completion(&body)
-            .map_err(|e| AttemptError::Protocol(format!("the backend answered 200, but {e}")))?;
-        Ok(Reply::Complete(Complete {
-            body,
-            usage,
-            first_byte: Some(head_after),
-        }))
+        Ok((response, head_after))
     }
 
     fn build_request(
         &self,
-        req: &ChatRequest,
-        model: &str,
+        url: &http::Uri,
+        body: Vec<u8>,
+        stream: bool,
     ) -> Result<http::Request<Full<Bytes>>, AttemptError> {
-        let body = serde_json::to_vec(&Outgoing {
-            body: &req.body,
-            model,
-            stream: req.stream(),
-        })
-        .map_err(|e| AttemptError::Protocol(format!("could not encode the request: {e}")))?;
-        let mut builder = http::Request::post(self.chat_url.clone())
+        let mut builder = http::Request::post(url.clone())
             .header(CONTENT_TYPE, "application/json")
             .header(
                 http::header::ACCEPT,
-                if req.stream() {
+                if stream {
                     "text/event-stream"
                 } else {
                     "application/json"

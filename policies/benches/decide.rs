@@ -22,6 +22,7 @@ fn spec(name: &str, zone: Zone, licence: &str, price: f64) -> ModelSpec {
         context_window: 32_768,
         streaming: true,
         tools: true,
+        embeddings: false,
         price: Price {
             input_per_mtok: price,
             output_per_mtok: price * 4.0,
@@ -96,6 +97,7 @@ fn bench(c: &mut Criterion) {
                 stream: true,
                 tools: false,
                 multimodal: false,
+                embeddings: false,
                 opaque_class: None,
             },
         };

@@ -55,6 +55,9 @@ pub struct ModelSpec {
     /// Supports tool calls.
     #[serde(default)]
     pub tools: bool,
+    /// An embedding model: it serves embeddings requests, and no chat.
+    #[serde(default)]
+    pub embeddings: bool,
     /// Price per million tokens.
     #[serde(default)]
     pub price: Price,
@@ -83,6 +86,8 @@ pub struct CatalogModel {
     pub streaming: bool,
     /// Supports tool calls.
     pub tools: bool,
+    /// An embedding model: it serves embeddings requests, and no chat.
+    pub embeddings: bool,
     /// Price per million tokens.
     pub price: Price,
 }
@@ -164,6 +169,7 @@ impl Catalog {
             context_window: spec.context_window,
             streaming: spec.streaming,
             tools: spec.tools,
+            embeddings: spec.embeddings,
             price: spec.price,
         });
         Ok(ModelId((self.models.len() - 1) as u32))
@@ -313,6 +319,7 @@ mod tests {
             context_window: 8192,
             streaming: true,
             tools: false,
+            embeddings: false,
             price: Price::default(),
         }
     }

@@ -39,6 +39,8 @@ pub struct Needs {
     pub tools: bool,
     /// The request carries images, audio, files or other parts that are not text.
     pub multimodal: bool,
+    /// The request asks for embeddings (served only by embedding models), not a completion.
+    pub embeddings: bool,
     /// The class of the request's parts that can be neither scanned nor redacted (images,
     /// audio, files, unknown part types); `None` when every part is text. Redaction cannot
     /// make these fit a zone, so a zone whose ceiling is below it is refused outright.
@@ -136,6 +138,19 @@ pub enum Reason {
     NoTools,
     /// No image, audio or file input.
     NoMultimodal,
+    /// An embedding model for a completion, or a chat model for embeddings.
+    WrongKind {
+        /// Whether the request asks for embeddings.
+        embeddings: bool,
+    },
+    /// An embeddings request whose class is above the zone's ceiling: redaction would embed
+    /// placeholders instead of the document, so it is not an option.
+    NoRedactedEmbeddings {
+        /// The request's class.
+        class: DataClass,
+        /// The candidate's zone.
+        zone: Zone,
+    },
     /// Parts that cannot be redacted are above the zone's ceiling.
     OpaqueAboveZone {
         /// The class given to parts that cannot be scanned.
@@ -153,14 +168,17 @@ impl Reason {
     /// The rule this reason belongs to.
     pub fn rule(&self) -> Rule {
         match self {
-            Reason::ClassAboveZone { .. } | Reason::OpaqueAboveZone { .. } => {
-                Rule::DataClassAboveZone
-            }
+            Reason::ClassAboveZone { .. }
+            | Reason::OpaqueAboveZone { .. }
+            | Reason::NoRedactedEmbeddings { .. } => Rule::DataClassAboveZone,
             Reason::Licence(LicenceRefusal::Missing) => Rule::LicenceMissing,
             Reason::Licence(_) => Rule::LicenceForbidsUse,
             Reason::Unhealthy => Rule::Unhealthy,
             Reason::ContextTooSmall { .. } => Rule::ContextTooSmall,
-            Reason::NoStreaming | Reason::NoTools | Reason::NoMultimodal => Rule::CapabilityMissing,
+            Reason::NoStreaming
+            | Reason::NoTools
+            | Reason::NoMultimodal
+            | Reason::WrongKind { .. } => Rule::CapabilityMissing,
             Reason::NotPinned => Rule::PinnedMismatch,
         }
     }
@@ -195,6 +213,15 @@ impl fmt::Display for Reason {
             Reason::NoStreaming => f.write_str("model does not support streaming"),
             Reason::NoTools => f.write_str("model does not support tools"),
             Reason::NoMultimodal => f.write_str("model does not take images, audio or files"),
+            Reason::WrongKind { embeddings: true } => f.write_str("not an embedding model"),
+            Reason::WrongKind { embeddings: false } => {
+                f.write_str("an embedding model does not answer completions")
+            }
+            Reason::NoRedactedEmbeddings { class, zone } => write!(
+                f,
+                "{class} text is embedded only inside the trust boundary: the {zone} zone \
+                 would need redaction, which would embed placeholders"
+            ),
             Reason::NotPinned => f.write_str("the request pinned another model"),
         }
     }
@@ -305,8 +332,19 @@ fn judge(f: &Facts, model: ModelId) -> Result<bool, Reason> {
         return Err(Reason::NotPinned);
     }
     licence::check(m.licence, &m.facts, f.tenant).map_err(Reason::Licence)?;
+    if f.needs.embeddings != m.embeddings {
+        return Err(Reason::WrongKind {
+            embeddings: f.needs.embeddings,
+        });
+    }
     let ceiling = f.ceilings.ceiling(m.zone);
     let redact = f.class > ceiling;
+    if redact && f.needs.embeddings {
+        return Err(Reason::NoRedactedEmbeddings {
+            class: f.class,
+            zone: m.zone,
+        });
+    }
     if redact && !(m.zone == Zone::External && f.route.action(f.class) == ClassAction::Redact) {
         return Err(Reason::ClassAboveZone {
             class: f.class,
@@ -408,6 +446,7 @@ mod tests {
             context_window: 8192,
             streaming: true,
             tools: true,
+            embeddings: false,
             price: Price {
                 input_per_mtok: input_price,
                 output_per_mtok: input_price * 4.0,
@@ -463,6 +502,7 @@ mod tests {
                 stream: true,
                 tools: false,
                 multimodal: false,
+                embeddings: false,
                 opaque_class: None,
             },
         }
@@ -477,6 +517,48 @@ mod tests {
             .iter()
             .map(|r| (r.index, r.rule.as_str()))
             .collect()
+    }
+
+    #[test]
+    fn embeddings_go_only_to_embedding_models_and_never_out_redacted() {
+        let mut embed = model("openai/embed", Zone::External, Some("openai-terms"), 0.02);
+        embed.embeddings = true;
+        let mut local_embed = model("vllm/embed", Zone::Local, Some("Apache-2.0"), 0.01);
+        local_embed.embeddings = true;
+        let c = Catalog::from_specs([
+            embed,
+            model("openai/gpt-4o", Zone::External, Some("openai-terms"), 2.5),
+            local_embed,
+        ])
+        .unwrap();
+        let spec = RouteSpec {
+            name: "embed".into(),
+            candidates: c
+                .iter()
+                .map(|(_, m)| format!("{}/{}", m.backend, m.model))
+                .collect(),
+            strategy: Strategy::Priority,
+            on_class: [(DataClass::Confidential, ClassAction::Redact)].into(),
+        };
+        let r = Route::build(&spec, &c).unwrap();
+        let t = TenantProfile::new(Use::Commercial);
+        let mut f = facts(&c, &r, &[], &t, DataClass::Internal);
+        f.needs.embeddings = true;
+        let d = decide(&f);
+        assert_eq!(order(&d), vec![0, 2]);
+        assert_eq!(rules(&d), vec![(1, "capability_missing")]);
+        // A confidential document: the route would redact for the closed API, but a redacted
+        // document embeds placeholders, so only the local embedding model may serve it.
+        f.class = DataClass::Confidential;
+        let d = decide(&f);
+        assert_eq!(order(&d), vec![2]);
+        assert!(d.candidates.iter().all(|c| !c.redact));
+        assert_eq!(rules(&d)[0], (0, "data_class_above_zone"));
+        // And a completion never goes to an embedding model.
+        f.needs.embeddings = false;
+        f.class = DataClass::Internal;
+        let d = decide(&f);
+        assert_eq!(order(&d), vec![1]);
     }
 
     #[test]

@@ -118,6 +118,7 @@ fn world() -> impl Strategy<Value = World> {
                         context_window: window,
                         streaming,
                         tools,
+                        embeddings: false,
                         price: Price {
                             input_per_mtok: price,
                             output_per_mtok: price * 3.0,
@@ -180,6 +181,7 @@ fn world() -> impl Strategy<Value = World> {
                         stream: needs.2,
                         tools: needs.3,
                         multimodal: needs.4,
+                        embeddings: false,
                         opaque_class: needs.5,
                     },
                 }

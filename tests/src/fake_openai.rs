@@ -222,7 +222,8 @@ async fn handle(state: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
             ))
         }
     };
-    if path != "/v1/chat/completions" {
+    let embeddings_path = path == "/v1/embeddings";
+    if path != "/v1/chat/completions" && !embeddings_path {
         return Ok(full(
             StatusCode::NOT_FOUND,
             json!({"error": {"message": "not found", "type": "invalid_request_error"}}),
@@ -249,7 +250,46 @@ async fn handle(state: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
             });
     }
     let behavior = state.behavior.lock().expect("behavior lock").clone();
+    if embeddings_path {
+        return Ok(embeddings(&body, behavior));
+    }
     Ok(respond(&body, behavior, state.clone()).await)
+}
+
+/// An embeddings answer: input `i` (text) embeds as `[bytes, words, i, 1, ...]`, as many
+/// numbers as `dimensions` asks (4 by default), listed in reverse order as servers may.
+/// [`Behavior::Status`] answers its error; every other behaviour answers.
+fn embeddings(body: &Value, behavior: Behavior) -> Response<Body> {
+    if let Behavior::Status { status, .. } = behavior {
+        return full(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            json!({"error": {"message": format!("fake upstream says {status}"), "type": "server_error", "param": null, "code": "fake_error"}}),
+        );
+    }
+    let inputs: Vec<Value> = match &body["input"] {
+        Value::Array(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    let dims = body["dimensions"].as_u64().unwrap_or(4) as usize;
+    let mut words = 0;
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let text = input.as_str().unwrap_or("");
+            let n = text.split_whitespace().count();
+            words += n;
+            let mut v = vec![text.len() as f64, n as f64, i as f64];
+            v.resize(dims, 1.0);
+            json!({"object": "embedding", "index": i, "embedding": v})
+        })
+        .rev()
+        .collect();
+    full(
+        StatusCode::OK,
+        json!({"object": "list", "data": data, "model": body["model"],
+               "usage": {"prompt_tokens": words, "total_tokens": words}}),
+    )
 }
 
 /// A message's text: its string content, or its text parts joined.

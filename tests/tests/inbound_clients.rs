@@ -398,3 +398,57 @@ engine = { n_threads = 1, n_parallel = 1, n_ctx = 8192 }
         "the ledger counts what Claude Code was told"
     );
 }
+
+/// An embedding model behind route `embed`.
+async fn embed_setup() -> (FakeOpenAi, Gateway) {
+    let local = FakeOpenAi::start(Behavior::answer("unused")).await;
+    let config = Config::new()
+        .backend_with(
+            "local",
+            "local",
+            &local.base_url(),
+            r#"e = { licence = "Apache-2.0", embeddings = true, max_batch = 1 }"#,
+            "",
+        )
+        .route("embed", &["local/e"])
+        .build();
+    (local, Gateway::start(&config))
+}
+
+fn check_embeddings(v: &Value) {
+    assert_eq!(v["count"], 2);
+    // The fake's first number is the input's length: "first text" is 10 bytes.
+    assert_eq!(v["first"][0], 10.0);
+    assert_eq!(v["prompt_tokens"], 5);
+    assert_eq!(v["dimensions"], 5);
+}
+
+#[tokio::test]
+async fn openai_python_sdk_embeddings() {
+    let (local, gw) = embed_setup().await;
+    let v = run_script(
+        "python3",
+        "openai_embeddings.py",
+        &[gw.url("/v1"), "embed".into()],
+    )
+    .await;
+    check_embeddings(&v);
+    assert_eq!(
+        local.received().len(),
+        3,
+        "two inputs one per call, then one"
+    );
+}
+
+#[tokio::test]
+async fn openai_node_sdk_embeddings() {
+    let (local, gw) = embed_setup().await;
+    let v = run_script(
+        "node",
+        "openai_embeddings.mjs",
+        &[gw.url("/v1"), "embed".into()],
+    )
+    .await;
+    check_embeddings(&v);
+    assert_eq!(local.received().len(), 3);
+}

@@ -84,7 +84,14 @@ pub struct Model {
     pub streaming: bool,
     /// Accepts tools.
     pub tools: bool,
+    /// An embedding model.
+    pub embeddings: bool,
+    /// The most inputs of one upstream embeddings call.
+    pub max_batch: usize,
 }
+
+/// Inputs per upstream embeddings call unless configured: OpenAI's limit.
+const DEFAULT_MAX_BATCH: usize = 2048;
 
 /// One candidate of a route: indexes into [`Config::backends`] and that backend's models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -416,6 +423,19 @@ fn check_backend(
                  until its licence is given"
             )),
         }
+        if spec.embeddings && b.kind == BackendKind::OnDevice {
+            errors.add(
+                format!("{path}.models.{model}.embeddings"),
+                "the on-device engine does not compute embeddings; serve the embedding model \
+                 from a local server (vLLM, llama.cpp's server, Ollama)",
+            );
+        }
+        if spec.max_batch == Some(0) {
+            errors.add(
+                format!("{path}.models.{model}.max_batch"),
+                "must be at least 1",
+            );
+        }
     }
     let on_device = b.kind == BackendKind::OnDevice;
     let n_ctx = engine.as_ref().map(|(e, _)| e.n_ctx);
@@ -446,6 +466,8 @@ fn check_backend(
                 streaming: spec.streaming.unwrap_or(true),
                 // The on-device engine does not implement tool calls.
                 tools: spec.tools.unwrap_or(!on_device),
+                embeddings: spec.embeddings,
+                max_batch: spec.max_batch.unwrap_or(DEFAULT_MAX_BATCH),
             })
             .collect(),
     }

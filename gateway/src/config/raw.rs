@@ -197,6 +197,11 @@ pub struct RawModel {
     pub streaming: Option<bool>,
     /// Whether it accepts tools (default: yes for HTTP backends).
     pub tools: Option<bool>,
+    /// An embedding model: it serves `/v1/embeddings`, and no chat.
+    pub embeddings: bool,
+    /// The most inputs one upstream embeddings call carries; longer requests are split
+    /// (default 2048, OpenAI's limit).
+    pub max_batch: Option<usize>,
 }
 
 /// `[routes.NAME]`

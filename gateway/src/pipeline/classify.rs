@@ -2,11 +2,11 @@
 //! Detection runs in this process over every text part; nothing is sent anywhere to decide
 //! where the prompt may go.
 
+use super::call::Call;
 use super::prompt::Prompt;
 use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use pingora::http::RequestHeader;
-use tollgate_adapters::ChatRequest;
 use tollgate_policies::{effective_class, DataClass, Detections, TenantProfile};
 
 /// The header a client declares its request's data class in.
@@ -33,9 +33,10 @@ pub fn classify(
     gw: &Gateway,
     tenant: &TenantProfile,
     declared: Option<&str>,
-    req: &ChatRequest,
+    call: Call,
 ) -> Result<Classified, ApiError> {
-    let prompt = Prompt::of(&req.body);
+    let mut prompt = Prompt::of(call.body());
+    prompt.opaque.extend(call.unreadable().map(str::to_string));
     let detections = gw.policy.detector.scan(&prompt.texts());
     let opaque_class = prompt.has_opaque().then_some(gw.config.detect.unscannable);
     let detected = detections.class.max(opaque_class);

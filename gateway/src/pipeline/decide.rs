@@ -3,12 +3,12 @@
 //! this step gathers its facts (route, tenant, class, health, needs) and fails closed.
 
 use super::authenticate::TenantRef;
+use super::call::Call;
 use super::classify::Classified;
 use crate::config::Candidate;
 use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use serde_json::{json, Value};
-use tollgate_adapters::ChatRequest;
 use tollgate_policies::{self as policies, Facts, Live, ModelId, Needs, Outcome, Route};
 
 /// What the request's `model` names.
@@ -84,7 +84,7 @@ pub fn judge(
     gw: &Gateway,
     tenant: TenantRef,
     target: Target,
-    req: &ChatRequest,
+    call: Call,
     classified: &Classified,
 ) -> policies::Decision {
     let (route, pinned): (&Route, Option<ModelId>) = match target {
@@ -109,7 +109,7 @@ pub fn judge(
         class: classified.class,
         tenant: tenant.profile(gw),
         ceilings: &gw.config.zones,
-        needs: needs(req, classified),
+        needs: needs(call, classified),
     };
     policies::decide(&facts)
 }
@@ -119,7 +119,7 @@ pub fn judge(
 /// features; the body lists every candidate's reason.
 pub fn conclude(
     gw: &Gateway,
-    req: &ChatRequest,
+    call: Call,
     target: Target,
     policy: policies::Decision,
 ) -> Result<Decision, ApiError> {
@@ -141,7 +141,7 @@ pub fn conclude(
             code,
             format!(
                 "{what} for '{}': {}",
-                req.model(),
+                call.model(),
                 refusal_summary(gw, &policy)
             ),
         )
@@ -177,19 +177,24 @@ pub fn summary(gw: &Gateway, d: &policies::Decision) -> String {
 
 /// What the request needs of a model. Prompt tokens are estimated from its text (≈4 bytes a
 /// token) so that a context-window check never needs a tokenizer here.
-fn needs(req: &ChatRequest, classified: &Classified) -> Needs {
+fn needs(call: Call, classified: &Classified) -> Needs {
     let bytes = classified.prompt_bytes;
     let tools = ["tools", "functions"].iter().any(|k| {
-        req.body
+        call.body()
             .get(*k)
             .is_some_and(|v| v.as_array().is_some_and(|a| !a.is_empty()))
     });
     Needs {
         prompt_tokens: u32::try_from(bytes.div_ceil(4)).unwrap_or(u32::MAX),
-        max_output_tokens: req.max_completion_tokens().unwrap_or(0),
-        stream: req.stream(),
+        max_output_tokens: call.max_output_tokens().unwrap_or(0),
+        stream: call.stream(),
         tools,
-        multimodal: !classified.opaque.is_empty(),
+        // Token-id inputs cannot be scanned, but they are text: no image is needed for them.
+        multimodal: classified
+            .opaque
+            .iter()
+            .any(|t| Some(t.as_str()) != call.unreadable()),
+        embeddings: matches!(call, Call::Embed(_)),
         opaque_class: classified.opaque_class,
     }
 }

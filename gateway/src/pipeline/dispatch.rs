@@ -4,6 +4,7 @@
 //! awaited here, before any header is written, so a backend that accepts the request and then
 //! fails before its first event is failed over like one that refused the connection.
 
+use super::call::Call;
 use super::classify::Classified;
 use super::decide::Decision;
 use super::redact::Redaction;
@@ -17,7 +18,7 @@ use futures_util::StreamExt;
 use pingora::proxy::Session;
 use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
-use tollgate_adapters::{AttemptError, ChatRequest, Complete, Event, EventStream, Reply};
+use tollgate_adapters::{AttemptError, Complete, Event, EventStream, Reply};
 use tollgate_metering::{estimate_tokens_from_bytes, metrics::NONE, OnExhausted};
 
 /// A successful attempt, ready to be streamed back.
@@ -49,7 +50,7 @@ pub enum ServedReply {
 /// cannot widen what the policy allowed. Candidates marked for redaction get the redacted copy.
 pub async fn dispatch(
     gw: &Gateway,
-    req: &ChatRequest,
+    call: Call<'_>,
     decision: &Decision,
     classified: &Classified,
     session: &mut Session,
@@ -58,21 +59,28 @@ pub async fn dispatch(
     let mut failures: Vec<(String, AttemptError)> = Vec::new();
     let mut redaction: Option<Redaction> = None;
     for &(candidate, redact) in &decision.candidates {
-        if !admit(gw, req, decision, candidate, rec)? {
+        if !admit(gw, call, decision, candidate, rec)? {
             continue;
         }
         if redact && redaction.is_none() {
+            let Call::Chat(req) = call else {
+                // The rules never let embeddings out redacted (a redacted document would be
+                // embedded as placeholders); reaching here would be a bug, and fails closed.
+                return Err(ApiError::internal(
+                    "an embeddings request was marked for redaction",
+                ));
+            };
             redaction = Some(Redaction::build(req, &classified.detections)?);
         }
         let outgoing = match (&redaction, redact) {
-            (Some(r), true) => &r.req,
-            _ => req,
+            (Some(r), true) => Call::Chat(&r.req),
+            _ => call,
         };
         let model = gw.config.model(candidate);
         let slot = &gw.backends[candidate.backend];
         let started = Instant::now();
         let result = tokio::select! {
-            r = attempt(slot, outgoing, &model.name) => r,
+            r = attempt(slot, outgoing, model) => r,
             () = client_gone(session) => return Err(ApiError::client_closed()),
             () = gw.drain.cut() => return Err(ApiError::shutting_down()),
         };
@@ -145,8 +153,8 @@ fn first_byte(reply: &ServedReply) -> Option<std::time::Duration> {
 /// request, up to the first event of a stream.
 async fn attempt(
     slot: &BackendSlot,
-    req: &ChatRequest,
-    model: &str,
+    call: Call<'_>,
+    model: &crate::config::Model,
 ) -> Result<(ServedReply, Option<OwnedSemaphorePermit>), AttemptError> {
     let Some(backend) = slot.live.as_ref() else {
         return Err(AttemptError::Unavailable(
@@ -157,7 +165,14 @@ async fn attempt(
         Some(limit) => Some(limit.admit().await?),
         None => None,
     };
-    match backend.chat(req, model).await? {
+    let req = match call {
+        Call::Chat(req) => req,
+        Call::Embed(req) => {
+            let answer = backend.embed(req, &model.name, model.max_batch).await?;
+            return Ok((ServedReply::Complete(answer), held));
+        }
+    };
+    match backend.chat(req, &model.name).await? {
         Reply::Complete(complete) => Ok((ServedReply::Complete(complete), held)),
         Reply::Stream(mut rest) => match rest.next().await {
             Some(Ok(first)) => Ok((ServedReply::Stream { first, rest }, held)),
@@ -190,7 +205,7 @@ pub async fn client_gone(session: &mut Session) {
 /// serve. `Err`: a 429 naming the budget, its limit, what is spent and when it resets.
 pub fn admit(
     gw: &Gateway,
-    req: &ChatRequest,
+    call: Call,
     decision: &Decision,
     candidate: Candidate,
     rec: &mut RequestRecord,
@@ -207,8 +222,8 @@ pub fn admit(
     if meter.has_budgets() {
         let m = meter.metering();
         let model = gw.config.model(candidate);
-        let max_tokens = req
-            .max_completion_tokens()
+        let max_tokens = call
+            .max_output_tokens()
             .map_or(m.default_max_tokens(), u64::from);
         let worst = m.prices().worst_case_usd(
             &backend.name,

@@ -1,6 +1,7 @@
 //! The small endpoints: model list and health.
 
 use super::authenticate::TenantRef;
+use super::call::Call;
 use super::classify;
 use super::decide::{self, key, refusals_json, visible_models, Target};
 use crate::errors::{ApiError, ErrorCode};
@@ -84,10 +85,10 @@ pub fn count_tokens(
     declared: Option<&str>,
     req: &ChatRequest,
 ) -> Result<Json, ApiError> {
-    let classified = classify::classify(gw, tenant.profile(gw), declared, req)?;
+    let classified = classify::classify(gw, tenant.profile(gw), declared, Call::Chat(req))?;
     let target = decide::resolve(gw, tenant, req.model())?;
-    let policy = decide::judge(gw, tenant, target, req, &classified);
-    let decision = decide::conclude(gw, req, target, policy)?;
+    let policy = decide::judge(gw, tenant, target, Call::Chat(req), &classified);
+    let decision = decide::conclude(gw, Call::Chat(req), target, policy)?;
     let first = decision.candidates.first().map(|(c, _)| *c);
     let counted = first.and_then(|c| match &gw.backends[c.backend].live {
         Some(tollgate_adapters::Backend::OnDevice(engine)) => engine.count_prompt_tokens(req).ok(),
@@ -147,9 +148,9 @@ pub fn explain(
     req: &ChatRequest,
 ) -> Result<Json, ApiError> {
     let profile = tenant.profile(gw);
-    let classified = classify::classify(gw, profile, declared, req)?;
+    let classified = classify::classify(gw, profile, declared, Call::Chat(req))?;
     let target = decide::resolve(gw, tenant, req.model())?;
-    let d = decide::judge(gw, tenant, target, req, &classified);
+    let d = decide::judge(gw, tenant, target, Call::Chat(req), &classified);
     let fields = super::prompt::pointers(&req.body);
     let field = |part: usize| fields.get(part).map_or("", String::as_str);
     let detector = &gw.policy.detector;

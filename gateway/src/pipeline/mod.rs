@@ -9,6 +9,7 @@
 //! ([`respond::error`]) and records every request in one place ([`trace::record`]).
 
 pub mod authenticate;
+pub mod call;
 pub mod classify;
 pub mod decide;
 pub mod dispatch;
@@ -22,8 +23,9 @@ pub mod trace;
 
 use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
+use call::Call;
 use pingora::proxy::Session;
-use protocol::Protocol;
+use protocol::{Parsed, Protocol};
 use trace::{Outcome, RequestRecord};
 
 /// Serves one HTTP request from start to finish.
@@ -35,11 +37,12 @@ pub async fn serve(gw: &Gateway, session: &mut Session) {
         ("POST", "/v1/chat/completions") => completion(gw, session, Protocol::Chat).await,
         ("POST", "/v1/messages") => completion(gw, session, Protocol::Messages).await,
         ("POST", "/v1/responses") => completion(gw, session, Protocol::Responses).await,
+        ("POST", "/v1/embeddings") => completion(gw, session, Protocol::Embeddings).await,
         ("POST", "/v1/messages/count_tokens") => {
             let result = count_tokens(gw, session).await;
             small(session, gw, Protocol::Messages, result).await
         }
-        (_, "/v1/chat/completions" | "/v1/responses") => {
+        (_, "/v1/chat/completions" | "/v1/responses" | "/v1/embeddings") => {
             small(session, gw, chat, Err(ApiError::method_not_allowed("POST"))).await
         }
         (_, "/v1/messages" | "/v1/messages/count_tokens") => {
@@ -99,7 +102,11 @@ async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoint
 async fn count_tokens(gw: &Gateway, session: &mut Session) -> Result<endpoints::Json, ApiError> {
     let tenant = authenticate::authenticate(gw, session.req_header())?;
     let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
-    let (req, _) = Protocol::Messages.parse(&body, "")?;
+    let Parsed::Chat(req, _) = Protocol::Messages.parse(&body, "")? else {
+        return Err(ApiError::internal(
+            "a Messages body parsed as something else",
+        ));
+    };
     let declared = classify::declared(session.req_header())?;
     endpoints::count_tokens(gw, tenant, declared, &req)
 }
@@ -114,7 +121,7 @@ fn admit_request(gw: &Gateway) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A completion in any inbound protocol: the whole pipeline.
+/// A completion in any inbound protocol, or embeddings: the whole pipeline.
 async fn completion(gw: &Gateway, session: &mut Session, protocol: Protocol) {
     // Recorded by `finish`, or on drop if the server stops this request half-way.
     let mut rec = trace::Recording::start(gw);
@@ -143,10 +150,43 @@ async fn run(
     rec.tenant = Some(tenant.name(gw).to_string());
     // Held to the end of the request: the parsed body lives as long.
     let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
-    let (req, inbound) = protocol.parse(&body, &rec.id)?;
-    rec.stream = req.stream();
+    match protocol.parse(&body, &rec.id)? {
+        Parsed::Chat(req, inbound) => {
+            let call = Call::Chat(&req);
+            let (decision, served) = decide_and_dispatch(gw, session, tenant, call, rec).await?;
+            let answer = respond::Answer {
+                wants_usage: req.include_usage(),
+                decision: &decision,
+                inbound: inbound.as_ref(),
+                protocol,
+            };
+            respond::served(session, gw, answer, served, rec).await
+        }
+        Parsed::Embed(req) => {
+            let call = Call::Embed(&req);
+            let (decision, served) = decide_and_dispatch(gw, session, tenant, call, rec).await?;
+            let answer = respond::Answer {
+                wants_usage: false,
+                decision: &decision,
+                inbound: None,
+                protocol,
+            };
+            respond::served(session, gw, answer, served, rec).await
+        }
+    }
+}
+
+/// Classify, decide and dispatch: the steps every kind of request shares.
+async fn decide_and_dispatch(
+    gw: &Gateway,
+    session: &mut Session,
+    tenant: authenticate::TenantRef,
+    call: Call<'_>,
+    rec: &mut RequestRecord,
+) -> Result<(decide::Decision, dispatch::Served), ApiError> {
+    rec.stream = call.stream();
     let declared = classify::declared(session.req_header())?;
-    let classified = classify::classify(gw, tenant.profile(gw), declared, &req)?;
+    let classified = classify::classify(gw, tenant.profile(gw), declared, call)?;
     rec.data_class = Some(classified.class);
     rec.metered.prompt_bytes = Some(classified.prompt_bytes as u64);
     rec.detections = classified
@@ -155,19 +195,13 @@ async fn run(
         .iter()
         .map(|f| f.kind.as_str())
         .collect();
-    let target = decide::resolve(gw, tenant, req.model())?;
+    let target = decide::resolve(gw, tenant, call.model())?;
     // Only resolved names are recorded: unknown ones would give metrics unbounded labels.
     rec.route = Some(decide::target_name(gw, target).to_string());
-    let policy = decide::judge(gw, tenant, target, &req, &classified);
+    let policy = decide::judge(gw, tenant, target, call, &classified);
     rec.refusals = policy.refused.iter().map(|r| r.rule.as_str()).collect();
     rec.decision = decide::summary(gw, &policy);
-    let decision = decide::conclude(gw, &req, target, policy)?;
-    let served = dispatch::dispatch(gw, &req, &decision, &classified, session, rec).await?;
-    let answer = respond::Answer {
-        req: &req,
-        decision: &decision,
-        inbound: inbound.as_ref(),
-        protocol,
-    };
-    respond::served(session, gw, answer, served, rec).await
+    let decision = decide::conclude(gw, call, target, policy)?;
+    let served = dispatch::dispatch(gw, call, &decision, &classified, session, rec).await?;
+    Ok((decision, served))
 }

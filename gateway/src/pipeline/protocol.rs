@@ -1,12 +1,13 @@
-//! The inbound protocols: chat completions, and the ones translated to it at the edge (the
-//! Anthropic Messages API and the OpenAI Responses API). Everything between parse and answer
-//! sees one chat request, so every rule and meter applies to all of them alike.
+//! The inbound protocols: chat completions, the ones translated to it at the edge (the
+//! Anthropic Messages API and the OpenAI Responses API), and embeddings. Everything between
+//! parse and answer sees one chat request or one embeddings request, so every rule and meter
+//! applies to all of them alike.
 
 use crate::errors::ApiError;
 use bytes::Bytes;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tollgate_adapters::dialect::{anthropic, responses, Inbound};
-use tollgate_adapters::ChatRequest;
+use tollgate_adapters::{ChatRequest, EmbedRequest};
 
 /// The protocol a request arrived in, known from its path before anything is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,20 @@ pub enum Protocol {
     Messages,
     /// `POST /v1/responses`.
     Responses,
+    /// `POST /v1/embeddings`.
+    Embeddings,
+}
+
+/// A parsed request body.
+// One per request, moved once into the steps that read it: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Parsed {
+    /// A chat request, with what its answer is translated back with (`None` for chat
+    /// completions).
+    Chat(ChatRequest, Option<Inbound>),
+    /// An embeddings request.
+    Embed(EmbedRequest),
 }
 
 impl Protocol {
@@ -26,23 +41,20 @@ impl Protocol {
             Protocol::Chat => "chat_completions",
             Protocol::Messages => "messages",
             Protocol::Responses => "responses",
+            Protocol::Embeddings => "embeddings",
         }
     }
 
-    /// Parses a body into the chat request that serves it, and what its answer is translated
-    /// back with (`None` for chat completions).
-    pub fn parse(
-        self,
-        body: &[u8],
-        request_id: &str,
-    ) -> Result<(ChatRequest, Option<Inbound>), ApiError> {
+    /// Parses a body into the request that serves it.
+    pub fn parse(self, body: &[u8], request_id: &str) -> Result<Parsed, ApiError> {
         let invalid =
             |e: tollgate_adapters::RequestError| ApiError::invalid_request(e.message, e.param);
         match self {
-            Protocol::Chat => Ok((super::read::parse(body)?, None)),
+            Protocol::Chat => Ok(Parsed::Chat(super::read::parse(body)?, None)),
+            Protocol::Embeddings => Ok(Parsed::Embed(EmbedRequest::parse(body).map_err(invalid)?)),
             Protocol::Messages => {
                 let (req, cx) = anthropic::to_chat(body).map_err(invalid)?;
-                Ok((req, Some(Inbound::Messages(cx))))
+                Ok(Parsed::Chat(req, Some(Inbound::Messages(cx))))
             }
             Protocol::Responses => {
                 let created = SystemTime::now()
@@ -50,7 +62,7 @@ impl Protocol {
                     .map_or(0, |d| d.as_secs());
                 let id = format!("resp_{}", request_id.replace('-', ""));
                 let (req, cx) = responses::to_chat(body, id, created).map_err(invalid)?;
-                Ok((req, Some(Inbound::Responses(cx))))
+                Ok(Parsed::Chat(req, Some(Inbound::Responses(cx))))
             }
         }
     }
@@ -61,7 +73,7 @@ impl Protocol {
             Protocol::Messages => {
                 anthropic::error_body(err.status, &err.client_message(), request_id)
             }
-            Protocol::Chat | Protocol::Responses => err.body(),
+            Protocol::Chat | Protocol::Responses | Protocol::Embeddings => err.body(),
         }
     }
 }

@@ -14,7 +14,7 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use tollgate_adapters::dialect::{Inbound, StreamTranslator};
 use tollgate_adapters::sse::frame;
-use tollgate_adapters::{ChatRequest, Event, Usage};
+use tollgate_adapters::{Event, Usage};
 
 type WriteResult = pingora::Result<()>;
 
@@ -65,8 +65,8 @@ pub async fn error(
 /// What an answer is sent for: the chat request, its decision, and the protocol the client
 /// speaks (with its translation state when that is not chat completions).
 pub struct Answer<'a> {
-    /// The chat request that was served.
-    pub req: &'a ChatRequest,
+    /// Whether the client asked for a stream's usage chunk.
+    pub wants_usage: bool,
     /// Its decision.
     pub decision: &'a Decision,
     /// The translation back, for requests that came in another protocol.
@@ -160,7 +160,7 @@ pub async fn served(
             }
             let restorer = redaction.as_ref().map(|r| r.stream());
             let mut out = Outgoing {
-                wants_usage: answer.req.include_usage(),
+                wants_usage: answer.wants_usage,
                 restorer,
                 translator: answer.inbound.map(Inbound::stream),
             };
