@@ -383,3 +383,67 @@ async fn count_tokens_estimates_for_an_http_backend_and_says_so() {
         "counting sends nothing anywhere"
     );
 }
+
+#[tokio::test]
+async fn a_stream_cut_mid_way_ends_with_the_protocols_error_event_and_is_counted() {
+    let cut = FakeOpenAi::start(Behavior::CutAfter { events: 2 }).await;
+    let config = Config::new()
+        .server("admin_listen = \"127.0.0.1:0\"")
+        .backend("cut", "local", &cut.base_url(), &[("m", "Apache-2.0")])
+        .route("coder", &["cut/m"])
+        .build();
+    let gw = Gateway::start(&config);
+    let r = post(
+        &gw,
+        "/v1/messages",
+        &json!({"model": "coder", "max_tokens": 20, "stream": true,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await;
+    let events = r.sse_events();
+    assert_eq!(events[0].0, "message_start");
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name, "error", "{events:?}");
+    assert_eq!(data["error"]["type"], "api_error");
+    assert!(
+        !events.iter().any(|(n, _)| n == "message_stop"),
+        "a cut stream does not claim to be whole"
+    );
+
+    let r = post(
+        &gw,
+        "/v1/responses",
+        &json!({"model": "coder", "stream": true, "store": false, "input": "hi"}),
+    )
+    .await;
+    let events = r.sse_events();
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name, "response.failed", "{events:?}");
+    assert_eq!(data["response"]["status"], "failed");
+    assert_eq!(data["response"]["error"]["code"], "upstream_stream_failed");
+
+    // The metrics say which endpoint each request came in on.
+    let admin = gw.admin.expect("admin listener");
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        let r = TestClient::new()
+            .get(&format!("http://{admin}/metrics"), &[])
+            .await;
+        metrics = String::from_utf8_lossy(&r.body).to_string();
+        if metrics.contains("endpoint=\"responses\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for endpoint in ["messages", "responses"] {
+        let line = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("tollgate_requests_total")
+                    && l.contains(&format!("endpoint=\"{endpoint}\""))
+            })
+            .unwrap_or_else(|| panic!("no {endpoint} series:\n{metrics}"));
+        assert!(line.contains("outcome=\"cut_off\""), "{line}");
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+}
