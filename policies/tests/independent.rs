@@ -1,7 +1,7 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. `dev/` is what the detector may be tuned against; `holdout/`
-//! measures it. Each set is reported overall, per language, per kind and per near-miss tag, with
+//! and `holdout2/` (written later by two more writers) measure it. Each set is reported overall, per language, per kind and per near-miss tag, with
 //! Wilson 95% intervals, and gated at the product's targets.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
@@ -322,4 +322,20 @@ fn independent_holdout_corpus() {
         lang_fpr: 0.06,
     };
     gate("holdout", &report, &floors);
+}
+
+#[test]
+fn independent_second_holdout_corpus() {
+    let report = evaluate("holdout2", &corpus_dir("holdout2"));
+    // A second holdout of 1,600 prompts by two more writers who read only the policy, written
+    // after the first holdout had been seen, and measured once, aggregates only: 96.7% /
+    // 2.4% overall; languages 95.0-98.5% recall, 0.8-5.4% fpr. Never tuned against: its
+    // misses are not to be looked at while the detector is changed.
+    let floors = Floors {
+        recall: 0.96,
+        fpr: 0.03,
+        lang_recall: 0.93,
+        lang_fpr: 0.06,
+    };
+    gate("holdout2", &report, &floors);
 }
