@@ -36,12 +36,7 @@ impl Backend {
     ) -> Result<Complete, AttemptError> {
         match self {
             Backend::OpenAiCompat(b) => b.embed(req, model, max_batch).await,
-            // The config refuses `embeddings = true` on an on-device model, so the policy
-            // never picks one for an embeddings request.
-            Backend::OnDevice(b) => Err(AttemptError::Unavailable(format!(
-                "the on-device model '{}' does not compute embeddings",
-                b.name()
-            ))),
+            Backend::OnDevice(b) => b.embed(req, model).await,
         }
     }
 }

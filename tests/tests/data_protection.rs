@@ -6,12 +6,12 @@
 
 use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
 use tollgate_e2e::client::{chat, TestClient};
 use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{binary, Gateway};
+use tollgate_e2e::ledger::wait_rows;
 
 /// A Luhn-valid card number outside the processors' test ranges.
 const CARD: &str = "4539 1488 0343 6467";
@@ -314,21 +314,6 @@ async fn a_configured_class_for_images_lets_them_out() {
 
 fn ledger(gw: &Gateway) -> PathBuf {
     gw.dir.path().join("ledger.db")
-}
-
-fn wait_rows(db: &Path, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let c: i64 = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .and_then(|c| c.query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0)))
-            .unwrap_or(0);
-        if c >= n {
-            assert_eq!(c, n);
-            return;
-        }
-        assert!(Instant::now() < deadline, "{c} of {n} rows");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn tollgate(args: &[&str]) -> (i32, String) {

@@ -174,3 +174,94 @@ async fn kinds_failover_and_errors() {
     let db = gw.dir.path().join("ledger.db");
     ledger::wait_rows(&db, 6);
 }
+
+#[tokio::test]
+async fn the_on_device_model_embeds_what_may_not_leave() {
+    let cloud = FakeOpenAi::start(Behavior::answer("unused")).await;
+    let config = Config::new()
+        .backend_with(
+            "cloud",
+            "external",
+            &cloud.base_url(),
+            r#"e = { licence = "openai-terms", embeddings = true }"#,
+            "",
+        )
+        .extra(
+            r#"[backends.on-device]
+kind = "on_device"
+models = { demo = { licence = "Apache-2.0", embeddings = true } }
+engine = { n_threads = 1, n_parallel = 1, n_ctx = 256 }
+"#,
+        )
+        .route("embed", &["cloud/e", "on-device/demo"])
+        .ledger("ledger.db")
+        .build();
+    let gw = Gateway::start(&config);
+    let doc = "Patient Dana Whitfield, born 12 April 1987, MRN 40291837, was prescribed 20 mg of fluoxetine.";
+    let r = embed(
+        &gw,
+        json!({"model": "embed", "input": [doc, doc, "an unrelated sentence about the weather"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("x-tollgate-backend"), Some("on-device"));
+    assert!(cloud.received().is_empty(), "the record never left");
+    let v = r.json();
+    let vectors: Vec<Vec<f64>> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            d["embedding"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(vectors.len(), 3);
+    assert_eq!(vectors[0].len(), 64, "the demo model's width");
+    for v in &vectors {
+        let norm: f64 = v.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "unit length: {norm}");
+    }
+    assert_eq!(vectors[0], vectors[1], "the same text embeds the same");
+    assert_ne!(vectors[0], vectors[2]);
+    let counted = v["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert!(counted > 10, "{counted}");
+
+    // base64, as the Python SDK asks by default: little-endian f32s of the same vector.
+    let r = embed(
+        &gw,
+        json!({"model": "embed", "input": doc, "encoding_format": "base64"}),
+    )
+    .await;
+    let b64 = r.json()["data"][0]["embedding"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(b64.len(), (64 * 4_usize).div_ceil(3) * 4);
+    // Widths the model does not have are refused, not faked.
+    let r = embed(
+        &gw,
+        json!({"model": "on-device/demo", "input": "x", "dimensions": 8}),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+
+    let db = gw.dir.path().join("ledger.db");
+    ledger::wait_rows(&db, 3);
+    let (backend, prompt, estimated): (String, i64, bool) = ledger::open(&db)
+        .query_row(
+            "SELECT backend, prompt_tokens, estimated FROM requests ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (backend.as_str(), prompt, estimated),
+        ("on-device", counted as i64, false),
+        "exact counts"
+    );
+}

@@ -72,30 +72,20 @@ fn check_anthropic(v: &Value) {
     assert_eq!(v["not_found"], serde_json::json!([404, "not_found_error"]));
 }
 
-#[tokio::test]
-async fn anthropic_python_sdk() {
-    let (cloud, gw) = tool_setup().await;
-    let v = run_script(
-        "python3",
-        "anthropic_sdk.py",
-        &[gw.url(""), "claude-sonnet-4-5".into()],
-    )
-    .await;
-    check_anthropic(&v);
-    assert_eq!(cloud.received().len(), 4);
+/// Runs the Python and the Node script of one SDK test against the same gateway.
+async fn both_sdks(script: &str, args: &[String], check: fn(&Value)) {
+    for (program, ext) in [("python3", "py"), ("node", "mjs")] {
+        let v = run_script(program, &format!("{script}.{ext}"), args).await;
+        check(&v);
+    }
 }
 
 #[tokio::test]
-async fn anthropic_node_sdk() {
+async fn anthropic_sdks() {
     let (cloud, gw) = tool_setup().await;
-    let v = run_script(
-        "node",
-        "anthropic_sdk.mjs",
-        &[gw.url(""), "claude-sonnet-4-5".into()],
-    )
-    .await;
-    check_anthropic(&v);
-    assert_eq!(cloud.received().len(), 4);
+    let args = [gw.url(""), "claude-sonnet-4-5".into()];
+    both_sdks("anthropic_sdk", &args, check_anthropic).await;
+    assert_eq!(cloud.received().len(), 8, "four model calls from each SDK");
 }
 
 fn check_responses(v: &Value) {
@@ -116,27 +106,14 @@ fn check_responses(v: &Value) {
 }
 
 #[tokio::test]
-async fn openai_python_sdk_responses() {
+async fn openai_sdks_responses() {
     let (_cloud, gw) = tool_setup().await;
-    let v = run_script(
-        "python3",
-        "openai_responses.py",
+    both_sdks(
+        "openai_responses",
         &[gw.url("/v1"), "coder".into()],
+        check_responses,
     )
     .await;
-    check_responses(&v);
-}
-
-#[tokio::test]
-async fn openai_node_sdk_responses() {
-    let (_cloud, gw) = tool_setup().await;
-    let v = run_script(
-        "node",
-        "openai_responses.mjs",
-        &[gw.url("/v1"), "coder".into()],
-    )
-    .await;
-    check_responses(&v);
 }
 
 /// A prompt with personal data in it: the closed API must never see it.
@@ -424,31 +401,17 @@ fn check_embeddings(v: &Value) {
 }
 
 #[tokio::test]
-async fn openai_python_sdk_embeddings() {
+async fn openai_sdks_embeddings() {
     let (local, gw) = embed_setup().await;
-    let v = run_script(
-        "python3",
-        "openai_embeddings.py",
+    both_sdks(
+        "openai_embeddings",
         &[gw.url("/v1"), "embed".into()],
+        check_embeddings,
     )
     .await;
-    check_embeddings(&v);
     assert_eq!(
         local.received().len(),
-        3,
-        "two inputs one per call, then one"
+        6,
+        "per SDK: two inputs one per call, then one"
     );
-}
-
-#[tokio::test]
-async fn openai_node_sdk_embeddings() {
-    let (local, gw) = embed_setup().await;
-    let v = run_script(
-        "node",
-        "openai_embeddings.mjs",
-        &[gw.url("/v1"), "embed".into()],
-    )
-    .await;
-    check_embeddings(&v);
-    assert_eq!(local.received().len(), 3);
 }

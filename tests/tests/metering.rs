@@ -4,14 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use rusqlite::{Connection, OpenFlags};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tollgate_e2e::client::{chat, TestClient};
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{binary, Gateway};
+use tollgate_e2e::ledger::{count, open, wait_rows};
 
 const PAID_REPLY: &str = "Hello from the paid backend"; // 5 words
 const LOCAL_REPLY: &str = "alpha beta gamma delta"; // 22 bytes: 6 estimated tokens
@@ -109,30 +109,6 @@ candidates = ["paid/m1"]
 
 fn ledger_path(gw: &Gateway) -> PathBuf {
     gw.dir.path().join("ledger.db")
-}
-
-fn open(db: &Path) -> Connection {
-    Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
-}
-
-fn count(db: &Path) -> i64 {
-    open(db)
-        .query_row("SELECT COUNT(*) FROM requests", [], |r| r.get(0))
-        .expect("count the ledger's rows")
-}
-
-/// Waits until the ledger holds `n` rows (the writer commits off the response path).
-fn wait_rows(db: &Path, n: i64) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let c = if db.exists() { count(db) } else { 0 };
-        if c >= n {
-            assert_eq!(c, n, "more rows than requests");
-            return;
-        }
-        assert!(Instant::now() < deadline, "ledger has {c} of {n} rows");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// One ledger row, the columns the tests check.

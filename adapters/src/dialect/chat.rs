@@ -101,6 +101,16 @@ pub struct Delta<'a> {
     pub tool_calls: Vec<ToolCallDelta<'a>>,
 }
 
+impl Delta<'_> {
+    /// The text this chunk adds, refusal first, empty pieces left out.
+    pub fn texts(&self) -> impl Iterator<Item = &str> {
+        [self.refusal.as_deref(), self.content.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|t| !t.is_empty())
+    }
+}
+
 /// A piece of a tool call: the first names it, the rest add to its arguments.
 #[derive(Debug, Deserialize)]
 pub struct ToolCallDelta<'a> {

@@ -7,6 +7,7 @@
 //! active sequences together (continuous batching). Generation never runs on tokio's workers.
 
 mod config;
+mod embed;
 mod engine;
 mod params;
 mod response;
@@ -131,6 +132,10 @@ struct Inner {
     capacity: usize,
     jobs: mpsc::Sender<Job>,
     counters: Arc<Counters>,
+    backend: &'static LlamaBackend,
+    n_threads: u32,
+    /// The embeddings thread, started by the first embeddings request.
+    embedder: OnceLock<Result<mpsc::Sender<embed::EmbedJob>, String>>,
 }
 
 impl std::fmt::Debug for OnDevice {
@@ -276,6 +281,9 @@ impl OnDevice {
                 capacity: (cfg.n_parallel + cfg.queue) as usize,
                 jobs: jobs_tx,
                 counters,
+                backend,
+                n_threads: cfg.n_threads,
+                embedder: OnceLock::new(),
             }),
         })
     }

@@ -423,13 +423,6 @@ fn check_backend(
                  until its licence is given"
             )),
         }
-        if spec.embeddings && b.kind == BackendKind::OnDevice {
-            errors.add(
-                format!("{path}.models.{model}.embeddings"),
-                "the on-device engine does not compute embeddings; serve the embedding model \
-                 from a local server (vLLM, llama.cpp's server, Ollama)",
-            );
-        }
         if spec.max_batch == Some(0) {
             errors.add(
                 format!("{path}.models.{model}.max_batch"),

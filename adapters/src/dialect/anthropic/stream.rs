@@ -65,13 +65,7 @@ impl Stream {
             return;
         };
         let d = &choice.delta;
-        for text in [d.refusal.as_deref(), d.content.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            if text.is_empty() {
-                continue;
-            }
+        for text in d.texts() {
             if self.open != Open::Text {
                 self.close(out);
                 self.open_block(Open::Text, r#"{"type":"text","text":""}"#, out);

@@ -74,13 +74,7 @@ impl Stream {
             return;
         };
         let d = &choice.delta;
-        for text in [d.refusal.as_deref(), d.content.as_deref()]
-            .into_iter()
-            .flatten()
-        {
-            if text.is_empty() {
-                continue;
-            }
+        for text in d.texts() {
             if !matches!(self.open, Open::Message { .. }) {
                 self.close(out);
                 self.open_message(out);
