@@ -447,3 +447,45 @@ async fn a_stream_cut_mid_way_ends_with_the_protocols_error_event_and_is_counted
         assert!(line.ends_with(" 1"), "{line}");
     }
 }
+
+#[tokio::test]
+async fn count_tokens_uses_the_on_device_tokenizer_and_matches_the_completions_usage() {
+    let config = Config::new()
+        .extra(
+            r#"[backends.on-device]
+kind = "on_device"
+models = { demo = { licence = "Apache-2.0" } }
+engine = { n_threads = 1, n_parallel = 1, n_ctx = 512 }
+"#,
+        )
+        .route_with("device", &["on-device/demo"], r#"aliases = ["claude-*"]"#)
+        .build();
+    let gw = Gateway::start(&config);
+    let turns =
+        json!([{"role": "user", "content": "Count the tokens of this short question, please."}]);
+    let r = post(
+        &gw,
+        "/v1/messages/count_tokens",
+        &json!({"model": "claude-haiku-4-5",
+        "system": "Be brief.", "messages": turns}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let v = r.json();
+    assert_eq!(v["tollgate"]["source"], "tokenizer");
+    let counted = v["input_tokens"].as_u64().unwrap();
+    let r = post(
+        &gw,
+        "/v1/messages",
+        &json!({"model": "claude-haiku-4-5", "max_tokens": 4,
+        "system": "Be brief.", "messages": turns}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let usage = &r.json()["usage"];
+    assert_eq!(
+        usage["input_tokens"], counted,
+        "the count is what the model is then given"
+    );
+    assert_eq!(usage["output_tokens"], 4);
+}
