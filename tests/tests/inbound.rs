@@ -489,3 +489,47 @@ engine = { n_threads = 1, n_parallel = 1, n_ctx = 512 }
     );
     assert_eq!(usage["output_tokens"], 4);
 }
+
+#[tokio::test]
+async fn tenants_authenticate_with_the_header_each_client_sends() {
+    let local = FakeOpenAi::start(Behavior::answer("ok")).await;
+    let config = Config::new()
+        .backend("local", "local", &local.base_url(), &[("m", "Apache-2.0")])
+        .route("coder", &["local/m"])
+        .extra(&format!(
+            "[tenants.acme]\nuse = \"commercial\"\napi_key_sha256 = [\"{}\"]\n",
+            tollgate_e2e::gateway::sha256_hex("acme-key")
+        ))
+        .build();
+    let gw = Gateway::start(&config);
+    let c = TestClient::new();
+    let body =
+        json!({"model": "coder", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]});
+    let url = gw.url("/v1/messages");
+    // Anthropic's SDKs send x-api-key; Claude Code with ANTHROPIC_AUTH_TOKEN sends a bearer.
+    for header in [
+        ("x-api-key", "acme-key"),
+        ("authorization", "Bearer acme-key"),
+    ] {
+        let r = c.post_json(&url, &[header], &body).await;
+        assert_eq!(
+            r.status,
+            200,
+            "{header:?}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    for headers in [vec![], vec![("x-api-key", "wrong")]] {
+        let r = c.post_json(&url, &headers, &body).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.json()["error"]["type"], "authentication_error");
+    }
+    let r = c
+        .post_json(
+            &gw.url("/v1/responses"),
+            &[("authorization", "Bearer acme-key")],
+            &json!({"model": "coder", "input": "hi"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
