@@ -158,7 +158,6 @@ async fn run(
                 wants_usage: req.include_usage(),
                 decision: &decision,
                 inbound: inbound.as_ref(),
-                protocol,
             };
             respond::served(session, gw, answer, served, rec).await
         }
@@ -169,7 +168,6 @@ async fn run(
                 wants_usage: false,
                 decision: &decision,
                 inbound: None,
-                protocol,
             };
             respond::served(session, gw, answer, served, rec).await
         }

@@ -62,17 +62,16 @@ pub async fn error(
     session.write_response_body(Some(body), true).await
 }
 
-/// What an answer is sent for: the chat request, its decision, and the protocol the client
-/// speaks (with its translation state when that is not chat completions).
+/// What an answer is sent with: whether the client asked for a stream's usage chunk, the
+/// request's decision, and the translation back for a request that came in a protocol other
+/// than chat completions.
 pub struct Answer<'a> {
     /// Whether the client asked for a stream's usage chunk.
     pub wants_usage: bool,
-    /// Its decision.
+    /// The request's decision.
     pub decision: &'a Decision,
     /// The translation back, for requests that came in another protocol.
     pub inbound: Option<&'a Inbound>,
-    /// The protocol the request came in.
-    pub protocol: Protocol,
 }
 
 /// Sends a served answer to the client: a whole body, or a stream relayed event by event.
