@@ -148,3 +148,20 @@ pub(crate) fn json_string(s: &str, out: &mut Vec<u8>) {
     // Serializing a &str into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }
+
+/// The data of each event of a translated stream, checking each `event:` line names its
+/// data's `type`.
+#[cfg(test)]
+pub(crate) fn test_events(out: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(out).expect("UTF-8 events");
+    text.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (name, data) = e.split_once('\n').expect("an event line and a data line");
+            let data = data.strip_prefix("data: ").expect("a data line");
+            let data: Value = serde_json::from_str(data).expect("JSON data");
+            assert_eq!(name.strip_prefix("event: "), data["type"].as_str());
+            data
+        })
+        .collect()
+}

@@ -88,7 +88,8 @@ pub fn to_chat(bytes: &[u8]) -> Result<(ChatRequest, Context), RequestError> {
     }
     if let Some(choice) = body.get("tool_choice").filter(|v| !v.is_null()) {
         let (choice, parallel) = tool_choice_to_chat(choice)?;
-        if chat.contains_key("tools") || choice == "none" {
+        // Without tools there is nothing to choose from: OpenAI refuses a tool_choice alone.
+        if chat.contains_key("tools") {
             chat.insert("tool_choice".into(), choice);
         }
         if parallel == Some(false) && chat.contains_key("tools") {
@@ -433,6 +434,15 @@ mod tests {
             req.body["messages"][1],
             json!({"role": "system", "content": "agents: ..."})
         );
+    }
+
+    #[test]
+    fn a_tool_choice_without_tools_is_not_sent() {
+        let c = chat(
+            json!({"model": "m", "max_tokens": 5, "tool_choice": {"type": "none"},
+            "messages": [{"role": "user", "content": "x"}]}),
+        );
+        assert!(!c.contains_key("tool_choice") && !c.contains_key("tools"));
     }
 
     #[test]

@@ -178,20 +178,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    /// The events as (name, data) pairs, checking each `event:` line names its data's type.
-    pub(crate) fn events(out: &[u8]) -> Vec<Value> {
-        let text = std::str::from_utf8(out).unwrap();
-        text.split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                let (name, data) = e.split_once('\n').unwrap();
-                let data: Value =
-                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-                assert_eq!(name.strip_prefix("event: ").unwrap(), data["type"]);
-                data
-            })
-            .collect()
-    }
+    use crate::dialect::test_events as events;
 
     #[test]
     fn text_then_tool_call_then_usage() {

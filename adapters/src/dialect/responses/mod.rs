@@ -125,7 +125,8 @@ pub fn to_chat(
     }
     if let Some(choice) = body.get("tool_choice").filter(|v| !v.is_null()) {
         let choice = tool_choice_to_chat(choice)?;
-        if chat.contains_key("tools") || choice == "none" {
+        // Without tools there is nothing to choose from: OpenAI refuses a tool_choice alone.
+        if chat.contains_key("tools") {
             chat.insert("tool_choice".into(), choice);
         }
     }

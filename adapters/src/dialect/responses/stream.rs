@@ -300,20 +300,7 @@ mod tests {
     use super::*;
     use serde_json::Map;
 
-    fn events(out: &[u8]) -> Vec<Value> {
-        std::str::from_utf8(out)
-            .unwrap()
-            .split("\n\n")
-            .filter(|e| !e.is_empty())
-            .map(|e| {
-                let (name, data) = e.split_once('\n').unwrap();
-                let data: Value =
-                    serde_json::from_str(data.strip_prefix("data: ").unwrap()).unwrap();
-                assert_eq!(name.strip_prefix("event: ").unwrap(), data["type"]);
-                data
-            })
-            .collect()
-    }
+    use crate::dialect::test_events as events;
 
     fn cx(custom: &[&str]) -> Context {
         Context {
