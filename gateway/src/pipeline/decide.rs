@@ -44,9 +44,14 @@ pub fn resolve(gw: &Gateway, tenant: TenantRef, name: &str) -> Result<Target, Ap
     if let Some(r) = route {
         if !may_use_route(gw, tenant, r) {
             let route = &gw.config.routes[r].name;
+            let alias = if route == name {
+                String::new()
+            } else {
+                format!(" (asked for as '{name}')")
+            };
             return Err(ApiError::forbidden(
                 ErrorCode::RouteNotAllowed,
-                format!("this API key may not use route '{route}' (asked for as '{name}')"),
+                format!("this API key may not use route '{route}'{alias}"),
             ));
         }
         return Ok(Target::Route(r));
