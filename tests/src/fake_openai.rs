@@ -1,23 +1,40 @@
-//! A fake OpenAI API on a real socket, faithful to the wire format: JSON answers with usage,
-//! SSE chunks cut at awkward byte boundaries, the usage chunk, `[DONE]`, error bodies, delays
-//! and mid-stream cuts. It records every request it receives.
+//! A fake LLM upstream on a real socket, faithful to each vendor's wire format: JSON answers
+//! with usage, SSE events cut at awkward byte boundaries, error bodies, delays and mid-stream
+//! cuts. It records every request it receives. One server speaks every dialect, chosen by the
+//! request path:
+//!
+//! - OpenAI: `POST /v1/chat/completions` (chunks, the usage chunk, `[DONE]`), `POST /v1/embeddings`;
+//! - Azure OpenAI: `POST /openai/deployments/{d}/chat/completions|embeddings?api-version=…`
+//!   (see `azure.rs`);
+//! - Anthropic Messages: `POST /v1/messages`, `POST /v1/messages/count_tokens` (see `anthropic.rs`);
+//! - Google Gemini: `POST /v1beta/models/{m}:generateContent|streamGenerateContent` (see `gemini.rs`).
+//!
+//! Every dialect counts tokens the same way (whitespace-separated words, see [`prompt_tokens`]),
+//! so one logical request yields the same usage whichever vendor it is translated for.
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
-use hyper::body::{Frame, Incoming};
+mod anthropic;
+mod azure;
+mod gemini;
+mod openai;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use wire::{full, text_of, Body};
 
-/// How the fake answers chat completions.
+/// How the fake answers, in whichever dialect it is asked.
 #[derive(Debug, Clone)]
 pub enum Behavior {
     /// A normal answer: the words of `reply`, one content chunk each when streamed.
@@ -31,11 +48,13 @@ pub enum Behavior {
         /// Wait between stream events.
         event_gap: Duration,
     },
-    /// An error status with an OpenAI-shaped body.
+    /// An error status with the vendor's error body (Anthropic's error type and Gemini's
+    /// status name follow from the code).
     Status {
         /// HTTP status.
         status: u16,
-        /// `Retry-After` seconds, if any.
+        /// `Retry-After` seconds, if any (Gemini, which sends no such header, gives them as a
+        /// `RetryInfo` detail).
         retry_after: Option<u64>,
     },
     /// Streams `events` content chunks, then breaks the connection mid-chunk.
@@ -43,12 +62,13 @@ pub enum Behavior {
         /// Content events sent before the cut.
         events: usize,
     },
-    /// Streams `events` content chunks, then ends the body cleanly without `[DONE]`.
+    /// Streams `events` content chunks, then ends the body cleanly without the end marker:
+    /// OpenAI's `[DONE]`, Anthropic's `message_stop`, Gemini's `finishReason`.
     EndWithoutDone {
         /// Content events sent.
         events: usize,
     },
-    /// Streams one chunk, then goes silent.
+    /// Streams one chunk (Anthropic: `message_start`), then goes silent.
     StallAfterFirst,
     /// A 200 with this content-type and body, streamed or not: what a misconfigured proxy or
     /// a broken server sends.
@@ -85,6 +105,17 @@ pub enum Behavior {
         /// The text of the final answer.
         reply: String,
     },
+    /// Streams `events` content pieces, then fails the stream the way the vendor does once
+    /// the 200 is sent: OpenAI a `data: {"error": …}` event, Anthropic an `event: error`
+    /// (`overloaded_error`), both then ending the body; Gemini breaks the connection.
+    StreamError {
+        /// Content events sent before the error.
+        events: usize,
+    },
+    /// The vendor's safety system refuses the prompt: Gemini blocks it (`promptFeedback`,
+    /// no candidates), Anthropic ends with `stop_reason: "refusal"`, OpenAI with
+    /// `finish_reason: "content_filter"` and Azure answers its 400 `content_filter` error.
+    Blocked,
 }
 
 impl Behavior {
@@ -99,6 +130,15 @@ impl Behavior {
     }
 }
 
+/// The vendor headers [`Received::headers`] keeps.
+const VENDOR_HEADERS: [&str; 5] = [
+    "x-api-key",
+    "anthropic-version",
+    "anthropic-beta",
+    "x-goog-api-key",
+    "api-key",
+];
+
 /// What the fake received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -108,6 +148,21 @@ pub struct Received {
     pub authorization: Option<String>,
     /// The JSON body.
     pub body: Value,
+    /// Path and query string, e.g. `/v1beta/models/m:streamGenerateContent?alt=sse`.
+    pub uri: String,
+    /// The vendor credential and version headers sent (`x-api-key`, `anthropic-version`,
+    /// `anthropic-beta`, `x-goog-api-key`, `api-key`), names lower-cased, in that order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Received {
+    /// One of the vendor headers kept in [`Received::headers`].
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A running fake. It stops when dropped.
@@ -126,6 +181,33 @@ struct Shared {
     /// Test mode: requests are kept for `received` and events are cut into awkward pieces.
     /// Off for benchmarks: nothing is kept and every event is sent whole, at once.
     keep: bool,
+    cache_write: AtomicU64,
+    cache_read: AtomicU64,
+    thoughts: AtomicU64,
+    honor_max_tokens: AtomicBool,
+    honor_stop: AtomicBool,
+}
+
+/// The usage and limit settings, read once per request.
+#[derive(Debug, Clone, Copy, Default)]
+struct Knobs {
+    cache_write: u64,
+    cache_read: u64,
+    thoughts: u64,
+    honor_max_tokens: bool,
+    honor_stop: bool,
+}
+
+impl Shared {
+    fn knobs(&self) -> Knobs {
+        Knobs {
+            cache_write: self.cache_write.load(Ordering::SeqCst),
+            cache_read: self.cache_read.load(Ordering::SeqCst),
+            thoughts: self.thoughts.load(Ordering::SeqCst),
+            honor_max_tokens: self.honor_max_tokens.load(Ordering::SeqCst),
+            honor_stop: self.honor_stop.load(Ordering::SeqCst),
+        }
+    }
 }
 
 impl FakeOpenAi {
@@ -143,6 +225,11 @@ impl FakeOpenAi {
             received: Mutex::new(Vec::new()),
             cancelled: AtomicUsize::new(0),
             keep,
+            cache_write: AtomicU64::new(0),
+            cache_read: AtomicU64::new(0),
+            thoughts: AtomicU64::new(0),
+            honor_max_tokens: AtomicBool::new(false),
+            honor_stop: AtomicBool::new(false),
         });
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
@@ -176,9 +263,45 @@ impl FakeOpenAi {
         format!("http://{}/v1", self.addr)
     }
 
+    /// The server's root, e.g. `http://127.0.0.1:PORT`: the base URL of Anthropic's and
+    /// Google's SDKs and Azure's resource endpoint, which add their own path prefixes.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Changes how it answers from now on.
     pub fn set_behavior(&self, behavior: Behavior) {
         *self.state.behavior.lock().expect("behavior lock") = behavior;
+    }
+
+    /// Reports prompt caching from now on: Anthropic `cache_creation_input_tokens = write`,
+    /// `cache_read_input_tokens = read` (and `input_tokens` the rest of the prompt), Gemini
+    /// `cachedContentTokenCount = read` (within `promptTokenCount`), OpenAI
+    /// `prompt_tokens_details.cached_tokens = read`. Both 0 (the default) reports none.
+    pub fn set_cache_tokens(&self, write: u64, read: u64) {
+        self.state.cache_write.store(write, Ordering::SeqCst);
+        self.state.cache_read.store(read, Ordering::SeqCst);
+    }
+
+    /// Reports `n` thinking tokens from now on: Gemini's `thoughtsTokenCount`, counted in its
+    /// `totalTokenCount`. The other dialects report none.
+    pub fn set_thoughts_tokens(&self, n: u64) {
+        self.state.thoughts.store(n, Ordering::SeqCst);
+    }
+
+    /// When on, an [`Behavior::Answer`] longer than the request's output limit (OpenAI
+    /// `max_tokens`/`max_completion_tokens`, Anthropic `max_tokens`, Gemini
+    /// `generationConfig.maxOutputTokens`) is cut to that many words and ends for length.
+    /// Off by default: the reply is sent whole whatever the limit.
+    pub fn set_honor_max_tokens(&self, on: bool) {
+        self.state.honor_max_tokens.store(on, Ordering::SeqCst);
+    }
+
+    /// When on, an [`Behavior::Answer`] stops before the first of the request's stop
+    /// sequences it contains (OpenAI `stop`, Anthropic `stop_sequences`, Gemini
+    /// `generationConfig.stopSequences`). Off by default.
+    pub fn set_honor_stop_sequences(&self, on: bool) {
+        self.state.honor_stop.store(on, Ordering::SeqCst);
     }
 
     /// How many streams were abandoned by their reader (the gateway cancelled them).
@@ -192,24 +315,104 @@ impl FakeOpenAi {
     }
 }
 
-type Body = BoxBody<Bytes, std::io::Error>;
+/// What a path asks for.
+enum Route {
+    OpenAiChat,
+    OpenAiEmbeddings,
+    Anthropic {
+        count_tokens: bool,
+    },
+    Gemini {
+        model: String,
+        stream: bool,
+    },
+    Azure {
+        deployment: String,
+        embeddings: bool,
+    },
+}
 
-fn full(status: StatusCode, body: Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(
-            Full::new(Bytes::from(body.to_string()))
-                .map_err(|e| match e {})
-                .boxed(),
-        )
-        .expect("response")
+impl Route {
+    fn of(path: &str) -> Option<Route> {
+        match path {
+            "/v1/chat/completions" => return Some(Route::OpenAiChat),
+            "/v1/embeddings" => return Some(Route::OpenAiEmbeddings),
+            "/v1/messages" => {
+                return Some(Route::Anthropic {
+                    count_tokens: false,
+                })
+            }
+            "/v1/messages/count_tokens" => return Some(Route::Anthropic { count_tokens: true }),
+            _ => {}
+        }
+        if let Some(rest) = path
+            .strip_prefix("/v1beta/models/")
+            .or_else(|| path.strip_prefix("/v1/models/"))
+        {
+            let (model, action) = rest.rsplit_once(':')?;
+            let stream = match action {
+                "generateContent" => false,
+                "streamGenerateContent" => true,
+                _ => return None,
+            };
+            return (!model.is_empty() && !model.contains('/')).then(|| Route::Gemini {
+                model: model.to_string(),
+                stream,
+            });
+        }
+        let rest = path.strip_prefix("/openai/deployments/")?;
+        let (deployment, op) = rest.split_once('/')?;
+        let embeddings = match op {
+            "chat/completions" => false,
+            "embeddings" => true,
+            _ => return None,
+        };
+        (!deployment.is_empty()).then(|| Route::Azure {
+            deployment: deployment.to_string(),
+            embeddings,
+        })
+    }
+
+    /// The vendor's answer to a body that is not JSON.
+    fn bad_json(&self, e: &serde_json::Error) -> Response<Body> {
+        match self {
+            Route::Anthropic { .. } => anthropic::error(400, &format!("invalid JSON: {e}")),
+            Route::Gemini { .. } => {
+                gemini::error(400, &format!("Invalid JSON payload received. {e}"))
+            }
+            _ => full(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"message": format!("bad json: {e}"), "type": "invalid_request_error", "code": null}}),
+            ),
+        }
+    }
+}
+
+/// The value of `name` in a query string.
+fn query_param<'a>(query: Option<&'a str>, name: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
 }
 
 async fn handle(state: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
-    let authorization = req
-        .headers()
+    let uri = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), |pq| pq.as_str().to_string());
+    let query = req.uri().query().map(str::to_string);
+    let headers = req.headers().clone();
+    let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
@@ -222,23 +425,21 @@ async fn handle(state: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
             ))
         }
     };
-    let embeddings_path = path == "/v1/embeddings";
-    if path != "/v1/chat/completions" && !embeddings_path {
+    let Some(route) = Route::of(&path) else {
         return Ok(full(
             StatusCode::NOT_FOUND,
             json!({"error": {"message": "not found", "type": "invalid_request_error"}}),
         ));
-    }
+    };
     let body: Value = match serde_json::from_slice(&bytes) {
         Ok(v) => v,
-        Err(e) => {
-            return Ok(full(
-                StatusCode::BAD_REQUEST,
-                json!({"error": {"message": format!("bad json: {e}"), "type": "invalid_request_error", "code": null}}),
-            ))
-        }
+        Err(e) => return Ok(route.bad_json(&e)),
     };
     if state.keep {
+        let vendor = VENDOR_HEADERS
+            .iter()
+            .filter_map(|n| header(&headers, n).map(|v| (n.to_string(), v.to_string())))
+            .collect();
         state
             .received
             .lock()
@@ -247,418 +448,65 @@ async fn handle(state: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
                 path,
                 authorization,
                 body: body.clone(),
+                uri,
+                headers: vendor,
             });
     }
     let behavior = state.behavior.lock().expect("behavior lock").clone();
-    if embeddings_path {
-        return Ok(embeddings(&body, behavior));
-    }
-    Ok(respond(&body, behavior, state.clone()).await)
-}
-
-/// An embeddings answer: input `i` (text) embeds as `[bytes, words, i, 1, ...]`, as many
-/// numbers as `dimensions` asks (4 by default), listed in reverse order as servers may.
-/// [`Behavior::Status`] answers its error; every other behaviour answers.
-fn embeddings(body: &Value, behavior: Behavior) -> Response<Body> {
-    if let Behavior::Status { status, .. } = behavior {
-        return full(
-            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            json!({"error": {"message": format!("fake upstream says {status}"), "type": "server_error", "param": null, "code": "fake_error"}}),
-        );
-    }
-    let inputs: Vec<Value> = match &body["input"] {
-        Value::Array(items) => items.clone(),
-        other => vec![other.clone()],
-    };
-    let dims = body["dimensions"].as_u64().unwrap_or(4) as usize;
-    let mut words = 0;
-    let data: Vec<Value> = inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| {
-            let text = input.as_str().unwrap_or("");
-            let n = text.split_whitespace().count();
-            words += n;
-            let mut v = vec![text.len() as f64, n as f64, i as f64];
-            v.resize(dims, 1.0);
-            json!({"object": "embedding", "index": i, "embedding": v})
-        })
-        .rev()
-        .collect();
-    full(
-        StatusCode::OK,
-        json!({"object": "list", "data": data, "model": body["model"],
-               "usage": {"prompt_tokens": words, "total_tokens": words}}),
-    )
-}
-
-/// A message's text: its string content, or its text parts joined.
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    }
-}
-
-/// [`Behavior::Tools`]: a tool call, or the answer after the tool's result.
-fn tool_answer(
-    body: &Value,
-    model: &str,
-    stream: bool,
-    name: &str,
-    arguments: &str,
-    reply: &str,
-    state: Arc<Shared>,
-) -> Response<Body> {
-    let messages = body["messages"].as_array().cloned().unwrap_or_default();
-    let last = messages.last().cloned().unwrap_or(Value::Null);
-    let offered = body["tools"]
-        .as_array()
-        .is_some_and(|ts| ts.iter().any(|t| t["function"]["name"] == name));
-    let prompt = prompt_tokens(body);
-    let usage =
-        json!({"prompt_tokens": prompt, "completion_tokens": 3, "total_tokens": prompt + 3});
-    let call = offered && last["role"] != "tool";
-    if !stream {
-        let message = if call {
-            json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_fake1", "type": "function", "function": {"name": name, "arguments": arguments}}]})
-        } else {
-            let result = text_of(&last["content"]);
-            json!({"role": "assistant", "content": format!("{reply} tool said: {result}")})
-        };
-        let finish = if call { "tool_calls" } else { "stop" };
-        return full(
-            StatusCode::OK,
-            json!({
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-                "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
-                "usage": usage,
-            }),
-        );
-    }
-    let mut events = vec![chunk(
-        model,
-        json!({"role": "assistant", "content": ""}),
-        None,
-    )];
-    if call {
-        let (a, b) = arguments.split_at(arguments.len() / 2);
-        events.push(chunk(model, json!({"tool_calls": [{"index": 0, "id": "call_fake1", "type": "function", "function": {"name": name, "arguments": a}}]}), None));
-        events.push(chunk(
-            model,
-            json!({"tool_calls": [{"index": 0, "function": {"arguments": b}}]}),
-            None,
-        ));
-        events.push(chunk(model, json!({}), Some("tool_calls")));
-    } else {
-        let result = text_of(&last["content"]);
-        events.push(chunk(
-            model,
-            json!({"content": format!("{reply} tool said: {result}")}),
-            None,
-        ));
-        events.push(chunk(model, json!({}), Some("stop")));
-    }
-    if body["stream_options"]["include_usage"].as_bool() == Some(true) {
-        events.push(json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model, "choices": [], "usage": usage}));
-    }
-    sse(events, true, Ending::Clean, Duration::ZERO, state)
-}
-
-/// Counts prompt "tokens" the way the fake's usage reports them: whitespace-separated words.
-pub fn prompt_tokens(body: &Value) -> u64 {
-    body["messages"]
-        .as_array()
-        .map(|ms| {
-            ms.iter()
-                .map(|m| text_of(&m["content"]).split_whitespace().count() as u64)
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-async fn respond(body: &Value, behavior: Behavior, state: Arc<Shared>) -> Response<Body> {
-    let model = body["model"].as_str().unwrap_or("unknown").to_string();
-    let stream = body["stream"].as_bool().unwrap_or(false);
-    let include_usage = body["stream_options"]["include_usage"]
-        .as_bool()
-        .unwrap_or(false);
-    let prompt = prompt_tokens(body);
-    match behavior {
-        Behavior::Status {
-            status,
-            retry_after,
+    let query = query.as_deref();
+    Ok(match route {
+        Route::OpenAiChat => openai::respond(&body, behavior, state.clone()).await,
+        Route::OpenAiEmbeddings => openai::embeddings(&body, behavior),
+        Route::Anthropic { count_tokens } => {
+            anthropic::respond(&body, &headers, count_tokens, behavior, state.clone()).await
+        }
+        Route::Gemini { model, stream } => {
+            let keyed =
+                header(&headers, "x-goog-api-key").is_some() || query_param(query, "key").is_some();
+            let sse = query_param(query, "alt") == Some("sse");
+            let ask = gemini::Ask {
+                model: &model,
+                stream,
+                sse,
+                keyed,
+            };
+            gemini::respond(&body, ask, behavior, state.clone()).await
+        }
+        Route::Azure {
+            deployment,
+            embeddings,
         } => {
-            let mut resp = full(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                json!({"error": {"message": format!("fake upstream says {status}"), "type": "server_error", "param": null, "code": "fake_error"}}),
-            );
-            if let Some(s) = retry_after {
-                resp.headers_mut().insert("retry-after", s.into());
-            }
-            resp
+            let ask = azure::Ask {
+                deployment: &deployment,
+                embeddings,
+                api_version: query_param(query, "api-version"),
+                keyed: header(&headers, "api-key").is_some(),
+            };
+            azure::respond(&body, ask, behavior, state.clone()).await
         }
-        Behavior::Answer {
-            reply,
-            stream_usage,
-            head_delay,
-            event_gap,
-        } => {
-            tokio::time::sleep(head_delay).await;
-            let words: Vec<String> = reply.split_inclusive(' ').map(str::to_string).collect();
-            let usage = json!({"prompt_tokens": prompt, "completion_tokens": words.len(), "total_tokens": prompt + words.len() as u64});
-            if !stream {
-                return full(
-                    StatusCode::OK,
-                    json!({
-                        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "logprobs": null, "finish_reason": "stop"}],
-                        "usage": usage,
-                    }),
-                );
-            }
-            let mut events: Vec<Value> = vec![chunk(
-                &model,
-                json!({"role": "assistant", "content": ""}),
-                None,
-            )];
-            events.extend(
-                words
-                    .iter()
-                    .map(|w| chunk(&model, json!({"content": w}), None)),
-            );
-            events.push(chunk(&model, json!({}), Some("stop")));
-            if include_usage && stream_usage {
-                events.push(json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model, "choices": [], "usage": usage}));
-            }
-            sse(events, true, Ending::Clean, event_gap, state)
-        }
-        Behavior::CutAfter { events } => sse(
-            content_events(&model, events),
-            false,
-            Ending::Break,
-            Duration::ZERO,
-            state,
-        ),
-        Behavior::EndWithoutDone { events } => sse(
-            content_events(&model, events),
-            false,
-            Ending::Clean,
-            Duration::ZERO,
-            state,
-        ),
-        Behavior::Tools {
-            name,
-            arguments,
-            reply,
-        } => tool_answer(body, &model, stream, &name, &arguments, &reply, state),
-        Behavior::Echo { chunk_chars } => {
-            let text = body["messages"]
-                .as_array()
-                .and_then(|ms| ms.iter().rev().find(|m| m["role"] == "user"))
-                .map(|m| text_of(&m["content"]))
-                .unwrap_or_default();
-            if !stream {
-                return full(
-                    StatusCode::OK,
-                    json!({
-                        "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": null, "finish_reason": "stop"}],
-                        "usage": {"prompt_tokens": prompt, "completion_tokens": 1, "total_tokens": prompt + 1},
-                    }),
-                );
-            }
-            let chars: Vec<char> = text.chars().collect();
-            let mut events: Vec<Value> = vec![chunk(
-                &model,
-                json!({"role": "assistant", "content": ""}),
-                None,
-            )];
-            events.extend(chars.chunks(chunk_chars.max(1)).map(|c| {
-                chunk(
-                    &model,
-                    json!({"content": c.iter().collect::<String>()}),
-                    None,
-                )
-            }));
-            events.push(chunk(&model, json!({}), Some("stop")));
-            sse(events, true, Ending::Clean, Duration::ZERO, state)
-        }
-        Behavior::Garbage { content_type, body } => Response::builder()
-            .status(200)
-            .header("content-type", content_type)
-            .body(
-                Full::new(Bytes::from_static(body.as_bytes()))
-                    .map_err(|e| match e {})
-                    .boxed(),
-            )
-            .expect("garbage response"),
-        Behavior::StallBody => {
-            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
-            tokio::spawn(async move {
-                let _ = tx
-                    .send(Ok(Frame::data(Bytes::from_static(
-                        b"{\"id\":\"chatcmpl-fake\",\"choi",
-                    ))))
-                    .await;
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                    _ = tx.closed() => { state.cancelled.fetch_add(1, Ordering::SeqCst); }
-                }
-            });
-            Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(StreamBody::new(tokio_stream_from(rx)).boxed())
-                .expect("stalled response")
-        }
-        Behavior::SlowBody { pieces, gap } => {
-            let whole = json!({
-                "id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": "a long answer"}, "logprobs": null, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": 3, "total_tokens": prompt + 3},
-            })
-            .to_string()
-            .into_bytes();
-            let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
-            tokio::spawn(async move {
-                let size = whole.len().div_ceil(pieces.max(1));
-                for piece in whole.chunks(size) {
-                    if tx
-                        .send(Ok(Frame::data(Bytes::copy_from_slice(piece))))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                    tokio::time::sleep(gap).await;
-                }
-            });
-            Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(StreamBody::new(tokio_stream_from(rx)).boxed())
-                .expect("slow response")
-        }
-        Behavior::StallAfterFirst => sse(
-            content_events(&model, 1),
-            false,
-            Ending::Stall,
-            Duration::ZERO,
-            state,
-        ),
-    }
-}
-
-fn content_events(model: &str, n: usize) -> Vec<Value> {
-    (0..n)
-        .map(|i| chunk(model, json!({"content": format!("part{i} ")}), None))
-        .collect()
-}
-
-fn chunk(model: &str, delta: Value, finish: Option<&str>) -> Value {
-    json!({
-        "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
     })
 }
 
-enum Ending {
-    Clean,
-    Break,
-    Stall,
-}
-
-/// Sends events as SSE, each cut into awkward pieces (mid-line, between `\r` and `\n`, inside
-/// a UTF-8 sequence) so the gateway's parser is exercised on every boundary kind.
-fn sse(
-    events: Vec<Value>,
-    done: bool,
-    ending: Ending,
-    gap: Duration,
-    state: Arc<Shared>,
-) -> Response<Body> {
-    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(16);
-    tokio::spawn(async move {
-        let mut wire: Vec<Vec<u8>> = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                // Alternate line endings: both are valid SSE.
-                let eol: &[u8] = if i % 2 == 0 { b"\r\n" } else { b"\n" };
-                [b"data: ".as_slice(), e.to_string().as_bytes(), eol, eol].concat()
-            })
-            .collect();
-        if done {
-            wire.push(b"data: [DONE]\n\n".to_vec());
-        }
-        for event in wire {
-            let pieces = if state.keep {
-                awkward_pieces(&event)
-            } else {
-                vec![event]
-            };
-            for piece in pieces {
-                if tx.send(Ok(Frame::data(Bytes::from(piece)))).await.is_err() {
-                    state.cancelled.fetch_add(1, Ordering::SeqCst);
-                    return;
-                }
-                if state.keep {
-                    tokio::time::sleep(Duration::from_micros(200)).await;
-                }
-            }
-            if !gap.is_zero() {
-                tokio::time::sleep(gap).await;
-            }
-        }
-        match ending {
-            Ending::Clean => {}
-            Ending::Break => {
-                let _ = tx
-                    .send(Ok(Frame::data(Bytes::from_static(b"data: {\"choi"))))
-                    .await;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                let _ = tx.send(Err(std::io::Error::other("cut"))).await;
-            }
-            Ending::Stall => {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
-                    _ = tx.closed() => { state.cancelled.fetch_add(1, Ordering::SeqCst); }
-                }
-            }
-        }
-    });
-    let body = StreamBody::new(tokio_stream_from(rx)).boxed();
-    Response::builder()
-        .status(200)
-        .header("content-type", "text/event-stream")
-        .header("cache-control", "no-cache")
-        .body(body)
-        .expect("sse response")
-}
-
-fn awkward_pieces(event: &[u8]) -> Vec<Vec<u8>> {
-    // Cut after "da", inside the JSON, and just before the final blank line.
-    let cuts = [2usize, event.len() / 2, event.len().saturating_sub(1)];
-    let mut out = Vec::new();
-    let mut start = 0;
-    for &c in &cuts {
-        if c > start && c < event.len() {
-            out.push(event[start..c].to_vec());
-            start = c;
-        }
-    }
-    out.push(event[start..].to_vec());
-    out
-}
-
-fn tokio_stream_from<T: Send + 'static>(
-    mut rx: mpsc::Receiver<T>,
-) -> impl futures_util::Stream<Item = T> + Send {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+/// Counts prompt "tokens" the way the fake's usage reports them, in any dialect: the
+/// whitespace-separated words of the system prompt (Anthropic `system`, Gemini
+/// `systemInstruction`; OpenAI's is a message) and of every message's text and tool results.
+/// A message's text parts are joined before counting, and each tool result counts apart, so
+/// a faithful translation of a request counts the same in every dialect.
+pub fn prompt_tokens(body: &Value) -> u64 {
+    let messages: u64 = body["messages"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .map(|m| anthropic::content_words(&m["content"]))
+                .sum()
+        })
+        .unwrap_or(0);
+    let contents: u64 = body["contents"]
+        .as_array()
+        .map(|cs| cs.iter().map(gemini::content_words).sum())
+        .unwrap_or(0);
+    wire::words(&text_of(&body["system"]))
+        + messages
+        + gemini::content_words(wire::field(body, "systemInstruction"))
+        + contents
 }
