@@ -152,6 +152,7 @@ pub fn merge(answers: &[Bytes], model: &str) -> Result<(Bytes, Option<Usage>), S
         prompt_tokens,
         completion_tokens: 0,
         cached_tokens: 0,
+        cache_write_tokens: 0,
     });
     let body = json!({
         "object": "list",

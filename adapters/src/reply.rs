@@ -16,6 +16,10 @@ pub struct Usage {
     /// Prompt tokens served from the upstream's prompt cache.
     #[serde(default)]
     pub cached_tokens: u64,
+    /// Prompt tokens written to the upstream's prompt cache (Anthropic bills them at their
+    /// own rate); like cached ones, they are counted in `prompt_tokens` too.
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 /// OpenAI's `usage` object as upstreams send it.
@@ -27,6 +31,10 @@ pub(crate) struct WireUsage {
     completion_tokens: u64,
     #[serde(default)]
     prompt_tokens_details: Option<WirePromptDetails>,
+    /// Not OpenAI's: the cache writes a translating backend (or a proxy that speaks the same
+    /// extension, as LiteLLM does) reports beside OpenAI's fields.
+    #[serde(default)]
+    cache_creation_input_tokens: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,11 +67,29 @@ impl From<WireUsage> for Usage {
                 .prompt_tokens_details
                 .and_then(|d| d.cached_tokens)
                 .unwrap_or(0),
+            cache_write_tokens: wire.cache_creation_input_tokens.unwrap_or(0),
         }
     }
 }
 
 impl Usage {
+    /// The OpenAI `usage` object for these counts, as a translating backend reports them:
+    /// cache reads in `prompt_tokens_details.cached_tokens`, reasoning tokens (already in
+    /// `completion_tokens`) in `completion_tokens_details`, cache writes beside them.
+    pub fn to_openai_json(&self, reasoning_tokens: u64) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
+            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        });
+        if self.cache_write_tokens > 0 {
+            v["cache_creation_input_tokens"] = self.cache_write_tokens.into();
+        }
+        v
+    }
+
     /// Checks that a backend's 200 body is a chat completion (a JSON object with a `choices`
     /// list) and reads its usage, in one parse. `Err` says what is wrong with it.
     pub fn from_completion(json: &[u8]) -> Result<Option<Usage>, String> {
@@ -135,9 +161,22 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 12,
                 completion_tokens: 5,
-                cached_tokens: 4
+                cached_tokens: 4,
+                cache_write_tokens: 0,
             })
         );
+    }
+
+    #[test]
+    fn translated_usage_reads_back_as_itself() {
+        let u = Usage {
+            prompt_tokens: 40,
+            completion_tokens: 9,
+            cached_tokens: 10,
+            cache_write_tokens: 20,
+        };
+        let body = serde_json::json!({"choices": [], "usage": u.to_openai_json(3)}).to_string();
+        assert_eq!(Usage::from_openai_json(body.as_bytes()), Some(u));
     }
 
     #[test]

@@ -593,13 +593,19 @@ fn a_ledger_from_before_endpoints_is_migrated_and_its_chain_still_verifies() {
     }
     // The same file as the version before `endpoint` wrote it: chat rows hash alike in both.
     let conn = Connection::open(&db).unwrap();
-    conn.execute_batch("ALTER TABLE requests DROP COLUMN endpoint; PRAGMA user_version = 2;")
-        .unwrap();
+    conn.execute_batch(
+        "ALTER TABLE requests DROP COLUMN cache_write_tokens; \
+         ALTER TABLE requests DROP COLUMN endpoint; PRAGMA user_version = 2;",
+    )
+    .unwrap();
     drop(conn);
     {
         let (m, _) = open(&dir);
         let mut rec = non_streamed("new-1", NOON, "acme", "chat");
         rec.endpoint = "messages";
+        m.record(&rec, None);
+        let mut rec = non_streamed("new-2", NOON, "acme", "chat");
+        rec.usage.cache_write_tokens = 300;
         m.record(&rec, None);
         m.flush().unwrap();
     }
@@ -607,7 +613,15 @@ fn a_ledger_from_before_endpoints_is_migrated_and_its_chain_still_verifies() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, tollgate_metering::ledger::SCHEMA_VERSION);
+    let writes: Vec<i64> = conn
+        .prepare("SELECT cache_write_tokens FROM requests ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(writes, [0, 0, 0, 300]);
     let endpoints: Vec<String> = conn
         .prepare("SELECT endpoint FROM requests ORDER BY id")
         .unwrap()
@@ -617,11 +631,16 @@ fn a_ledger_from_before_endpoints_is_migrated_and_its_chain_still_verifies() {
         .unwrap();
     assert_eq!(
         endpoints,
-        ["chat_completions", "chat_completions", "messages"]
+        [
+            "chat_completions",
+            "chat_completions",
+            "messages",
+            "chat_completions"
+        ]
     );
     let v = tollgate_metering::audit::verify(&conn).unwrap();
     assert!(v.ok(), "{:?}", v.breaks);
-    assert_eq!((v.rows, v.unchained), (3, 0));
+    assert_eq!((v.rows, v.unchained), (4, 0));
     // Changing the endpoint either way breaks the chain.
     for (sql, undo) in [
         (
@@ -631,6 +650,14 @@ fn a_ledger_from_before_endpoints_is_migrated_and_its_chain_still_verifies() {
         (
             "UPDATE requests SET endpoint = 'responses' WHERE request_id = 'old-1'",
             "UPDATE requests SET endpoint = 'chat_completions' WHERE request_id = 'old-1'",
+        ),
+        (
+            "UPDATE requests SET cache_write_tokens = 0 WHERE request_id = 'new-2'",
+            "UPDATE requests SET cache_write_tokens = 300 WHERE request_id = 'new-2'",
+        ),
+        (
+            "UPDATE requests SET cache_write_tokens = 1 WHERE request_id = 'old-2'",
+            "UPDATE requests SET cache_write_tokens = 0 WHERE request_id = 'old-2'",
         ),
     ] {
         conn.execute_batch(sql).unwrap();

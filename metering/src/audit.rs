@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tollgate_policies::DataClass;
 
 /// The columns a row's hash covers, in the order they are hashed and inserted.
-pub const HASHED_COLUMNS: [&str; 28] = [
+pub const HASHED_COLUMNS: [&str; 29] = [
     "request_id",
     "ts_ms",
     "tenant",
@@ -43,6 +43,7 @@ pub const HASHED_COLUMNS: [&str; 28] = [
     "refused_rules",
     "attempt_zones",
     "endpoint",
+    "cache_write_tokens",
 ];
 
 /// The `prev_hash` of the first row of a chain.
@@ -53,17 +54,26 @@ pub fn genesis() -> String {
 /// The hash of a row: SHA-256 over the previous row's hash and the row's values, each value
 /// tagged with its type and text values length-prefixed, so no two rows encode alike.
 ///
-/// A column added after rows were chained is hashed only where it differs from the value the
-/// migration gave older rows (`endpoint` = `chat_completions`): older rows keep verifying,
-/// and changing the column either way still changes what is hashed.
+/// Columns added after rows were chained (the last ones) are hashed only from the last that
+/// differs from the value its migration gave older rows (`endpoint` = `chat_completions`,
+/// `cache_write_tokens` = 0): older rows keep verifying, and changing such a column either way
+/// still changes what is hashed, since the hashed values then differ in number.
 pub fn row_hash(prev: &str, values: &[Value]) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
-    let endpoint = HASHED_COLUMNS.len() - 1;
-    let values = match values.get(endpoint) {
-        Some(Value::Text(e)) if e == crate::record::DEFAULT_ENDPOINT => &values[..endpoint],
-        _ => values,
-    };
+    let mut values = values;
+    if let Some((Value::Integer(0), rest)) = values.split_last() {
+        if values.len() == HASHED_COLUMNS.len() {
+            values = rest;
+        }
+    }
+    if values.len() == HASHED_COLUMNS.len() - 1 {
+        if let Some((Value::Text(e), rest)) = values.split_last() {
+            if e == crate::record::DEFAULT_ENDPOINT {
+                values = rest;
+            }
+        }
+    }
     for v in values {
         match v {
             Value::Null => h.update(b"N"),

@@ -151,6 +151,11 @@ pub struct ModelPrice {
     /// `input_per_mtok` when the provider gives no discount.
     #[serde(default)]
     pub cached_input_per_mtok: Option<f64>,
+    /// `cache_write_input_per_mtok`: price of a million prompt tokens written to the
+    /// provider's cache (Anthropic: 1.25× input for 5-minute writes); defaults to
+    /// `input_per_mtok`.
+    #[serde(default)]
+    pub cache_write_input_per_mtok: Option<f64>,
 }
 
 /// The running cost of a backend the organisation operates.
@@ -254,6 +259,7 @@ impl MeteringConfig {
             }
             let fields = [
                 ("input_per_mtok", Some(p.input_per_mtok)),
+                ("cache_write_input_per_mtok", p.cache_write_input_per_mtok),
                 ("output_per_mtok", Some(p.output_per_mtok)),
                 ("cached_input_per_mtok", p.cached_input_per_mtok),
             ];

@@ -1,8 +1,9 @@
 //! Cost of a request: token prices from the offline table plus the share of local compute.
 //!
 //! Rules:
-//! - Token cost = (prompt − cached) × input + cached × cached_input + completion × output, prices
-//!   per million tokens, looked up by `BACKEND/MODEL`.
+//! - Token cost = (prompt − cached − cache writes) × input + cached × cached_input + cache writes
+//!   × cache_write_input + completion × output, prices per million tokens, looked up by
+//!   `BACKEND/MODEL`.
 //! - Compute cost of a backend with `cost_per_hour` = busy × cost_per_hour / 3600, where busy is
 //!   the request's share of the backend's busy seconds: each interval during which the backend
 //!   decoded `n` sequences concurrently counts `1/n` of its length to each of them
@@ -12,7 +13,7 @@
 //!   for (refused, rejected, failed before any token) costs a known $0.
 
 use super::config::{ModelPrice, PricesConfig};
-use super::record::Record;
+use super::record::{Record, Usage};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -105,7 +106,14 @@ impl PriceTable {
         max_tokens: u64,
     ) -> Option<f64> {
         match self.price(backend, model) {
-            Some(p) => Some(token_cost(p, prompt_tokens, 0, max_tokens)),
+            Some(p) => Some(token_cost(
+                p,
+                &Usage {
+                    prompt_tokens,
+                    completion_tokens: max_tokens,
+                    ..Usage::default()
+                },
+            )),
             None if self.cost_per_hour(backend).is_some() => Some(0.0),
             None => None,
         }
@@ -121,9 +129,7 @@ impl PriceTable {
                 total_usd: Some(0.0),
             };
         };
-        let tokens_usd = self
-            .price(backend, model)
-            .map(|p| token_cost(p, u.prompt_tokens, u.cached_tokens, u.completion_tokens));
+        let tokens_usd = self.price(backend, model).map(|p| token_cost(p, u));
         let compute_usd = self
             .cost_per_hour(backend)
             .map(|per_hour| compute_cost(rec.busy.unwrap_or(Duration::ZERO), per_hour));
@@ -143,14 +149,18 @@ impl PriceTable {
     }
 }
 
-/// Token cost in USD at price `p`; `cached` is a subset of `prompt` billed at the cached rate.
-pub fn token_cost(p: &ModelPrice, prompt: u64, cached: u64, completion: u64) -> f64 {
-    let cached = cached.min(prompt);
-    let uncached = prompt - cached;
+/// Token cost in USD of `u` at price `p`; cache reads and writes are subsets of the prompt
+/// billed at their own rates.
+pub fn token_cost(p: &ModelPrice, u: &Usage) -> f64 {
+    let cached = u.cached_tokens.min(u.prompt_tokens);
+    let written = u.cache_write_tokens.min(u.prompt_tokens - cached);
+    let uncached = u.prompt_tokens - cached - written;
     let cached_rate = p.cached_input_per_mtok.unwrap_or(p.input_per_mtok);
+    let write_rate = p.cache_write_input_per_mtok.unwrap_or(p.input_per_mtok);
     (uncached as f64 * p.input_per_mtok
         + cached as f64 * cached_rate
-        + completion as f64 * p.output_per_mtok)
+        + written as f64 * write_rate
+        + u.completion_tokens as f64 * p.output_per_mtok)
         / 1_000_000.0
 }
 
@@ -224,6 +234,7 @@ mod tests {
                 input_per_mtok: 2.5,
                 output_per_mtok: 10.0,
                 cached_input_per_mtok: Some(1.25),
+                cache_write_input_per_mtok: None,
             },
         );
         cfg.backends
@@ -249,6 +260,31 @@ mod tests {
         // 600 × 2.5 + 400 × 1.25 + 500 × 10 = 1500 + 500 + 5000 = 7000 per million
         assert_eq!(c.total_usd, Some(0.007));
         assert_eq!(c.compute_usd, None);
+    }
+
+    #[test]
+    fn cache_writes_and_reads_have_their_own_rates() {
+        let p = ModelPrice {
+            input_per_mtok: 3.0,
+            output_per_mtok: 15.0,
+            cached_input_per_mtok: Some(0.3),
+            cache_write_input_per_mtok: Some(3.75),
+        };
+        let u = Usage {
+            prompt_tokens: 1000,
+            completion_tokens: 100,
+            cached_tokens: 500,
+            cache_write_tokens: 400,
+            estimated: false,
+        };
+        // 100 × 3 + 500 × 0.3 + 400 × 3.75 + 100 × 15 = 300 + 150 + 1500 + 1500 per million
+        assert!((token_cost(&p, &u) - 0.00345).abs() < 1e-12);
+        // Without a write price, writes cost what input does.
+        let p = ModelPrice {
+            cache_write_input_per_mtok: None,
+            ..p
+        };
+        assert!((token_cost(&p, &u) - (300.0 + 150.0 + 1200.0 + 1500.0) / 1e6).abs() < 1e-12);
     }
 
     #[test]
@@ -295,6 +331,7 @@ mod tests {
                 input_per_mtok: 1.0,
                 output_per_mtok: 1.0,
                 cached_input_per_mtok: None,
+                cache_write_input_per_mtok: None,
             },
         );
         cfg.backends

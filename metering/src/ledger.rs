@@ -35,7 +35,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Version 1 lacked the audit columns; it is migrated in place when opened for writing and
 /// read as it is by reports.
@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS requests (
     refused_rules     TEXT    NOT NULL DEFAULT '',
     attempt_zones     TEXT    NOT NULL DEFAULT '',
     endpoint          TEXT    NOT NULL DEFAULT 'chat_completions',
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
     prev_hash         TEXT,
     row_hash          TEXT
 );
@@ -92,6 +93,12 @@ ALTER TABLE requests ADD COLUMN row_hash       TEXT;
 /// completions, the only endpoint then; their hashes still verify (see `audit::hashed`).
 const MIGRATE_2_TO_3: &str = "
 ALTER TABLE requests ADD COLUMN endpoint TEXT NOT NULL DEFAULT 'chat_completions';
+";
+
+/// Version 3 → 4: prompt tokens written to a provider's cache, billed at their own rate. Rows
+/// written before had none; their hashes still verify (see `audit::row_hash`).
+const MIGRATE_3_TO_4: &str = "
+ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
 ";
 
 /// One ledger row (column meanings in `dashboards/README.md`, section Ledger).
@@ -154,6 +161,8 @@ pub struct Row {
     pub attempt_zones: String,
     /// The inbound endpoint.
     pub endpoint: &'static str,
+    /// Prompt tokens written to the provider's cache.
+    pub cache_write_tokens: u64,
 }
 
 impl Row {
@@ -191,6 +200,7 @@ impl Row {
             text(&self.refused_rules),
             text(&self.attempt_zones),
             text(self.endpoint),
+            Value::Integer(sql_int(self.cache_write_tokens)),
         ]
     }
 }
@@ -270,12 +280,15 @@ pub fn open_db_with(
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(ctx)?;
         }
-        1 | 2 => {
+        1..=3 => {
             let tx = conn.unchecked_transaction().map_err(ctx)?;
             if version == 1 {
                 tx.execute_batch(MIGRATE_1_TO_2).map_err(ctx)?;
             }
-            tx.execute_batch(MIGRATE_2_TO_3).map_err(ctx)?;
+            if version <= 2 {
+                tx.execute_batch(MIGRATE_2_TO_3).map_err(ctx)?;
+            }
+            tx.execute_batch(MIGRATE_3_TO_4).map_err(ctx)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(ctx)?;
             tx.commit().map_err(ctx)?;

@@ -188,6 +188,7 @@ impl Metering {
             prompt_tokens: rec.usage.prompt_tokens,
             completion_tokens: rec.usage.completion_tokens,
             cached_tokens: rec.usage.cached_tokens,
+            cache_write_tokens: rec.usage.cache_write_tokens,
             estimated: rec.usage.estimated,
             cost_usd: cost.total_usd,
             compute_usd: cost.compute_usd,

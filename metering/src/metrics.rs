@@ -401,6 +401,7 @@ impl Metrics {
             ("prompt", u.prompt_tokens),
             ("completion", u.completion_tokens),
             ("cached", u.cached_tokens),
+            ("cache_write", u.cache_write_tokens),
         ] {
             if n > 0 {
                 self.tokens

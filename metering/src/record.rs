@@ -13,6 +13,9 @@ pub struct Usage {
     pub completion_tokens: u64,
     /// Prompt tokens the provider served from its cache (a subset of `prompt_tokens`).
     pub cached_tokens: u64,
+    /// Prompt tokens the provider wrote to its cache (a subset of `prompt_tokens`, billed at
+    /// the cache-write rate).
+    pub cache_write_tokens: u64,
     /// True when the counts were estimated (`cost::estimate_tokens`) because the upstream sent
     /// no usage.
     pub estimated: bool,

@@ -79,6 +79,7 @@ impl OnDevice {
                 prompt_tokens: tokens as u64,
                 completion_tokens: 0,
                 cached_tokens: 0,
+                cache_write_tokens: 0,
             }),
             first_byte: None,
         })

@@ -410,6 +410,7 @@ impl OnDevice {
                         prompt_tokens,
                         completion_tokens: u64::from(completion_tokens),
                         cached_tokens: 0,
+                        cache_write_tokens: 0,
                     };
                     return Ok(Reply::Complete(Complete {
                         body: response::completion(&env, &content, finish, usage),
@@ -508,6 +509,7 @@ fn stream(
                             prompt_tokens: s.prompt_tokens,
                             completion_tokens: u64::from(completion_tokens),
                             cached_tokens: 0,
+                            cache_write_tokens: 0,
                         });
                         break Ok(Event::Data(response::finish_chunk(&s.env, finish)));
                     }

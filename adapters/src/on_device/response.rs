@@ -202,6 +202,7 @@ mod tests {
             prompt_tokens: 3,
             completion_tokens: 2,
             cached_tokens: 0,
+            cache_write_tokens: 0,
         };
         let v: Value =
             serde_json::from_slice(&completion(&env(), "hi", FinishReason::Length, usage)).unwrap();

@@ -203,6 +203,7 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
             cached_tokens: u.cached_tokens,
+            cache_write_tokens: u.cache_write_tokens,
             estimated: false,
         },
         // Served without usage (a local server that sends none, a cut-off stream): estimate.
@@ -210,6 +211,7 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
             prompt_tokens: estimate_tokens_from_bytes(rec.metered.prompt_bytes.unwrap_or(0)),
             completion_tokens: estimate_tokens_from_bytes(tap.content_bytes),
             cached_tokens: 0,
+            cache_write_tokens: 0,
             estimated: true,
         },
         None => metering::Usage::default(),

@@ -89,6 +89,7 @@ pub fn non_streamed(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         prompt_tokens: 1200,
         completion_tokens: 300,
         cached_tokens: 200,
+        cache_write_tokens: 0,
         estimated: false,
     };
     r
@@ -111,6 +112,7 @@ pub fn streamed(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         prompt_tokens: 2000,
         completion_tokens: 800,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         estimated: false,
     };
     r
@@ -134,6 +136,7 @@ pub fn estimated(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         prompt_tokens: estimate_tokens(&"p".repeat(4000)),
         completion_tokens: estimate_tokens(&"c".repeat(1001)),
         cached_tokens: 0,
+        cache_write_tokens: 0,
         estimated: true,
     };
     r.busy = Some(busy_share(Duration::from_secs(5), 2.0));
@@ -162,6 +165,7 @@ pub fn cut_off(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         prompt_tokens: 500,
         completion_tokens: 150,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         estimated: false,
     };
     if let Some(a) = r.attempts.last_mut() {
@@ -193,6 +197,7 @@ pub fn fallback(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         prompt_tokens: 100,
         completion_tokens: 50,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         estimated: false,
     };
     r
@@ -212,6 +217,7 @@ pub fn unpriced(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         prompt_tokens: 10,
         completion_tokens: 5,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         estimated: false,
     };
     r
@@ -231,6 +237,7 @@ pub fn on_device(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         prompt_tokens: 64,
         completion_tokens: 32,
         cached_tokens: 0,
+        cache_write_tokens: 0,
         estimated: false,
     };
     r.busy = Some(Duration::from_secs(1));
