@@ -1,7 +1,9 @@
 //! The closed set of backend kinds, dispatched without dynamic allocation per call.
 
+use crate::anthropic::Anthropic;
 use crate::embed::EmbedRequest;
 use crate::error::AttemptError;
+use crate::gemini::Gemini;
 use crate::on_device::OnDevice;
 use crate::openai_compat::OpenAiCompat;
 use crate::reply::{Complete, Reply};
@@ -12,8 +14,12 @@ use crate::request::ChatRequest;
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Backend {
-    /// An OpenAI-compatible HTTP API: a closed cloud or a local server.
+    /// An OpenAI-compatible HTTP API: a closed cloud, Azure OpenAI or a local server.
     OpenAiCompat(OpenAiCompat),
+    /// Anthropic's Messages API.
+    Anthropic(Anthropic),
+    /// Google's Gemini API.
+    Gemini(Gemini),
     /// A GGUF model run by llama.cpp inside the gateway process.
     OnDevice(OnDevice),
 }
@@ -23,6 +29,8 @@ impl Backend {
     pub async fn chat(&self, req: &ChatRequest, model: &str) -> Result<Reply, AttemptError> {
         match self {
             Backend::OpenAiCompat(b) => b.chat(req, model).await,
+            Backend::Anthropic(b) => b.chat(req, model).await,
+            Backend::Gemini(b) => b.chat(req, model).await,
             Backend::OnDevice(b) => b.chat(req, model).await,
         }
     }
@@ -37,6 +45,12 @@ impl Backend {
         match self {
             Backend::OpenAiCompat(b) => b.embed(req, model, max_batch).await,
             Backend::OnDevice(b) => b.embed(req, model).await,
+            // Neither vendor's chat API embeds; routing offers only embedding models here.
+            Backend::Anthropic(_) | Backend::Gemini(_) => Err(AttemptError::Rejected {
+                status: 400,
+                message: format!("model '{model}' of this backend does not serve embeddings"),
+                code: "wrong_model_kind",
+            }),
         }
     }
 }

@@ -67,12 +67,38 @@ pub enum AttemptError {
         /// A stable code for the client and metrics.
         code: &'static str,
     },
+    /// The vendor's own safety filter blocked the prompt. It does not fail over unless the
+    /// route says so: a vendor with weaker rules must not get what a stricter one refused.
+    #[error("{message}")]
+    Blocked {
+        /// What the vendor said, for the client.
+        message: String,
+    },
     /// The upstream's bytes could not be understood or ended early.
     #[error("upstream protocol error: {0}")]
     Protocol(String),
 }
 
 impl AttemptError {
+    /// A request this backend kind cannot serve as asked (a feature its vendor lacks, which
+    /// dropping would change the answer of): a 400, without failover.
+    pub fn unsupported(message: impl Into<String>) -> AttemptError {
+        AttemptError::Rejected {
+            status: 400,
+            message: message.into(),
+            code: "unsupported_by_backend",
+        }
+    }
+
+    /// A request that is wrong whatever the backend: a 400, without failover.
+    pub fn invalid(message: impl Into<String>) -> AttemptError {
+        AttemptError::Rejected {
+            status: 400,
+            message: message.into(),
+            code: "invalid_request",
+        }
+    }
+
     /// Whether the next candidate may be tried after this failure (nothing has reached the
     /// client yet). A 4xx other than 401, 403, 408 and 429 is the client's problem, so it is
     /// not. A 401 or 403 answers the gateway's own credential for that backend (the client's
@@ -82,7 +108,7 @@ impl AttemptError {
             AttemptError::Status { status, .. } => {
                 *status >= 500 || matches!(*status, 401 | 403 | 408 | 429)
             }
-            AttemptError::Rejected { .. } => false,
+            AttemptError::Rejected { .. } | AttemptError::Blocked { .. } => false,
             _ => true,
         }
     }
@@ -107,6 +133,7 @@ impl AttemptError {
             AttemptError::Unavailable(_) => "unavailable",
             AttemptError::Overloaded { .. } => "overloaded",
             AttemptError::Rejected { code, .. } => code,
+            AttemptError::Blocked { .. } => "content_blocked",
             AttemptError::Protocol(_) => "protocol",
         }
     }

@@ -4,10 +4,13 @@
 //! stream of OpenAI-format chunk events. The gateway's pipeline never needs to know which kind
 //! produced it, so routing, failover, usage counting and recording are written once.
 
+pub mod anthropic;
 pub mod backend;
+mod chunk;
 pub mod dialect;
 pub mod embed;
 pub mod error;
+pub mod gemini;
 pub mod gguf;
 pub mod http_client;
 pub mod on_device;
@@ -17,6 +20,8 @@ pub mod request;
 pub mod sse;
 pub mod synth;
 pub mod timeouts;
+mod translate;
+pub mod upstream;
 
 pub use backend::Backend;
 pub use embed::EmbedRequest;

@@ -2,141 +2,131 @@
 //! servers (vLLM, llama.cpp's server, Ollama, TGI, LocalAI).
 
 use crate::embed::EmbedRequest;
-use crate::error::{AttemptError, TimeoutKind};
-use crate::http_client::{self, HttpClient};
+use crate::error::AttemptError;
 use crate::reply::{Complete, Event, Reply, Usage};
 use crate::request::ChatRequest;
-use crate::sse::SseParser;
-use crate::timeouts::{self, Timeouts};
-use bytes::{Bytes, BytesMut};
+use crate::timeouts;
+use crate::upstream::{
+    parse_url, read_body, sse_events, Upstream, UpstreamConfig, MAX_RESPONSE_BYTES,
+};
 use futures_util::StreamExt;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use std::collections::VecDeque;
 use tokio::time::Instant;
-
-/// The largest non-streamed answer or error body read from an upstream.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
-/// The largest part of an upstream error body kept for the client.
-const MAX_ERROR_BYTES: usize = 64 * 1024;
 
 /// How to reach one OpenAI-compatible endpoint.
 #[derive(Debug, Clone)]
 pub struct OpenAiCompatConfig {
-    /// The backend's name in the config, for messages.
-    pub name: String,
-    /// The API root, e.g. `https://api.openai.com/v1`.
+    /// The API root, e.g. `https://api.openai.com/v1`; for Azure OpenAI the resource's
+    /// endpoint, e.g. `https://NAME.openai.azure.com`.
     pub base_url: String,
-    /// The API key, already read from the environment; `None` when the backend needs none.
-    pub api_key: Option<String>,
-    /// When a key was configured but its environment variable is unset: that variable's name.
-    /// Attempts then fail over with a clear reason instead of calling without credentials.
-    pub missing_key_env: Option<String>,
-    /// Extra headers sent on every request (e.g. `OpenAI-Organization`).
-    pub headers: Vec<(String, String)>,
-    /// Timeouts for each stage of an attempt.
-    pub timeouts: Timeouts,
+    /// Azure OpenAI's deployment URLs instead of OpenAI's.
+    pub azure: Option<AzureConfig>,
+    /// Credentials, headers and timeouts.
+    pub upstream: UpstreamConfig,
+}
+
+/// Azure OpenAI: each model is a deployment with its own URL, versioned by `api-version`.
+#[derive(Debug, Clone)]
+pub struct AzureConfig {
+    /// The `api-version` query parameter, e.g. `2024-10-21`.
+    pub api_version: String,
+    /// Model name → deployment name, for every model of the backend.
+    pub deployments: Vec<(String, String)>,
+}
+
+/// Where chat and embeddings requests go.
+#[derive(Debug)]
+enum Urls {
+    /// One URL for every model: the model is named in the body.
+    Shared {
+        chat: http::Uri,
+        embeddings: http::Uri,
+    },
+    /// A URL pair per model (Azure deployments).
+    PerModel(Vec<(String, http::Uri, http::Uri)>),
 }
 
 /// An OpenAI-compatible backend.
 #[derive(Debug)]
 pub struct OpenAiCompat {
-    name: String,
-    chat_url: http::Uri,
-    embeddings_url: http::Uri,
-    auth: Option<HeaderValue>,
-    missing_key_env: Option<String>,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    timeouts: Timeouts,
-    client: HttpClient,
+    urls: Urls,
+    upstream: Upstream,
 }
 
 impl OpenAiCompat {
     /// Checks the configuration and builds the backend with its own connection pool.
     pub fn new(cfg: OpenAiCompatConfig) -> Result<Self, String> {
         let base = cfg.base_url.trim_end_matches('/');
-        let chat_url: http::Uri = format!("{base}/chat/completions")
-            .parse()
-            .map_err(|e| format!("base_url '{}' is not a valid URL: {e}", cfg.base_url))?;
-        match chat_url.scheme_str() {
-            Some("http") | Some("https") => {}
-            _ => {
-                return Err(format!(
-                    "base_url '{}' must start with http:// or https://",
-                    cfg.base_url
-                ))
+        parse_url(base, "base_url")?;
+        let urls = match &cfg.azure {
+            None => Urls::Shared {
+                chat: parse_url(&format!("{base}/chat/completions"), "base_url")?,
+                embeddings: parse_url(&format!("{base}/embeddings"), "base_url")?,
+            },
+            Some(azure) => {
+                let mut per_model = Vec::with_capacity(azure.deployments.len());
+                for (model, deployment) in &azure.deployments {
+                    let at = |op: &str| {
+                        parse_url(
+                            &format!(
+                                "{base}/openai/deployments/{deployment}/{op}?api-version={}",
+                                azure.api_version
+                            ),
+                            "deployment URL",
+                        )
+                    };
+                    per_model.push((model.clone(), at("chat/completions")?, at("embeddings")?));
+                }
+                Urls::PerModel(per_model)
             }
-        }
-        let embeddings_url: http::Uri = format!("{base}/embeddings")
-            .parse()
-            .map_err(|e| format!("base_url '{}' is not a valid URL: {e}", cfg.base_url))?;
-        let auth = match cfg.api_key {
-            Some(key) => {
-                let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
-                    "the API key contains characters not allowed in a header".to_string()
-                })?;
-                v.set_sensitive(true);
-                Some(v)
-            }
-            None => None,
         };
-        let mut headers = Vec::with_capacity(cfg.headers.len());
-        for (k, v) in cfg.headers {
-            let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| format!("header name '{k}' is not valid"))?;
-            let value = HeaderValue::from_str(&v)
-                .map_err(|_| format!("header '{k}' has an invalid value"))?;
-            headers.push((name, value));
-        }
         Ok(OpenAiCompat {
-            name: cfg.name,
-            chat_url,
-            embeddings_url,
-            auth,
-            missing_key_env: cfg.missing_key_env,
-            headers,
-            timeouts: cfg.timeouts,
-            client: http_client::build(cfg.timeouts.connect()),
+            urls,
+            upstream: Upstream::new(cfg.upstream, &[])?,
         })
     }
 
     /// The backend's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.upstream.name
+    }
+
+    fn url(&self, model: &str, embeddings: bool) -> Result<&http::Uri, AttemptError> {
+        match &self.urls {
+            Urls::Shared {
+                chat,
+                embeddings: e,
+            } => Ok(if embeddings { e } else { chat }),
+            Urls::PerModel(list) => list
+                .iter()
+                .find(|(m, _, _)| m == model)
+                .map(|(_, chat, e)| if embeddings { e } else { chat })
+                .ok_or_else(|| {
+                    AttemptError::Unavailable(format!(
+                        "backend '{}' has no deployment for model '{model}'",
+                        self.name()
+                    ))
+                }),
+        }
     }
 
     /// Sends one chat-completion attempt for `model`.
     pub async fn chat(&self, req: &ChatRequest, model: &str) -> Result<Reply, AttemptError> {
         let started = Instant::now();
-        let body = serde_json::to_vec(&Outgoing {
-            body: &req.body,
-            model,
-            stream: req.stream(),
-        })
-        .map_err(|e| AttemptError::Protocol(format!("could not encode the request: {e}")))?;
-        let (response, head_after) = self
-            .send(&self.chat_url, body, req.stream(), started)
-            .await?;
-        check_content_type(response.headers(), req.stream())?;
+        let body = encode_request(req, model)?;
+        let url = self.url(model, false)?;
+        let (response, head_after) = self.upstream.send(url, body, req.stream(), started).await?;
         if req.stream() {
-            let events = sse_events(response.into_body());
+            let events = sse_events(response.into_body()).map(|e| e.and_then(check_event));
             return Ok(Reply::Stream(timeouts::enforce_on_stream(
                 events,
-                self.timeouts,
+                self.upstream.timeouts,
                 started,
             )));
         }
-        let body = read_body(
-            response.into_body(),
-            MAX_RESPONSE_BYTES,
-            started,
-            &self.timeouts,
-        )
-        .await?;
+        let body = self.upstream.read_whole(response, started).await?;
         // A 200 that is not a completion is the backend's fault, found before the client
         // sees anything, so another candidate can still serve.
         let usage = Usage::from_completion(&body)
@@ -157,21 +147,20 @@ impl OpenAiCompat {
         max_batch: usize,
     ) -> Result<Complete, AttemptError> {
         let started = Instant::now();
+        let url = self.url(model, true)?;
         let mut answers = Vec::new();
         let mut first_byte = None;
         for batch in req.batches(model, max_batch) {
             let body = serde_json::to_vec(&batch).map_err(|e| {
                 AttemptError::Protocol(format!("could not encode the request: {e}"))
             })?;
-            let (response, head_after) = self
-                .send(&self.embeddings_url, body, false, started)
-                .await?;
+            let (response, head_after) = self.upstream.send(url, body, false, started).await?;
             first_byte.get_or_insert(head_after);
             let body = read_body(
                 response.into_body(),
                 MAX_RESPONSE_BYTES,
                 started,
-                &self.timeouts,
+                &self.upstream.timeouts,
             )
             .await?;
             answers.push(body);
@@ -184,83 +173,16 @@ impl OpenAiCompat {
             first_byte,
         })
     }
+}
 
-    /// Sends one request and waits for its head: the time to it, or the attempt error (no
-    /// key, a timeout, a connection failure, an error status with its body).
-    async fn send(
-        &self,
-        url: &http::Uri,
-        body: Vec<u8>,
-        stream: bool,
-        started: Instant,
-    ) -> Result<(http::Response<Incoming>, std::time::Duration), AttemptError> {
-        if let Some(var) = &self.missing_key_env {
-            return Err(AttemptError::Unavailable(format!(
-                "backend '{}' has no API key: environment variable {var} is not set",
-                self.name
-            )));
-        }
-        let request = self.build_request(url, body, stream)?;
-        let response =
-            match tokio::time::timeout(self.timeouts.first_byte(), self.client.request(request))
-                .await
-            {
-                Err(_) => {
-                    return Err(AttemptError::Timeout(
-                        TimeoutKind::FirstByte,
-                        self.timeouts.first_byte(),
-                    ))
-                }
-                Ok(Err(e)) => return Err(http_client::classify(&e, self.timeouts.connect())),
-                Ok(Ok(r)) => r,
-            };
-        let head_after = started.elapsed();
-        let status = response.status();
-        if !status.is_success() {
-            let retry_after = retry_after_secs(response.headers());
-            let body = read_body(
-                response.into_body(),
-                MAX_ERROR_BYTES,
-                started,
-                &self.timeouts,
-            )
-            .await
-            .unwrap_or_default();
-            return Err(AttemptError::Status {
-                status: status.as_u16(),
-                body,
-                retry_after,
-            });
-        }
-        Ok((response, head_after))
-    }
-
-    fn build_request(
-        &self,
-        url: &http::Uri,
-        body: Vec<u8>,
-        stream: bool,
-    ) -> Result<http::Request<Full<Bytes>>, AttemptError> {
-        let mut builder = http::Request::post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(
-                http::header::ACCEPT,
-                if stream {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            );
-        if let Some(auth) = &self.auth {
-            builder = builder.header(AUTHORIZATION, auth.clone());
-        }
-        for (k, v) in &self.headers {
-            builder = builder.header(k, v);
-        }
-        builder
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| AttemptError::Protocol(format!("could not build the request: {e}")))
-    }
+/// The request body sent upstream for `req`, with `model` the backend's model name.
+pub fn encode_request(req: &ChatRequest, model: &str) -> Result<Vec<u8>, AttemptError> {
+    serde_json::to_vec(&Outgoing {
+        body: &req.body,
+        model,
+        stream: req.stream(),
+    })
+    .map_err(|e| AttemptError::Protocol(format!("could not encode the request: {e}")))
 }
 
 /// The client's request object with `model` replaced by the backend's model name and, for
@@ -295,143 +217,48 @@ impl Serialize for Outgoing<'_> {
     }
 }
 
-fn retry_after_secs(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(http::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// An event stream answering a request for a whole answer is a backend fault (said plainly
-/// here; its body would fail the completion check anyway). The other way round is left to
-/// the event parser: some servers stream SSE under a JSON content-type.
-fn check_content_type(headers: &http::HeaderMap, stream: bool) -> Result<(), AttemptError> {
-    let ct = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !stream && ct.trim_start().starts_with("text/event-stream") {
-        return Err(AttemptError::Protocol(
-            "the backend answered a request for a whole answer with an event stream".into(),
-        ));
-    }
-    Ok(())
-}
-
-/// Reads a whole body, bounded in size, by the idle gap between its pieces and by the
-/// attempt's total deadline: a backend that stalls half-way through a whole answer is cut
-/// after `idle_ms`, as a stream is.
-async fn read_body(
-    mut body: Incoming,
-    limit: usize,
-    started: Instant,
-    timeouts: &Timeouts,
-) -> Result<Bytes, AttemptError> {
-    let deadline = started + timeouts.total();
-    let mut buf = BytesMut::new();
-    loop {
-        let idle_until = Instant::now() + timeouts.idle();
-        let (until, kind, allowed) = if idle_until < deadline {
-            (idle_until, TimeoutKind::Idle, timeouts.idle())
-        } else {
-            (deadline, TimeoutKind::Total, timeouts.total())
-        };
-        let frame = match tokio::time::timeout_at(until, body.frame()).await {
-            Err(_) => return Err(AttemptError::Timeout(kind, allowed)),
-            Ok(None) => return Ok(buf.freeze()),
-            Ok(Some(Err(e))) => {
-                return Err(AttemptError::Protocol(format!(
-                    "upstream body ended with an error: {}",
-                    http_client::error_chain(&e)
-                )))
-            }
-            Ok(Some(Ok(frame))) => frame,
-        };
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(AttemptError::Protocol(format!(
-                    "upstream body is larger than {limit} bytes"
-                )));
-            }
-            buf.extend_from_slice(&data);
-        }
-    }
-}
-
 /// An event's data must be JSON: garbage relayed as a chunk would break the client's parser.
-fn check_event(event: &Event) -> Result<(), AttemptError> {
-    match event {
-        Event::Data(data) => serde_json::from_slice::<serde::de::IgnoredAny>(data)
-            .map(|_| ())
-            .map_err(|e| {
-                AttemptError::Protocol(format!("the backend sent an event that is not JSON: {e}"))
-            }),
-        Event::Done => Ok(()),
+/// An `{"error": …}` event (OpenAI's way of failing a stream it has started) fails the attempt
+/// with the error's message, rather than reaching the client as a chunk without choices.
+pub fn check_event(event: Event) -> Result<Event, AttemptError> {
+    let Event::Data(data) = &event else {
+        return Ok(event);
+    };
+    if memchr::memmem::find(data, b"\"error\"").is_none() {
+        serde_json::from_slice::<serde::de::IgnoredAny>(data).map_err(not_json)?;
+        return Ok(event);
+    }
+    #[derive(serde::Deserialize)]
+    struct MaybeError {
+        #[serde(default)]
+        error: Option<Value>,
+        #[serde(default)]
+        choices: Option<serde::de::IgnoredAny>,
+    }
+    let parsed: MaybeError = serde_json::from_slice(data).map_err(not_json)?;
+    match parsed {
+        MaybeError {
+            error: Some(error),
+            choices: None,
+        } if !error.is_null() => {
+            let status = error
+                .get("code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| (400..600).contains(c))
+                .unwrap_or(500);
+            Err(AttemptError::Status {
+                status,
+                body: bytes::Bytes::from(serde_json::json!({ "error": error }).to_string()),
+                retry_after: None,
+            })
+        }
+        _ => Ok(event),
     }
 }
 
-/// Turns an SSE body into events. A body that errors mid-stream yields one `Err`.
-fn sse_events(
-    body: Incoming,
-) -> impl futures_util::Stream<Item = Result<Event, AttemptError>> + Send {
-    struct State {
-        body: Incoming,
-        parser: SseParser,
-        ready: VecDeque<Event>,
-        scratch: Vec<Event>,
-        ended: bool,
-    }
-    let state = State {
-        body,
-        parser: SseParser::new(),
-        ready: VecDeque::new(),
-        scratch: Vec::new(),
-        ended: false,
-    };
-    futures_util::stream::unfold(state, |mut s| async move {
-        loop {
-            if let Some(event) = s.ready.pop_front() {
-                if let Err(e) = check_event(&event) {
-                    s.ended = true;
-                    s.ready.clear();
-                    return Some((Err(e), s));
-                }
-                return Some((Ok(event), s));
-            }
-            if s.ended {
-                return None;
-            }
-            match s.body.frame().await {
-                None => {
-                    s.ended = true;
-                    if s.parser.has_partial_event() {
-                        return Some((
-                            Err(AttemptError::Protocol(
-                                "upstream stream ended inside an event".into(),
-                            )),
-                            s,
-                        ));
-                    }
-                    return None;
-                }
-                Some(Err(e)) => {
-                    s.ended = true;
-                    let msg = format!("upstream stream failed: {}", http_client::error_chain(&e));
-                    return Some((Err(AttemptError::Protocol(msg)), s));
-                }
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        s.parser.push(&data, &mut s.scratch);
-                        s.ready.extend(s.scratch.drain(..));
-                    }
-                }
-            }
-        }
-    })
-    .boxed()
+fn not_json(e: serde_json::Error) -> AttemptError {
+    AttemptError::Protocol(format!("the backend sent an event that is not JSON: {e}"))
 }
 
 #[cfg(test)]
@@ -466,14 +293,46 @@ mod tests {
     #[test]
     fn refuses_bad_base_urls() {
         let cfg = |url: &str| OpenAiCompatConfig {
-            name: "x".into(),
             base_url: url.into(),
-            api_key: None,
-            missing_key_env: None,
-            headers: vec![],
-            timeouts: Timeouts::default(),
+            azure: None,
+            upstream: UpstreamConfig {
+                name: "x".into(),
+                credential: None,
+                missing_key_env: None,
+                headers: vec![],
+                timeouts: crate::Timeouts::default(),
+            },
         };
         assert!(OpenAiCompat::new(cfg("ftp://host/v1")).is_err());
         assert!(OpenAiCompat::new(cfg("not a url")).is_err());
+    }
+
+    #[test]
+    fn azure_models_go_to_their_deployments() {
+        let b = OpenAiCompat::new(OpenAiCompatConfig {
+            base_url: "https://res.openai.azure.com/".into(),
+            azure: Some(AzureConfig {
+                api_version: "2024-10-21".into(),
+                deployments: vec![("gpt-4o".into(), "prod-4o".into())],
+            }),
+            upstream: UpstreamConfig {
+                name: "az".into(),
+                credential: None,
+                missing_key_env: None,
+                headers: vec![],
+                timeouts: crate::Timeouts::default(),
+            },
+        })
+        .unwrap();
+        assert_eq!(
+            b.url("gpt-4o", false).unwrap().to_string(),
+            "https://res.openai.azure.com/openai/deployments/prod-4o/chat/completions?api-version=2024-10-21"
+        );
+        assert!(b
+            .url("gpt-4o", true)
+            .unwrap()
+            .path()
+            .ends_with("/embeddings"));
+        assert!(b.url("other", false).is_err());
     }
 }

@@ -14,6 +14,9 @@ pub struct ChatRequest {
     pub body: Map<String, Value>,
     /// The same request in async-openai's types.
     pub typed: CreateChatCompletionRequest,
+    /// Headers of the client's own protocol for a backend that speaks it natively: a Messages
+    /// client's `anthropic-version` and `anthropic-beta`, which an Anthropic backend passes on.
+    pub vendor_headers: Vec<(&'static str, String)>,
 }
 
 /// Why a request body was refused, with the JSON path of the offending field when known.
@@ -110,7 +113,11 @@ impl ChatRequest {
                 Some("messages".into()),
             ));
         }
-        Ok(ChatRequest { body, typed })
+        Ok(ChatRequest {
+            body,
+            typed,
+            vendor_headers: Vec::new(),
+        })
     }
 
     /// Whether the client asked for a streamed answer.

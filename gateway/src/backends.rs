@@ -7,9 +7,12 @@ use crate::config::Backend as BackendConfig;
 use crate::health::Health;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
+use tollgate_adapters::anthropic::{self, Anthropic, AnthropicConfig};
+use tollgate_adapters::gemini::{Gemini, GeminiConfig};
 use tollgate_adapters::on_device::OnDevice;
-use tollgate_adapters::openai_compat::{OpenAiCompat, OpenAiCompatConfig};
+use tollgate_adapters::openai_compat::{AzureConfig, OpenAiCompat, OpenAiCompatConfig};
 use tollgate_adapters::synth;
+use tollgate_adapters::upstream::{Credential, UpstreamConfig};
 use tollgate_adapters::Backend;
 
 /// A backend at run time, at the index of its config in `config.backends`.
@@ -79,27 +82,48 @@ impl BackendSlot {
 
 /// Builds the live backend of one config entry.
 pub fn build_backend(b: &BackendConfig, env: &dyn EnvSource) -> Result<Backend, String> {
+    let at = |e: String| format!("backends.{}: {e}", b.name);
+    let base_url = b.base_url.clone().unwrap_or_default();
     match b.kind {
-        BackendKind::Openai => {
-            let (api_key, missing_key_env) = match &b.api_key_env {
-                Some(var) => match env.var(var) {
-                    Some(key) if !key.is_empty() => (Some(key), None),
-                    _ => (None, Some(var.clone())),
-                },
-                None => (None, None),
-            };
-            let cfg = OpenAiCompatConfig {
-                name: b.name.clone(),
-                base_url: b.base_url.clone().unwrap_or_default(),
-                api_key,
-                missing_key_env,
-                headers: b.headers.clone(),
-                timeouts: b.timeouts,
-            };
-            OpenAiCompat::new(cfg)
-                .map(Backend::OpenAiCompat)
-                .map_err(|e| format!("backends.{}: {e}", b.name))
-        }
+        BackendKind::Openai => OpenAiCompat::new(OpenAiCompatConfig {
+            base_url,
+            azure: None,
+            upstream: upstream_config(b, env, "authorization", |k| format!("Bearer {k}")),
+        })
+        .map(Backend::OpenAiCompat)
+        .map_err(at),
+        BackendKind::AzureOpenai => OpenAiCompat::new(OpenAiCompatConfig {
+            base_url,
+            azure: Some(AzureConfig {
+                api_version: b.api_version.clone().unwrap_or_default(),
+                deployments: b
+                    .models
+                    .iter()
+                    .map(|m| (m.name.clone(), m.deployment.clone()))
+                    .collect(),
+            }),
+            upstream: upstream_config(b, env, "api-key", str::to_string),
+        })
+        .map(Backend::OpenAiCompat)
+        .map_err(at),
+        BackendKind::Anthropic => Anthropic::new(AnthropicConfig {
+            base_url,
+            version: b
+                .api_version
+                .clone()
+                .unwrap_or_else(|| anthropic::DEFAULT_VERSION.to_string()),
+            beta: b.beta.clone(),
+            default_max_tokens: b.max_tokens.unwrap_or(anthropic::DEFAULT_MAX_TOKENS),
+            upstream: upstream_config(b, env, "x-api-key", str::to_string),
+        })
+        .map(Backend::Anthropic)
+        .map_err(at),
+        BackendKind::Gemini => Gemini::new(GeminiConfig {
+            base_url,
+            upstream: upstream_config(b, env, "x-goog-api-key", str::to_string),
+        })
+        .map(Backend::Gemini)
+        .map_err(at),
         BackendKind::OnDevice => {
             let Some((engine, demo)) = &b.engine else {
                 return Err(format!("backends.{}: no engine settings", b.name));
@@ -129,5 +153,35 @@ pub fn build_backend(b: &BackendConfig, env: &dyn EnvSource) -> Result<Backend, 
             );
             Ok(Backend::OnDevice(engine))
         }
+    }
+}
+
+/// Credentials, headers and timeouts of an HTTP backend: the key read from its variable and
+/// put in the kind's own header, or the variable's name when it is unset.
+fn upstream_config(
+    b: &BackendConfig,
+    env: &dyn EnvSource,
+    header: &'static str,
+    value: impl Fn(&str) -> String,
+) -> UpstreamConfig {
+    let (credential, missing_key_env) = match &b.api_key_env {
+        Some(var) => match env.var(var) {
+            Some(key) if !key.is_empty() => (
+                Some(Credential {
+                    header,
+                    value: value(&key),
+                }),
+                None,
+            ),
+            _ => (None, Some(var.clone())),
+        },
+        None => (None, None),
+    };
+    UpstreamConfig {
+        name: b.name.clone(),
+        credential,
+        missing_key_env,
+        headers: b.headers.clone(),
+        timeouts: b.timeouts,
     }
 }

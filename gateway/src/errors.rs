@@ -263,6 +263,9 @@ impl ApiError {
                 message,
                 code,
             } => Self::new(*status, ErrorCode::Backend(code), message.clone()),
+            AttemptError::Blocked { message } => {
+                Self::new(400, ErrorCode::Backend("content_blocked"), message.clone())
+            }
             other => Self::new(502, ErrorCode::UpstreamError, other.to_string()),
         };
         e.caused_by(err)

@@ -1,15 +1,13 @@
 //! Turning the raw file into a checked [`Config`]: every error is collected with its path.
 
-use super::raw::{BackendKind, RawBackend, RawConfig, RawRoute, RawTenant};
+use super::backend::{check_backend, valid_name, Backend, Model};
+use super::raw::{RawConfig, RawRoute, RawTenant};
 use super::server::{check_server, Server};
 use super::{ConfigErrors, Errors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use tollgate_adapters::on_device::OnDeviceConfig;
-use tollgate_adapters::Timeouts;
 use tollgate_policies::{
-    licence, ClassAction, DataClass, DetectorConfig, Openness, Strategy, TenantProfile, Use, Zone,
-    ZoneCeilings,
+    ClassAction, DataClass, DetectorConfig, Strategy, TenantProfile, Use, ZoneCeilings,
 };
 
 /// A configuration whose every reference resolves.
@@ -40,59 +38,6 @@ pub struct Config {
 }
 
 /// `[server]`, checked.
-/// A backend, checked.
-#[derive(Debug, Clone)]
-pub struct Backend {
-    /// Its name.
-    pub name: String,
-    /// Its protocol.
-    pub kind: BackendKind,
-    /// Its trust zone.
-    pub zone: Zone,
-    /// API root for HTTP kinds.
-    pub base_url: Option<String>,
-    /// Variable holding its key.
-    pub api_key_env: Option<String>,
-    /// Extra upstream headers.
-    pub headers: Vec<(String, String)>,
-    /// Timeouts.
-    pub timeouts: Timeouts,
-    /// Its models, in name order.
-    pub models: Vec<Model>,
-    /// For on-device backends: the engine settings, and whether the model is the generated demo.
-    pub engine: Option<(OnDeviceConfig, bool)>,
-    /// For HTTP backends: the concurrency limit, if any.
-    pub concurrency: Option<super::Concurrency>,
-}
-
-/// A model of a backend.
-#[derive(Debug, Clone)]
-pub struct Model {
-    /// The backend's own name for it.
-    pub name: String,
-    /// `BACKEND/MODEL`.
-    pub key: String,
-    /// Licence or provider-terms id.
-    pub licence: Option<String>,
-    /// Context window in tokens.
-    pub context_window: Option<u32>,
-    /// Takes non-text input.
-    pub multimodal: bool,
-    /// What is open about it.
-    pub open: Openness,
-    /// Can stream.
-    pub streaming: bool,
-    /// Accepts tools.
-    pub tools: bool,
-    /// An embedding model.
-    pub embeddings: bool,
-    /// The most inputs of one upstream embeddings call.
-    pub max_batch: usize,
-}
-
-/// Inputs per upstream embeddings call unless configured: OpenAI's limit.
-const DEFAULT_MAX_BATCH: usize = 2048;
-
 /// One candidate of a route: indexes into [`Config::backends`] and that backend's models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
@@ -115,6 +60,8 @@ pub struct Route {
     pub on_class: std::collections::BTreeMap<DataClass, ClassAction>,
     /// Client model names that also mean this route.
     pub aliases: Vec<glob::Pattern>,
+    /// Whether a vendor's safety block fails over to the next candidate.
+    pub fail_over_on_block: bool,
 }
 
 /// A tenant, checked.
@@ -256,216 +203,6 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
     }
 }
 
-fn on_device_kind(b: &RawBackend) -> bool {
-    b.kind == BackendKind::OnDevice
-}
-
-fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-/// The engine settings of an on-device backend; without `path`, the generated demo model.
-fn check_engine(
-    path: &str,
-    mut engine: serde_json::Map<String, serde_json::Value>,
-    base_dir: &Path,
-    errors: &mut Errors,
-) -> Option<(OnDeviceConfig, bool)> {
-    let demo = !engine.contains_key("path");
-    if demo {
-        let file = base_dir
-            .join(".cache")
-            .join(tollgate_adapters::synth::DEMO_MODEL_FILE);
-        engine.insert("path".into(), file.to_string_lossy().into_owned().into());
-    }
-    let mut cfg: OnDeviceConfig = match serde_json::from_value(serde_json::Value::Object(engine)) {
-        Ok(c) => c,
-        Err(e) => {
-            errors.add(format!("{path}.engine"), e.to_string());
-            return None;
-        }
-    };
-    if cfg.path.is_relative() {
-        cfg.path = base_dir.join(&cfg.path);
-    }
-    if let Err(e) = cfg.validate() {
-        errors.add(format!("{path}.engine"), e);
-        return None;
-    }
-    Some((cfg, demo))
-}
-
-fn check_backend(
-    name: &str,
-    b: &RawBackend,
-    base_dir: &Path,
-    errors: &mut Errors,
-    warnings: &mut Vec<String>,
-) -> Backend {
-    let path = format!("backends.{name}");
-    if !valid_name(name) {
-        errors.add(
-            &path,
-            "backend names may use letters, digits, '-', '_' and '.' only",
-        );
-    }
-    let mut engine = None;
-    let zone = match (b.kind, b.zone) {
-        (BackendKind::OnDevice, None | Some(Zone::OnDevice)) => Zone::OnDevice,
-        (BackendKind::OnDevice, Some(_)) => {
-            errors.add(
-                format!("{path}.zone"),
-                "an on_device backend is always in zone 'on_device'",
-            );
-            Zone::OnDevice
-        }
-        (BackendKind::Openai, Some(Zone::OnDevice)) => {
-            errors.add(
-                format!("{path}.zone"),
-                "an HTTP backend is in zone 'local' or 'external', never 'on_device'",
-            );
-            Zone::Local
-        }
-        (BackendKind::Openai, Some(z)) => z,
-        (BackendKind::Openai, None) => {
-            errors.add(
-                format!("{path}.zone"),
-                "required: 'external' for closed third-party APIs, 'local' for servers inside \
-                 the organisation",
-            );
-            Zone::External
-        }
-    };
-    match b.kind {
-        BackendKind::OnDevice => {
-            if b.models.len() != 1 {
-                errors.add(
-                    format!("{path}.models"),
-                    "an on_device backend serves exactly one model: name it and give its licence",
-                );
-            }
-            let settings = b.engine.clone().unwrap_or_default();
-            engine = check_engine(&path, settings, base_dir, errors);
-        }
-        BackendKind::Openai => {
-            if b.engine.is_some() {
-                errors.add(
-                    format!("{path}.engine"),
-                    "only on_device backends have an engine",
-                );
-            }
-            match &b.base_url {
-                None => errors.add(format!("{path}.base_url"), "required for kind 'openai'"),
-                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => errors
-                    .add(
-                        format!("{path}.base_url"),
-                        format!("'{url}' must start with http:// or https://"),
-                    ),
-                Some(url) if url.parse::<http::Uri>().is_err() => errors.add(
-                    format!("{path}.base_url"),
-                    format!("'{url}' is not a valid URL"),
-                ),
-                Some(_) => {}
-            }
-        }
-    }
-    let concurrency = b.concurrency.and_then(|c| {
-        let at = format!("{path}.concurrency");
-        if on_device_kind(b) {
-            errors.add(
-                &at,
-                "on_device backends are bounded by engine.n_parallel and engine.queue",
-            );
-            return None;
-        }
-        if c.max == 0 {
-            errors.add(format!("{at}.max"), "must be greater than 0");
-            return None;
-        }
-        Some(super::Concurrency {
-            max: c.max,
-            queue: c.queue,
-            queue_timeout: std::time::Duration::from_millis(c.queue_timeout_ms),
-        })
-    });
-    let t = &b.timeouts;
-    for (key, v) in [
-        ("connect_ms", t.connect_ms),
-        ("first_byte_ms", t.first_byte_ms),
-        ("idle_ms", t.idle_ms),
-        ("total_ms", t.total_ms),
-    ] {
-        if v == 0 {
-            errors.add(format!("{path}.timeouts.{key}"), "must be greater than 0");
-        }
-    }
-    if b.models.is_empty() {
-        errors.add(
-            format!("{path}.models"),
-            "a backend needs at least one model",
-        );
-    }
-    for (model, spec) in &b.models {
-        if model.is_empty() {
-            errors.add(format!("{path}.models"), "model names cannot be empty");
-        }
-        match &spec.licence {
-            Some(id) => {
-                if let Err(e) = licence::lookup(id) {
-                    errors.add(format!("{path}.models.{model}.licence"), e.to_string());
-                }
-            }
-            None => warnings.push(format!(
-                "{path}.models.{model}.licence is not set: the model is refused for every use \
-                 until its licence is given"
-            )),
-        }
-        if spec.max_batch == Some(0) {
-            errors.add(
-                format!("{path}.models.{model}.max_batch"),
-                "must be at least 1",
-            );
-        }
-    }
-    let on_device = b.kind == BackendKind::OnDevice;
-    let n_ctx = engine.as_ref().map(|(e, _)| e.n_ctx);
-    Backend {
-        name: name.to_string(),
-        kind: b.kind,
-        zone,
-        engine,
-        base_url: b.base_url.clone(),
-        api_key_env: b.api_key_env.clone(),
-        headers: b
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        timeouts: b.timeouts,
-        concurrency,
-        models: b
-            .models
-            .iter()
-            .map(|(m, spec)| Model {
-                name: m.clone(),
-                key: format!("{name}/{m}"),
-                licence: spec.licence.clone(),
-                context_window: spec.context_window.or(n_ctx),
-                multimodal: spec.multimodal,
-                open: spec.open,
-                streaming: spec.streaming.unwrap_or(true),
-                // The on-device engine does not implement tool calls.
-                tools: spec.tools.unwrap_or(!on_device),
-                embeddings: spec.embeddings,
-                max_batch: spec.max_batch.unwrap_or(DEFAULT_MAX_BATCH),
-            })
-            .collect(),
-    }
-}
-
 fn check_route(name: &str, r: &RawRoute, config: &Config, errors: &mut Errors) -> Route {
     let path = format!("routes.{name}");
     if !valid_name(name) {
@@ -515,6 +252,7 @@ fn check_route(name: &str, r: &RawRoute, config: &Config, errors: &mut Errors) -
         strategy: r.strategy,
         on_class: r.on_class.clone(),
         aliases,
+        fail_over_on_block: r.fail_over_on_block,
     }
 }
 

@@ -1,13 +1,15 @@
 //! Configuration: built-in defaults ← the TOML file ← `TOLLGATE_…` environment variables,
 //! parsed into raw types, then checked into a [`Config`] whose cross-references all resolve.
 
+mod backend;
 mod check;
 pub mod env;
 mod metering;
 pub mod raw;
 mod server;
 
-pub use check::{Backend, Candidate, Config, Model, Route, Tenant};
+pub use backend::{Backend, Model};
+pub use check::{Candidate, Config, Route, Tenant};
 pub use server::{Concurrency, ConnLimits, Server};
 
 use figment::providers::{Format, Toml};

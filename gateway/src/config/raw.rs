@@ -127,8 +127,44 @@ pub enum BackendKind {
     /// Anything speaking OpenAI's HTTP API: OpenAI and compatible clouds, vLLM, llama.cpp's
     /// server, Ollama, TGI, LocalAI.
     Openai,
+    /// Azure OpenAI: OpenAI's API at per-model deployment URLs, keyed by `api-key`.
+    AzureOpenai,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini API.
+    Gemini,
     /// A GGUF model run by llama.cpp inside the gateway process.
     OnDevice,
+}
+
+impl BackendKind {
+    /// The kind's name in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Openai => "openai",
+            BackendKind::AzureOpenai => "azure_openai",
+            BackendKind::Anthropic => "anthropic",
+            BackendKind::Gemini => "gemini",
+            BackendKind::OnDevice => "on_device",
+        }
+    }
+
+    /// The API root of a vendor's own service, for kinds that have one.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            BackendKind::Anthropic => Some("https://api.anthropic.com/v1"),
+            BackendKind::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+            _ => None,
+        }
+    }
+
+    /// Whether the kind is always a vendor's closed service: its zone defaults to `external`.
+    pub fn is_vendor_api(self) -> bool {
+        matches!(
+            self,
+            BackendKind::AzureOpenai | BackendKind::Anthropic | BackendKind::Gemini
+        )
+    }
 }
 
 /// `[backends.NAME]`
@@ -143,6 +179,15 @@ pub struct RawBackend {
     pub base_url: Option<String>,
     /// The environment variable holding the API key (keys never go in the file).
     pub api_key_env: Option<String>,
+    /// `azure_openai`: the `api-version` query parameter (required); `anthropic`: the
+    /// `anthropic-version` header (default `2023-06-01`).
+    pub api_version: Option<String>,
+    /// `anthropic`: beta features sent as `anthropic-beta`.
+    #[serde(default)]
+    pub beta: Vec<String>,
+    /// `anthropic`: the output limit for requests that set none (the API requires one;
+    /// default 4096).
+    pub max_tokens: Option<u32>,
     /// Extra headers sent upstream.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -202,6 +247,8 @@ pub struct RawModel {
     /// The most inputs one upstream embeddings call carries; longer requests are split
     /// (default 2048, OpenAI's limit).
     pub max_batch: Option<usize>,
+    /// `azure_openai`: the deployment serving this model (default: the model's name).
+    pub deployment: Option<String>,
 }
 
 /// `[routes.NAME]`
@@ -220,6 +267,10 @@ pub struct RawRoute {
     /// SDKs send their vendor's model names, which a platform team maps here.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// When a vendor's safety filter blocks a prompt, try the next candidate (default: no,
+    /// the client gets the block as a 400).
+    #[serde(default)]
+    pub fail_over_on_block: bool,
 }
 
 /// `[tenants.NAME]`

@@ -6,7 +6,7 @@
 
 use super::call::Call;
 use super::classify::Classified;
-use super::decide::Decision;
+use super::decide::{Decision, Target};
 use super::redact::Redaction;
 use super::trace::{Attempt, RequestRecord};
 use crate::backends::BackendSlot;
@@ -118,7 +118,7 @@ pub async fn dispatch(
                     duration: elapsed,
                     redacted: redact,
                 });
-                if !err.may_fail_over() {
+                if !may_fail_over(gw, decision, &err) {
                     return Err(ApiError::from_final_attempt(&err));
                 }
                 failures.push((model.key.clone(), err));
@@ -126,6 +126,15 @@ pub async fn dispatch(
         }
     }
     Err(ApiError::all_attempts_failed(&failures))
+}
+
+/// Whether the next candidate may be tried after `err`: a vendor's safety block only when the
+/// route asks for it.
+fn may_fail_over(gw: &Gateway, decision: &Decision, err: &AttemptError) -> bool {
+    match (err, &decision.target) {
+        (AttemptError::Blocked { .. }, Target::Route(r)) => gw.config.routes[*r].fail_over_on_block,
+        _ => err.may_fail_over(),
+    }
 }
 
 /// Connection failures, timeouts, 5xx, a refused credential (401/403: the gateway's own key

@@ -60,8 +60,17 @@ pub fn models(gw: &Gateway, tenant: TenantRef) -> Json {
 pub fn model_facts(gw: &Gateway, c: crate::config::Candidate) -> serde_json::Value {
     let m = gw.policy.catalog.get(gw.policy.id(c));
     let licence = m.licence;
+    let spec = gw.config.model(c);
     json!({
+        "kind": gw.config.backends[c.backend].kind.as_str(),
         "zone": m.zone,
+        "capabilities": {
+            "streaming": spec.streaming,
+            "tools": spec.tools,
+            "multimodal": spec.multimodal,
+            "embeddings": spec.embeddings,
+            "context_window": spec.context_window,
+        },
         "licence": licence.map(|l| l.id),
         "licence_name": licence.map(|l| l.name),
         "commercial_use": licence.map(|l| l.permits(tollgate_policies::Use::Commercial)),

@@ -102,7 +102,9 @@ async fn explain_request(gw: &Gateway, session: &mut Session) -> Result<endpoint
 async fn count_tokens(gw: &Gateway, session: &mut Session) -> Result<endpoints::Json, ApiError> {
     let tenant = authenticate::authenticate(gw, session.req_header())?;
     let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
-    let Parsed::Chat(req, _) = Protocol::Messages.parse(&body, "")? else {
+    let Parsed::Chat(req, _) =
+        Protocol::Messages.parse(&body, "", &session.req_header().headers)?
+    else {
         return Err(ApiError::internal(
             "a Messages body parsed as something else",
         ));
@@ -150,7 +152,7 @@ async fn run(
     rec.tenant = Some(tenant.name(gw).to_string());
     // Held to the end of the request: the parsed body lives as long.
     let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
-    match protocol.parse(&body, &rec.id)? {
+    match protocol.parse(&body, &rec.id, &session.req_header().headers)? {
         Parsed::Chat(req, inbound) => {
             let call = Call::Chat(&req);
             let (decision, served) = decide_and_dispatch(gw, session, tenant, call, rec).await?;

@@ -45,15 +45,32 @@ impl Protocol {
         }
     }
 
-    /// Parses a body into the request that serves it.
-    pub fn parse(self, body: &[u8], request_id: &str) -> Result<Parsed, ApiError> {
+    /// Parses a body into the request that serves it; `headers` are the client's, of which a
+    /// Messages client's `anthropic-version` and `anthropic-beta` are kept for an Anthropic
+    /// backend.
+    pub fn parse(
+        self,
+        body: &[u8],
+        request_id: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Parsed, ApiError> {
         let invalid =
             |e: tollgate_adapters::RequestError| ApiError::invalid_request(e.message, e.param);
         match self {
             Protocol::Chat => Ok(Parsed::Chat(super::read::parse(body)?, None)),
             Protocol::Embeddings => Ok(Parsed::Embed(EmbedRequest::parse(body).map_err(invalid)?)),
             Protocol::Messages => {
-                let (req, cx) = anthropic::to_chat(body).map_err(invalid)?;
+                let (mut req, cx) = anthropic::to_chat(body).map_err(invalid)?;
+                for name in ["anthropic-version", "anthropic-beta"] {
+                    let values: Vec<&str> = headers
+                        .get_all(name)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .collect();
+                    if !values.is_empty() {
+                        req.vendor_headers.push((name, values.join(",")));
+                    }
+                }
                 Ok(Parsed::Chat(req, Some(Inbound::Messages(cx))))
             }
             Protocol::Responses => {

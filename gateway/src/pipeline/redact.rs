@@ -19,9 +19,9 @@ pub struct Redaction {
 
 impl Redaction {
     /// Redacts every text part of `req` by its findings.
-    pub fn build(req: &ChatRequest, detections: &Detections) -> Result<Redaction, ApiError> {
+    pub fn build(source: &ChatRequest, detections: &Detections) -> Result<Redaction, ApiError> {
         let mut redactor = Redactor::new();
-        let body = prompt::rewrite(&req.body, |part, text| {
+        let body = prompt::rewrite(&source.body, |part, text| {
             let mut findings = detections.in_part(part).peekable();
             findings.peek()?;
             Some(redactor.redact(text, findings))
@@ -29,8 +29,9 @@ impl Redaction {
         let bytes = serde_json::to_vec(&body).map_err(|e| {
             ApiError::internal(format!("could not encode the redacted request: {e}"))
         })?;
-        let req = ChatRequest::parse(&bytes)
+        let mut req = ChatRequest::parse(&bytes)
             .map_err(|e| ApiError::internal(format!("the redacted request is invalid: {e}")))?;
+        req.vendor_headers.clone_from(&source.vendor_headers);
         Ok(Redaction { req, redactor })
     }
 
