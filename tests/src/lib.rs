@@ -7,3 +7,4 @@ pub mod fake_openai;
 pub mod gateway;
 pub mod ledger;
 pub mod raw;
+pub mod sdk;

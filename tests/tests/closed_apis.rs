@@ -121,23 +121,7 @@ cache_write_input_per_mtok = 3.75
 }
 
 async fn sdk(program: &str, script: &str, gw: &Gateway, route: &str) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/").to_string() + script;
-    // Async, so the fakes keep serving on this test's runtime meanwhile.
-    let out = tokio::process::Command::new(program)
-        .arg(&script)
-        .arg(gw.url("/v1"))
-        .arg(route)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sdk"))
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {program} (run scripts/setup.sh first): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {script} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    tollgate_e2e::sdk::run(program, script, &[gw.url("/v1"), route.to_string()]).await
 }
 
 fn check_sdk(v: &Value, backend: &str) {

@@ -36,24 +36,6 @@ async fn tool_setup() -> (FakeOpenAi, Gateway) {
     (cloud, gw)
 }
 
-async fn run_script(program: &str, script: &str, args: &[String]) -> Value {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk");
-    let out = tokio::process::Command::new(program)
-        .arg(format!("{dir}/{script}"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {program} (run scripts/setup.sh first): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {script} failed (run scripts/setup.sh to install the SDKs):\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn check_anthropic(v: &Value) {
     assert_eq!(v["backend"], "cloud");
     assert_eq!(v["stop_reason"], "tool_use");
@@ -75,7 +57,7 @@ fn check_anthropic(v: &Value) {
 /// Runs the Python and the Node script of one SDK test against the same gateway.
 async fn both_sdks(script: &str, args: &[String], check: fn(&Value)) {
     for (program, ext) in [("python3", "py"), ("node", "mjs")] {
-        let v = run_script(program, &format!("{script}.{ext}"), args).await;
+        let v = tollgate_e2e::sdk::run(program, &format!("{script}.{ext}"), args).await;
         check(&v);
     }
 }

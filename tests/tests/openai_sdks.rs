@@ -48,24 +48,8 @@ candidates = ["down/m1", "up/m1"]
 }
 
 async fn run(program: &str, script: &str, gw: &Gateway) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk/").to_string() + script;
-    // Async, so the fake upstream keeps serving on this test's runtime meanwhile.
-    let out = tokio::process::Command::new(program)
-        .arg(&script)
-        .arg(gw.url("/v1"))
-        .arg("auto")
-        .arg("cut/m1")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sdk"))
-        .output()
-        .await
-        .unwrap_or_else(|e| panic!("cannot run {program} (run scripts/setup.sh first): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {script} failed (run scripts/setup.sh to install the SDK):\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args = [gw.url("/v1"), "auto".to_string(), "cut/m1".to_string()];
+    tollgate_e2e::sdk::run(program, script, &args).await
 }
 
 fn check_common(v: &Value) {

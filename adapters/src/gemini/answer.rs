@@ -1,7 +1,7 @@
 //! A whole Gemini answer as an OpenAI `chat.completion`, and the mapping both it and the
 //! stream share: finish reasons, blocked prompts, ids and error messages.
 
-use super::wire::parse;
+use super::wire::{parse, Response};
 use crate::dialect::chat::Finish;
 use crate::error::AttemptError;
 use crate::reply::Usage;
@@ -20,10 +20,17 @@ pub(crate) fn google_message(body: &[u8]) -> Option<String> {
 }
 
 /// The refusal of a prompt Gemini blocked before answering (a 400 `content_blocked` for the
-/// client; it fails over only where the route allows it).
-pub(crate) fn blocked(reason: &str) -> AttemptError {
-    AttemptError::Blocked {
-        message: format!("the model's provider blocked the prompt (blockReason: {reason})"),
+/// client; it fails over only where the route allows it), when the response says so.
+pub(crate) fn blocked(r: &Response<'_>) -> Result<(), AttemptError> {
+    match r
+        .prompt_feedback
+        .as_ref()
+        .and_then(|f| f.block_reason.as_deref())
+    {
+        Some(reason) => Err(AttemptError::Blocked {
+            message: format!("the model's provider blocked the prompt (blockReason: {reason})"),
+        }),
+        None => Ok(()),
     }
 }
 
@@ -78,13 +85,7 @@ pub(crate) fn to_completion(
         ))
     })?;
     let Some(candidate) = r.candidates.0.as_ref() else {
-        if let Some(reason) = r
-            .prompt_feedback
-            .as_ref()
-            .and_then(|f| f.block_reason.as_deref())
-        {
-            return Err(blocked(reason));
-        }
+        blocked(&r)?;
         return Err(AttemptError::Protocol(
             "the backend answered 200, but with no candidate".into(),
         ));

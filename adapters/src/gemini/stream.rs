@@ -67,13 +67,7 @@ impl StreamDecoder {
             self.usage = Some(u);
         }
         let Some(candidate) = r.candidates.0.as_ref() else {
-            if let Some(reason) = r
-                .prompt_feedback
-                .as_ref()
-                .and_then(|f| f.block_reason.as_deref())
-            {
-                return Err(blocked(reason));
-            }
+            blocked(&r)?;
             return Ok(()); // usage alone, or nothing
         };
         if self.writer.is_none() {

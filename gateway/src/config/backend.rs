@@ -195,6 +195,13 @@ pub(super) fn check_backend(
                 Some(_) => {}
             }
             check_kind_settings(&path, b, errors);
+            if kind.is_vendor_api() && b.api_key_env.is_none() {
+                warnings.push(format!(
+                    "{path}.api_key_env is not set: requests go to the '{}' API without a key, \
+                     which it refuses (the route then fails over)",
+                    kind.as_str()
+                ));
+            }
         }
     }
     let concurrency = b.concurrency.and_then(|c| {
@@ -458,6 +465,10 @@ models = { c = { licence = "anthropic-terms" } }
         )
         .unwrap();
         assert_eq!(c.backends[0].zone, Zone::Local);
+        assert!(c
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("backends.claude.api_key_env is not set")));
         assert!(c
             .warnings
             .iter()
