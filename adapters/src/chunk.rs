@@ -1,6 +1,7 @@
 //! OpenAI `chat.completion.chunk` events written by hand, for backends that translate another
 //! vendor's stream: the per-chunk cost is one buffer with the escaped text, no JSON tree.
 
+use crate::dialect::json_string;
 use crate::reply::{Event, Usage};
 use bytes::Bytes;
 
@@ -118,11 +119,6 @@ impl ChunkWriter {
         out.push(b'}');
         Event::Data(Bytes::from(out))
     }
-}
-
-fn json_string(s: &str, out: &mut Vec<u8>) {
-    // Serializing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]

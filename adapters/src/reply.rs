@@ -107,6 +107,13 @@ impl Usage {
     }
 }
 
+/// Seconds since the Unix epoch: the `created` field of every answer a backend writes itself.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// A whole, non-streamed answer.
 #[derive(Debug, Clone)]
 pub struct Complete {

@@ -444,13 +444,6 @@ pub(crate) fn openai_error_body(
     }
 }
 
-/// Seconds since the Unix epoch, for the `created` field of translated answers.
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -91,7 +91,7 @@ impl Anthropic {
             .send_with(&self.url, body, req.stream(), started, &self.passed_on(req))
             .await
             .map_err(|e| upstream::openai_error_body(e, answer::error_message))?;
-        let created = upstream::unix_now();
+        let created = crate::reply::unix_now();
         if req.stream() {
             let decoder = StreamDecoder::new(model, json_tool, created);
             return Ok(Reply::Stream(
@@ -127,5 +127,5 @@ pub fn decode_answer(
     model: &str,
     json_tool: bool,
 ) -> Result<(bytes::Bytes, Option<crate::reply::Usage>), AttemptError> {
-    answer::complete(body, model, json_tool, upstream::unix_now())
+    answer::complete(body, model, json_tool, crate::reply::unix_now())
 }

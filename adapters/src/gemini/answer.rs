@@ -116,7 +116,7 @@ pub(crate) fn to_completion(
     let mut completion = json!({
         "id": id,
         "object": "chat.completion",
-        "created": crate::upstream::unix_now(),
+        "created": crate::reply::unix_now(),
         "model": model,
         "choices": [{
             "index": 0,

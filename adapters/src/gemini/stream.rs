@@ -35,7 +35,7 @@ impl StreamDecoder {
     pub fn new(model: &str) -> StreamDecoder {
         StreamDecoder {
             model: model.to_string(),
-            created: crate::upstream::unix_now(),
+            created: crate::reply::unix_now(),
             writer: None,
             id: String::new(),
             calls: 0,

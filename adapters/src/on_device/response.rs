@@ -24,13 +24,9 @@ pub(crate) struct Envelope {
 
 impl Envelope {
     pub fn new(model: &str) -> Self {
-        let created = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         Envelope {
             id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-            created,
+            created: crate::reply::unix_now(),
             model: model.to_string(),
         }
     }
