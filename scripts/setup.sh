@@ -8,6 +8,8 @@
 #                     against the gateway
 #   npm openai, @anthropic-ai/sdk   the official Node SDKs likewise (tests/sdk)
 #   npm claude-code, codex   the coding agents Claude Code and Codex CLI (tests/agents)
+#   chromium          the spend page test drives a headless browser (/usr/bin/chromium)
+#   npm playwright-core   drives that browser (tests/browser); it downloads no browser
 #
 # Every probe asks for exactly what the build loads or runs, never a loose glob: a machine
 # that ships only libclang-cpp.so (the C++ interface, which bindgen cannot use) must still get
@@ -56,6 +58,15 @@ probe_program() {
   return 1
 }
 
+# True when dpkg records Debian package NAME as fully installed under ROOT. `dpkg -s` alone
+# succeeds for a removed package whose config files remain; only the state `installed` counts.
+probe_package() {
+  local root=${1:-} name=$2 states
+  # Read whole before matching: under pipefail, `grep -q` closing a pipe early could fail it.
+  states=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${db:Status-Status}\n' "$name" 2>/dev/null) || return 1
+  grep -qx installed <<<"$states"
+}
+
 # The Debian packages ROOT lacks, one per line, each named once.
 missing_packages() {
   local root=${1:-}
@@ -70,6 +81,7 @@ missing_packages() {
     probe_program "$root" python3 || echo python3
     probe_program "$root" npm || echo npm
     probe_program "$root" curl || echo curl
+    { probe_package "$root" chromium && probe_program "$root" chromium; } || echo chromium
   } | awk '!seen[$0]++'
 }
 
@@ -115,6 +127,10 @@ main() {
   if [ ! -x tests/agents/node_modules/.bin/claude ] || [ ! -x tests/agents/node_modules/.bin/codex ]; then
     echo "setup: installing Claude Code and Codex CLI" >&2
     (cd tests/agents && npm install --no-package-lock --no-audit --no-fund --silent)
+  fi
+  if [ ! -f tests/browser/node_modules/playwright-core/package.json ]; then
+    echo "setup: installing playwright-core (it drives the system's chromium)" >&2
+    (cd tests/browser && npm install --no-package-lock --no-audit --no-fund --silent)
   fi
 }
 

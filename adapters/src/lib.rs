@@ -20,6 +20,7 @@ pub mod request;
 pub mod sse;
 pub mod synth;
 pub mod timeouts;
+pub mod tokens;
 mod translate;
 pub mod upstream;
 

@@ -5,7 +5,7 @@ use crate::config::env::EnvSource;
 use crate::config::raw::BackendKind;
 use crate::config::Backend as BackendConfig;
 use crate::health::Health;
-use std::sync::atomic::{AtomicI64, Ordering};
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 use tollgate_adapters::anthropic::{self, Anthropic, AnthropicConfig};
 use tollgate_adapters::gemini::{Gemini, GeminiConfig};
@@ -23,10 +23,50 @@ pub struct BackendSlot {
     pub live: Option<Backend>,
     /// Passive health, fed by every attempt.
     pub health: Health,
-    /// Requests in flight, for the share of a backend priced by the hour.
-    inflight: AtomicI64,
+    /// Requests in flight and busy time, for a backend priced by the hour.
+    busy: Mutex<BusyClock>,
     /// The concurrency limit of an HTTP backend that has one.
     pub limit: Option<crate::limits::Limiter>,
+}
+
+/// A backend's requests in flight and the time during which there was at least one: its busy
+/// time, the rest being idle (see `crate::idle`). Behind a lock, because "the last one left"
+/// and "the first one came" must be seen in order to add up the right intervals.
+#[derive(Debug, Default)]
+struct BusyClock {
+    inflight: i64,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+impl BusyClock {
+    /// One more in flight; returns how many now.
+    fn enter(&mut self, now: Instant) -> i64 {
+        if self.inflight == 0 {
+            self.since = Some(now);
+        }
+        self.inflight += 1;
+        self.inflight
+    }
+
+    /// One fewer in flight; returns how many were before.
+    fn leave(&mut self, now: Instant) -> i64 {
+        let before = self.inflight;
+        self.inflight = (before - 1).max(0);
+        if self.inflight == 0 {
+            if let Some(since) = self.since.take() {
+                self.total += now.saturating_duration_since(since);
+            }
+        }
+        before
+    }
+
+    fn total_at(&self, now: Instant) -> Duration {
+        self.total
+            + self
+                .since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
 }
 
 /// The start of an attempt on a backend priced by the hour, for its share of busy time.
@@ -50,33 +90,41 @@ impl BackendSlot {
         BackendSlot {
             live,
             health: Health::default(),
-            inflight: AtomicI64::new(0),
+            busy: Mutex::new(BusyClock::default()),
             limit: None,
         }
     }
 
     /// Notes an attempt starting on this backend (index `backend`).
     pub fn begin_busy(&self, backend: usize) -> BusyProbe {
-        let before = self.inflight.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let concurrency = self.busy.lock().enter(started);
         BusyProbe {
             backend,
-            started: Instant::now(),
-            concurrency: before + 1,
+            started,
+            concurrency,
         }
     }
 
     /// Ends an attempt that [`BackendSlot::begin_busy`] started without charging it (it failed
-    /// and the next candidate is tried).
+    /// and the next candidate is tried). Its time still counts as the backend's busy time.
     pub fn abandon_busy(&self) {
-        self.inflight.fetch_sub(1, Ordering::Relaxed);
+        self.busy.lock().leave(Instant::now());
     }
 
     /// This request's share of the backend's busy time: the attempt's wall time divided by the
     /// mean number of requests in flight on it at the attempt's start and end.
     pub fn busy_time(&self, probe: BusyProbe) -> Duration {
-        let now_inflight = self.inflight.fetch_sub(1, Ordering::Relaxed);
+        let now_inflight = self.busy.lock().leave(Instant::now());
         let mean = (probe.concurrency + now_inflight).max(2) as f64 / 2.0;
         tollgate_metering::busy_share(probe.started.elapsed(), mean)
+    }
+
+    /// Time so far during which at least one request was in flight on this backend (only
+    /// counted for backends priced by the hour, the only ones [`BackendSlot::begin_busy`] is
+    /// called for); it includes the interval still open.
+    pub fn busy_total(&self) -> Duration {
+        self.busy.lock().total_at(Instant::now())
     }
 }
 
@@ -183,5 +231,33 @@ fn upstream_config(
         missing_key_env,
         headers: b.headers.clone(),
         timeouts: b.timeouts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_time_counts_overlapping_requests_once() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut c = BusyClock::default();
+        assert_eq!(c.enter(at(0)), 1);
+        assert_eq!(c.enter(at(100)), 2);
+        assert_eq!(c.leave(at(300)), 2);
+        assert_eq!(
+            c.total_at(at(350)),
+            Duration::from_millis(350),
+            "still open"
+        );
+        assert_eq!(c.leave(at(400)), 1);
+        // Idle from 400 to 1000, then busy again for 50.
+        c.enter(at(1000));
+        c.leave(at(1050));
+        assert_eq!(c.total_at(at(2000)), Duration::from_millis(450));
+        // An extra leave (never entered) cannot go below zero or add time.
+        c.leave(at(3000));
+        assert_eq!(c.total_at(at(4000)), Duration::from_millis(450));
     }
 }

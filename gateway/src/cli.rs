@@ -64,6 +64,11 @@ enum Command {
     },
     /// Report spend from the ledger, grouped by route, tenant, model, backend or day.
     Spend(crate::spend_cli::SpendArgs),
+    /// Check the price table against the traffic in the ledger.
+    Prices {
+        #[command(subcommand)]
+        command: crate::prices_cli::PricesCommand,
+    },
     /// Which requests of a class reached an external backend between two days (from the
     /// ledger); `audit verify` checks that no ledger row was edited or deleted.
     Audit(crate::audit_cli::AuditArgs),
@@ -112,6 +117,7 @@ pub fn main() -> ExitCode {
         } => crate::cli_policy::explain(&config, tenant.as_deref(), data_class.as_deref()),
         Command::Models { config, format } => crate::cli_policy::models(&config, &format),
         Command::Spend(args) => crate::spend_cli::spend(&args),
+        Command::Prices { command } => crate::prices_cli::prices(&command),
         Command::Audit(args) => crate::audit_cli::audit(&args),
     }
 }
@@ -201,7 +207,15 @@ fn serve(path: &std::path::Path) -> ExitCode {
 }
 
 fn check_config(path: &std::path::Path) -> ExitCode {
-    match config::load(path) {
+    let loaded = config::load(path).and_then(|c| {
+        let errors = config::serving_errors(&c, &config::env::ProcessEnv);
+        if errors.is_empty() {
+            Ok(c)
+        } else {
+            Err(config::ConfigErrors(errors))
+        }
+    });
+    match loaded {
         Ok(c) => {
             for w in &c.warnings {
                 println!("warning: {w}");

@@ -18,6 +18,8 @@ pub struct Gateway {
     pub config: Config,
     /// One slot per backend, at the index of its config in `config.backends`.
     pub backends: Vec<BackendSlot>,
+    /// What counts each model's tokens when its backend reports no usage.
+    pub counters: crate::counting::Counters,
     /// Catalogue, checked routes and detector.
     pub policy: Policy,
     /// The instant health deadlines are measured from.
@@ -34,6 +36,8 @@ pub struct Gateway {
     pub meter: crate::meter::Meter,
     /// Requests in flight, for a shutdown that waits for them and then ends them.
     pub drain: crate::drain::Drain,
+    /// Idle time of the backends priced by the hour, while serving.
+    pub idle: crate::idle::Idle,
     /// The bytes of request bodies held at once.
     pub bodies: crate::limits::BodyBudget,
 }
@@ -47,6 +51,9 @@ impl Gateway {
 
     /// [`Gateway::build`] with keys read from `env`.
     pub fn build_with(config: Config, env: &dyn EnvSource) -> Result<Gateway, String> {
+        if let Some(e) = crate::config::serving_errors(&config, env).first() {
+            return Err(e.to_string());
+        }
         let backends = config
             .backends
             .iter()
@@ -55,7 +62,8 @@ impl Gateway {
                     .map(|live| BackendSlot::new(Some(live)).limited(b.concurrency))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Self::assemble(config, backends, env)
+        let counters = crate::counting::Counters::build(&config, env)?;
+        Self::assemble(config, (backends, counters), env)
     }
 
     /// The policy engine alone, for offline commands (`explain`, `models`): no backend is
@@ -68,12 +76,13 @@ impl Gateway {
             .iter()
             .map(|_| BackendSlot::new(None))
             .collect();
-        Self::assemble(config, backends, &ProcessEnv)
+        let counters = crate::counting::Counters::default();
+        Self::assemble(config, (backends, counters), &ProcessEnv)
     }
 
     fn assemble(
         config: Config,
-        backends: Vec<BackendSlot>,
+        (backends, counters): (Vec<BackendSlot>, crate::counting::Counters),
         env: &dyn EnvSource,
     ) -> Result<Gateway, String> {
         let mut keys = HashMap::new();
@@ -88,16 +97,21 @@ impl Gateway {
         let id_prefix = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
         // The `cheapest` strategy orders by the same offline price table that costs requests.
         let prices = &config.metering.prices.models;
+        let today = crate::meter::now_ms();
         let policy = Policy::build(&config, |key| {
-            prices.get(key).map(|p| tollgate_policies::Price {
-                input_per_mtok: p.input_per_mtok,
-                output_per_mtok: p.output_per_mtok,
-            })
+            prices
+                .get(key)
+                .and_then(|p| p.at(today))
+                .map(|p| tollgate_policies::Price {
+                    input_per_mtok: p.input_per_mtok,
+                    output_per_mtok: p.output_per_mtok,
+                })
         })?;
         let meter = crate::meter::Meter::open(&config)?;
         let bodies = crate::limits::BodyBudget::new(config.server.max_body_bytes_in_flight);
         Ok(Gateway {
             backends,
+            counters,
             policy,
             epoch: Instant::now(),
             config,
@@ -107,6 +121,7 @@ impl Gateway {
             id_prefix,
             next_id: AtomicU64::new(1),
             drain: crate::drain::Drain::default(),
+            idle: crate::idle::Idle::default(),
             bodies,
             meter,
         })
@@ -140,6 +155,15 @@ impl Gateway {
                     stats.active_sequences as i64,
                 );
             }
+        }
+    }
+
+    /// What the idle accounting reads.
+    pub fn idle_parts(&self) -> crate::idle::Parts<'_> {
+        crate::idle::Parts {
+            backends: &self.config.backends,
+            slots: &self.backends,
+            metering: self.meter.metering(),
         }
     }
 

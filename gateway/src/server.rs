@@ -96,6 +96,7 @@ impl<S: ServiceWithDependents> ServiceWithDependents for PreBound<S> {
         }
         if let Some(gw) = &self.readiness {
             gw.set_ready();
+            spawn_idle(gw.clone());
             let gw = gw.clone();
             let mut watch = shutdown.clone();
             tokio::spawn(async move {
@@ -163,6 +164,8 @@ async fn drain_and_exit(gw: &Gateway) {
         gw.drain.cut_now();
         gw.drain.until_idle(CUT_WAIT).await;
     }
+    // The idle lines go in before the ledger closes: it drops what comes later.
+    gw.idle.flush(&gw.idle_parts(), crate::meter::now_ms());
     gw.meter.close();
     tracing::info!("shut down");
     std::process::exit(0);
@@ -249,5 +252,29 @@ pub fn run(
     // shutdown, or if the drain outlived pingora's backstop. Requests still running then were
     // dropped, and recorded as they were.
     server.run(run_args);
+    gw.idle.flush(&gw.idle_parts(), crate::meter::now_ms());
     gw.meter.close();
+}
+
+/// Starts the idle accounting of `gw` now and the task that keeps it, on the server's runtime.
+/// Without a backend priced by the hour there is nothing to run.
+fn spawn_idle(gw: Arc<Gateway>) {
+    let now = crate::meter::now_ms();
+    gw.idle.start(&gw.idle_parts(), now);
+    if !gw.idle.is_running() {
+        return;
+    }
+    // Every backend's idle-cost series exists from the start, at 0.
+    gw.idle.tick(&gw.idle_parts(), now);
+    tokio::spawn(async move {
+        let mut pause = crate::idle::FIRST_LOOK;
+        loop {
+            tokio::time::sleep(crate::idle::Idle::pause(pause, crate::meter::now_ms())).await;
+            if !gw.idle.is_running() {
+                return;
+            }
+            gw.idle.tick(&gw.idle_parts(), crate::meter::now_ms());
+            pause = crate::idle::REFRESH;
+        }
+    });
 }

@@ -547,4 +547,17 @@ fn every_query_returns_data_from_the_live_gateway() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The backend priced by the hour has its idle accounting scraped too, and documented.
+    let readme = std::fs::read_to_string(dashboards_dir().join("README.md")).unwrap();
+    for name in [
+        "tollgate_backend_utilisation",
+        "tollgate_idle_cost_usd_total",
+    ] {
+        prom.wait_for(
+            &format!("{name}{{backend=\"local\"}}"),
+            Duration::from_secs(10),
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(readme.contains(&format!("`{name}`")), "{name} undocumented");
+    }
 }

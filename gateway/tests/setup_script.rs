@@ -101,6 +101,7 @@ fn programs_must_be_executables_with_their_exact_names() {
         "python3",
         "npm",
         "curl",
+        "chromium",
     ] {
         assert!(
             m.contains(&pkg.to_string()),
@@ -131,5 +132,46 @@ fn a_complete_machine_lacks_nothing() {
     }
     touch(root.path(), "usr/lib/llvm-14/lib/libclang.so");
     touch(root.path(), "usr/lib/llvm-14/lib/clang/14/include/stddef.h");
+    executable(root.path(), "usr/bin/chromium");
+    dpkg_status(root.path(), &[("chromium", "install ok installed")]);
     assert_eq!(missing(root.path()), Vec::<String>::new());
+}
+
+/// Writes ROOT's dpkg status database with these packages and states.
+fn dpkg_status(root: &Path, packages: &[(&str, &str)]) {
+    let stanzas: Vec<String> = packages
+        .iter()
+        .map(|(name, status)| {
+            format!(
+                "Package: {name}\nStatus: {status}\nArchitecture: amd64\nVersion: 1\n\
+                 Maintainer: x <x@example.org>\nDescription: x\n"
+            )
+        })
+        .collect();
+    let dir = root.join("var/lib/dpkg");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("status"), stanzas.join("\n")).unwrap();
+}
+
+#[test]
+fn chromium_counts_only_when_dpkg_has_it_installed_and_it_runs() {
+    let chromium_missing = |root: &Path| missing(root).contains(&"chromium".to_string());
+    let root = tempfile::tempdir().unwrap();
+    executable(root.path(), "usr/bin/chromium");
+    // A removed package whose config files remain: `dpkg -s` succeeds, yet nothing runs.
+    dpkg_status(
+        root.path(),
+        &[
+            ("chromium-common", "install ok installed"),
+            ("chromium", "deinstall ok config-files"),
+        ],
+    );
+    assert!(chromium_missing(root.path()));
+    dpkg_status(root.path(), &[("chromium", "install ok half-configured")]);
+    assert!(chromium_missing(root.path()));
+    dpkg_status(root.path(), &[("chromium", "install ok installed")]);
+    assert!(!chromium_missing(root.path()));
+    // Installed by dpkg but its executable gone: still missing.
+    std::fs::remove_file(root.path().join("usr/bin/chromium")).unwrap();
+    assert!(chromium_missing(root.path()));
 }

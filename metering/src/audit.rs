@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tollgate_policies::DataClass;
 
 /// The columns a row's hash covers, in the order they are hashed and inserted.
-pub const HASHED_COLUMNS: [&str; 29] = [
+pub const HASHED_COLUMNS: [&str; 33] = [
     "request_id",
     "ts_ms",
     "tenant",
@@ -44,7 +44,17 @@ pub const HASHED_COLUMNS: [&str; 29] = [
     "attempt_zones",
     "endpoint",
     "cache_write_tokens",
+    "token_source",
+    "api_equivalent_usd",
+    "failed_usd",
+    "attempt_log",
 ];
+
+/// The first column added after rows were chained (see [`row_hash`]).
+const FIRST_ADDED: usize = 27;
+/// Position of `estimated` and `token_source` in [`HASHED_COLUMNS`].
+const ESTIMATED: usize = 13;
+const TOKEN_SOURCE: usize = 29;
 
 /// The `prev_hash` of the first row of a chain.
 pub fn genesis() -> String {
@@ -54,50 +64,87 @@ pub fn genesis() -> String {
 /// The hash of a row: SHA-256 over the previous row's hash and the row's values, each value
 /// tagged with its type and text values length-prefixed, so no two rows encode alike.
 ///
-/// Columns added after rows were chained (the last ones) are hashed only from the last that
-/// differs from the value its migration gave older rows (`endpoint` = `chat_completions`,
-/// `cache_write_tokens` = 0): older rows keep verifying, and changing such a column either way
-/// still changes what is hashed, since the hashed values then differ in number.
+/// Columns added after rows were chained (from `endpoint` on) are hashed only up to the last
+/// one that differs from the value its migration gave older rows (`endpoint` =
+/// `chat_completions`, `cache_write_tokens` = 0, `token_source` = what `estimated` implies,
+/// `api_equivalent_usd` = NULL, `failed_usd` = 0, `attempt_log` = ''): older rows keep
+/// verifying, and changing such a column either way still changes what is hashed, since the
+/// hashed values then differ in number or in value.
+///
+/// `token_source` is hashed as NULL when it says what `estimated` implies (`estimate` for
+/// 1, `provider` for 0), which is how migration 4 → 5 fills it for older rows; only a source
+/// `estimated` cannot express (`tokenizer`), or a contradiction, is hashed as text. `estimated`
+/// itself is always hashed, so neither can change unseen.
 pub fn row_hash(prev: &str, values: &[Value]) -> String {
     let mut h = Sha256::new();
     h.update(prev.as_bytes());
-    let mut values = values;
-    if let Some((Value::Integer(0), rest)) = values.split_last() {
-        if values.len() == HASHED_COLUMNS.len() {
-            values = rest;
+    let implied = source_is_implied(values);
+    let hashed = |i: usize| -> &Value {
+        if i == TOKEN_SOURCE && implied {
+            &Value::Null
+        } else {
+            &values[i]
         }
+    };
+    let mut end = values.len().min(HASHED_COLUMNS.len());
+    while end > FIRST_ADDED && is_migration_default(end - 1, hashed(end - 1)) {
+        end -= 1;
     }
-    if values.len() == HASHED_COLUMNS.len() - 1 {
-        if let Some((Value::Text(e), rest)) = values.split_last() {
-            if e == crate::record::DEFAULT_ENDPOINT {
-                values = rest;
-            }
-        }
-    }
-    for v in values {
-        match v {
-            Value::Null => h.update(b"N"),
-            Value::Integer(i) => {
-                h.update(b"I");
-                h.update(i.to_le_bytes());
-            }
-            Value::Real(f) => {
-                h.update(b"R");
-                h.update(f.to_bits().to_le_bytes());
-            }
-            Value::Text(s) => {
-                h.update(b"T");
-                h.update((s.len() as u64).to_le_bytes());
-                h.update(s.as_bytes());
-            }
-            Value::Blob(b) => {
-                h.update(b"B");
-                h.update((b.len() as u64).to_le_bytes());
-                h.update(b);
-            }
-        }
+    for i in 0..end {
+        hash_value(&mut h, hashed(i));
     }
     hex::encode(h.finalize())
+}
+
+/// Whether `token_source` holds the source that `estimated` implies.
+fn source_is_implied(values: &[Value]) -> bool {
+    let (Some(estimated), Some(Value::Text(source))) =
+        (values.get(ESTIMATED), values.get(TOKEN_SOURCE))
+    else {
+        return false;
+    };
+    let implied = match estimated {
+        Value::Integer(1) => crate::record::TokenSource::Estimate,
+        _ => crate::record::TokenSource::Provider,
+    };
+    source == implied.as_str()
+}
+
+/// Whether column `i` holds what its migration gave the rows written before it.
+fn is_migration_default(i: usize, v: &Value) -> bool {
+    match (HASHED_COLUMNS[i], v) {
+        ("endpoint", Value::Text(e)) => e == crate::record::DEFAULT_ENDPOINT,
+        ("cache_write_tokens", Value::Integer(0)) => true,
+        ("token_source" | "api_equivalent_usd", Value::Null) => true,
+        ("failed_usd", Value::Integer(0)) => true,
+        ("failed_usd", Value::Real(f)) => *f == 0.0,
+        ("attempt_log", Value::Text(t)) => t.is_empty(),
+        _ => false,
+    }
+}
+
+fn hash_value(h: &mut Sha256, v: &Value) {
+    match v {
+        Value::Null => h.update(b"N"),
+        Value::Integer(i) => {
+            h.update(b"I");
+            h.update(i.to_le_bytes());
+        }
+        Value::Real(f) => {
+            h.update(b"R");
+            h.update(f.to_bits().to_le_bytes());
+        }
+        Value::Text(s) => {
+            h.update(b"T");
+            h.update((s.len() as u64).to_le_bytes());
+            h.update(s.as_bytes());
+        }
+        Value::Blob(b) => {
+            h.update(b"B");
+            h.update((b.len() as u64).to_le_bytes());
+            h.update(b);
+        }
+    }
 }
 
 /// Where the chain does not hold.

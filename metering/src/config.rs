@@ -8,12 +8,23 @@
 //!
 //! [prices]
 //! version = "2025-06-01"
+//! charge_failed_attempts = true
+//! reference_model = "openai/gpt-4o-mini"
 //! [prices.models."openai/gpt-4o-mini"]
 //! input_per_mtok = 0.15
 //! output_per_mtok = 0.60
 //! cached_input_per_mtok = 0.075
+//! [[prices.models."openai/gpt-4o"]]
+//! input_per_mtok = 5.0
+//! output_per_mtok = 15.0
+//! [[prices.models."openai/gpt-4o"]]
+//! from = "2026-06-01"
+//! input_per_mtok = 2.5
+//! output_per_mtok = 10.0
 //! [prices.backends.gpu-box]
 //! cost_per_hour = 1.20
+//! watts = 700
+//! energy_price_per_kwh = 0.30
 //!
 //! [budgets]
 //! include_free_models = false
@@ -29,6 +40,10 @@
 //! enabled = true
 //! tenant_label = false
 //! ```
+
+mod prices;
+
+pub use prices::{BackendCost, ModelPrice, ModelPrices, PriceVersion, PricesConfig};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -114,59 +129,6 @@ impl Default for LedgerConfig {
     }
 }
 
-/// `[prices]`: an offline, versioned price table. Nothing is fetched at run time.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PricesConfig {
-    /// `version`: names this table; stored on every ledger row it costed. Default `unversioned`.
-    pub version: String,
-    /// `currency`: only `USD` is supported. Default `USD`.
-    pub currency: String,
-    /// `[prices.models."BACKEND/MODEL"]`: token prices per model as served by a backend.
-    pub models: BTreeMap<String, ModelPrice>,
-    /// `[prices.backends.NAME]`: running cost of a local or on-device backend.
-    pub backends: BTreeMap<String, BackendCost>,
-}
-
-impl Default for PricesConfig {
-    fn default() -> Self {
-        PricesConfig {
-            version: "unversioned".to_string(),
-            currency: "USD".to_string(),
-            models: BTreeMap::new(),
-            backends: BTreeMap::new(),
-        }
-    }
-}
-
-/// Token prices of one model, in USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelPrice {
-    /// `input_per_mtok`: price of a million prompt tokens not served from a cache.
-    pub input_per_mtok: f64,
-    /// `output_per_mtok`: price of a million completion tokens.
-    pub output_per_mtok: f64,
-    /// `cached_input_per_mtok`: price of a million cached prompt tokens; defaults to
-    /// `input_per_mtok` when the provider gives no discount.
-    #[serde(default)]
-    pub cached_input_per_mtok: Option<f64>,
-    /// `cache_write_input_per_mtok`: price of a million prompt tokens written to the
-    /// provider's cache (Anthropic: 1.25× input for 5-minute writes); defaults to
-    /// `input_per_mtok`.
-    #[serde(default)]
-    pub cache_write_input_per_mtok: Option<f64>,
-}
-
-/// The running cost of a backend the organisation operates.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackendCost {
-    /// `cost_per_hour`: USD per hour the backend is busy, shared among the requests it serves
-    /// (see `cost::compute_cost`).
-    pub cost_per_hour: f64,
-}
-
 /// `[budgets]`: spend limits per UTC day and month.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -242,42 +204,7 @@ impl MeteringConfig {
     /// Checks values serde cannot: every problem is reported with its key path.
     pub fn validate(&self) -> Result<(), super::MeteringError> {
         let mut problems = Vec::new();
-        if self.prices.currency != "USD" {
-            problems.push(format!(
-                "prices.currency: '{}' is not supported (only USD)",
-                self.prices.currency
-            ));
-        }
-        if self.prices.version.trim().is_empty() {
-            problems.push("prices.version: must not be empty".to_string());
-        }
-        for (key, p) in &self.prices.models {
-            let path = format!("prices.models.\"{key}\"");
-            match key.split_once('/') {
-                Some((b, m)) if !b.is_empty() && !m.is_empty() => {}
-                _ => problems.push(format!("{path}: key must be BACKEND/MODEL")),
-            }
-            let fields = [
-                ("input_per_mtok", Some(p.input_per_mtok)),
-                ("cache_write_input_per_mtok", p.cache_write_input_per_mtok),
-                ("output_per_mtok", Some(p.output_per_mtok)),
-                ("cached_input_per_mtok", p.cached_input_per_mtok),
-            ];
-            for (name, v) in fields {
-                if let Some(v) = v {
-                    if !(v.is_finite() && v >= 0.0) {
-                        problems.push(format!("{path}.{name}: must be a number >= 0"));
-                    }
-                }
-            }
-        }
-        for (name, b) in &self.prices.backends {
-            if !(b.cost_per_hour.is_finite() && b.cost_per_hour >= 0.0) {
-                problems.push(format!(
-                    "prices.backends.{name}.cost_per_hour: must be a number >= 0"
-                ));
-            }
-        }
+        self.prices.problems(&mut problems);
         let scopes = [
             ("tenants", &self.budgets.tenants),
             ("routes", &self.budgets.routes),
@@ -329,9 +256,22 @@ mod tests {
         let cfg: MeteringConfig = toml::from_str(&text).unwrap();
         cfg.validate().unwrap();
         assert_eq!(cfg.prices.version, "2025-06-01");
-        let p = cfg.prices.models["openai/gpt-4o-mini"];
+        let p = cfg.prices.models["openai/gpt-4o-mini"].versions()[0];
         assert_eq!(p.cached_input_per_mtok, Some(0.075));
-        assert_eq!(cfg.prices.backends["gpu-box"].cost_per_hour, 1.20);
+        let versions = cfg.prices.models["openai/gpt-4o"].versions();
+        assert_eq!(versions.len(), 2);
+        assert_eq!(
+            versions[1].from.map(|d| d.to_string()).as_deref(),
+            Some("2026-06-01")
+        );
+        assert!(cfg.prices.charge_failed_attempts);
+        assert_eq!(
+            cfg.prices.reference_model.as_deref(),
+            Some("openai/gpt-4o-mini")
+        );
+        let gpu = cfg.prices.backends["gpu-box"];
+        assert_eq!(gpu.cost_per_hour, 1.20);
+        assert!((gpu.energy_per_hour() - 0.21).abs() < 1e-12);
         assert_eq!(
             cfg.budgets.routes["chat"].on_exhausted,
             OnExhausted::FallThrough
@@ -367,5 +307,50 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("budgets.tenants.a.daily_usd"), "{err}");
+    }
+
+    #[test]
+    fn price_versions_are_checked() {
+        let bad: MeteringConfig = toml::from_str(
+            "[prices]\nreference_model = 'x/none'\n\
+             [[prices.models.\"a/m\"]]\nfrom = '2026-01-01'\ninput_per_mtok = 1\noutput_per_mtok = 1\n\
+             [[prices.models.\"a/m\"]]\nfrom = '2026-01-01'\ninput_per_mtok = 2\noutput_per_mtok = -2\n\
+             [prices.backends.gpu]\ncost_per_hour = 1\nwatts = 300",
+        )
+        .unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("prices.models.\"a/m\"[1].from: a second version from 2026-01-01"),
+            "{err}"
+        );
+        assert!(
+            err.contains("prices.models.\"a/m\"[1].output_per_mtok"),
+            "{err}"
+        );
+        assert!(err.contains("prices.reference_model: \"x/none\""), "{err}");
+        assert!(
+            err.contains("prices.backends.gpu.energy_price_per_kwh"),
+            "{err}"
+        );
+        // A typo inside a version is reported as itself, not as "no variant matched".
+        let typo = toml::from_str::<MeteringConfig>(
+            "[[prices.models.\"a/m\"]]\ninptu_per_mtok = 1\noutput_per_mtok = 1",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(typo.contains("inptu_per_mtok"), "{typo}");
+        let date = toml::from_str::<MeteringConfig>(
+            "[[prices.models.\"a/m\"]]\nfrom = '2026-13-01'\ninput_per_mtok = 1\noutput_per_mtok = 1",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(date.contains("2026-13-01"), "{date}");
+        // A TOML date literal, unquoted, is a date too.
+        let literal: MeteringConfig = toml::from_str(
+            "[[prices.models.\"a/m\"]]\nfrom = 2026-06-01\ninput_per_mtok = 1\noutput_per_mtok = 1",
+        )
+        .unwrap();
+        let from = literal.prices.models["a/m"].versions()[0].from;
+        assert_eq!(from.map(|d| d.to_string()).as_deref(), Some("2026-06-01"));
     }
 }

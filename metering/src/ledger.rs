@@ -21,192 +21,43 @@
 //! Rows are hash-chained for the audit trail: the writer, the only one, gives each row
 //! `row_hash = SHA-256(prev_hash, the row's values)` with `prev_hash` the previous row's hash, so
 //! that `tollgate audit verify` detects an edited or deleted row (see [`super::audit`]).
+//!
+//! The idle lines of backends priced by the hour ([`IdleRow`]) go through the same queue and
+//! writer, into their own table; they are not chained (no request is hidden in them, and a
+//! period written again replaces its line).
+
+mod row;
+mod schema;
+
+pub use row::{attempt_log, IdleRow, Row};
+pub use schema::{open_db, open_db_with, open_read_only, schema_version, SCHEMA_VERSION};
 
 use super::audit::{self, HASHED_COLUMNS};
 use super::metrics::LedgerMetrics;
 use super::MeteringError;
 use parking_lot::{Condvar, Mutex};
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction};
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
-
-/// Version 1 lacked the audit columns; it is migrated in place when opened for writing and
-/// read as it is by reports.
-const OLDEST_READABLE_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS requests (
-    id                INTEGER PRIMARY KEY,
-    request_id        TEXT    NOT NULL UNIQUE,
-    ts_ms             INTEGER NOT NULL,
-    tenant            TEXT    NOT NULL,
-    route             TEXT    NOT NULL,
-    backend           TEXT,
-    model             TEXT,
-    zone              TEXT,
-    data_class        TEXT    NOT NULL,
-    decision          TEXT    NOT NULL,
-    stream            INTEGER NOT NULL,
-    prompt_tokens     INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cached_tokens     INTEGER NOT NULL,
-    estimated         INTEGER NOT NULL,
-    cost_usd          REAL,
-    compute_usd       REAL,
-    currency          TEXT    NOT NULL,
-    price_version     TEXT    NOT NULL,
-    duration_ms       REAL    NOT NULL,
-    ttft_ms           REAL,
-    status            INTEGER NOT NULL,
-    outcome           TEXT    NOT NULL,
-    error_class       TEXT,
-    attempts          INTEGER NOT NULL,
-    detected_kinds    TEXT    NOT NULL DEFAULT '',
-    refused_rules     TEXT    NOT NULL DEFAULT '',
-    attempt_zones     TEXT    NOT NULL DEFAULT '',
-    endpoint          TEXT    NOT NULL DEFAULT 'chat_completions',
-    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
-    prev_hash         TEXT,
-    row_hash          TEXT
-);
-CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts_ms);
-";
-
-/// Version 1 → 2: the audit columns. Rows written before have no hash; the chain starts at the
-/// first row written after the migration.
-const MIGRATE_1_TO_2: &str = "
-ALTER TABLE requests ADD COLUMN detected_kinds TEXT NOT NULL DEFAULT '';
-ALTER TABLE requests ADD COLUMN refused_rules  TEXT NOT NULL DEFAULT '';
-ALTER TABLE requests ADD COLUMN attempt_zones  TEXT NOT NULL DEFAULT '';
-ALTER TABLE requests ADD COLUMN prev_hash      TEXT;
-ALTER TABLE requests ADD COLUMN row_hash       TEXT;
-";
-
-/// Version 2 → 3: the endpoint a request came in on. Rows written before were chat
-/// completions, the only endpoint then; their hashes still verify (see `audit::hashed`).
-const MIGRATE_2_TO_3: &str = "
-ALTER TABLE requests ADD COLUMN endpoint TEXT NOT NULL DEFAULT 'chat_completions';
-";
-
-/// Version 3 → 4: prompt tokens written to a provider's cache, billed at their own rate. Rows
-/// written before had none; their hashes still verify (see `audit::row_hash`).
-const MIGRATE_3_TO_4: &str = "
-ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
-";
-
-/// One ledger row (column meanings in `dashboards/README.md`, section Ledger).
+/// What the writer commits: a request's row, or a backend's idle line.
+// Nearly every entry is a request row: boxing it to shrink the rare idle line's slot would
+// cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    /// Gateway request id.
-    pub request_id: String,
-    /// Accept time, unix ms.
-    pub ts_ms: i64,
-    /// Tenant.
-    pub tenant: String,
-    /// Route.
-    pub route: String,
-    /// Serving (or last tried) backend.
-    pub backend: Option<String>,
-    /// Serving (or last tried) model.
-    pub model: Option<String>,
-    /// Zone of the backend.
-    pub zone: Option<&'static str>,
-    /// Effective data class.
-    pub data_class: &'static str,
-    /// Decision summary.
-    pub decision: String,
-    /// Streamed response.
-    pub stream: bool,
-    /// Prompt tokens.
-    pub prompt_tokens: u64,
-    /// Completion tokens.
-    pub completion_tokens: u64,
-    /// Cached prompt tokens.
-    pub cached_tokens: u64,
-    /// Token counts were estimated.
-    pub estimated: bool,
-    /// Total cost; `None` (NULL) when unknown.
-    pub cost_usd: Option<f64>,
-    /// Local compute part of the cost, when the backend has a `cost_per_hour`.
-    pub compute_usd: Option<f64>,
-    /// Currency of the costs.
-    pub currency: String,
-    /// Price table version used.
-    pub price_version: String,
-    /// Duration, ms.
-    pub duration_ms: f64,
-    /// Time to first token, ms.
-    pub ttft_ms: Option<f64>,
-    /// HTTP status.
-    pub status: u16,
-    /// Outcome label.
-    pub outcome: &'static str,
-    /// Error class label.
-    pub error_class: Option<&'static str>,
-    /// Number of attempts.
-    pub attempts: u32,
-    /// Kinds of sensitive data detected, sorted, comma-separated (never the values).
-    pub detected_kinds: String,
-    /// Rules that refused candidates, sorted, comma-separated.
-    pub refused_rules: String,
-    /// The zone of every attempt in order, comma-separated, `/redacted` where the attempt was
-    /// sent a redacted copy: where the prompt went.
-    pub attempt_zones: String,
-    /// The inbound endpoint.
-    pub endpoint: &'static str,
-    /// Prompt tokens written to the provider's cache.
-    pub cache_write_tokens: u64,
-}
-
-impl Row {
-    /// The row's values in [`HASHED_COLUMNS`] order, as they are stored.
-    pub fn values(&self) -> Vec<Value> {
-        let text = |s: &str| Value::Text(s.to_string());
-        let opt_text = |s: Option<&str>| s.map_or(Value::Null, text);
-        let opt_real = |v: Option<f64>| v.map_or(Value::Null, Value::Real);
-        vec![
-            text(&self.request_id),
-            Value::Integer(self.ts_ms),
-            text(&self.tenant),
-            text(&self.route),
-            opt_text(self.backend.as_deref()),
-            opt_text(self.model.as_deref()),
-            opt_text(self.zone),
-            text(self.data_class),
-            text(&self.decision),
-            Value::Integer(i64::from(self.stream)),
-            Value::Integer(sql_int(self.prompt_tokens)),
-            Value::Integer(sql_int(self.completion_tokens)),
-            Value::Integer(sql_int(self.cached_tokens)),
-            Value::Integer(i64::from(self.estimated)),
-            opt_real(self.cost_usd),
-            opt_real(self.compute_usd),
-            text(&self.currency),
-            text(&self.price_version),
-            Value::Real(self.duration_ms),
-            opt_real(self.ttft_ms),
-            Value::Integer(i64::from(self.status)),
-            text(self.outcome),
-            opt_text(self.error_class),
-            Value::Integer(i64::from(self.attempts)),
-            text(&self.detected_kinds),
-            text(&self.refused_rules),
-            text(&self.attempt_zones),
-            text(self.endpoint),
-            Value::Integer(sql_int(self.cache_write_tokens)),
-        ]
-    }
+pub enum Entry {
+    /// One request.
+    Request(Row),
+    /// One backend's idle period.
+    Idle(IdleRow),
 }
 
 struct Queue {
-    rows: VecDeque<Row>,
+    rows: VecDeque<Entry>,
     enqueued: u64,
     done: u64,
     shutdown: bool,
@@ -251,80 +102,6 @@ impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger").field("path", &self.path).finish()
     }
-}
-
-/// Opens (creating when absent) the ledger at `path` with the durability pragmas and the
-/// current schema.
-pub fn open_db(path: &Path) -> Result<Connection, MeteringError> {
-    open_db_with(path, super::config::Synchronous::Full)
-}
-
-/// [`open_db`] with the given `synchronous` setting.
-pub fn open_db_with(
-    path: &Path,
-    synchronous: super::config::Synchronous,
-) -> Result<Connection, MeteringError> {
-    let ctx = |e| MeteringError::ledger(path, e);
-    let conn = Connection::open(path).map_err(ctx)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(ctx)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .map_err(ctx)?;
-    conn.pragma_update(None, "synchronous", synchronous.as_str())
-        .map_err(ctx)?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(ctx)?;
-    match version {
-        0 => {
-            conn.execute_batch(SCHEMA).map_err(ctx)?;
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(ctx)?;
-        }
-        1..=3 => {
-            let tx = conn.unchecked_transaction().map_err(ctx)?;
-            if version == 1 {
-                tx.execute_batch(MIGRATE_1_TO_2).map_err(ctx)?;
-            }
-            if version <= 2 {
-                tx.execute_batch(MIGRATE_2_TO_3).map_err(ctx)?;
-            }
-            tx.execute_batch(MIGRATE_3_TO_4).map_err(ctx)?;
-            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                .map_err(ctx)?;
-            tx.commit().map_err(ctx)?;
-        }
-        SCHEMA_VERSION => {}
-        v => {
-            return Err(MeteringError::Schema {
-                path: path.to_path_buf(),
-                found: v,
-                supported: SCHEMA_VERSION,
-            })
-        }
-    }
-    Ok(conn)
-}
-
-/// Opens an existing ledger for reading only (reports, budget rebuild).
-pub fn open_read_only(path: &Path) -> Result<Connection, MeteringError> {
-    let ctx = |e| MeteringError::ledger(path, e);
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(ctx)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(ctx)?;
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(ctx)?;
-    if !(OLDEST_READABLE_VERSION..=SCHEMA_VERSION).contains(&version) {
-        return Err(MeteringError::Schema {
-            path: path.to_path_buf(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    Ok(conn)
 }
 
 /// Known spend of one tenant or route in the current UTC day and month.
@@ -418,9 +195,18 @@ impl Ledger {
         &self.path
     }
 
-    /// Queues a row for the writer and returns its ticket for [`Ledger::wait_committed`];
-    /// never fails (see the module docs for a full queue).
+    /// Queues a row for the writer and returns its ticket for [`Ledger::ticket`]; never
+    /// fails (see the module docs for a full queue).
     pub fn enqueue(&self, row: Row) -> u64 {
+        self.enqueue_entry(Entry::Request(row))
+    }
+
+    /// Queues an idle line, as [`Ledger::enqueue`] does a row.
+    pub fn enqueue_idle(&self, line: IdleRow) -> u64 {
+        self.enqueue_entry(Entry::Idle(line))
+    }
+
+    fn enqueue_entry(&self, row: Entry) -> u64 {
         let s = &*self.shared;
         let mut q = s.queue.lock();
         if q.shutdown {
@@ -535,7 +321,7 @@ fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize, checkpoint: Op
         }
     };
     loop {
-        let batch: Vec<Row> = {
+        let batch: Vec<Entry> = {
             let mut q = s.queue.lock();
             while q.rows.is_empty() && !q.shutdown {
                 match checkpoint.filter(|_| unsynced) {
@@ -585,7 +371,7 @@ fn write_loop(mut conn: Connection, s: &Shared, batch_max: usize, checkpoint: Op
     }
 }
 
-fn write_with_retries(conn: &mut Connection, s: &Shared, batch: &[Row], head: &mut String) {
+fn write_with_retries(conn: &mut Connection, s: &Shared, batch: &[Entry], head: &mut String) {
     const BACKOFF_MS: [u64; 4] = [10, 100, 500, 2000];
     for (i, pause) in BACKOFF_MS.iter().enumerate() {
         let started = Instant::now();
@@ -614,44 +400,70 @@ fn write_with_retries(conn: &mut Connection, s: &Shared, batch: &[Row], head: &m
     }
 }
 
-/// Inserts a batch in one transaction, chaining each new row to `head`; returns the rows
-/// inserted (duplicates of an earlier request id are skipped and do not advance the chain)
-/// and the new head. Nothing changes when it fails, so a retry chains from the same head.
+/// Inserts a batch in one transaction, chaining each new request row to `head`; returns the
+/// entries inserted (duplicates of an earlier request id are skipped and do not advance the
+/// chain; an idle line replaces the one of its period) and the new head. Nothing changes when
+/// it fails, so a retry chains from the same head.
 fn write_batch(
     conn: &mut Connection,
-    batch: &[Row],
+    batch: &[Entry],
     head: &str,
 ) -> Result<(u64, String), rusqlite::Error> {
     let tx = conn.transaction()?;
     let mut inserted = 0;
     let mut head = head.to_string();
-    {
-        let placeholders: Vec<String> = (1..=HASHED_COLUMNS.len() + 2)
-            .map(|i| format!("?{i}"))
-            .collect();
-        let sql = format!(
-            "INSERT INTO requests ({}, prev_hash, row_hash) VALUES ({}) \
-             ON CONFLICT(request_id) DO NOTHING",
-            HASHED_COLUMNS.join(", "),
-            placeholders.join(", ")
-        );
-        let mut stmt = tx.prepare_cached(&sql)?;
-        for r in batch {
-            let mut values = r.values();
-            let hash = audit::row_hash(&head, &values);
-            values.push(Value::Text(head.clone()));
-            values.push(Value::Text(hash.clone()));
-            let n = stmt.execute(params_from_iter(values))? as u64;
-            if n == 1 {
-                head = hash;
-            }
-            inserted += n;
-        }
+    for entry in batch {
+        inserted += match entry {
+            Entry::Request(r) => insert_request(&tx, r, &mut head)?,
+            Entry::Idle(line) => upsert_idle(&tx, line)?,
+        };
     }
     tx.commit()?;
     Ok((inserted, head))
 }
 
-fn sql_int(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+/// Inserts one request row chained to `head` (advanced when inserted); 0 for a duplicate.
+fn insert_request(tx: &Transaction, r: &Row, head: &mut String) -> Result<u64, rusqlite::Error> {
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        let placeholders: Vec<String> = (1..=HASHED_COLUMNS.len() + 2)
+            .map(|i| format!("?{i}"))
+            .collect();
+        format!(
+            "INSERT INTO requests ({}, prev_hash, row_hash) VALUES ({}) \
+             ON CONFLICT(request_id) DO NOTHING",
+            HASHED_COLUMNS.join(", "),
+            placeholders.join(", ")
+        )
+    });
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut values = r.values();
+    let hash = audit::row_hash(head, &values);
+    values.push(Value::Text(head.clone()));
+    values.push(Value::Text(hash.clone()));
+    let n = stmt.execute(params_from_iter(values))? as u64;
+    if n == 1 {
+        *head = hash;
+    }
+    Ok(n)
+}
+
+/// Writes one idle line, replacing an earlier write of the same backend and period (the
+/// later one covers at least as much of it).
+fn upsert_idle(tx: &Transaction, line: &IdleRow) -> Result<u64, rusqlite::Error> {
+    let cols = IdleRow::COLUMNS;
+    let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> = cols[2..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO idle ({}) VALUES ({}) ON CONFLICT(backend, period_start_ms) DO UPDATE SET {}",
+        cols.join(", "),
+        placeholders.join(", "),
+        updates.join(", ")
+    );
+    // Once an hour per backend: not worth caching the text.
+    let mut stmt = tx.prepare(&sql)?;
+    Ok(stmt.execute(params_from_iter(line.values()))? as u64)
 }

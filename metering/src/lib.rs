@@ -2,32 +2,39 @@
 //!
 //! The pipeline's record step calls [`Metering::record`] once per request, whatever its end:
 //! it updates the Prometheus [`Metrics`], queues the request's [`ledger`] row and settles its
-//! budget [`Reservation`]. Before dispatch the pipeline asks [`Budgets::reserve`]. The CLI
-//! reads the ledger through [`spend::report`].
+//! budget [`Reservation`]. Before dispatch the pipeline asks [`Budgets::reserve`]. While the
+//! gateway serves, it keeps an [`IdleTracker`] per backend priced by the hour and closes its
+//! periods with [`Metering::idle_close`] (see [`idle`]). The CLI reads the ledger through
+//! [`spend::report`] and [`traffic::unpriced`].
 
 pub mod audit;
 pub mod budget;
 pub mod code;
 pub mod config;
 pub mod cost;
+pub mod dashboard;
+pub mod idle;
 pub mod ledger;
 pub mod metrics;
 pub mod record;
 pub mod spend;
 pub mod time;
+pub mod traffic;
 
 pub use budget::{BudgetExceeded, BudgetStatus, Budgets, Period, Reservation, Scope};
 pub use code::{ErrorCode, Origin, Outcome};
 pub use config::{
     BackendCost, BudgetLimits, BudgetsConfig, LedgerConfig, MeteringConfig, MetricsConfig,
-    ModelPrice, OnExhausted, PricesConfig, Synchronous,
+    ModelPrice, ModelPrices, OnExhausted, PriceVersion, PricesConfig, Synchronous,
 };
 pub use cost::{
-    busy_share, estimate_tokens, estimate_tokens_from_bytes, warnings, Cost, PriceTable,
+    busy_share, estimate_tokens, estimate_tokens_from_bytes, reached_provider, warnings,
+    AttemptCharge, Cost, HourlyRate, PriceTable, CHARGED_OUTCOMES,
 };
+pub use idle::IdleTracker;
 pub use ledger::Ledger;
 pub use metrics::Metrics;
-pub use record::{status_class, Attempt, Record, Usage};
+pub use record::{status_class, Attempt, Record, TokenSource, Usage};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -152,14 +159,15 @@ impl Metering {
         rec: &Record,
         reservation: Option<Reservation>,
     ) -> (Cost, Option<u64>) {
-        let cost = self.prices.cost(rec);
+        let (cost, charges) = self.prices.costed(rec);
         if self.metrics_enabled {
             self.metrics.observe(rec, &cost);
+            self.metrics.observe_charges(rec, &charges);
         }
         let ticket = self
             .ledger
             .as_ref()
-            .map(|ledger| ledger.enqueue(self.row(rec, &cost)));
+            .map(|ledger| ledger.enqueue(self.row(rec, &cost, &charges)));
         self.budgets.settle(
             reservation.as_ref(),
             &rec.tenant,
@@ -171,8 +179,8 @@ impl Metering {
         (cost, ticket.filter(|t| *t > 0))
     }
 
-    /// The ledger row of `rec` costed at `cost`.
-    fn row(&self, rec: &Record, cost: &Cost) -> ledger::Row {
+    /// The ledger row of `rec` costed at `cost`, its attempts charged `charges`.
+    fn row(&self, rec: &Record, cost: &Cost, charges: &[AttemptCharge]) -> ledger::Row {
         ledger::Row {
             request_id: rec.request_id.clone(),
             ts_ms: rec.started_at_ms,
@@ -189,11 +197,11 @@ impl Metering {
             completion_tokens: rec.usage.completion_tokens,
             cached_tokens: rec.usage.cached_tokens,
             cache_write_tokens: rec.usage.cache_write_tokens,
-            estimated: rec.usage.estimated,
+            estimated: rec.usage.estimated(),
             cost_usd: cost.total_usd,
             compute_usd: cost.compute_usd,
             currency: self.prices.currency().to_string(),
-            price_version: self.prices.version().to_string(),
+            price_version: self.prices.version_label(cost.price_from),
             duration_ms: rec.duration.as_secs_f64() * 1000.0,
             ttft_ms: rec.ttft.map(|d| d.as_secs_f64() * 1000.0),
             status: rec.status,
@@ -214,6 +222,55 @@ impl Metering {
                 })
                 .collect::<Vec<_>>()
                 .join(","),
+            token_source: rec.usage.source.as_str(),
+            api_equivalent_usd: cost.api_equivalent_usd,
+            failed_usd: cost.failed_usd,
+            attempt_log: ledger::attempt_log(&rec.attempts, charges),
+        }
+    }
+
+    /// A tracker of `backend`'s idle time from `now_ms`, when it is priced by the hour;
+    /// `busy_total` is its cumulative busy time now (see [`idle`]).
+    pub fn idle_tracker(
+        &self,
+        backend: &str,
+        now_ms: i64,
+        busy_total: std::time::Duration,
+    ) -> Option<IdleTracker> {
+        let rate = self.prices.rate(backend)?;
+        Some(IdleTracker::new(
+            backend,
+            rate,
+            self.prices.currency(),
+            self.prices.version(),
+            now_ms,
+            busy_total,
+        ))
+    }
+
+    /// Looks at an open idle period: updates the backend's utilisation gauge and idle cost.
+    pub fn idle_observe(&self, t: &mut IdleTracker, now_ms: i64, busy_total: std::time::Duration) {
+        let accrual = t.observe(now_ms, busy_total);
+        self.idle_metrics(t.backend(), accrual);
+    }
+
+    /// Ends an idle period at `end_ms` (an hour boundary, or the gateway stopping): writes
+    /// its ledger line and reports what it had not yet reported to the metrics.
+    pub fn idle_close(&self, t: &mut IdleTracker, end_ms: i64, busy_total: std::time::Duration) {
+        let Some((line, accrual)) = t.close(end_ms, busy_total) else {
+            return;
+        };
+        self.idle_metrics(&line.backend, accrual);
+        tracing::debug!(backend = %line.backend, busy_s = line.busy_s, idle_s = line.idle_s, cost_usd = line.cost_usd, "idle period");
+        if let Some(ledger) = &self.ledger {
+            ledger.enqueue_idle(line);
+        }
+    }
+
+    fn idle_metrics(&self, backend: &str, accrual: idle::Accrual) {
+        self.metrics.add_idle_cost(backend, accrual.new_idle_usd);
+        if let Some(u) = accrual.utilisation {
+            self.metrics.set_utilisation(backend, u);
         }
     }
 

@@ -4,8 +4,14 @@
 //! (route, backend, model, tenant names) or from fixed sets (zone, data class, status class,
 //! outcome, rule and detection kinds), so series counts stay bounded.
 
-use super::cost::Cost;
+mod build;
+
+use super::cost::{AttemptCharge, Cost};
 use super::record::{status_class, Record};
+use build::{
+    bool_label, counter_vec, float_counter_vec, gauge_vec, histogram_vec, int_counter, int_gauge,
+    int_gauge_vec,
+};
 use prometheus::{
     CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
@@ -69,6 +75,8 @@ pub struct Metrics {
     inter_token: HistogramVec,
     overhead: HistogramVec,
     attempt_duration: HistogramVec,
+    utilisation: GaugeVec,
+    idle_cost: CounterVec,
     ondevice_queue: IntGaugeVec,
     ondevice_active: IntGaugeVec,
     connections_open: IntGaugeVec,
@@ -183,7 +191,7 @@ impl Metrics {
                 let c = CounterVec::new(
                     Opts::new(
                         "tollgate_cost_usd_total",
-                        "Known cost in USD, by component (tokens, compute).",
+                        "Known cost in USD, by component (tokens, compute, failed_attempts).",
                     ),
                     &with_tenant(&["route", "backend", "model", "zone", "component"], t),
                 )?;
@@ -230,6 +238,19 @@ impl Metrics {
                 "Duration of each backend attempt.",
                 &["backend", "zone", "outcome"],
                 DURATION_BUCKETS,
+            )?,
+            utilisation: gauge_vec(
+                r,
+                "tollgate_backend_utilisation",
+                "Busy seconds (at least one request in flight) / elapsed seconds of the \
+                 current UTC hour so far, per backend priced by the hour.",
+                &["backend"],
+            )?,
+            idle_cost: float_counter_vec(
+                r,
+                "tollgate_idle_cost_usd_total",
+                "Cost in USD of backends priced by the hour while nothing was in flight.",
+                &["backend"],
             )?,
             ondevice_queue: int_gauge_vec(
                 r,
@@ -396,7 +417,7 @@ impl Metrics {
         }
 
         let u = &rec.usage;
-        let est = bool_label(u.estimated);
+        let est = bool_label(u.estimated());
         for (kind, n) in [
             ("prompt", u.prompt_tokens),
             ("completion", u.completion_tokens),
@@ -454,6 +475,40 @@ impl Metrics {
             .set(active_sequences);
     }
 
+    /// Adds the charges of a request's failed attempts, each under its own backend, model and
+    /// zone (component `failed_attempts`), so the counter's sum is what the ledger charged.
+    pub fn observe_charges(&self, rec: &Record, charges: &[AttemptCharge]) {
+        for (a, c) in rec.attempts.iter().zip(charges) {
+            let Some(usd) = c.cost_usd.filter(|v| !c.served && *v > 0.0) else {
+                continue;
+            };
+            let labels = [
+                rec.route.as_str(),
+                a.backend.as_str(),
+                a.model.as_str(),
+                a.zone.as_str(),
+                "failed_attempts",
+            ];
+            self.cost
+                .with_label_values(&self.tenanted(&labels, &rec.tenant))
+                .inc_by(usd);
+        }
+    }
+
+    /// Sets a backend's utilisation (busy ÷ elapsed seconds of the current hour so far).
+    pub fn set_utilisation(&self, backend: &str, ratio: f64) {
+        self.utilisation.with_label_values(&[backend]).set(ratio);
+    }
+
+    /// Adds idle cost accrued by a backend priced by the hour (a series exists from the
+    /// first look, at 0).
+    pub fn add_idle_cost(&self, backend: &str, usd: f64) {
+        let counter = self.idle_cost.with_label_values(&[backend]);
+        if usd > 0.0 {
+            counter.inc_by(usd);
+        }
+    }
+
     /// The connection counts of one listener (`api`, `admin`).
     pub fn connections(&self, listener: &'static str) -> ConnTally {
         ConnTally {
@@ -493,72 +548,4 @@ impl Metrics {
         }
         v
     }
-}
-
-fn bool_label(b: bool) -> &'static str {
-    if b {
-        "true"
-    } else {
-        "false"
-    }
-}
-
-fn counter_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<IntCounterVec, prometheus::Error> {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
-}
-
-fn gauge_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<GaugeVec, prometheus::Error> {
-    let g = GaugeVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(g.clone()))?;
-    Ok(g)
-}
-
-fn int_gauge_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> Result<IntGaugeVec, prometheus::Error> {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
-    r.register(Box::new(g.clone()))?;
-    Ok(g)
-}
-
-fn int_gauge(r: &Registry, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
-    let g = IntGauge::new(name, help)?;
-    r.register(Box::new(g.clone()))?;
-    Ok(g)
-}
-
-fn int_counter(r: &Registry, name: &str, help: &str) -> Result<IntCounter, prometheus::Error> {
-    let c = IntCounter::new(name, help)?;
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
-}
-
-fn histogram_vec(
-    r: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-    buckets: &[f64],
-) -> Result<HistogramVec, prometheus::Error> {
-    let h = HistogramVec::new(
-        HistogramOpts::new(name, help).buckets(buckets.to_vec()),
-        labels,
-    )?;
-    r.register(Box::new(h.clone()))?;
-    Ok(h)
 }

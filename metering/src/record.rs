@@ -16,9 +16,39 @@ pub struct Usage {
     /// Prompt tokens the provider wrote to its cache (a subset of `prompt_tokens`, billed at
     /// the cache-write rate).
     pub cache_write_tokens: u64,
-    /// True when the counts were estimated (`cost::estimate_tokens`) because the upstream sent
-    /// no usage.
-    pub estimated: bool,
+    /// Where the counts came from: the provider's usage, a tokenizer, or an estimate.
+    pub source: TokenSource,
+}
+
+impl Usage {
+    /// True when the counts were estimated (`cost::estimate_tokens`): nothing better applied.
+    pub fn estimated(&self) -> bool {
+        self.source == TokenSource::Estimate
+    }
+}
+
+/// Where a request's token counts came from, from most to least exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum TokenSource {
+    /// The usage the provider reported (what it bills).
+    #[default]
+    Provider,
+    /// Counted by the model's own tokenizer (its vocabulary, its server's tokenize endpoint, a
+    /// `tokenizer.json`, or OpenAI's encodings) because the provider reported none.
+    Tokenizer,
+    /// Estimated from the text's bytes (`cost::estimate_tokens`): no tokenizer applied.
+    Estimate,
+}
+
+impl TokenSource {
+    /// The stable label stored in the ledger (`provider`, `tokenizer`, `estimate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenSource::Provider => "provider",
+            TokenSource::Tokenizer => "tokenizer",
+            TokenSource::Estimate => "estimate",
+        }
+    }
 }
 
 /// One try of one candidate backend.
@@ -81,6 +111,9 @@ pub struct Record {
     pub overhead: Duration,
     /// Every attempt in order, the failed ones before a fallback included.
     pub attempts: Vec<Attempt>,
+    /// The prompt's tokens as each attempt was sent it, counted before dispatch by the same
+    /// source as `usage` would be: what a failed attempt that reached its provider is charged.
+    pub attempt_prompt_tokens: u64,
     /// This request's share of the serving backend's busy time, for local compute cost
     /// (see `cost::compute_cost` and `cost::busy_share`); `None` for closed APIs.
     pub busy: Option<Duration>,
@@ -118,6 +151,7 @@ impl Record {
             inter_token: None,
             overhead: Duration::ZERO,
             attempts: Vec::new(),
+            attempt_prompt_tokens: 0,
             busy: None,
             detections: Vec::new(),
             refusals: Vec::new(),

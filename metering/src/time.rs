@@ -94,6 +94,30 @@ impl FromStr for Date {
     }
 }
 
+/// A date in a config file: the text `"YYYY-MM-DD"`, or a TOML date literal `YYYY-MM-DD`
+/// (which the TOML parser hands over as a one-entry map holding the same text).
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = Date;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a date, YYYY-MM-DD")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Date, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Date, A::Error> {
+                let Some((_, text)) = map.next_entry::<serde::de::IgnoredAny, String>()? else {
+                    return Err(serde::de::Error::custom("expected a date, YYYY-MM-DD"));
+                };
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(Text)
+    }
+}
+
 fn is_leap(year: i32) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }

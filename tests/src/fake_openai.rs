@@ -18,6 +18,7 @@ mod gemini;
 mod openai;
 #[cfg(test)]
 mod tests;
+mod tokenize;
 mod wire;
 
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -31,6 +32,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+pub use tokenize::TokenizeApi;
 use tokio::net::TcpListener;
 use wire::{full, text_of, Body};
 
@@ -186,6 +188,7 @@ struct Shared {
     thoughts: AtomicU64,
     honor_max_tokens: AtomicBool,
     honor_stop: AtomicBool,
+    tokenize: Mutex<Option<TokenizeApi>>,
 }
 
 /// The usage and limit settings, read once per request.
@@ -196,6 +199,8 @@ struct Knobs {
     thoughts: u64,
     honor_max_tokens: bool,
     honor_stop: bool,
+    /// Beginning-of-sequence tokens counted in prompts (see [`TokenizeApi`]).
+    bos: u64,
 }
 
 impl Shared {
@@ -206,7 +211,12 @@ impl Shared {
             thoughts: self.thoughts.load(Ordering::SeqCst),
             honor_max_tokens: self.honor_max_tokens.load(Ordering::SeqCst),
             honor_stop: self.honor_stop.load(Ordering::SeqCst),
+            bos: TokenizeApi::bos(self.tokenize()),
         }
+    }
+
+    fn tokenize(&self) -> Option<TokenizeApi> {
+        *self.tokenize.lock().expect("tokenize lock")
     }
 }
 
@@ -230,6 +240,7 @@ impl FakeOpenAi {
             thoughts: AtomicU64::new(0),
             honor_max_tokens: AtomicBool::new(false),
             honor_stop: AtomicBool::new(false),
+            tokenize: Mutex::new(None),
         });
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
@@ -302,6 +313,12 @@ impl FakeOpenAi {
     /// `generationConfig.stopSequences`). Off by default.
     pub fn set_honor_stop_sequences(&self, on: bool) {
         self.state.honor_stop.store(on, Ordering::SeqCst);
+    }
+
+    /// Serves the tokenize endpoints of `api` from now on (none by default: a server without
+    /// them, whose tokens the gateway can only estimate).
+    pub fn set_tokenize(&self, api: Option<TokenizeApi>) {
+        *self.state.tokenize.lock().expect("tokenize lock") = api;
     }
 
     /// How many streams were abandoned by their reader (the gateway cancelled them).
@@ -425,6 +442,9 @@ async fn handle(state: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
             ))
         }
     };
+    if let Some(resp) = tokenize::respond(&path, &bytes, state.tokenize()) {
+        return Ok(resp);
+    }
     let Some(route) = Route::of(&path) else {
         return Ok(full(
             StatusCode::NOT_FOUND,

@@ -306,14 +306,18 @@ async fn every_request_leaves_a_row_with_exact_tokens_and_cost() {
         ("cut_off", Some("upstream_stream_failed"))
     );
 
-    // The failed attempt is counted; the cost is the serving backend's.
+    // The failed attempt is counted, and charged: the 500 came after the provider had the
+    // prompt ("one two": 2 tokens at $10 per million), on top of what the serving backend cost.
     let r = row(&fallback);
     assert_eq!(
         (r.backend.as_deref(), r.attempts, r.outcome.as_str()),
         (Some("paid"), 2, "completed")
     );
     assert_eq!((r.prompt, r.completion), (2, 5));
-    assert!(close(r.cost.unwrap(), paid(2, 5)), "{r:?}");
+    assert!(
+        close(r.cost.unwrap(), paid(2, 5) + 2.0 * 10.0 / 1e6),
+        "{r:?}"
+    );
 
     // No price: the cost is unknown (NULL), never $0.
     let r = row(&unpriced);

@@ -66,6 +66,8 @@ pub struct Model {
     pub max_batch: usize,
     /// Azure OpenAI's deployment for it.
     pub deployment: String,
+    /// How its tokens are counted when its backend reports no usage.
+    pub counting: super::counting::Counting,
 }
 
 pub(super) fn valid_name(name: &str) -> bool {
@@ -300,6 +302,14 @@ pub(super) fn check_backend(
                 embeddings: spec.embeddings,
                 max_batch: spec.max_batch.unwrap_or(DEFAULT_MAX_BATCH),
                 deployment: spec.deployment.clone().unwrap_or_else(|| m.clone()),
+                counting: super::counting::check(
+                    &format!("{path}.models.{m}"),
+                    (b.kind, zone),
+                    m,
+                    spec,
+                    base_dir,
+                    errors,
+                ),
             })
             .collect(),
     }

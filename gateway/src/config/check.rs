@@ -203,6 +203,25 @@ pub(super) fn check(raw: RawConfig, base_dir: &Path) -> Result<Config, ConfigErr
     }
 }
 
+/// A named admin token variable that is unset or empty is an error, not a warning: the
+/// admin listener would then refuse every request, or worse, be thought protected. Checked
+/// by what serves (and by `check-config`), not by the commands that only read the ledger.
+pub(crate) fn check_admin_token(
+    server: &Server,
+    env: &dyn super::env::EnvSource,
+    errors: &mut Errors,
+) {
+    let Some(var) = server.admin_token_env.as_deref().filter(|v| !v.is_empty()) else {
+        return;
+    };
+    if env.var(var).is_none_or(|t| t.trim().is_empty()) {
+        errors.add(
+            "server.admin_token_env",
+            format!("environment variable {var} is not set or empty: it must hold the admin token"),
+        );
+    }
+}
+
 fn check_route(name: &str, r: &RawRoute, config: &Config, errors: &mut Errors) -> Route {
     let path = format!("routes.{name}");
     if !valid_name(name) {
@@ -342,5 +361,50 @@ fn check_tenant(name: &str, t: &RawTenant, config: &Config, errors: &mut Errors)
         api_key_env: t.api_key_env.clone(),
         profile,
         routes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::env::MapEnv;
+    use super::*;
+
+    fn server(admin_token_env: Option<&str>) -> Server {
+        let toml = match admin_token_env {
+            Some(v) => format!("[server]\nadmin_token_env = \"{v}\"\n"),
+            None => String::new(),
+        };
+        let raw: RawConfig = toml::from_str(&toml).unwrap_or_default();
+        check_server(&raw, &mut Errors::default())
+    }
+
+    fn token_errors(admin_token_env: Option<&str>, env: &MapEnv) -> Vec<String> {
+        let mut errors = Errors::default();
+        check_admin_token(&server(admin_token_env), env, &mut errors);
+        errors.0.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_named_admin_token_must_be_set_and_not_empty() {
+        assert!(token_errors(None, &MapEnv::default()).is_empty());
+        let set = MapEnv::of([("ADMIN_TOKEN", "s3cret")]);
+        assert!(token_errors(Some("ADMIN_TOKEN"), &set).is_empty());
+        for env in [MapEnv::default(), MapEnv::of([("ADMIN_TOKEN", "  ")])] {
+            let errors = token_errors(Some("ADMIN_TOKEN"), &env);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(
+                errors[0].starts_with("server.admin_token_env: environment variable ADMIN_TOKEN"),
+                "{errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_admin_token_variable_needs_a_name() {
+        let raw: RawConfig = toml::from_str("[server]\nadmin_token_env = \" \"\n").unwrap();
+        let mut errors = Errors::default();
+        check_server(&raw, &mut errors);
+        assert_eq!(errors.0.len(), 1);
+        assert_eq!(errors.0[0].path, "server.admin_token_env");
     }
 }

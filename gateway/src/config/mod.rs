@@ -3,6 +3,7 @@
 
 mod backend;
 mod check;
+pub mod counting;
 pub mod env;
 mod metering;
 pub mod raw;
@@ -10,6 +11,14 @@ mod server;
 
 pub use backend::{Backend, Model};
 pub use check::{Candidate, Config, Route, Tenant};
+
+/// Why `config` cannot serve with the environment `env`: an admin token variable it names is
+/// unset or empty (the commands that only read the ledger do not need it).
+pub fn serving_errors(config: &Config, env: &dyn env::EnvSource) -> Vec<ConfigError> {
+    let mut errors = Errors(Vec::new());
+    check::check_admin_token(&config.server, env, &mut errors);
+    errors.0
+}
 pub use server::{Concurrency, ConnLimits, Server};
 
 use figment::providers::{Format, Toml};

@@ -45,6 +45,9 @@ pub struct RawServer {
     pub listen: OneOrMany,
     /// Address of the admin listener (`/metrics`); loopback by default.
     pub admin_listen: Option<String>,
+    /// The environment variable holding the admin listener's token (the token never goes in
+    /// the file). When set, every admin path but `/healthz` requires it.
+    pub admin_token_env: Option<String>,
     /// The largest request body accepted, in bytes (413 past it).
     pub max_body_bytes: usize,
     /// Worker threads of the server.
@@ -82,6 +85,7 @@ impl Default for RawServer {
         RawServer {
             listen: OneOrMany::One("127.0.0.1:8000".into()),
             admin_listen: None,
+            admin_token_env: None,
             max_body_bytes: 32 * 1024 * 1024,
             threads: 2,
             grace_period_seconds: 10,
@@ -249,6 +253,13 @@ pub struct RawModel {
     pub max_batch: Option<usize>,
     /// `azure_openai`: the deployment serving this model (default: the model's name).
     pub deployment: Option<String>,
+    /// How tokens are counted when the backend reports no usage: `server` (its tokenize
+    /// endpoint, the default for local servers), `openai` (OpenAI's encodings, the default for
+    /// OpenAI's models), a path to a Hugging Face `tokenizer.json`, or `none` (estimate).
+    pub tokenizer: Option<String>,
+    /// The chat template prompts are counted through: a name (`gemma`, `chatml`, `llama3`)
+    /// or a Jinja template. Default: the one beside a `tokenizer.json`, or the server's own.
+    pub chat_template: Option<String>,
 }
 
 /// `[routes.NAME]`

@@ -12,6 +12,9 @@ pub struct Server {
     pub listen: Vec<SocketAddr>,
     /// Admin listener.
     pub admin_listen: Option<SocketAddr>,
+    /// The environment variable holding the admin token; `None`: the admin listener is open
+    /// (`/metrics`) and the spend page refuses to serve.
+    pub admin_token_env: Option<String>,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
     /// Server worker threads.
@@ -78,6 +81,13 @@ pub(super) fn check_server(raw: &RawConfig, errors: &mut Errors) -> Server {
         .admin_listen
         .as_deref()
         .and_then(|a| parse_addr(a, "server.admin_listen", errors));
+    let admin_token_env = s.admin_token_env.as_deref().map(str::trim);
+    if admin_token_env.is_some_and(|v| v.is_empty() || v.contains(['=', '\0'])) {
+        errors.add(
+            "server.admin_token_env",
+            "must be the name of an environment variable, e.g. TOLLGATE_ADMIN_TOKEN",
+        );
+    }
     if s.max_body_bytes == 0 {
         errors.add("server.max_body_bytes", "must be greater than 0");
     }
@@ -87,6 +97,7 @@ pub(super) fn check_server(raw: &RawConfig, errors: &mut Errors) -> Server {
     Server {
         listen,
         admin_listen,
+        admin_token_env: admin_token_env.map(str::to_string),
         max_body_bytes: s.max_body_bytes,
         threads: s.threads,
         grace_period_seconds: s.grace_period_seconds,

@@ -118,6 +118,7 @@ pub async fn dispatch(
                     duration: elapsed,
                     redacted: redact,
                 });
+                note_failed_prompt(gw, outgoing, candidate, rec);
                 if !may_fail_over(gw, decision, &err) {
                     return Err(ApiError::from_final_attempt(&err));
                 }
@@ -126,6 +127,22 @@ pub async fn dispatch(
         }
     }
     Err(ApiError::all_attempts_failed(&failures))
+}
+
+/// Counts, once, the prompt tokens a failed attempt was sent, with its model's tokenizer
+/// when one answers without I/O (OpenAI's encodings, a `tokenizer.json`): what a provider
+/// that received the attempt bills for it.
+fn note_failed_prompt(gw: &Gateway, sent: Call<'_>, candidate: Candidate, rec: &mut RequestRecord) {
+    if rec.metered.attempt_prompt_tokens.is_some() {
+        return;
+    }
+    if let Call::Chat(req) = sent {
+        rec.metered.attempt_prompt_tokens = gw
+            .counters
+            .get(candidate)
+            .prompt_local(req)
+            .map(|c| c.tokens);
+    }
 }
 
 /// Whether the next candidate may be tried after `err`: a vendor's safety block only when the

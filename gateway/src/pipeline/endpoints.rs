@@ -8,6 +8,7 @@ use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use bytes::Bytes;
 use serde_json::json;
+use tollgate_adapters::tokens::Counted;
 use tollgate_adapters::ChatRequest;
 
 /// A JSON answer.
@@ -88,7 +89,7 @@ pub fn model_facts(gw: &Gateway, c: crate::config::Candidate) -> serde_json::Val
 /// counted by the local model it would go to). The on-device engine counts with the model's
 /// own tokenizer and chat template; for other backends the count is an estimate, and the
 /// answer says which (`tollgate.source`: `tokenizer` or `estimate`).
-pub fn count_tokens(
+pub async fn count_tokens(
     gw: &Gateway,
     tenant: TenantRef,
     declared: Option<&str>,
@@ -99,17 +100,28 @@ pub fn count_tokens(
     let policy = decide::judge(gw, tenant, target, Call::Chat(req), &classified);
     let decision = decide::conclude(gw, Call::Chat(req), target, policy)?;
     let first = decision.candidates.first().map(|(c, _)| *c);
-    let counted = first.and_then(|c| match &gw.backends[c.backend].live {
-        Some(tollgate_adapters::Backend::OnDevice(engine)) => engine.count_prompt_tokens(req).ok(),
-        _ => None,
-    });
-    let (tokens, source) = match counted {
-        Some(n) => (n as u64, "tokenizer"),
-        None => (
-            tollgate_metering::estimate_tokens_from_bytes(classified.prompt_bytes as u64),
-            "estimate",
-        ),
-    };
+    let prompt_bytes = classified.prompt_bytes as u64;
+    let counted = match first {
+        Some(c) => match &gw.backends[c.backend].live {
+            Some(tollgate_adapters::Backend::OnDevice(engine)) => {
+                engine.count_prompt_tokens(req).ok().map(|n| Counted {
+                    tokens: n as u64,
+                    exact: true,
+                })
+            }
+            _ => Some(gw.counters.get(c).prompt(req, prompt_bytes).await),
+        },
+        None => None,
+    }
+    .unwrap_or(Counted::estimate(prompt_bytes));
+    let (tokens, source) = (
+        counted.tokens,
+        if counted.exact {
+            "tokenizer"
+        } else {
+            "estimate"
+        },
+    );
     let model = first.map(|c| gw.config.model(c).key.as_str());
     Ok(Json {
         status: 200,

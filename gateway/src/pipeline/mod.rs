@@ -11,6 +11,7 @@
 pub mod authenticate;
 pub mod call;
 pub mod classify;
+pub mod count;
 pub mod decide;
 pub mod dispatch;
 pub mod endpoints;
@@ -110,7 +111,7 @@ async fn count_tokens(gw: &Gateway, session: &mut Session) -> Result<endpoints::
         ));
     };
     let declared = classify::declared(session.req_header())?;
-    endpoints::count_tokens(gw, tenant, declared, &req)
+    endpoints::count_tokens(gw, tenant, declared, &req).await
 }
 
 /// Sheds a request past `server.max_in_flight` (this one is counted already).
@@ -160,6 +161,7 @@ async fn run(
                 wants_usage: req.include_usage(),
                 decision: &decision,
                 inbound: inbound.as_ref(),
+                request: Some(&req),
             };
             respond::served(session, gw, answer, served, rec).await
         }
@@ -170,6 +172,7 @@ async fn run(
                 wants_usage: false,
                 decision: &decision,
                 inbound: None,
+                request: None,
             };
             respond::served(session, gw, answer, served, rec).await
         }

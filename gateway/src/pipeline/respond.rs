@@ -1,6 +1,7 @@
 //! Step 6: stream the answer back as it arrives, tapping usage on the way; and the one place
 //! errors are written.
 
+use super::count::{self, Counting};
 use super::decide::Decision;
 use super::dispatch::{client_gone, Served, ServedReply};
 use super::protocol::Protocol;
@@ -14,7 +15,7 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use tollgate_adapters::dialect::{Inbound, StreamTranslator};
 use tollgate_adapters::sse::frame;
-use tollgate_adapters::{Event, Usage};
+use tollgate_adapters::{ChatRequest, Event, Usage};
 
 type WriteResult = pingora::Result<()>;
 
@@ -72,6 +73,9 @@ pub struct Answer<'a> {
     pub decision: &'a Decision,
     /// The translation back, for requests that came in another protocol.
     pub inbound: Option<&'a Inbound>,
+    /// The chat request, whose tokens are counted when the backend reports no usage (none
+    /// for embeddings, whose backends always do).
+    pub request: Option<&'a ChatRequest>,
 }
 
 /// Sends a served answer to the client: a whole body, or a stream relayed event by event.
@@ -91,6 +95,10 @@ pub async fn served(
     } = served;
     let model = gw.config.model(candidate);
     let backend = &gw.config.backends[candidate.backend];
+    let counting = answer.request.map(|req| Counting {
+        counter: gw.counters.get(candidate),
+        sent: redaction.as_ref().map_or(req, |r| &r.req),
+    });
     let mut h = header(200, &rec.id).map_err(|e| ApiError::internal(e.to_string()))?;
     let _ = h.insert_header("x-tollgate-route", decision.route_name.as_str());
     let _ = h.insert_header("x-tollgate-backend", backend.name.as_str());
@@ -115,12 +123,22 @@ pub async fn served(
     match reply {
         ServedReply::Complete(complete) => {
             rec.usage = complete.usage;
+            let mut body = complete.body;
             if complete.usage.is_none() {
-                rec.metered.tap.observe_complete(&complete.body);
+                rec.metered.tap.observe_complete(&body);
+                if let Some(counting) = counting {
+                    let text = count::whole_text(&body);
+                    counting
+                        .fill(rec, count::Answered::Whole(text.as_deref()))
+                        .await;
+                    if let Some(u) = &rec.usage {
+                        body = count::with_usage(&body, u);
+                    }
+                }
             }
             let body = match &redaction {
-                Some(r) => r.restore_complete(&complete.body),
-                None => complete.body,
+                Some(r) => r.restore_complete(&body),
+                None => body,
             };
             let body = match answer.inbound {
                 Some(inbound) => inbound.complete(&body).map_err(|e| {
@@ -158,10 +176,15 @@ pub async fn served(
                 return Err(ApiError::client_closed());
             }
             let restorer = redaction.as_ref().map(|r| r.stream());
+            if counting.is_some_and(|c| c.wants_text()) {
+                rec.metered.tap.keep_text();
+            }
             let mut out = Outgoing {
                 wants_usage: answer.wants_usage,
                 restorer,
                 translator: answer.inbound.map(Inbound::stream),
+                counting,
+                first_chunk: None,
             };
             relay(session, gw, first, rest, &mut out, rec).await
         }
@@ -176,6 +199,10 @@ struct Outgoing<'r> {
     restorer: Option<ChunkRestorer<'r>>,
     /// Re-emits chat chunks in the client's protocol, when that is not chat completions.
     translator: Option<StreamTranslator>,
+    /// Counts the answer's tokens when the backend sends no usage.
+    counting: Option<Counting<'r>>,
+    /// The stream's first chunk, whose id and model a counted usage chunk takes.
+    first_chunk: Option<Bytes>,
 }
 
 impl Outgoing<'_> {
@@ -193,6 +220,36 @@ impl Outgoing<'_> {
                 t.chunk(&data, &mut out);
                 (!out.is_empty()).then(|| Bytes::from(out))
             }
+        }
+    }
+
+    /// Counts the answer's tokens into `rec` if the backend sent no usage (and a chat request
+    /// is being answered).
+    async fn count(&self, rec: &mut RequestRecord) {
+        if let (Some(c), None, true) = (self.counting, rec.usage, rec.served_by.is_some()) {
+            let text = rec.metered.tap.text();
+            let deltas = rec.metered.tap.content_deltas;
+            c.fill(rec, count::Answered::Streamed(text.as_deref(), deltas))
+                .await;
+        }
+    }
+
+    /// The end of a complete stream: the counted usage chunk first when the backend sent none
+    /// and the client asked for it, then `[DONE]`.
+    async fn finish(&mut self, rec: &mut RequestRecord) -> Bytes {
+        let counted = rec.usage.is_none();
+        self.count(rec).await;
+        let usage = match (counted && self.wants_usage, rec.usage) {
+            (true, Some(u)) => {
+                let chunk = count::usage_chunk(self.first_chunk.as_deref(), &u);
+                self.data(&chunk)
+            }
+            _ => None,
+        };
+        let done = self.done();
+        match usage {
+            Some(usage) => Bytes::from([usage, done].concat()),
+            None => done,
         }
     }
 
@@ -241,9 +298,13 @@ async fn relay(
             None => {
                 tokio::select! {
                     item = rest.next() => item,
-                    () = client_gone(session) => return Err(ApiError::client_closed()),
+                    () = client_gone(session) => {
+                        out.count(rec).await;
+                        return Err(ApiError::client_closed());
+                    }
                     () = gw.drain.cut() => {
                         let err = ApiError::shutting_down();
+                        out.count(rec).await;
                         rec.fail(&err);
                         super::trace::record_before_last_byte(gw, rec).await;
                         let _ = session.write_response_body(Some(out.error(&err)), true).await;
@@ -253,9 +314,12 @@ async fn relay(
             }
         };
         let (bytes, end, failure) = match item {
-            Some(Ok(Event::Done)) => (out.done(), true, None),
+            Some(Ok(Event::Done)) => (out.finish(rec).await, true, None),
             Some(Ok(Event::Data(data))) => {
                 rec.metered.tap.observe(&data);
+                if out.first_chunk.is_none() {
+                    out.first_chunk = Some(data.clone());
+                }
                 if let Some(usage) = Usage::from_openai_json(&data) {
                     rec.usage = Some(usage);
                     if !out.wants_usage && is_usage_only(&data) {
@@ -269,9 +333,11 @@ async fn relay(
             }
             Some(Err(e)) => {
                 let err = ApiError::stream_cut(&e);
+                out.count(rec).await;
                 (out.error(&err), true, Some(err))
             }
             None => {
+                out.count(rec).await;
                 let err = ApiError::stream_cut(&tollgate_adapters::AttemptError::Protocol(
                     "the stream ended without [DONE]".into(),
                 ));

@@ -53,6 +53,8 @@ pub struct RequestRecord {
     pub served_by: Option<Candidate>,
     /// Token counts, when known.
     pub usage: Option<Usage>,
+    /// Where `usage` came from: the backend, or the gateway's own count when it sent none.
+    pub usage_source: metering::TokenSource,
     /// Time to the first byte of the answer sent to the client.
     pub ttft: Option<Duration>,
     /// Time spent waiting on backends (the rest is the gateway's own overhead).
@@ -95,6 +97,7 @@ impl RequestRecord {
             attempts: Vec::new(),
             served_by: None,
             usage: None,
+            usage_source: metering::TokenSource::Provider,
             ttft: None,
             backend_wait: Duration::ZERO,
             status: 200,
@@ -162,7 +165,7 @@ fn log(gw: &Gateway, rec: &RequestRecord, m: &metering::Record, cost: &metering:
         attempts = m.attempts.len(),
         prompt_tokens = m.usage.prompt_tokens,
         completion_tokens = m.usage.completion_tokens,
-        estimated = m.usage.estimated,
+        estimated = m.usage.estimated(),
         cost_usd = ?cost.total_usd,
         duration_ms = m.duration.as_secs_f64() * 1e3,
         "request"
@@ -204,15 +207,15 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
             completion_tokens: u.completion_tokens,
             cached_tokens: u.cached_tokens,
             cache_write_tokens: u.cache_write_tokens,
-            estimated: false,
+            source: rec.usage_source,
         },
-        // Served without usage (a local server that sends none, a cut-off stream): estimate.
+        // Served without usage and not counted (the task was dropped first): estimate.
         None if rec.served_by.is_some() => metering::Usage {
             prompt_tokens: estimate_tokens_from_bytes(rec.metered.prompt_bytes.unwrap_or(0)),
             completion_tokens: estimate_tokens_from_bytes(tap.content_bytes),
             cached_tokens: 0,
             cache_write_tokens: 0,
-            estimated: true,
+            source: metering::TokenSource::Estimate,
         },
         None => metering::Usage::default(),
     };
@@ -248,6 +251,10 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
             }
         })
         .collect();
+    m.attempt_prompt_tokens = rec
+        .metered
+        .attempt_prompt_tokens
+        .unwrap_or_else(|| estimate_tokens_from_bytes(rec.metered.prompt_bytes.unwrap_or(0)));
     m.busy = held.busy.map(|p| gw.backends[p.backend].busy_time(p));
     m.detections = rec.detections.clone();
     m.refusals = rec.refusals.clone();
@@ -259,6 +266,9 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
 pub struct Metered {
     /// UTF-8 bytes of the prompt's text parts, counted before the first attempt.
     pub prompt_bytes: Option<u64>,
+    /// The prompt's tokens as a failed attempt was sent them, counted without I/O by its
+    /// model's tokenizer where there is one: what that attempt is charged.
+    pub attempt_prompt_tokens: Option<u64>,
     /// What the served answer's content looked like as it passed.
     pub tap: Tap,
     pub(crate) held: Mutex<Held>,
@@ -269,6 +279,7 @@ impl Clone for Metered {
     fn clone(&self) -> Self {
         Metered {
             prompt_bytes: self.prompt_bytes,
+            attempt_prompt_tokens: self.attempt_prompt_tokens,
             tap: self.tap.clone(),
             held: Mutex::default(),
         }
@@ -302,16 +313,56 @@ pub struct Tap {
     pub last_event: Option<Instant>,
     /// Chunks with non-empty content.
     pub content_events: u64,
+    /// Content strings seen, empty ones included: a server that streams one chunk per token
+    /// sends as many as it generated.
+    pub content_deltas: u64,
     /// Bytes of content as sent on the wire (JSON-escaped).
     pub content_bytes: u64,
+    /// The content and tool-call arguments as sent on the wire (JSON-escaped), when they are
+    /// kept for a tokenizer to count (see [`Tap::keep_text`]).
+    text: Option<Vec<u8>>,
 }
 
+/// The most answer text kept for counting; past it, the count is an estimate.
+const MAX_KEPT_TEXT: usize = 4 << 20;
+
 impl Tap {
+    /// Keeps the answer's text from now on, for its model's tokenizer to count.
+    pub fn keep_text(&mut self) {
+        self.text = Some(Vec::new());
+    }
+
+    /// The kept text, unescaped; `None` when none was kept or it outgrew the bound.
+    pub fn text(&self) -> Option<String> {
+        let raw = self.text.as_ref()?;
+        let mut quoted = Vec::with_capacity(raw.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(raw);
+        quoted.push(b'"');
+        serde_json::from_slice(&quoted).ok()
+    }
+
     /// Notes one stream chunk: a substring search, no JSON parsing.
     pub fn observe(&mut self, chunk: &[u8]) {
         let now = Instant::now();
         self.last_event = Some(now);
-        let n = content_bytes(chunk);
+        if let Some(text) = self.text.as_mut() {
+            for key in [CONTENT_KEY, ARGUMENTS_KEY] {
+                strings(chunk, key, |s| text.extend_from_slice(s));
+            }
+            if text.len() > MAX_KEPT_TEXT {
+                self.text = None;
+            }
+        }
+        let mut n = 0u64;
+        // The empty content of a role-only opening chunk (OpenAI's) is no token.
+        let opening = memchr::memmem::find(chunk, b"\"role\":").is_some();
+        strings(chunk, CONTENT_KEY, |s| {
+            n += s.len() as u64;
+            if !(s.is_empty() && opening) {
+                self.content_deltas += 1;
+            }
+        });
         if n > 0 {
             self.first_content.get_or_insert(now);
             self.last_content = Some(now);
@@ -336,11 +387,19 @@ impl Tap {
 /// Bytes of every `"content":"…"` string value in a JSON text, as written (escapes counted as
 /// written, an approximation good enough for an estimate).
 fn content_bytes(json: &[u8]) -> u64 {
-    const KEY: &[u8] = b"\"content\":";
     let mut total = 0u64;
+    strings(json, CONTENT_KEY, |s| total += s.len() as u64);
+    total
+}
+
+const CONTENT_KEY: &[u8] = b"\"content\":";
+const ARGUMENTS_KEY: &[u8] = b"\"arguments\":";
+
+/// Calls `each` with every string value of `key` in a JSON text, as written (escaped).
+fn strings(json: &[u8], key: &[u8], mut each: impl FnMut(&[u8])) {
     let mut rest = json;
-    while let Some(at) = memchr::memmem::find(rest, KEY) {
-        rest = &rest[at + KEY.len()..];
+    while let Some(at) = memchr::memmem::find(rest, key) {
+        rest = &rest[at + key.len()..];
         let skip = rest.iter().take_while(|b| b.is_ascii_whitespace()).count();
         rest = &rest[skip..];
         if rest.first() != Some(&b'"') {
@@ -352,10 +411,9 @@ fn content_bytes(json: &[u8]) -> u64 {
             i += if rest[i] == b'\\' { 2 } else { 1 };
         }
         let end = i.min(rest.len());
-        total += end as u64;
+        each(&rest[..end]);
         rest = &rest[end..];
     }
-    total
 }
 
 /// A request's record that is written exactly once: by [`Recording::finish`], or when dropped

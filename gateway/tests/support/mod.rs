@@ -6,7 +6,8 @@ pub mod prometheus;
 use std::path::Path;
 use std::time::Duration;
 use tollgate_metering::{
-    busy_share, estimate_tokens, Attempt, ErrorCode, MeteringConfig, Outcome, Record, Usage,
+    busy_share, estimate_tokens, Attempt, ErrorCode, MeteringConfig, Outcome, Record, TokenSource,
+    Usage,
 };
 use tollgate_policies::{DataClass, Zone};
 
@@ -90,7 +91,7 @@ pub fn non_streamed(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         completion_tokens: 300,
         cached_tokens: 200,
         cache_write_tokens: 0,
-        estimated: false,
+        source: TokenSource::Provider,
     };
     r
 }
@@ -113,7 +114,7 @@ pub fn streamed(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         completion_tokens: 800,
         cached_tokens: 0,
         cache_write_tokens: 0,
-        estimated: false,
+        source: TokenSource::Provider,
     };
     r
 }
@@ -137,7 +138,7 @@ pub fn estimated(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         completion_tokens: estimate_tokens(&"c".repeat(1001)),
         cached_tokens: 0,
         cache_write_tokens: 0,
-        estimated: true,
+        source: TokenSource::Estimate,
     };
     r.busy = Some(busy_share(Duration::from_secs(5), 2.0));
     r.data_class = DataClass::Confidential;
@@ -166,7 +167,7 @@ pub fn cut_off(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         completion_tokens: 150,
         cached_tokens: 0,
         cache_write_tokens: 0,
-        estimated: false,
+        source: TokenSource::Provider,
     };
     if let Some(a) = r.attempts.last_mut() {
         a.outcome = "cut_off";
@@ -174,14 +175,16 @@ pub fn cut_off(id: &str, at: i64, tenant: &str, route: &str) -> Record {
     r
 }
 
-/// The local server timed out after 2 s, then gpt-4o served 100 + 50 tokens → $0.00075.
+/// The local server timed out after 2 s, then gpt-4o served 100 + 50 tokens → $0.00075 (the
+/// local server has no token price: its time is in its busy and idle cost, not charged here).
 pub fn fallback(id: &str, at: i64, tenant: &str, route: &str) -> Record {
     let mut r = base(id, at, tenant, route);
+    r.attempt_prompt_tokens = 100;
     r.attempts.push(Attempt {
         backend: "gpu-box".into(),
         model: "llama-3-8b".into(),
         zone: Zone::Local,
-        outcome: "timeout",
+        outcome: "timeout_first_byte",
         duration: Duration::from_secs(2),
         redacted: false,
     });
@@ -198,7 +201,7 @@ pub fn fallback(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         completion_tokens: 50,
         cached_tokens: 0,
         cache_write_tokens: 0,
-        estimated: false,
+        source: TokenSource::Provider,
     };
     r
 }
@@ -218,7 +221,7 @@ pub fn unpriced(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         completion_tokens: 5,
         cached_tokens: 0,
         cache_write_tokens: 0,
-        estimated: false,
+        source: TokenSource::Provider,
     };
     r
 }
@@ -238,7 +241,7 @@ pub fn on_device(id: &str, at: i64, tenant: &str, route: &str) -> Record {
         completion_tokens: 32,
         cached_tokens: 0,
         cache_write_tokens: 0,
-        estimated: false,
+        source: TokenSource::Provider,
     };
     r.busy = Some(Duration::from_secs(1));
     r.data_class = DataClass::Restricted;
@@ -351,4 +354,61 @@ pub fn record_mix(m: &tollgate_metering::Metering, batch: usize, at: i64) {
     std::mem::forget(m.metrics().connections("api").open());
     m.metrics().connections("api").refused("malformed_http");
     let _ = m.reserve("acme", "chat", Some(1_000.0), at);
+}
+
+/// Claude timed out after the request was sent (1000 prompt tokens, charged at $3 per million:
+/// $0.003), then gpt-4o served 100 + 50 tokens ($0.00075).
+pub fn failed_over(id: &str, at: i64, tenant: &str, route: &str) -> Record {
+    let mut r = fallback(id, at, tenant, route);
+    r.attempt_prompt_tokens = 1000;
+    r.attempts[0] = Attempt {
+        backend: "anthropic".into(),
+        model: "claude-sonnet".into(),
+        zone: Zone::External,
+        outcome: "timeout_first_byte",
+        duration: Duration::from_secs(2),
+        redacted: false,
+    };
+    r
+}
+
+/// The cost of [`failed_over`]: what gpt-4o served and what Claude charged.
+pub const FAILED_OVER_USD: (f64, f64) = (0.00075, 0.003);
+
+/// Rewrites the ledger at `db` as a gateway of schema `version` wrote it, keeping the first
+/// `keep` hashed columns: each row's hash is recomputed over those alone, chained as that
+/// version chained them, and the later columns and the idle table are dropped.
+pub fn downgrade(db: &Path, keep: usize, version: i64) {
+    use rusqlite::types::Value;
+    use tollgate_metering::audit::{genesis, row_hash, HASHED_COLUMNS};
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let cols = HASHED_COLUMNS[..keep].join(", ");
+    let rows: Vec<(i64, Vec<Value>)> = conn
+        .prepare(&format!("SELECT id, {cols} FROM requests ORDER BY id"))
+        .unwrap()
+        .query_map([], |r| {
+            let values = (0..keep).map(|i| r.get(i + 1)).collect::<Result<_, _>>()?;
+            Ok((r.get(0)?, values))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut prev = genesis();
+    for (id, values) in rows {
+        let hash = row_hash(&prev, &values);
+        conn.execute(
+            "UPDATE requests SET prev_hash = ?1, row_hash = ?2 WHERE id = ?3",
+            rusqlite::params![prev, hash, id],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    for col in HASHED_COLUMNS[keep..].iter().rev() {
+        conn.execute_batch(&format!("ALTER TABLE requests DROP COLUMN {col}"))
+            .unwrap();
+    }
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS idle; PRAGMA user_version = {version};"
+    ))
+    .unwrap();
 }

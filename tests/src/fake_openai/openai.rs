@@ -46,6 +46,7 @@ pub(super) fn embeddings(body: &Value, behavior: Behavior) -> Response<Body> {
 
 /// OpenAI's usage object; cached tokens appear only when set, as the fake always did.
 fn usage(prompt: u64, completion: u64, knobs: &Knobs) -> Value {
+    let prompt = prompt + knobs.bos;
     let mut usage = json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion});
     if knobs.cache_read > 0 {
         usage["prompt_tokens_details"] = json!({"cached_tokens": knobs.cache_read});
