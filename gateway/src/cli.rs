@@ -146,15 +146,8 @@ fn init_logging() {
 
 fn serve(path: &std::path::Path) -> ExitCode {
     init_logging();
-    let mut config = match config::load(path) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!(
-                "tollgate: invalid configuration in {}:\n{errors}",
-                path.display()
-            );
-            return ExitCode::FAILURE;
-        }
+    let Some(mut config) = config::load_or_report(path) else {
+        return ExitCode::FAILURE;
     };
     for w in &config.warnings {
         tracing::warn!("{w}");

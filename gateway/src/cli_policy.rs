@@ -10,13 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 fn load(path: &Path) -> Result<Gateway, ExitCode> {
-    let config = config::load(path).map_err(|errors| {
-        eprintln!(
-            "tollgate: invalid configuration in {}:\n{errors}",
-            path.display()
-        );
-        ExitCode::FAILURE
-    })?;
+    let config = config::load_or_report(path).ok_or(ExitCode::FAILURE)?;
     Gateway::offline(config).map_err(|e| {
         eprintln!("tollgate: {e}");
         ExitCode::FAILURE

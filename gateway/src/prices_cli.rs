@@ -36,15 +36,8 @@ pub fn prices(command: &PricesCommand) -> ExitCode {
 }
 
 fn check(args: &CheckArgs) -> ExitCode {
-    let cfg = match config::load(&args.config) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!(
-                "tollgate: invalid configuration in {}:\n{errors}",
-                args.config.display()
-            );
-            return ExitCode::from(CANNOT_CHECK);
-        }
+    let Some(cfg) = config::load_or_report(&args.config) else {
+        return ExitCode::from(CANNOT_CHECK);
     };
     let prices = &cfg.metering.prices;
     let served = cfg

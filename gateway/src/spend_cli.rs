@@ -30,15 +30,8 @@ pub struct SpendArgs {
 
 /// Runs `tollgate spend`.
 pub fn spend(args: &SpendArgs) -> ExitCode {
-    let cfg = match config::load(&args.config) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!(
-                "tollgate: invalid configuration in {}:\n{errors}",
-                args.config.display()
-            );
-            return ExitCode::FAILURE;
-        }
+    let Some(cfg) = config::load_or_report(&args.config) else {
+        return ExitCode::FAILURE;
     };
     let db = &cfg.metering.ledger.path;
     if !db.is_file() {

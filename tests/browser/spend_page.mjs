@@ -82,6 +82,7 @@ async function readPage(page) {
       })),
       top: rowsOf('table[data-top]'),
       savings: document.querySelector('[data-savings]')?.dataset.savings ?? null,
+      savingsFigures: Object.assign({}, ...rowsOf('table[data-savings="recorded"]')),
       idle: document.querySelector('[data-idle]')?.dataset.idle ?? null,
       csvLinks: Object.fromEntries(
         [...document.querySelectorAll('a[data-csv]')].map((a) => [a.dataset.csv, a.getAttribute('href')]),

@@ -37,6 +37,7 @@ path = "ledger.db"
 
 [prices]
 version = "e2e-page"
+reference_model = "cloud/gpt-x"
 [prices.models."cloud/gpt-x"]
 input_per_mtok = 2.5
 output_per_mtok = 10.0
@@ -150,6 +151,32 @@ fn workspace_root() -> PathBuf {
 
 fn u64_of(v: &Value) -> u64 {
     v.as_str().unwrap().parse().unwrap()
+}
+
+/// The savings the page shows are the CLI's: what the requests would have cost at the
+/// reference model, what they cost, and the difference.
+fn assert_savings_match_cli(gw: &Gateway, page: &Value, since: &str, until: &str) {
+    assert_eq!(page["savings"], "recorded", "{page}");
+    let cli: Value = serde_json::from_str(&cli_spend(gw, "route", "json", since, until)).unwrap();
+    let sum = |field: &str| -> f64 {
+        cli.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l[field].as_f64())
+            .sum()
+    };
+    let figures = &page["savingsFigures"];
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+    let equivalent = f64_of(&figures["api_equivalent_usd"]);
+    let saved = f64_of(&figures["saved_usd"]);
+    assert!(equivalent > 0.0, "{figures}");
+    assert!(
+        close(equivalent, sum("api_equivalent_usd")),
+        "{figures} vs {cli}"
+    );
+    assert!(close(saved, sum("savings_usd")), "{figures} vs {cli}");
+    // Local traffic priced below the reference model is what was saved.
+    assert!(saved > 0.0, "{figures}");
 }
 
 fn f64_of(v: &Value) -> f64 {
@@ -393,7 +420,7 @@ async fn the_spend_page_shows_what_tollgate_spend_reports() {
     assert_eq!(csv_ids, page_ids);
     assert!(top_csv.starts_with("request_id,time_utc,ts_ms,tenant,route,backend,model,zone,"));
 
-    // What is not recorded yet says so; and no prompt text is anywhere.
+    // Every section is there (idle compute says none was recorded); no prompt text anywhere.
     for section in [
         "Spend over time",
         "Budgets",
@@ -410,6 +437,7 @@ async fn the_spend_page_shows_what_tollgate_spend_reports() {
             "{section}"
         );
     }
+    assert_savings_match_cli(&gw, &page, &since, &until);
     let text = page["text"].as_str().unwrap();
     assert!(!text.contains(MARKER), "prompt text on the page");
     for csv in page["csv"].as_object().unwrap().values() {

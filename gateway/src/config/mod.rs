@@ -92,6 +92,18 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     load_with(path, &env::ProcessEnv)
 }
 
+/// [`load`] for a command: its errors are printed to stderr, as every command reports them.
+pub fn load_or_report(path: &Path) -> Option<Config> {
+    load(path)
+        .map_err(|errors| {
+            eprintln!(
+                "tollgate: invalid configuration in {}:\n{errors}",
+                path.display()
+            );
+        })
+        .ok()
+}
+
 /// [`load`] with the environment read from `env` instead of the process.
 pub fn load_with(path: &Path, env: &dyn env::EnvSource) -> Result<Config, ConfigErrors> {
     if !path.is_file() {
