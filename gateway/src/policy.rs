@@ -41,6 +41,7 @@ impl Policy {
                     context_window: model.context_window.unwrap_or(u32::MAX),
                     streaming: model.streaming,
                     tools: model.tools,
+                    structured: model.structured,
                     embeddings: model.embeddings,
                     price: price(&model.key).unwrap_or_default(),
                 };

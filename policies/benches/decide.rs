@@ -23,6 +23,7 @@ fn spec(name: &str, zone: Zone, licence: &str, price: f64) -> ModelSpec {
         streaming: true,
         tools: true,
         embeddings: false,
+        structured: Default::default(),
         price: Price {
             input_per_mtok: price,
             output_per_mtok: price * 4.0,
@@ -99,6 +100,7 @@ fn bench(c: &mut Criterion) {
                 multimodal: false,
                 embeddings: false,
                 opaque_class: None,
+                output: Default::default(),
             },
         };
         c.bench_function(&format!("decide_5_candidates_{strategy:?}"), |b| {

@@ -58,6 +58,9 @@ pub struct ModelSpec {
     /// An embedding model: it serves embeddings requests, and no chat.
     #[serde(default)]
     pub embeddings: bool,
+    /// How it keeps an answer to a requested JSON form.
+    #[serde(default)]
+    pub structured: StructuredOutput,
     /// Price per million tokens.
     #[serde(default)]
     pub price: Price,
@@ -88,8 +91,52 @@ pub struct CatalogModel {
     pub tools: bool,
     /// An embedding model: it serves embeddings requests, and no chat.
     pub embeddings: bool,
+    /// How it keeps an answer to a requested JSON form.
+    pub structured: StructuredOutput,
     /// Price per million tokens.
     pub price: Price,
+}
+
+/// How a model keeps an answer to the JSON form a request asks for (`response_format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StructuredOutput {
+    /// It does not: a request for JSON goes to another model.
+    None,
+    /// A grammar constrains its decoding: any JSON object, and the schemas a grammar can
+    /// express.
+    Grammar,
+    /// It enforces any JSON schema itself (a vendor's structured outputs).
+    #[default]
+    Full,
+}
+
+/// The form a request asks its answer to take.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputForm {
+    /// Free text.
+    #[default]
+    Text,
+    /// Any JSON object.
+    Json,
+    /// JSON matching a schema a grammar can express.
+    Schema,
+    /// JSON matching a schema with constraints no grammar expresses (`not`, `uniqueItems`,
+    /// numeric bounds, ...): only a model enforcing schemas itself keeps it.
+    SchemaBeyondGrammar,
+}
+
+impl StructuredOutput {
+    /// Whether an answer of `form` is kept by such a model.
+    pub fn keeps(self, form: OutputForm) -> bool {
+        match (self, form) {
+            (_, OutputForm::Text) => true,
+            (StructuredOutput::None, _) => false,
+            (StructuredOutput::Grammar, OutputForm::SchemaBeyondGrammar) => false,
+            _ => true,
+        }
+    }
 }
 
 /// Errors in the model and route config.
@@ -170,6 +217,7 @@ impl Catalog {
             streaming: spec.streaming,
             tools: spec.tools,
             embeddings: spec.embeddings,
+            structured: spec.structured,
             price: spec.price,
         });
         Ok(ModelId((self.models.len() - 1) as u32))
@@ -320,6 +368,7 @@ mod tests {
             streaming: true,
             tools: false,
             embeddings: false,
+            structured: Default::default(),
             price: Price::default(),
         }
     }

@@ -1,7 +1,7 @@
 //! The routing decision: which of a route's candidates may serve a request, in which order,
 //! and why every other candidate was refused.
 
-use crate::catalog::{Catalog, ClassAction, ModelId, Route, Strategy};
+use crate::catalog::{Catalog, ClassAction, ModelId, OutputForm, Route, Strategy};
 use crate::class::{DataClass, Zone, ZoneCeilings};
 use crate::licence::{self, LicenceRefusal};
 use crate::tenant::TenantProfile;
@@ -41,6 +41,8 @@ pub struct Needs {
     pub multimodal: bool,
     /// The request asks for embeddings (served only by embedding models), not a completion.
     pub embeddings: bool,
+    /// The form its answer must take (`response_format`).
+    pub output: OutputForm,
     /// The class of the request's parts that can be neither scanned nor redacted (images,
     /// audio, files, unknown part types); `None` when every part is text. Redaction cannot
     /// make these fit a zone, so a zone whose ceiling is below it is refused outright.
@@ -138,6 +140,11 @@ pub enum Reason {
     NoTools,
     /// No image, audio or file input.
     NoMultimodal,
+    /// The model cannot keep the answer to the requested JSON form.
+    NoStructuredOutput {
+        /// The form asked for.
+        form: OutputForm,
+    },
     /// An embedding model for a completion, or a chat model for embeddings.
     WrongKind {
         /// Whether the request asks for embeddings.
@@ -178,6 +185,7 @@ impl Reason {
             Reason::NoStreaming
             | Reason::NoTools
             | Reason::NoMultimodal
+            | Reason::NoStructuredOutput { .. }
             | Reason::WrongKind { .. } => Rule::CapabilityMissing,
             Reason::NotPinned => Rule::PinnedMismatch,
         }
@@ -213,6 +221,13 @@ impl fmt::Display for Reason {
             Reason::NoStreaming => f.write_str("model does not support streaming"),
             Reason::NoTools => f.write_str("model does not support tools"),
             Reason::NoMultimodal => f.write_str("model does not take images, audio or files"),
+            Reason::NoStructuredOutput { form } => match form {
+                OutputForm::SchemaBeyondGrammar => f.write_str(
+                    "model cannot enforce this response_format schema (it uses constraints a \
+                     grammar does not express)",
+                ),
+                _ => f.write_str("model cannot enforce a JSON response_format"),
+            },
             Reason::WrongKind { embeddings: true } => f.write_str("not an embedding model"),
             Reason::WrongKind { embeddings: false } => {
                 f.write_str("an embedding model does not answer completions")
@@ -368,6 +383,11 @@ fn judge(f: &Facts, model: ModelId) -> Result<bool, Reason> {
     if f.needs.multimodal && !m.facts.multimodal {
         return Err(Reason::NoMultimodal);
     }
+    if !m.structured.keeps(f.needs.output) {
+        return Err(Reason::NoStructuredOutput {
+            form: f.needs.output,
+        });
+    }
     let needed = u64::from(f.needs.prompt_tokens) + u64::from(f.needs.max_output_tokens);
     if needed > u64::from(m.context_window) {
         return Err(Reason::ContextTooSmall {
@@ -447,6 +467,7 @@ mod tests {
             streaming: true,
             tools: true,
             embeddings: false,
+            structured: Default::default(),
             price: Price {
                 input_per_mtok: input_price,
                 output_per_mtok: input_price * 4.0,
@@ -504,6 +525,7 @@ mod tests {
                 multimodal: false,
                 embeddings: false,
                 opaque_class: None,
+                output: Default::default(),
             },
         }
     }

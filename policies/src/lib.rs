@@ -16,8 +16,8 @@ pub mod redact;
 pub mod tenant;
 
 pub use catalog::{
-    Catalog, CatalogError, CatalogModel, ClassAction, ModelId, ModelSpec, Price, Route, RouteSpec,
-    Strategy,
+    Catalog, CatalogError, CatalogModel, ClassAction, ModelId, ModelSpec, OutputForm, Price, Route,
+    RouteSpec, Strategy, StructuredOutput,
 };
 pub use class::{effective_class, DataClass, UnknownClass, Zone, ZoneCeilings};
 pub use decide::{decide, Chosen, Decision, Facts, Live, Needs, Outcome, Reason, Refused, Rule};

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use tollgate_policies::licence::{self, CATALOGUE};
 use tollgate_policies::{
     decide, Catalog, ClassAction, DataClass, Facts, Live, ModelId, ModelSpec, Needs, Openness,
-    Outcome, Price, Route, RouteSpec, Rule, Strategy as RouteStrategy, TenantProfile, Use, Zone,
-    ZoneCeilings,
+    Outcome, OutputForm, Price, Route, RouteSpec, Rule, Strategy as RouteStrategy,
+    StructuredOutput, TenantProfile, Use, Zone, ZoneCeilings,
 };
 
 fn class() -> impl Strategy<Value = DataClass> {
@@ -29,7 +29,18 @@ fn licence_id() -> impl Strategy<Value = Option<String>> {
     prop::sample::select(ids)
 }
 
-fn model() -> impl Strategy<Value = (Zone, Option<String>, bool, u32, bool, bool, f64)> {
+type ModelDraw = (
+    Zone,
+    Option<String>,
+    bool,
+    u32,
+    bool,
+    bool,
+    f64,
+    StructuredOutput,
+);
+
+fn model() -> impl Strategy<Value = ModelDraw> {
     (
         zone(),
         licence_id(),
@@ -38,7 +49,21 @@ fn model() -> impl Strategy<Value = (Zone, Option<String>, bool, u32, bool, bool
         any::<bool>(),
         any::<bool>(),
         0.0f64..20.0,
+        prop::sample::select(vec![
+            StructuredOutput::None,
+            StructuredOutput::Grammar,
+            StructuredOutput::Full,
+        ]),
     )
+}
+
+fn output_form() -> impl Strategy<Value = OutputForm> {
+    prop::sample::select(vec![
+        OutputForm::Text,
+        OutputForm::Json,
+        OutputForm::Schema,
+        OutputForm::SchemaBeyondGrammar,
+    ])
 }
 
 fn tenant() -> impl Strategy<Value = TenantProfile> {
@@ -102,13 +127,17 @@ fn world() -> impl Strategy<Value = World> {
             any::<bool>(),
             any::<bool>(),
             prop::option::of(class()),
+            output_form(),
         ),
         prop::collection::vec(0usize..8, 0..10),
     )
         .prop_map(
             |(models, strategy, on_class, live, tenant, (d, l, e), class, pinned, needs, picks)| {
                 let specs = models.into_iter().enumerate().map(
-                    |(i, (zone, licence, multimodal, window, streaming, tools, price))| ModelSpec {
+                    |(
+                        i,
+                        (zone, licence, multimodal, window, streaming, tools, price, structured),
+                    )| ModelSpec {
                         backend: format!("b{i}"),
                         model: format!("m{i}"),
                         zone,
@@ -119,6 +148,7 @@ fn world() -> impl Strategy<Value = World> {
                         streaming,
                         tools,
                         embeddings: false,
+                        structured,
                         price: Price {
                             input_per_mtok: price,
                             output_per_mtok: price * 3.0,
@@ -183,6 +213,7 @@ fn world() -> impl Strategy<Value = World> {
                         multimodal: needs.4,
                         embeddings: false,
                         opaque_class: needs.5,
+                        output: needs.6,
                     },
                 }
             },
@@ -240,6 +271,14 @@ proptest! {
             prop_assert!(w.needs.opaque_class.is_none_or(|o| o <= w.ceilings.ceiling(m.zone)));
             // An image never goes to a text-only model.
             prop_assert!(!w.needs.multimodal || m.facts.multimodal);
+            // JSON is asked only of a model that keeps it; a schema beyond a grammar only of
+            // one that enforces schemas itself.
+            prop_assert!(m.structured.keeps(w.needs.output));
+            prop_assert!(w.needs.output == OutputForm::Text || m.structured != StructuredOutput::None);
+            prop_assert!(
+                w.needs.output != OutputForm::SchemaBeyondGrammar
+                    || m.structured == StructuredOutput::Full
+            );
             // The licence permits the tenant's use.
             prop_assert!(licence::check(m.licence, &m.facts, &w.tenant).is_ok());
             // Never unhealthy, never another model than the pinned one.

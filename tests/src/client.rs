@@ -91,6 +91,15 @@ impl Response {
             .collect()
     }
 
+    /// The `usage` of an SSE chat stream's usage chunk, if it has one.
+    pub fn streamed_usage(&self) -> Option<Value> {
+        self.sse_data()
+            .iter()
+            .filter(|d| *d != "[DONE]")
+            .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+            .find_map(|v| v.get("usage").filter(|u| u.is_object()).cloned())
+    }
+
     /// The assistant's answer: the streamed deltas joined, or the whole answer's message.
     pub fn answer(&self, stream: bool) -> String {
         if stream {

@@ -203,3 +203,136 @@ fn a_model_file_that_does_not_match_its_sha256_or_is_truncated_refuses_to_start(
     assert_eq!(code, Some(1));
     assert!(err.contains("does not exist"), "{err}");
 }
+
+/// The on-device model first, a closed API second: a JSON answer the engine's grammar can
+/// hold stays on the device; a schema no grammar expresses goes to the API, which enforces
+/// schemas itself. On-device prices make cached prompt tokens visible in the ledger.
+fn structured_config(cloud: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[ledger]
+path = "ledger.db"
+
+[prices.models."on-device/demo"]
+input_per_mtok = 1000.0
+cached_input_per_mtok = 100.0
+output_per_mtok = 2000.0
+
+[backends.cloud]
+kind = "openai"
+zone = "external"
+base_url = "{cloud}"
+models = {{ gpt = {{ licence = "openai-terms" }} }}
+
+[backends.on-device]
+kind = "on_device"
+models = {{ demo = {{ licence = "Apache-2.0" }} }}
+engine = {{ n_threads = 1, n_parallel = 1, n_ctx = 1024 }}
+
+[routes.device-first]
+candidates = ["on-device/demo", "cloud/gpt"]
+
+[routes.local]
+candidates = ["on-device/demo"]
+"#
+    )
+}
+
+fn with_format(route: &str, schema: Value) -> Value {
+    let mut body = chat(route, "Describe a person.", false);
+    body["max_tokens"] = json!(120);
+    body["response_format"] =
+        json!({"type": "json_schema", "json_schema": {"name": "p", "schema": schema}});
+    body
+}
+
+#[tokio::test]
+async fn structured_output_stays_on_device_when_a_grammar_holds_it() {
+    let cloud = FakeOpenAi::start(Behavior::answer(r#"{"n":1}"#)).await;
+    let gw = Gateway::start(&structured_config(&cloud.base_url()));
+    let c = TestClient::new();
+    let url = gw.url("/v1/chat/completions");
+    let held = json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0, "maximum": 99}},
+        "required": ["n"], "additionalProperties": false});
+    let r = c
+        .post_json(&url, &[], &with_format("device-first", held))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("x-tollgate-backend"), Some("on-device"));
+    let content = r.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let v: Value = serde_json::from_str(&content).unwrap();
+    assert!(
+        v["n"].as_i64().is_some_and(|n| (0..=99).contains(&n)),
+        "{v}"
+    );
+
+    // `uniqueItems` is beyond a grammar: the closed API serves it, not a free-text answer.
+    let beyond = json!({"type": "array", "items": {"type": "integer"}, "uniqueItems": true});
+    let r = c
+        .post_json(&url, &[], &with_format("device-first", beyond.clone()))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("x-tollgate-backend"), Some("cloud"));
+    // With no backend that can hold it, a clear 400 names the rule.
+    let r = c.post_json(&url, &[], &with_format("local", beyond)).await;
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert!(body.contains("capability_missing"), "{body}");
+}
+
+#[tokio::test]
+async fn a_second_turn_reports_and_prices_cached_tokens() {
+    let cloud = FakeOpenAi::start(Behavior::answer("cloud")).await;
+    let gw = Gateway::start(&structured_config(&cloud.base_url()));
+    let c = TestClient::new();
+    let url = gw.url("/v1/chat/completions");
+    let question = "the model and the gateway and the data ".repeat(20);
+    let mut first = chat("local", &question, false);
+    first["temperature"] = json!(0);
+    first["max_tokens"] = json!(6);
+    let r1 = c.post_json(&url, &[], &first).await;
+    assert_eq!(r1.status, 200, "{}", String::from_utf8_lossy(&r1.body));
+    let v1 = r1.json();
+    let answer = v1["choices"][0]["message"]["content"].as_str().unwrap();
+    let p1 = v1["usage"]["prompt_tokens"].as_u64().unwrap();
+    assert_eq!(v1["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+
+    let mut second = first.clone();
+    second["messages"] = json!([
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "and then?"}
+    ]);
+    second["stream"] = json!(true);
+    second["stream_options"] = json!({"include_usage": true});
+    let r2 = c.post_json(&url, &[], &second).await;
+    assert_eq!(r2.status, 200);
+    let usage = r2.streamed_usage().expect("a usage chunk");
+    let cached = usage["prompt_tokens_details"]["cached_tokens"]
+        .as_u64()
+        .unwrap();
+    let p2 = usage["prompt_tokens"].as_u64().unwrap();
+    assert!(cached >= p1 && cached < p2, "{usage}");
+
+    let db = gw.dir.path().join("ledger.db");
+    tollgate_e2e::ledger::wait_rows(&db, 2);
+    let (row_cached, cost, completion): (i64, f64, i64) = tollgate_e2e::ledger::open(&db)
+        .query_row(
+            "SELECT cached_tokens, cost_usd, completion_tokens FROM requests \
+             ORDER BY rowid DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(row_cached as u64, cached);
+    // Cached tokens at the cached price, the rest at the input price.
+    let want =
+        ((p2 - cached) as f64 * 1000.0 + cached as f64 * 100.0 + completion as f64 * 2000.0) / 1e6;
+    assert!((cost - want).abs() < 1e-9, "cost {cost}, expected {want}");
+}

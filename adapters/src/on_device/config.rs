@@ -29,6 +29,10 @@ pub struct OnDeviceConfig {
     /// so they do not stall sequences that are generating.
     #[serde(default = "default_n_batch")]
     pub n_batch: u32,
+    /// Tokens llama.cpp computes in one pass (prefill is split into passes of this size);
+    /// its compute buffers grow with it. Default: `n_batch`, at most 512.
+    #[serde(default)]
+    pub n_ubatch: Option<u32>,
     /// A chat template to use instead of the model's `tokenizer.chat_template` (for models
     /// that have none): a llama.cpp template name such as `chatml`, or a template text.
     #[serde(default)]
@@ -62,6 +66,11 @@ fn default_n_batch() -> u32 {
 }
 
 impl OnDeviceConfig {
+    /// Tokens per llama.cpp compute pass.
+    pub fn ubatch(&self) -> u32 {
+        self.n_ubatch.unwrap_or(self.n_batch.min(512))
+    }
+
     /// The defaults for the model at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         OnDeviceConfig {
@@ -72,6 +81,7 @@ impl OnDeviceConfig {
             n_parallel: default_n_parallel(),
             queue: default_queue(),
             n_batch: default_n_batch(),
+            n_ubatch: None,
             chat_template: None,
             llama_logs: false,
         }
@@ -92,6 +102,12 @@ impl OnDeviceConfig {
             return Err(format!(
                 "n_parallel must be 1..=64, not {}",
                 self.n_parallel
+            ));
+        }
+        if let Some(u) = self.n_ubatch.filter(|u| !(1..=self.n_batch).contains(u)) {
+            return Err(format!(
+                "n_ubatch must be 1..=n_batch ({}), not {u}",
+                self.n_batch
             ));
         }
         if !(16..=1 << 16).contains(&self.n_batch) {

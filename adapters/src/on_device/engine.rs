@@ -2,7 +2,8 @@
 //! in one batch per step (continuous batching). New requests join between steps; a finished or
 //! abandoned sequence frees its slot and its KV-cache cells at once.
 
-use super::params::{GenParams, Sampling};
+use super::params::{rejected, GenParams, Sampling};
+use super::queue::Queue;
 use super::response::FinishReason;
 use super::stats::Counters;
 use super::text::TextAssembler;
@@ -15,17 +16,29 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::token::LlamaToken;
+use std::cmp::Reverse;
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
+use std::time::Duration;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::Sender;
+
+/// Events a sequence's channel holds. A client that reads slower than the model writes holds
+/// its own sequence back (it leaves the batch until there is room), never the engine's memory.
+pub(crate) const EVENTS: usize = 32;
+/// Events one step may send to a sequence (started, text, the held-back tail, done).
+const ROOM: usize = 4;
+/// How long the engine waits when every sequence is held back by its client.
+const STALLED_WAIT: Duration = Duration::from_millis(2);
 
 /// What the engine tells the request that owns a sequence.
 #[derive(Debug)]
 pub(crate) enum SeqEvent {
-    /// The prompt is processed and the first token sampled.
-    Started,
+    /// The prompt is processed and the first token sampled; `cached` prompt tokens were
+    /// already in the slot's KV cache and were not processed again.
+    Started { cached: u32 },
     /// More output text (never empty).
     Text(String),
     /// Generation ended.
@@ -42,9 +55,18 @@ pub(crate) enum SeqEvent {
 pub(crate) struct Job {
     pub prompt: Vec<LlamaToken>,
     pub params: GenParams,
+    /// A GBNF grammar every answer must match (structured output).
+    pub grammar: Option<String>,
     /// Completion tokens allowed, already clamped to the context window.
     pub max_new: u32,
-    pub events: UnboundedSender<SeqEvent>,
+    pub events: Sender<SeqEvent>,
+}
+
+impl Job {
+    /// Whether the request that sent this job went away.
+    pub fn abandoned(&self) -> bool {
+        self.events.is_closed()
+    }
 }
 
 /// How the engine thread is set up.
@@ -53,15 +75,21 @@ pub(crate) struct EngineParams {
     pub n_ctx: u32,
     pub n_parallel: u32,
     pub n_batch: u32,
+    pub n_ubatch: u32,
     pub n_threads: u32,
+    /// The model's sliding attention window (0: none), which bounds how much of an old
+    /// sequence the KV cache still holds.
+    pub n_swa: u32,
 }
 
 struct Seq {
     job: Job,
     sampler: LlamaSampler,
     text: TextAssembler,
-    /// Prompt tokens already submitted.
+    /// Prompt tokens already in the KV cache (reused or submitted).
     fed: usize,
+    /// Prompt tokens reused from the slot's cache.
+    cached: u32,
     /// Next KV position.
     pos: i32,
     /// The token to submit next, once the prompt is in.
@@ -73,13 +101,24 @@ struct Seq {
     generated: u32,
 }
 
-/// Creates the context and runs the loop until every handle is dropped and no sequence is left.
+/// One sequence of the context, with the tokens its KV cache holds: they outlive the request
+/// that put them there, so a next request starting with them (a chat's next turn, an agent's
+/// next step, a shared system prompt) skips their prefill.
+struct Slot {
+    seq: Option<Seq>,
+    /// Tokens at KV positions 0.., in order.
+    cache: Vec<LlamaToken>,
+    /// When the slot was last given a request, for choosing which cache to overwrite.
+    used: u64,
+}
+
+/// Creates the context and runs the loop until the queue is closed and no sequence is left.
 /// `ready` receives the outcome of context creation.
 pub(crate) fn run(
     backend: &'static LlamaBackend,
     model: Arc<LlamaModel>,
     p: EngineParams,
-    jobs: Receiver<Job>,
+    queue: Arc<Queue>,
     counters: Arc<Counters>,
     ready: SyncSender<Result<(), String>>,
 ) {
@@ -88,7 +127,7 @@ pub(crate) fn run(
         .with_n_seq_max(p.n_parallel)
         .with_kv_unified(false)
         .with_n_batch(p.n_batch)
-        .with_n_ubatch(p.n_batch.min(512))
+        .with_n_ubatch(p.n_ubatch.min(p.n_batch))
         .with_n_threads(p.n_threads as i32)
         .with_n_threads_batch(p.n_threads as i32);
     let mut ctx = match model.new_context(backend, ctx_params) {
@@ -103,12 +142,19 @@ pub(crate) fn run(
     let mut engine = Engine {
         model: &model,
         batch: LlamaBatch::new(p.n_batch as usize, 1),
-        slots: (0..p.n_parallel).map(|_| None).collect(),
+        slots: (0..p.n_parallel)
+            .map(|_| Slot {
+                seq: None,
+                cache: Vec::new(),
+                used: 0,
+            })
+            .collect(),
         counters,
         n_batch: p.n_batch as usize,
-        open: true,
+        n_swa: p.n_swa as usize,
+        clock: 0,
     };
-    while engine.admit(&jobs, &mut ctx) {
+    while engine.admit(&queue, &mut ctx) {
         engine.step(&mut ctx);
     }
 }
@@ -116,104 +162,159 @@ pub(crate) fn run(
 struct Engine<'m> {
     model: &'m LlamaModel,
     batch: LlamaBatch<'static>,
-    slots: Vec<Option<Seq>>,
+    slots: Vec<Slot>,
     counters: Arc<Counters>,
     n_batch: usize,
-    /// Whether handles still exist that may send jobs.
-    open: bool,
+    n_swa: usize,
+    clock: u64,
 }
 
 impl Engine<'_> {
     fn active(&self) -> usize {
-        self.slots.iter().filter(|s| s.is_some()).count()
+        self.slots.iter().filter(|s| s.seq.is_some()).count()
     }
 
     /// Fills free slots from the queue, blocking while there is nothing to decode. Returns
     /// false when the engine should stop.
-    fn admit(&mut self, jobs: &Receiver<Job>, ctx: &mut LlamaContext<'_>) -> bool {
-        self.drop_abandoned(ctx);
-        while self.open {
-            let Some(free) = self.slots.iter().position(Option::is_none) else {
+    fn admit(&mut self, queue: &Queue, ctx: &mut LlamaContext<'_>) -> bool {
+        self.drop_abandoned();
+        queue.sweep();
+        while self.slots.iter().any(|s| s.seq.is_none()) {
+            let Some(job) = queue.pop(self.active() == 0) else {
                 break;
             };
-            let job = if self.active() == 0 {
-                match jobs.recv() {
-                    Ok(job) => job,
-                    Err(_) => {
-                        self.open = false;
-                        break;
-                    }
-                }
-            } else {
-                match jobs.try_recv() {
-                    Ok(job) => job,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        self.open = false;
-                        break;
-                    }
-                }
-            };
-            if job.events.is_closed() {
-                // Abandoned while queued: it never held a slot.
-                self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-                continue;
-            }
-            let seq = Seq {
-                sampler: sampler(&job.params, self.model.n_vocab()),
-                text: TextAssembler::new(job.params.stops.clone()),
-                job,
-                fed: 0,
-                pos: 0,
-                pending: None,
-                logits_at: None,
-                in_batch: false,
-                generated: 0,
-            };
-            let _ = ctx.clear_kv_cache_seq(Some(free as u32), None, None);
-            self.slots[free] = Some(seq);
-            self.counters.active.fetch_add(1, Ordering::AcqRel);
+            self.start(job, ctx);
         }
-        self.open || self.active() > 0
+        !(self.active() == 0 && queue.finished())
+    }
+
+    /// Puts a job in the free slot whose cache shares the longest prefix with its prompt.
+    fn start(&mut self, job: Job, ctx: &mut LlamaContext<'_>) {
+        let sampler = match sampler(&job, self.model) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = job.events.try_send(SeqEvent::Failed(e));
+                return;
+            }
+        };
+        let free = || {
+            self.slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.seq.is_none())
+                .map(|(id, s)| (id, common_prefix(&s.cache, &job.prompt), s.used))
+        };
+        let Some(mut chosen) = free().max_by_key(|&(_, shared, used)| (shared, Reverse(used)))
+        else {
+            return;
+        };
+        // A cache the prompt barely shares is worth more to the conversation that may come
+        // back to it: below half the prompt, the least recently used slot is taken instead
+        // (llama.cpp's server decides the same way).
+        if chosen.1 * 2 < job.prompt.len() {
+            if let Some(lru) = free().min_by_key(|&(_, _, used)| used) {
+                chosen = lru;
+            }
+        }
+        let (id, shared, _) = chosen;
+        let reuse = self.reuse(ctx, id, shared, job.prompt.len());
+        self.clock += 1;
+        let slot = &mut self.slots[id];
+        slot.used = self.clock;
+        slot.seq = Some(Seq {
+            sampler,
+            text: TextAssembler::new(job.params.stops.clone()),
+            job,
+            fed: reuse,
+            cached: reuse as u32,
+            pos: reuse as i32,
+            pending: None,
+            logits_at: None,
+            in_batch: false,
+            generated: 0,
+        });
+        self.counters.active.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Keeps the first `shared` cached tokens of slot `id` (at most all but the prompt's last
+    /// token, whose logits are needed) and removes the rest; returns how many are kept.
+    fn reuse(
+        &mut self,
+        ctx: &mut LlamaContext<'_>,
+        id: usize,
+        shared: usize,
+        prompt_len: usize,
+    ) -> usize {
+        let mut keep = shared.min(prompt_len.saturating_sub(1));
+        if keep > 0 {
+            // A sliding-window cache has already dropped old positions: reuse needs the
+            // window before the kept prefix (the rule llama.cpp's server applies).
+            let pos_min = ctx.kv_cache_seq_pos_min(id as i32);
+            let oldest_needed = if self.n_swa > 0 {
+                keep.saturating_sub(self.n_swa)
+            } else {
+                0
+            };
+            if pos_min < 0 || pos_min as usize > oldest_needed {
+                keep = 0;
+            }
+        }
+        let slot = &mut self.slots[id];
+        if keep < slot.cache.len() {
+            let removed = ctx
+                .clear_kv_cache_seq(Some(id as u32), Some(keep as u32), None)
+                .unwrap_or(false);
+            if !removed {
+                // Some memories (recurrent models) cannot drop a suffix: start over.
+                let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
+                keep = 0;
+            }
+        }
+        slot.cache.truncate(keep);
+        keep
     }
 
     /// Frees the slots of requests whose client went away.
-    fn drop_abandoned(&mut self, ctx: &mut LlamaContext<'_>) {
+    fn drop_abandoned(&mut self) {
         for id in 0..self.slots.len() {
             if self.slots[id]
+                .seq
                 .as_ref()
-                .is_some_and(|s| s.job.events.is_closed())
+                .is_some_and(|s| s.job.abandoned())
             {
-                self.free(id, ctx);
+                self.free(id);
             }
         }
     }
 
-    fn free(&mut self, id: usize, ctx: &mut LlamaContext<'_>) {
-        if self.slots[id].take().is_some() {
-            let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
+    /// Ends slot `id`'s request; its cache stays for the next one.
+    fn free(&mut self, id: usize) {
+        if self.slots[id].seq.take().is_some() {
             self.counters.active.fetch_sub(1, Ordering::AcqRel);
-            self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
-    /// One decode call over every active sequence, then one sampled token for each sequence
-    /// whose prompt is complete.
+    /// One decode call over every active sequence whose client has room for its output, then
+    /// one sampled token for each sequence whose prompt is complete.
     fn step(&mut self, ctx: &mut LlamaContext<'_>) {
         self.batch.clear();
         let mut budget = self.n_batch;
         let mut members = 0usize;
         // Generating sequences first: one token each keeps them moving while prompts load.
         for (id, slot) in self.slots.iter_mut().enumerate() {
-            let Some(seq) = slot else { continue };
+            let Some(seq) = &mut slot.seq else { continue };
             seq.logits_at = None;
             seq.in_batch = false;
+            if seq.job.events.capacity() < ROOM {
+                continue;
+            }
             if let Some(tok) = seq.pending {
                 if budget == 0 {
                     continue;
                 }
                 let at = self.batch.n_tokens();
                 if self.batch.add(tok, seq.pos, &[id as i32], true).is_ok() {
+                    slot.cache.push(tok);
                     seq.logits_at = Some(at);
                     seq.in_batch = true;
                     budget -= 1;
@@ -222,8 +323,8 @@ impl Engine<'_> {
             }
         }
         for (id, slot) in self.slots.iter_mut().enumerate() {
-            let Some(seq) = slot else { continue };
-            if seq.pending.is_some() || budget == 0 {
+            let Some(seq) = &mut slot.seq else { continue };
+            if seq.pending.is_some() || budget == 0 || seq.job.events.capacity() < ROOM {
                 continue;
             }
             let rest = &seq.job.prompt[seq.fed..];
@@ -235,6 +336,7 @@ impl Engine<'_> {
                 if self.batch.add(*tok, seq.pos, &[id as i32], last).is_err() {
                     break;
                 }
+                slot.cache.push(*tok);
                 if last {
                     seq.logits_at = Some(at);
                 }
@@ -249,23 +351,31 @@ impl Engine<'_> {
             }
         }
         if self.batch.n_tokens() == 0 {
+            if self.active() > 0 {
+                std::thread::sleep(STALLED_WAIT);
+            }
             return;
         }
 
         if let Err(e) = ctx.decode(&mut self.batch) {
             tracing::error!(error = %e, "on-device decode failed");
             for id in 0..self.slots.len() {
-                if self.slots[id].as_ref().is_some_and(|s| s.in_batch) {
-                    if let Some(seq) = &self.slots[id] {
-                        let _ = seq
-                            .job
-                            .events
-                            .send(SeqEvent::Failed(AttemptError::Unavailable(format!(
-                                "on-device decode failed: {e}"
-                            ))));
-                    }
-                    self.free(id, ctx);
+                let slot = &mut self.slots[id];
+                if !slot.seq.as_ref().is_some_and(|s| s.in_batch) {
+                    continue;
                 }
+                if let Some(seq) = &slot.seq {
+                    let _ = seq
+                        .job
+                        .events
+                        .try_send(SeqEvent::Failed(AttemptError::Unavailable(format!(
+                            "on-device decode failed: {e}"
+                        ))));
+                }
+                // What this batch left in the cache is unknown: forget the slot's cache.
+                slot.cache.clear();
+                let _ = ctx.clear_kv_cache_seq(Some(id as u32), None, None);
+                self.free(id);
             }
             return;
         }
@@ -276,7 +386,7 @@ impl Engine<'_> {
         self.counters.last_batch.store(members, Ordering::Relaxed);
 
         for id in 0..self.slots.len() {
-            let finished = match &mut self.slots[id] {
+            let finished = match &mut self.slots[id].seq {
                 Some(seq) => match seq.logits_at {
                     Some(at) => sample_one(self.model, ctx, seq, at, &self.counters),
                     None => false,
@@ -284,10 +394,15 @@ impl Engine<'_> {
                 None => false,
             };
             if finished {
-                self.free(id, ctx);
+                self.free(id);
             }
         }
     }
+}
+
+/// Tokens at the start of both.
+fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }
 
 /// Samples, detokenizes and reports one token; returns whether the sequence is finished.
@@ -307,10 +422,12 @@ fn sample_one(
     seq.generated += 1;
     counters.generated_tokens.fetch_add(1, Ordering::Relaxed);
     if first {
+        let cached = u64::from(seq.cached);
         counters
             .prompt_tokens
-            .fetch_add(seq.job.prompt.len() as u64, Ordering::Relaxed);
-        if seq.job.events.send(SeqEvent::Started).is_err() {
+            .fetch_add(seq.job.prompt.len() as u64 - cached, Ordering::Relaxed);
+        counters.cached_tokens.fetch_add(cached, Ordering::Relaxed);
+        if !send(seq, SeqEvent::Started { cached: seq.cached }) {
             return true;
         }
     }
@@ -318,9 +435,10 @@ fn sample_one(
     let finish = if vocab.is_eog(token) {
         Some(FinishReason::Stop)
     } else {
+        // `special = false`: a control token the model emits is not rendered into the text.
         let bytes = vocab.token_to_piece(token, false, None);
         let piece = seq.text.push(&bytes);
-        if !piece.text.is_empty() && seq.job.events.send(SeqEvent::Text(piece.text)).is_err() {
+        if !piece.text.is_empty() && !send(seq, SeqEvent::Text(piece.text)) {
             return true;
         }
         if piece.stopped {
@@ -335,12 +453,15 @@ fn sample_one(
         Some(finish) => {
             let tail = seq.text.finish();
             if !tail.is_empty() {
-                let _ = seq.job.events.send(SeqEvent::Text(tail));
+                send(seq, SeqEvent::Text(tail));
             }
-            let _ = seq.job.events.send(SeqEvent::Done {
-                finish,
-                completion_tokens: seq.generated,
-            });
+            send(
+                seq,
+                SeqEvent::Done {
+                    finish,
+                    completion_tokens: seq.generated,
+                },
+            );
             true
         }
         None => {
@@ -350,9 +471,24 @@ fn sample_one(
     }
 }
 
-/// The sampler chain for one request: logit bias, then greedy or top-k / top-p / temperature
-/// and a seeded draw.
-fn sampler(p: &GenParams, n_vocab: i32) -> LlamaSampler {
+/// Sends an event; false when the client is gone. A sequence joins a batch only with room for
+/// every event one step sends, so the channel is never full here.
+fn send(seq: &Seq, event: SeqEvent) -> bool {
+    match seq.job.events.try_send(event) {
+        Ok(()) => true,
+        Err(TrySendError::Closed(_)) => false,
+        Err(TrySendError::Full(_)) => {
+            tracing::error!("on-device sequence channel full; ending the sequence");
+            false
+        }
+    }
+}
+
+/// The sampler chain for one request: logit bias, the grammar of a structured answer, then
+/// greedy or top-k / top-p / temperature and a seeded draw.
+fn sampler(job: &Job, model: &LlamaModel) -> Result<LlamaSampler, AttemptError> {
+    let p = &job.params;
+    let n_vocab = model.n_vocab();
     let mut chain = Vec::new();
     if !p.logit_bias.is_empty() {
         let biases: Vec<LlamaLogitBias> = p
@@ -361,6 +497,17 @@ fn sampler(p: &GenParams, n_vocab: i32) -> LlamaSampler {
             .map(|(id, b)| LlamaLogitBias::new(LlamaToken::new(*id), *b))
             .collect();
         chain.push(LlamaSampler::logit_bias(n_vocab, &biases));
+    }
+    if let Some(grammar) = &job.grammar {
+        // Masks every token the grammar does not allow before one is chosen, and ends the
+        // answer only where the grammar is complete.
+        let g = LlamaSampler::grammar(model, grammar, "root").map_err(|e| {
+            rejected(
+                "unsupported_schema",
+                format!("the response format cannot be enforced on this model: {e}"),
+            )
+        })?;
+        chain.push(g);
     }
     match p.sampling {
         Sampling::Greedy => chain.push(LlamaSampler::greedy()),
@@ -380,5 +527,5 @@ fn sampler(p: &GenParams, n_vocab: i32) -> LlamaSampler {
             chain.push(LlamaSampler::dist(seed));
         }
     }
-    LlamaSampler::chain_simple(chain)
+    Ok(LlamaSampler::chain_simple(chain))
 }

@@ -2,121 +2,53 @@
 //!
 //! [`OnDevice::load`] checks the file (existence, optional SHA-256, GGUF header against the
 //! file length) before llama.cpp sees it, then starts one engine thread that owns the llama.cpp
-//! context. [`OnDevice::chat`] formats the conversation with the model's chat template, admits
-//! the request to a bounded queue (429 past it), and hands it to the engine, which decodes all
-//! active sequences together (continuous batching). Generation never runs on tokio's workers.
+//! context. [`OnDevice::chat`] formats the conversation with the model's chat template
+//! (markup as control tokens, message text as plain text), takes one of a fixed number of
+//! places (429 past them), and hands the request to the engine, which decodes all active
+//! sequences together (continuous batching) and reuses the KV cache of a slot whose tokens
+//! start the new prompt. Generation never runs on tokio's workers.
 
+mod answer;
 mod config;
 mod embed;
 mod engine;
+mod load;
 mod params;
+mod prompt;
+mod queue;
 mod response;
 mod stats;
+mod structured;
 mod text;
 
 pub use config::OnDeviceConfig;
+pub use load::LoadError;
 pub use stats::EngineStats;
+pub use structured::{output_form, OutputForm};
 
 use crate::error::AttemptError;
-use crate::gguf::{check_file, GgufError};
-use crate::reply::{Complete, Event, Reply, Usage};
+use crate::gguf::check_file;
+use crate::reply::Reply;
 use crate::request::ChatRequest;
+use answer::Started;
 use engine::{EngineParams, Job, SeqEvent};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
+use load::{backend, sha256_file};
 use params::rejected;
+use prompt::Markup;
+use queue::{Admission, Queue};
 use response::Envelope;
-use sha2::{Digest, Sha256};
 use stats::Counters;
-use std::io::Read;
-use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 /// Seconds a client is told to wait when the queue is full.
 const RETRY_AFTER_SECS: u64 = 1;
 /// Prompts longer than this are tokenized on tokio's blocking pool rather than inline.
 const INLINE_TOKENIZE_BYTES: usize = 16 * 1024;
-
-/// Why an on-device model could not be started.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The configuration is unusable.
-    #[error("on-device backend {name:?}: {message}")]
-    Config {
-        /// Backend name.
-        name: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// The model file does not exist.
-    #[error("on-device backend {name:?}: model file {path} does not exist")]
-    Missing {
-        /// Backend name.
-        name: String,
-        /// The configured path.
-        path: String,
-    },
-    /// The model file could not be read.
-    #[error("on-device backend {name:?}: cannot read model file {path}: {source}")]
-    Io {
-        /// Backend name.
-        name: String,
-        /// The configured path.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The file's SHA-256 is not the configured one.
-    #[error(
-        "on-device backend {name:?}: model file {path} has SHA-256 {actual}, but the \
-         configuration expects {expected}; refusing to load it"
-    )]
-    Sha256Mismatch {
-        /// Backend name.
-        name: String,
-        /// The configured path.
-        path: String,
-        /// The configured digest.
-        expected: String,
-        /// The file's digest.
-        actual: String,
-    },
-    /// The file is truncated or not a valid GGUF model.
-    #[error("on-device backend {name:?}: {source}")]
-    Gguf {
-        /// Backend name.
-        name: String,
-        /// What the header check found.
-        source: GgufError,
-    },
-    /// llama.cpp refused the model or could not set up the engine.
-    #[error("on-device backend {name:?}: {message}")]
-    Engine {
-        /// Backend name.
-        name: String,
-        /// What failed.
-        message: String,
-    },
-}
-
-/// llama.cpp's process-wide state: initialised once, shared by every engine.
-static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
-
-fn backend(llama_logs: bool) -> Result<&'static LlamaBackend, String> {
-    BACKEND
-        .get_or_init(|| {
-            llama_cpp_2::send_logs_to_tracing(
-                llama_cpp_2::LogOptions::default().with_logs_enabled(llama_logs),
-            );
-            LlamaBackend::init().map_err(|e| format!("llama.cpp backend: {e}"))
-        })
-        .as_ref()
-        .map_err(Clone::clone)
-}
 
 /// One loaded on-device model and its engine thread. Cloning shares the engine.
 #[derive(Clone)]
@@ -128,14 +60,22 @@ struct Inner {
     name: String,
     model: Arc<LlamaModel>,
     template: LlamaChatTemplate,
+    markup: Markup,
     n_ctx: u32,
-    capacity: usize,
-    jobs: mpsc::Sender<Job>,
+    admission: Admission,
+    queue: Arc<Queue>,
     counters: Arc<Counters>,
     backend: &'static LlamaBackend,
     n_threads: u32,
     /// The embeddings thread, started by the first embeddings request.
     embedder: OnceLock<Result<mpsc::Sender<embed::EmbedJob>, String>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: the engine finishes what it holds and stops.
+        self.queue.close();
+    }
 }
 
 impl std::fmt::Debug for OnDevice {
@@ -239,20 +179,30 @@ impl OnDevice {
 
         let model = Arc::new(model);
         let counters = Arc::new(Counters::default());
-        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let queue = Arc::new(Queue::default());
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let p = EngineParams {
             n_ctx: cfg.n_ctx,
             n_parallel: cfg.n_parallel,
             n_batch: cfg.n_batch,
+            n_ubatch: cfg.ubatch(),
             n_threads: cfg.n_threads,
+            n_swa: sliding_window(&model),
         };
         let thread_model = Arc::clone(&model);
         let thread_counters = Arc::clone(&counters);
+        let thread_queue = Arc::clone(&queue);
         std::thread::Builder::new()
             .name(format!("llama-{name}"))
             .spawn(move || {
-                engine::run(backend, thread_model, p, jobs_rx, thread_counters, ready_tx)
+                engine::run(
+                    backend,
+                    thread_model,
+                    p,
+                    thread_queue,
+                    thread_counters,
+                    ready_tx,
+                )
             })
             .map_err(|e| engine_err(format!("cannot start the engine thread: {e}")))?;
         match ready_rx.recv() {
@@ -275,11 +225,12 @@ impl OnDevice {
         Ok(OnDevice {
             inner: Arc::new(Inner {
                 name: name.to_string(),
+                markup: Markup::new(&model),
                 model,
                 template,
                 n_ctx: cfg.n_ctx,
-                capacity: (cfg.n_parallel + cfg.queue) as usize,
-                jobs: jobs_tx,
+                admission: Admission::new((cfg.n_parallel + cfg.queue) as usize),
+                queue,
                 counters,
                 backend,
                 n_threads: cfg.n_threads,
@@ -300,7 +251,7 @@ impl OnDevice {
 
     /// A snapshot of the engine's counters; cheap enough for every metrics scrape.
     pub fn stats(&self) -> EngineStats {
-        self.inner.counters.snapshot()
+        self.inner.counters.snapshot(self.inner.admission.taken())
     }
 
     /// Tokens in `text` by the model's own tokenizer (no special tokens added or parsed).
@@ -315,22 +266,23 @@ impl OnDevice {
     /// Tokens of the prompt this request would be given: its messages through the chat
     /// template, as `usage.prompt_tokens` will report them.
     pub fn count_prompt_tokens(&self, req: &ChatRequest) -> Result<usize, AttemptError> {
-        let prompt = self.format(req)?;
-        Ok(self.tokenize_prompt(&prompt).len())
+        Ok(self.prompt(req)?.len())
     }
 
     /// Serves one chat completion; `model` is the name reported in the response.
     pub async fn chat(&self, req: &ChatRequest, model: &str) -> Result<Reply, AttemptError> {
         let n_vocab = self.inner.model.vocab().n_tokens();
         let params = params::gen_params(req, n_vocab, fresh_seed())?;
-        let prompt_text = self.format(req)?;
-        let prompt = if prompt_text.len() > INLINE_TOKENIZE_BYTES {
+        let grammar = structured::grammar(req.body.get("response_format"))?;
+        let messages = params::messages(req)?;
+        let bytes: usize = messages.iter().map(|m| m.content.len()).sum();
+        let prompt = if bytes > INLINE_TOKENIZE_BYTES {
             let this = self.clone();
-            tokio::task::spawn_blocking(move || this.tokenize_prompt(&prompt_text))
+            tokio::task::spawn_blocking(move || this.prompt_of(&messages))
                 .await
-                .map_err(|e| AttemptError::Unavailable(format!("tokenizer task failed: {e}")))?
+                .map_err(|e| AttemptError::Unavailable(format!("tokenizer task failed: {e}")))??
         } else {
-            self.tokenize_prompt(&prompt_text)
+            self.prompt_of(&messages)?
         };
         let n_ctx = self.inner.n_ctx as usize;
         if prompt.len() >= n_ctx {
@@ -349,33 +301,31 @@ impl OnDevice {
         let max_new = params.max_tokens.map_or(room, |m| m.min(room));
         let prompt_tokens = prompt.len() as u64;
 
-        let counters = &self.inner.counters;
-        if !counters.try_admit(self.inner.capacity) {
-            counters
+        let Some(place) = self.inner.admission.try_enter() else {
+            self.inner
+                .counters
                 .overloaded
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Err(AttemptError::Overloaded {
                 retry_after: RETRY_AFTER_SECS,
             });
-        }
-        let (tx, mut rx) = unbounded_channel();
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(engine::EVENTS);
         let job = Job {
             prompt,
             params,
+            grammar,
             max_new,
             events: tx,
         };
-        if self.inner.jobs.send(job).is_err() {
-            counters
-                .in_flight
-                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        if self.inner.queue.push(job).is_err() {
             return Err(self.stopped());
         }
 
         // Wait for the prompt to be processed, so failures before any output stay failures
         // the gateway can fail over from.
-        match rx.recv().await {
-            Some(SeqEvent::Started) => {}
+        let cached = match rx.recv().await {
+            Some(SeqEvent::Started { cached }) => cached,
             Some(SeqEvent::Failed(e)) => return Err(e),
             Some(other) => {
                 return Err(AttemptError::Protocol(format!(
@@ -383,46 +333,19 @@ impl OnDevice {
                 )))
             }
             None => return Err(self.stopped()),
-        }
-        let env = Envelope::new(model);
+        };
+        let started = Started {
+            events: rx,
+            env: Envelope::new(model),
+            prompt_tokens,
+            cached_tokens: u64::from(cached),
+            _place: place,
+            stopped: self.stopped(),
+        };
         if req.stream() {
-            Ok(Reply::Stream(Box::pin(stream(rx, env, prompt_tokens))))
+            Ok(Reply::Stream(Box::pin(answer::stream(started))))
         } else {
-            self.collect(rx, env, prompt_tokens).await
-        }
-    }
-
-    async fn collect(
-        &self,
-        mut rx: UnboundedReceiver<SeqEvent>,
-        env: Envelope,
-        prompt_tokens: u64,
-    ) -> Result<Reply, AttemptError> {
-        let mut content = String::new();
-        loop {
-            match rx.recv().await {
-                Some(SeqEvent::Text(t)) => content.push_str(&t),
-                Some(SeqEvent::Done {
-                    finish,
-                    completion_tokens,
-                }) => {
-                    let usage = Usage {
-                        prompt_tokens,
-                        completion_tokens: u64::from(completion_tokens),
-                        cached_tokens: 0,
-                        cache_write_tokens: 0,
-                    };
-                    return Ok(Reply::Complete(Complete {
-                        body: response::completion(&env, &content, finish, usage),
-                        usage: Some(usage),
-                        // The engine has no response head: ranked on the whole answer.
-                        first_byte: None,
-                    }));
-                }
-                Some(SeqEvent::Failed(e)) => return Err(e),
-                Some(SeqEvent::Started) => {}
-                None => return Err(self.stopped()),
-            }
+            answer::collect(started).await
         }
     }
 
@@ -433,121 +356,42 @@ impl OnDevice {
         ))
     }
 
-    fn format(&self, req: &ChatRequest) -> Result<String, AttemptError> {
-        let messages = params::messages(req)?;
-        let chat = messages
-            .into_iter()
-            .map(|m| LlamaChatMessage::new(m.role, m.content))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| rejected("invalid_messages", format!("message cannot be used: {e}")))?;
-        self.inner
-            .model
-            .apply_chat_template(&self.inner.template, &chat, true)
-            .map_err(|e| {
-                rejected(
-                    "chat_template_failed",
-                    format!(
-                        "the chat template of on-device model {:?} cannot format this \
-                         conversation: {e}",
-                        self.inner.name
-                    ),
-                )
-            })
+    /// The request's prompt tokens: its messages through the chat template.
+    fn prompt(&self, req: &ChatRequest) -> Result<Vec<LlamaToken>, AttemptError> {
+        self.prompt_of(&params::messages(req)?)
     }
 
-    fn tokenize_prompt(&self, prompt: &str) -> Vec<LlamaToken> {
-        self.inner
-            .model
-            .vocab()
-            .tokenize(prompt.as_bytes(), true, true)
+    fn prompt_of(&self, messages: &[params::Message]) -> Result<Vec<LlamaToken>, AttemptError> {
+        let i = &self.inner;
+        prompt::prompt(&i.model, &i.template, &i.markup, messages).map_err(|e| match e {
+            AttemptError::Rejected {
+                status,
+                message,
+                code,
+            } => AttemptError::Rejected {
+                status,
+                message: format!("on-device model {:?}: {message}", i.name),
+                code,
+            },
+            other => other,
+        })
     }
 }
 
-/// Turns engine events into OpenAI chunks: role, content deltas, the finish reason, a usage
-/// chunk (the gateway drops it unless the client asked), then `[DONE]`.
-fn stream(
-    rx: UnboundedReceiver<SeqEvent>,
-    env: Envelope,
-    prompt_tokens: u64,
-) -> impl futures_util::Stream<Item = Result<Event, AttemptError>> + Send {
-    enum Stage {
-        Role,
-        Body,
-        Usage(Usage),
-        Done,
-        End,
-    }
-    struct State {
-        rx: UnboundedReceiver<SeqEvent>,
-        env: Envelope,
-        prompt_tokens: u64,
-        stage: Stage,
-    }
-    let state = State {
-        rx,
-        env,
-        prompt_tokens,
-        stage: Stage::Role,
+/// The model's sliding attention window from its GGUF metadata; 0 when it has none.
+fn sliding_window(model: &LlamaModel) -> u32 {
+    let Ok(arch) = model.meta_val_str("general.architecture") else {
+        return 0;
     };
-    futures_util::stream::unfold(state, |mut s| async move {
-        let item = match std::mem::replace(&mut s.stage, Stage::End) {
-            Stage::Role => {
-                s.stage = Stage::Body;
-                Ok(Event::Data(response::role_chunk(&s.env)))
-            }
-            Stage::Body => loop {
-                match s.rx.recv().await {
-                    Some(SeqEvent::Text(t)) => {
-                        s.stage = Stage::Body;
-                        break Ok(Event::Data(response::content_chunk(&s.env, &t)));
-                    }
-                    Some(SeqEvent::Done {
-                        finish,
-                        completion_tokens,
-                    }) => {
-                        s.stage = Stage::Usage(Usage {
-                            prompt_tokens: s.prompt_tokens,
-                            completion_tokens: u64::from(completion_tokens),
-                            cached_tokens: 0,
-                            cache_write_tokens: 0,
-                        });
-                        break Ok(Event::Data(response::finish_chunk(&s.env, finish)));
-                    }
-                    Some(SeqEvent::Failed(e)) => break Err(e),
-                    Some(SeqEvent::Started) => continue,
-                    // The engine went away mid-stream: end without [DONE], which the gateway
-                    // records as a cut-off stream.
-                    None => return None,
-                }
-            },
-            Stage::Usage(u) => {
-                s.stage = Stage::Done;
-                Ok(Event::Data(response::usage_chunk(&s.env, u)))
-            }
-            Stage::Done => Ok(Event::Done),
-            Stage::End => return None,
-        };
-        Some((item, s))
-    })
+    model
+        .meta_val_str(&format!("{arch}.attention.sliding_window"))
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// A seed for requests that set none.
 fn fresh_seed() -> u32 {
     let b = uuid::Uuid::new_v4().into_bytes();
     u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-}
-
-/// SHA-256 of a file as lowercase hex, read in 1 MiB blocks.
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }

@@ -37,6 +37,13 @@ struct WireUsage {
     prompt_tokens: u64,
     completion_tokens: u64,
     total_tokens: u64,
+    prompt_tokens_details: PromptDetails,
+}
+
+/// Prompt tokens found in the KV cache, as OpenAI reports its prompt cache.
+#[derive(Serialize)]
+struct PromptDetails {
+    cached_tokens: u64,
 }
 
 impl From<Usage> for WireUsage {
@@ -45,6 +52,9 @@ impl From<Usage> for WireUsage {
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
             total_tokens: u.prompt_tokens + u.completion_tokens,
+            prompt_tokens_details: PromptDetails {
+                cached_tokens: u.cached_tokens,
+            },
         }
     }
 }
@@ -207,7 +217,8 @@ mod tests {
             json!({"id":"chatcmpl-1","object":"chat.completion","created":5,"model":"m",
                 "choices":[{"index":0,"message":{"role":"assistant","content":"hi"},
                     "logprobs":null,"finish_reason":"length"}],
-                "usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}})
+                "usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,
+                    "prompt_tokens_details":{"cached_tokens":0}}})
         );
         assert_eq!(
             Usage::from_openai_json(&usage_chunk(&env(), usage)),

@@ -5,7 +5,7 @@ use super::Errors;
 use std::path::Path;
 use tollgate_adapters::on_device::OnDeviceConfig;
 use tollgate_adapters::Timeouts;
-use tollgate_policies::{licence, Openness, Zone};
+use tollgate_policies::{licence, Openness, StructuredOutput, Zone};
 
 /// Inputs per upstream embeddings call unless configured: OpenAI's limit.
 const DEFAULT_MAX_BATCH: usize = 2048;
@@ -60,6 +60,8 @@ pub struct Model {
     pub streaming: bool,
     /// Accepts tools.
     pub tools: bool,
+    /// How it keeps a JSON `response_format`.
+    pub structured: StructuredOutput,
     /// An embedding model.
     pub embeddings: bool,
     /// The most inputs of one upstream embeddings call.
@@ -299,6 +301,12 @@ pub(super) fn check_backend(
                 streaming: spec.streaming.unwrap_or(true),
                 // The on-device engine does not implement tool calls.
                 tools: spec.tools.unwrap_or(!on_device),
+                // The engine constrains decoding with llama.cpp's grammar sampler.
+                structured: spec.structured_output.unwrap_or(if on_device {
+                    StructuredOutput::Grammar
+                } else {
+                    StructuredOutput::Full
+                }),
                 embeddings: spec.embeddings,
                 max_batch: spec.max_batch.unwrap_or(DEFAULT_MAX_BATCH),
                 deployment: spec.deployment.clone().unwrap_or_else(|| m.clone()),

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use tollgate_adapters::Timeouts;
 use tollgate_policies::{
-    ClassAction, DataClass, DetectorConfig, Openness, Strategy, Use, Zone, ZoneCeilings,
+    ClassAction, DataClass, DetectorConfig, Openness, Strategy, StructuredOutput, Use, Zone,
+    ZoneCeilings,
 };
 
 /// The whole file.
@@ -246,6 +247,10 @@ pub struct RawModel {
     pub streaming: Option<bool>,
     /// Whether it accepts tools (default: yes for HTTP backends).
     pub tools: Option<bool>,
+    /// How it keeps a JSON `response_format`: `full` (it enforces any schema itself; the
+    /// default for HTTP backends), `grammar` (grammar-constrained decoding: JSON objects and
+    /// the schemas a grammar expresses; the on-device engine), or `none`.
+    pub structured_output: Option<StructuredOutput>,
     /// An embedding model: it serves `/v1/embeddings`, and no chat.
     pub embeddings: bool,
     /// The most inputs one upstream embeddings call carries; longer requests are split

@@ -9,7 +9,10 @@ use crate::config::Candidate;
 use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use serde_json::{json, Value};
-use tollgate_policies::{self as policies, Facts, Live, ModelId, Needs, Outcome, Route};
+use tollgate_adapters::on_device::OutputForm as Form;
+use tollgate_policies::{
+    self as policies, Facts, Live, ModelId, Needs, Outcome, OutputForm, Route,
+};
 
 /// What the request's `model` names.
 #[derive(Debug, Clone, Copy)]
@@ -201,6 +204,17 @@ fn needs(call: Call, classified: &Classified) -> Needs {
             .any(|t| Some(t.as_str()) != call.unreadable()),
         embeddings: matches!(call, Call::Embed(_)),
         opaque_class: classified.opaque_class,
+        output: output_form(call.body().get("response_format")),
+    }
+}
+
+/// The form the answer must take, with a schema judged by what a grammar can enforce.
+fn output_form(response_format: Option<&Value>) -> OutputForm {
+    match tollgate_adapters::on_device::output_form(response_format) {
+        Form::Text => OutputForm::Text,
+        Form::JsonObject => OutputForm::Json,
+        Form::JsonSchema => OutputForm::Schema,
+        Form::Unenforceable(_) => OutputForm::SchemaBeyondGrammar,
     }
 }
 

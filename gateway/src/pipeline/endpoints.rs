@@ -70,6 +70,7 @@ pub fn model_facts(gw: &Gateway, c: crate::config::Candidate) -> serde_json::Val
             "tools": spec.tools,
             "multimodal": spec.multimodal,
             "embeddings": spec.embeddings,
+            "structured_output": spec.structured,
             "context_window": spec.context_window,
         },
         "licence": licence.map(|l| l.id),

@@ -24,6 +24,35 @@ pub struct Context {
     pub dropped_tools: Vec<String>,
 }
 
+/// Anthropic's structured outputs (`output_config.format`, or the earlier beta's
+/// `output_format`: `{"type": "json_schema", "schema": ...}`) as chat's `response_format`.
+fn output_format(body: &Map<String, Value>) -> Result<Option<Value>, RequestError> {
+    let (format, param) = match (
+        body.get("output_config").and_then(|c| c.get("format")),
+        body.get("output_format"),
+    ) {
+        (Some(f), _) if !f.is_null() => (f, "output_config.format"),
+        (_, Some(f)) if !f.is_null() => (f, "output_format"),
+        _ => return Ok(None),
+    };
+    match format.get("type").and_then(Value::as_str) {
+        Some("json_schema") => {
+            let schema = format
+                .get("schema")
+                .filter(|s| s.is_object())
+                .ok_or_else(|| invalid(format!("{param}.schema must be an object"), param))?;
+            Ok(Some(json!({
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": schema, "strict": true}
+            })))
+        }
+        _ => Err(invalid(
+            format!("{param}.type must be \"json_schema\""),
+            param,
+        )),
+    }
+}
+
 /// Parses a Messages request and builds the chat request that serves it.
 pub fn to_chat(bytes: &[u8]) -> Result<(ChatRequest, Context), RequestError> {
     let body = super::object(bytes)?;
@@ -71,6 +100,9 @@ pub fn to_chat(bytes: &[u8]) -> Result<(ChatRequest, Context), RequestError> {
     }
     if let Some(stops) = body.get("stop_sequences").filter(|v| !v.is_null()) {
         chat.insert("stop".into(), stops.clone());
+    }
+    if let Some(rf) = output_format(&body)? {
+        chat.insert("response_format".into(), rf);
     }
     if let Some(user) = body
         .get("metadata")
@@ -434,6 +466,34 @@ mod tests {
             req.body["messages"][1],
             json!({"role": "system", "content": "agents: ..."})
         );
+    }
+
+    #[test]
+    fn structured_outputs_become_a_response_format() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "integer"}}});
+        for key in ["output_config", "output_format"] {
+            let format = json!({"type": "json_schema", "schema": schema});
+            let field = if key == "output_config" {
+                json!({"format": format})
+            } else {
+                format
+            };
+            let c = chat(json!({"model": "m", "max_tokens": 5, key: field,
+                "messages": [{"role": "user", "content": "x"}]}));
+            assert_eq!(c["response_format"]["type"], "json_schema", "{key}");
+            assert_eq!(
+                c["response_format"]["json_schema"]["schema"], schema,
+                "{key}"
+            );
+        }
+        let e = to_chat(
+            json!({"model": "m", "max_tokens": 5, "output_format": {"type": "xml"},
+                "messages": [{"role": "user", "content": "x"}]})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("output_format"));
     }
 
     #[test]
