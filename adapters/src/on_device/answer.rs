@@ -1,6 +1,6 @@
 //! A started sequence's events as the client's answer: one whole completion, or OpenAI chunks.
 
-use super::engine::SeqEvent;
+use super::job::SeqEvent;
 use super::response::{self, Envelope};
 use crate::error::AttemptError;
 use crate::reply::{Complete, Event, Reply, Usage};

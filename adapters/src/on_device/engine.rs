@@ -2,7 +2,8 @@
 //! in one batch per step (continuous batching). New requests join between steps; a finished or
 //! abandoned sequence frees its slot and its KV-cache cells at once.
 
-use super::params::{rejected, GenParams, Sampling};
+use super::job::{Job, SeqEvent};
+use super::params::{rejected, Sampling};
 use super::queue::Queue;
 use super::response::FinishReason;
 use super::stats::Counters;
@@ -23,51 +24,15 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::Sender;
 
-/// Events a sequence's channel holds. A client that reads slower than the model writes holds
-/// its own sequence back (it leaves the batch until there is room), never the engine's memory.
-pub(crate) const EVENTS: usize = 32;
 /// Events one step may send to a sequence (started, text, the held-back tail, done).
 const ROOM: usize = 4;
+/// Prompt tokens one decode step takes while other sequences are generating: a long prompt
+/// is then fed in pieces this size, so a generating stream waits for at most this much
+/// prefill between two of its tokens. Alone, a prompt is fed `n_batch` tokens at a time.
+const SHARED_PREFILL: usize = 64;
 /// How long the engine waits when every sequence is held back by its client.
 const STALLED_WAIT: Duration = Duration::from_millis(2);
-
-/// What the engine tells the request that owns a sequence.
-#[derive(Debug)]
-pub(crate) enum SeqEvent {
-    /// The prompt is processed and the first token sampled; `cached` prompt tokens were
-    /// already in the slot's KV cache and were not processed again.
-    Started { cached: u32 },
-    /// More output text (never empty).
-    Text(String),
-    /// Generation ended.
-    Done {
-        finish: FinishReason,
-        completion_tokens: u32,
-    },
-    /// The engine failed this sequence.
-    Failed(AttemptError),
-}
-
-/// A request admitted to the engine.
-#[derive(Debug)]
-pub(crate) struct Job {
-    pub prompt: Vec<LlamaToken>,
-    pub params: GenParams,
-    /// A GBNF grammar every answer must match (structured output).
-    pub grammar: Option<String>,
-    /// Completion tokens allowed, already clamped to the context window.
-    pub max_new: u32,
-    pub events: Sender<SeqEvent>,
-}
-
-impl Job {
-    /// Whether the request that sent this job went away.
-    pub fn abandoned(&self) -> bool {
-        self.events.is_closed()
-    }
-}
 
 /// How the engine thread is set up.
 #[derive(Debug, Clone, Copy)]
@@ -321,6 +286,9 @@ impl Engine<'_> {
                     members += 1;
                 }
             }
+        }
+        if members > 0 {
+            budget = budget.min(SHARED_PREFILL);
         }
         for (id, slot) in self.slots.iter_mut().enumerate() {
             let Some(seq) = &mut slot.seq else { continue };

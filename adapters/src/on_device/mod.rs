@@ -12,6 +12,7 @@ mod answer;
 mod config;
 mod embed;
 mod engine;
+mod job;
 mod load;
 mod params;
 mod prompt;
@@ -31,7 +32,8 @@ use crate::gguf::check_file;
 use crate::reply::Reply;
 use crate::request::ChatRequest;
 use answer::Started;
-use engine::{EngineParams, Job, SeqEvent};
+use engine::EngineParams;
+use job::{Job, SeqEvent};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
@@ -310,7 +312,7 @@ impl OnDevice {
                 retry_after: RETRY_AFTER_SECS,
             });
         };
-        let (tx, mut rx) = tokio::sync::mpsc::channel(engine::EVENTS);
+        let (tx, mut rx) = tokio::sync::mpsc::channel(job::EVENTS);
         let job = Job {
             prompt,
             params,

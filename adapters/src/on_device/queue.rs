@@ -7,7 +7,7 @@
 //! whether it was queued or generating. The engine sweeps jobs whose client left out of the
 //! queue before every decode step, so their prompts do not wait for a slot to be freed.
 
-use super::engine::Job;
+use super::job::Job;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
