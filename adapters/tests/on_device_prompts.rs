@@ -367,3 +367,16 @@ async fn end_tokens_end_the_answer_and_control_tokens_are_never_text() {
     assert_eq!(v["choices"][0]["finish_reason"], "length");
     assert_eq!(answer_of(&v), "", "<|im_start|> is never rendered");
 }
+
+/// Every flash-attention setting loads and answers; on and off both give whole answers of
+/// the asked length (their greedy tokens may differ where two are nearly tied).
+#[tokio::test]
+async fn every_flash_attention_setting_serves() {
+    use tollgate_adapters::on_device::FlashAttn;
+    for setting in [FlashAttn::Auto, FlashAttn::On, FlashAttn::Off] {
+        let e = engine(|c| c.flash_attn = setting);
+        let (v, u) = complete(&e, &chat(json!({"temperature": 0, "max_tokens": 6}))).await;
+        assert_eq!(u.completion_tokens, 6, "{setting:?}");
+        assert_eq!(v["choices"][0]["finish_reason"], "length", "{setting:?}");
+    }
+}

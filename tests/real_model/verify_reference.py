@@ -408,12 +408,20 @@ class Reference:
 class Gateway:
     """The tollgate binary with a temporary config, stopped by close()."""
 
-    def __init__(self, binary: str, model: str, threads: int, parallel: int, sha256: str | None):
+    def __init__(
+        self,
+        binary: str,
+        model: str,
+        threads: int,
+        parallel: int,
+        sha256: str | None,
+        flash_attn: str,
+    ):
         self.dir = tempfile.TemporaryDirectory(prefix="tollgate-verify-")
         engine = (
             f"path = {json.dumps(os.path.abspath(model))}, "
             f'chat_template = "gemma", n_threads = {threads}, '
-            f"n_parallel = {parallel}, n_ctx = 2048"
+            f"n_parallel = {parallel}, n_ctx = 2048, flash_attn = {json.dumps(flash_attn)}"
         )
         if sha256:
             engine += f", sha256 = {json.dumps(sha256)}"
@@ -618,6 +626,12 @@ def main() -> int:
         action="store_true",
         help="run the reference with flash attention (default off)",
     )
+    ap.add_argument(
+        "--tollgate-flash-attn",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="the engine's flash_attn (default auto, llama.cpp's own default)",
+    )
     ap.add_argument("--save-answers", metavar="FILE", help="write Tollgate's answers to FILE")
     ap.add_argument(
         "--load-answers",
@@ -691,7 +705,14 @@ def main() -> int:
         if other:
             raise SystemExit(f"{args.load_answers} has no answers to the prompts {other[:5]}")
     else:
-        gw = Gateway(args.binary, args.model, args.threads, args.parallel, args.sha256)
+        gw = Gateway(
+            args.binary,
+            args.model,
+            args.threads,
+            args.parallel,
+            args.sha256,
+            args.tollgate_flash_attn,
+        )
         try:
             for i, (pid, messages) in enumerate(prompts):
                 answers[pid] = gw.chat(messages, args.max_tokens)

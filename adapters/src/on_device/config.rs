@@ -37,10 +37,28 @@ pub struct OnDeviceConfig {
     /// that have none): a llama.cpp template name such as `chatml`, or a template text.
     #[serde(default)]
     pub chat_template: Option<String>,
+    /// llama.cpp's flash attention. Greedy answers can differ between on and off where two
+    /// tokens are nearly tied, so `off` matches a reference run with it off (llama-cpp-python's
+    /// default).
+    #[serde(default)]
+    pub flash_attn: FlashAttn,
     /// Send llama.cpp's own log lines to `tracing` instead of discarding them. The first
     /// engine loaded in a process decides.
     #[serde(default)]
     pub llama_logs: bool,
+}
+
+/// Whether llama.cpp computes attention with its fused flash-attention kernels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashAttn {
+    /// llama.cpp decides (on where its backend supports it, as on CPUs): its own default.
+    #[default]
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
 }
 
 fn default_n_ctx() -> u32 {
@@ -83,6 +101,7 @@ impl OnDeviceConfig {
             n_batch: default_n_batch(),
             n_ubatch: None,
             chat_template: None,
+            flash_attn: FlashAttn::Auto,
             llama_logs: false,
         }
     }

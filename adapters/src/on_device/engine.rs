@@ -2,6 +2,7 @@
 //! in one batch per step (continuous batching). New requests join between steps; a finished or
 //! abandoned sequence frees its slot and its KV-cache cells at once.
 
+use super::config::FlashAttn;
 use super::job::{Job, SeqEvent};
 use super::params::{rejected, Sampling};
 use super::queue::Queue;
@@ -45,6 +46,7 @@ pub(crate) struct EngineParams {
     /// The model's sliding attention window (0: none), which bounds how much of an old
     /// sequence the KV cache still holds.
     pub n_swa: u32,
+    pub flash_attn: FlashAttn,
 }
 
 struct Seq {
@@ -94,7 +96,12 @@ pub(crate) fn run(
         .with_n_batch(p.n_batch)
         .with_n_ubatch(p.n_ubatch.min(p.n_batch))
         .with_n_threads(p.n_threads as i32)
-        .with_n_threads_batch(p.n_threads as i32);
+        .with_n_threads_batch(p.n_threads as i32)
+        .with_flash_attention_policy(match p.flash_attn {
+            FlashAttn::Auto => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
+            FlashAttn::On => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            FlashAttn::Off => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        });
     let mut ctx = match model.new_context(backend, ctx_params) {
         Ok(ctx) => ctx,
         Err(e) => {

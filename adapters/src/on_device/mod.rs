@@ -22,7 +22,7 @@ mod stats;
 mod structured;
 mod text;
 
-pub use config::OnDeviceConfig;
+pub use config::{FlashAttn, OnDeviceConfig};
 pub use load::LoadError;
 pub use stats::EngineStats;
 pub use structured::{output_form, OutputForm};
@@ -190,6 +190,7 @@ impl OnDevice {
             n_ubatch: cfg.ubatch(),
             n_threads: cfg.n_threads,
             n_swa: sliding_window(&model),
+            flash_attn: cfg.flash_attn,
         };
         let thread_model = Arc::clone(&model);
         let thread_counters = Arc::clone(&counters);
