@@ -10,6 +10,9 @@
 #   npm claude-code, codex   the coding agents Claude Code and Codex CLI (tests/agents)
 #   chromium          the spend page test drives a headless browser (/usr/bin/chromium)
 #   npm playwright-core   drives that browser (tests/browser); it downloads no browser
+#   redis-server      the shared-mode tests run a real Redis (budgets, rate limits)
+#   postgresql        the shared-mode tests run a real PostgreSQL (initdb, postgres) for the
+#                     ledger that replicas ship to
 #
 # Every probe asks for exactly what the build loads or runs, never a loose glob: a machine
 # that ships only libclang-cpp.so (the C++ interface, which bindgen cannot use) must still get
@@ -67,6 +70,17 @@ probe_package() {
   grep -qx installed <<<"$states"
 }
 
+# True when PostgreSQL's server programs are under ROOT: the tests run `initdb` and
+# `postgres` from the versioned directory Debian installs them in (not on PATH), and `psql`
+# alone (postgresql-client) is not a server.
+probe_postgres_server() {
+  local root=${1:-} dir
+  for dir in "$root"/usr/lib/postgresql/*/bin; do
+    [ -x "$dir/initdb" ] && [ -x "$dir/postgres" ] && return 0
+  done
+  return 1
+}
+
 # The Debian packages ROOT lacks, one per line, each named once.
 missing_packages() {
   local root=${1:-}
@@ -82,6 +96,8 @@ missing_packages() {
     probe_program "$root" npm || echo npm
     probe_program "$root" curl || echo curl
     { probe_package "$root" chromium && probe_program "$root" chromium; } || echo chromium
+    probe_program "$root" redis-server || echo redis-server
+    probe_postgres_server "$root" || echo postgresql
   } | awk '!seen[$0]++'
 }
 
@@ -92,7 +108,11 @@ install_packages() {
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
   # The Debian package starts a system Prometheus on :9090; the tests run their own.
-  if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  # Likewise a system Redis on :6379 and PostgreSQL on :5432: the tests start their own on
+  # free ports with temporary data directories.
+  if command -v systemctl >/dev/null 2>&1; then
+    $sudo systemctl disable --now prometheus redis-server postgresql >/dev/null 2>&1 || true
+  fi
 }
 
 main() {

@@ -6,9 +6,12 @@
 //! With `[server] admin_token_env` set, every path but `/healthz` (a liveness probe carries no
 //! credentials) needs the token; without it `/metrics` is open, as it always was, and the
 //! spend page refuses to serve.
+//!
+//! `POST /reload` loads the config file again (see [`crate::live`]): 200 with the changes
+//! that need a restart, or 422 with every error of a refused file.
 
 use crate::config::env::ProcessEnv;
-use crate::gateway::Gateway;
+use crate::live::{Live, Reloaded};
 use crate::ui::auth::{Access, AdminAuth, CHALLENGE};
 use crate::ui::{self, Reply};
 use async_trait::async_trait;
@@ -22,16 +25,16 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8
 
 /// The admin service's handler.
 pub struct AdminHandler {
-    gw: Arc<Gateway>,
+    live: Arc<Live>,
     auth: AdminAuth,
 }
 
 impl AdminHandler {
     /// A handler serving `gw`'s metrics and spend page, with the admin token read from the
     /// variable `[server] admin_token_env` names.
-    pub fn new(gw: Arc<Gateway>) -> Self {
-        let auth = AdminAuth::from_config(&gw.config.server, &ProcessEnv);
-        AdminHandler { gw, auth }
+    pub fn new(live: Arc<Live>) -> Self {
+        let auth = AdminAuth::from_config(&live.current().config.server, &ProcessEnv);
+        AdminHandler { live, auth }
     }
 
     /// Answers one request (everything but writing it).
@@ -59,21 +62,45 @@ impl AdminHandler {
             r.headers.push(("www-authenticate", CHALLENGE.to_string()));
             return r;
         }
+        if path == "/reload" {
+            return if *method == http::Method::POST {
+                self.reload().await
+            } else {
+                Reply::text(405, "method not allowed; use POST\n")
+            };
+        }
+        let gw = self.live.current();
         let known = path == "/metrics" || ui::owns(path);
         match (readable, known) {
             (true, _) if path == "/metrics" => {
-                self.gw.refresh_engine_gauges();
+                gw.refresh_engine_gauges();
                 Reply {
                     content_type: METRICS_CONTENT_TYPE,
-                    ..Reply::text(200, self.gw.meter.encode_metrics())
+                    ..Reply::text(200, gw.meter.encode_metrics())
                 }
             }
-            (true, true) => ui::serve(&self.gw, &self.auth, path, query).await,
+            (true, true) => ui::serve(&gw, &self.auth, path, query).await,
             (false, true) => Reply::text(405, "method not allowed; use GET\n"),
             (_, false) => Reply::text(
                 404,
-                "not found: the admin listener serves /metrics, /healthz and the spend page /ui\n",
+                "not found: the admin listener serves /metrics, /healthz, the spend page /ui \
+                 and POST /reload\n",
             ),
+        }
+    }
+
+    async fn reload(&self) -> Reply {
+        let live = Arc::clone(&self.live);
+        match tokio::task::spawn_blocking(move || live.reload()).await {
+            Ok(Reloaded::Applied(warnings)) => {
+                let mut text = String::from("reloaded\n");
+                for w in warnings {
+                    text.push_str(&format!("warning: {w}\n"));
+                }
+                Reply::text(200, text)
+            }
+            Ok(Reloaded::Refused(errors)) => Reply::text(422, format!("{errors}\n")),
+            Err(e) => Reply::text(500, format!("reload failed: {e}\n")),
         }
     }
 }
@@ -141,8 +168,9 @@ mod tests {
         config.server.admin_token_env = token.map(|_| "ADMIN_TOKEN".to_string());
         let env = MapEnv::of(token.map(|t| ("ADMIN_TOKEN", t)));
         let auth = AdminAuth::from_config(&config.server, &env);
-        let gw = Arc::new(Gateway::build_with(config, &env).unwrap());
-        AdminHandler { gw, auth }
+        let gw = Arc::new(crate::gateway::Gateway::build_with(config, &env).unwrap());
+        let live = Live::new(gw, std::path::PathBuf::from("tollgate.toml"));
+        AdminHandler { live, auth }
     }
 
     async fn get(h: &AdminHandler, path: &str, authz: Option<&str>) -> Reply {

@@ -26,6 +26,16 @@ enum Command {
         #[arg(long, short, default_value = "tollgate.toml")]
         config: PathBuf,
     },
+    /// Ask a running gateway to load its config file again (as SIGHUP does), through its
+    /// admin listener; prints what needs a restart, or every error of a refused file.
+    Reload {
+        /// The admin listener, e.g. `http://127.0.0.1:9464`.
+        #[arg(long)]
+        admin: String,
+        /// The environment variable holding the admin token (`[server] admin_token_env`).
+        #[arg(long)]
+        token_env: Option<String>,
+    },
     /// Check a configuration file and print every problem with its key path.
     CheckConfig {
         /// The configuration file.
@@ -100,6 +110,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve { config } => serve(&config),
         Command::CheckConfig { path } => check_config(&path),
+        Command::Reload { admin, token_env } => {
+            crate::reload_cli::reload(&admin, token_env.as_deref())
+        }
         Command::HashKey { key } => hash_key(key),
         Command::Model {
             command:
@@ -195,7 +208,8 @@ fn serve(path: &std::path::Path) -> ExitCode {
     );
     let _ = out.flush();
     drop(out);
-    server::run(gw, listeners, admin, Default::default());
+    let live = crate::live::Live::new(gw, path.to_path_buf());
+    server::run(live, listeners, admin, Default::default());
     ExitCode::SUCCESS
 }
 

@@ -25,6 +25,8 @@ pub struct ApiError {
     pub details: Option<(&'static str, Value)>,
     /// An upstream's own error body, returned to the client as is.
     pub upstream_body: Option<Bytes>,
+    /// The client's rate-limit headroom, sent as `x-ratelimit-*` headers.
+    pub headroom: Option<Box<tollgate_metering::Headroom>>,
     /// The attempt error this one came from, for logs (`std::error::Error::source`).
     pub source: Option<Arc<AttemptError>>,
 }
@@ -72,7 +74,45 @@ impl ApiError {
                 }),
             )),
             upstream_body: None,
+            headroom: None,
             source: None,
+        }
+    }
+
+    /// The 429 a rate limit is answered with; `Retry-After` says when a retry can pass.
+    pub fn rate_limited(r: &tollgate_metering::RateExceeded) -> ApiError {
+        let retry_after = u64::try_from(((r.retry_after_ms.max(0) + 999) / 1000).max(1)).ok();
+        ApiError {
+            retry_after,
+            headroom: Some(Box::new(r.headroom)),
+            details: Some((
+                "rate_limit",
+                json!({
+                    "scope": r.scope.as_str(),
+                    "name": r.name,
+                    "limit": r.kind.as_str(),
+                    "value": r.limit,
+                    "used": r.used,
+                    "retry_after_ms": r.retry_after_ms,
+                }),
+            )),
+            ..Self::new(429, ErrorCode::RateLimited, r.to_string())
+        }
+    }
+
+    /// The 503 of a request whose limits cannot be checked: the shared state is unreachable
+    /// and `state_unavailable = "reject"`.
+    pub fn state_unavailable(message: String) -> ApiError {
+        Self::new(503, ErrorCode::StateUnavailable, message).with_retry_after(1)
+    }
+
+    /// The error of a refused admission.
+    pub fn refused(r: &tollgate_metering::Refusal) -> ApiError {
+        use tollgate_metering::Refusal;
+        match r {
+            Refusal::Budget(b) => Self::budget_exceeded(b),
+            Refusal::Rate(rate) => Self::rate_limited(rate),
+            Refusal::Unavailable(_) => Self::state_unavailable(r.to_string()),
         }
     }
 
@@ -86,6 +126,7 @@ impl ApiError {
             retry_after: None,
             details: None,
             upstream_body: None,
+            headroom: None,
             source: None,
         }
     }

@@ -1,5 +1,11 @@
 //! The gateway's state: the checked config, one live backend per configured backend, and the
 //! key index that authentication reads.
+//!
+//! A reload builds a new `Gateway` from a new config (see `crate::live`): requests hold the
+//! one they started with to their end. What must outlive a config is shared between the two:
+//! the requests in flight, the body allowance, readiness, the idle accounting, unchanged
+//! backends (their connections, health and on-device engines), and through the metering, the
+//! metrics, the ledger and the shared state.
 
 use crate::backends::{build_backend, BackendSlot};
 use crate::config::env::{EnvSource, ProcessEnv};
@@ -8,6 +14,7 @@ use crate::policy::Policy;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use tollgate_adapters::Backend;
 
@@ -16,8 +23,9 @@ use tollgate_adapters::Backend;
 pub struct Gateway {
     /// The checked configuration.
     pub config: Config,
-    /// One slot per backend, at the index of its config in `config.backends`.
-    pub backends: Vec<BackendSlot>,
+    /// One slot per backend, at the index of its config in `config.backends` (shared with the
+    /// next config when a reload keeps the backend as it is).
+    pub backends: Vec<Arc<BackendSlot>>,
     /// What counts each model's tokens when its backend reports no usage.
     pub counters: crate::counting::Counters,
     /// Catalogue, checked routes and detector.
@@ -27,19 +35,28 @@ pub struct Gateway {
     /// SHA-256 of each API key → tenant index.
     keys: HashMap<[u8; 32], usize>,
     /// Set once the listeners accept connections.
-    ready: AtomicBool,
+    ready: Arc<AtomicBool>,
     /// Set when the server starts shutting down.
-    shutting_down: AtomicBool,
+    shutting_down: Arc<AtomicBool>,
     id_prefix: String,
     next_id: AtomicU64,
     /// Metrics, ledger and budgets.
     pub meter: crate::meter::Meter,
     /// Requests in flight, for a shutdown that waits for them and then ends them.
-    pub drain: crate::drain::Drain,
+    pub drain: Arc<crate::drain::Drain>,
     /// Idle time of the backends priced by the hour, while serving.
-    pub idle: crate::idle::Idle,
+    pub idle: Arc<crate::idle::Idle>,
     /// The bytes of request bodies held at once.
-    pub bodies: crate::limits::BodyBudget,
+    pub bodies: Arc<crate::limits::BodyBudget>,
+}
+
+/// What a config's gateway shares with the next one.
+struct Lasting {
+    ready: Arc<AtomicBool>,
+    shutting_down: Arc<AtomicBool>,
+    drain: Arc<crate::drain::Drain>,
+    idle: Arc<crate::idle::Idle>,
+    bodies: Arc<crate::limits::BodyBudget>,
 }
 
 impl Gateway {
@@ -59,11 +76,64 @@ impl Gateway {
             .iter()
             .map(|b| {
                 build_backend(b, env)
-                    .map(|live| BackendSlot::new(Some(live)).limited(b.concurrency))
+                    .map(|live| Arc::new(BackendSlot::new(Some(live)).limited(b.concurrency)))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let counters = crate::counting::Counters::build(&config, env)?;
-        Self::assemble(config, (backends, counters), env)
+        let meter = crate::meter::Meter::open(&config)?;
+        Self::assemble(config, (backends, counters), env, meter, None)
+    }
+
+    /// The gateway of a reloaded `config`, sharing with `self` what outlives a config (see the
+    /// module's comment). Backends whose checked config is unchanged are kept as they are;
+    /// others are built anew. Returns the changes that need a restart, as warnings.
+    pub fn reload(
+        &self,
+        config: Config,
+        env: &dyn EnvSource,
+    ) -> Result<(Gateway, Vec<String>), String> {
+        if let Some(e) = crate::config::serving_errors(&config, env).first() {
+            return Err(e.to_string());
+        }
+        let backends = config
+            .backends
+            .iter()
+            .map(|b| {
+                // Compared by their checked form: any change of a key rebuilds the backend.
+                let same = self
+                    .config
+                    .backends
+                    .iter()
+                    .position(|o| o.name == b.name && format!("{o:?}") == format!("{b:?}"));
+                match same {
+                    Some(i) => Ok(Arc::clone(&self.backends[i])),
+                    None => build_backend(b, env)
+                        .map(|live| Arc::new(BackendSlot::new(Some(live)).limited(b.concurrency))),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let counters = crate::counting::Counters::build(&config, env)?;
+        let (meter, mut warnings) = self.meter.reconfigure(&self.config, &config)?;
+        let (old, new) = (&self.config.server, &config.server);
+        if old.listen != new.listen
+            || old.admin_listen != new.admin_listen
+            || old.threads != new.threads
+            || format!("{:?}", old.connections) != format!("{:?}", new.connections)
+        {
+            warnings.push(
+                "server: listeners, threads and connection limits take effect at the next start"
+                    .to_string(),
+            );
+        }
+        let lasting = Lasting {
+            ready: Arc::clone(&self.ready),
+            shutting_down: Arc::clone(&self.shutting_down),
+            drain: Arc::clone(&self.drain),
+            idle: Arc::clone(&self.idle),
+            bodies: Arc::clone(&self.bodies),
+        };
+        let gw = Self::assemble(config, (backends, counters), env, meter, Some(lasting))?;
+        Ok((gw, warnings))
     }
 
     /// The policy engine alone, for offline commands (`explain`, `models`): no backend is
@@ -74,16 +144,19 @@ impl Gateway {
         let backends = config
             .backends
             .iter()
-            .map(|_| BackendSlot::new(None))
+            .map(|_| Arc::new(BackendSlot::new(None)))
             .collect();
         let counters = crate::counting::Counters::default();
-        Self::assemble(config, (backends, counters), &ProcessEnv)
+        let meter = crate::meter::Meter::open(&config)?;
+        Self::assemble(config, (backends, counters), &ProcessEnv, meter, None)
     }
 
     fn assemble(
         config: Config,
-        (backends, counters): (Vec<BackendSlot>, crate::counting::Counters),
+        (backends, counters): (Vec<Arc<BackendSlot>>, crate::counting::Counters),
         env: &dyn EnvSource,
+        meter: crate::meter::Meter,
+        lasting: Option<Lasting>,
     ) -> Result<Gateway, String> {
         let mut keys = HashMap::new();
         for (i, t) in config.tenants.iter().enumerate() {
@@ -107,8 +180,15 @@ impl Gateway {
                     output_per_mtok: p.output_per_mtok,
                 })
         })?;
-        let meter = crate::meter::Meter::open(&config)?;
-        let bodies = crate::limits::BodyBudget::new(config.server.max_body_bytes_in_flight);
+        let lasting = lasting.unwrap_or_else(|| Lasting {
+            ready: Arc::default(),
+            shutting_down: Arc::default(),
+            drain: Arc::default(),
+            idle: Arc::default(),
+            bodies: Arc::new(crate::limits::BodyBudget::new(
+                config.server.max_body_bytes_in_flight,
+            )),
+        });
         Ok(Gateway {
             backends,
             counters,
@@ -116,13 +196,13 @@ impl Gateway {
             epoch: Instant::now(),
             config,
             keys,
-            ready: AtomicBool::new(false),
-            shutting_down: AtomicBool::new(false),
+            ready: lasting.ready,
+            shutting_down: lasting.shutting_down,
             id_prefix,
             next_id: AtomicU64::new(1),
-            drain: crate::drain::Drain::default(),
-            idle: crate::idle::Idle::default(),
-            bodies,
+            drain: lasting.drain,
+            idle: lasting.idle,
+            bodies: lasting.bodies,
             meter,
         })
     }

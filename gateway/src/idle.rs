@@ -25,7 +25,7 @@ pub struct Parts<'a> {
     /// The configured backends.
     pub backends: &'a [Backend],
     /// Their live slots, at the same indexes.
-    pub slots: &'a [BackendSlot],
+    pub slots: &'a [std::sync::Arc<BackendSlot>],
     /// Metering.
     pub metering: &'a Metering,
 }

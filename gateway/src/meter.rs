@@ -24,6 +24,25 @@ impl Meter {
         })
     }
 
+    /// The metering of a reloaded config, on the same metrics, ledger and shared state, with
+    /// the changes that need a restart as warnings.
+    pub fn reconfigure(
+        &self,
+        old: &Config,
+        config: &Config,
+    ) -> Result<(Meter, Vec<String>), String> {
+        let (metering, warnings) = self
+            .metering
+            .reconfigure(&old.metering, &config.metering, now_ms())
+            .map_err(|e| format!("metering: {e}"))?;
+        let b = &config.metering.budgets;
+        let meter = Meter {
+            metering,
+            has_budgets: !(b.tenants.is_empty() && b.routes.is_empty()),
+        };
+        Ok((meter, warnings))
+    }
+
     /// Metrics, prices, ledger and budgets.
     pub fn metering(&self) -> &Metering {
         &self.metering

@@ -7,6 +7,7 @@
 use crate::admin::AdminHandler;
 use crate::conn::Door;
 use crate::gateway::Gateway;
+use crate::live::Live;
 use crate::pipeline;
 use async_trait::async_trait;
 use pingora::apps::HttpServerOptions;
@@ -25,7 +26,7 @@ const ADMIN_MAX_CONNECTIONS: usize = 64;
 
 /// The pingora handler: every request goes through [`pipeline::serve`].
 pub struct Handler {
-    gw: Arc<Gateway>,
+    live: Arc<Live>,
 }
 
 #[async_trait]
@@ -35,7 +36,9 @@ impl ProxyHttp for Handler {
     fn new_ctx(&self) -> Self::CTX {}
 
     async fn request_filter(&self, session: &mut Session, _ctx: &mut Self::CTX) -> Result<bool> {
-        pipeline::serve(&self.gw, session).await;
+        // The request keeps this config to its end, whatever a reload does meanwhile.
+        let gw = self.live.current();
+        pipeline::serve(&gw, session).await;
         Ok(true)
     }
 
@@ -74,7 +77,7 @@ struct PreBound<S> {
     sockets: Vec<(String, OwnedFd)>,
     /// Set for the API service only: `/readyz` says ready when the API listeners accept, not
     /// when the admin listener (which serves `/readyz` itself) does.
-    readiness: Option<Arc<Gateway>>,
+    readiness: Option<Arc<Live>>,
 }
 
 #[async_trait]
@@ -94,14 +97,16 @@ impl<S: ServiceWithDependents> ServiceWithDependents for PreBound<S> {
                 table.add(addr, fd.into_raw_fd());
             }
         }
-        if let Some(gw) = &self.readiness {
+        if let Some(live) = &self.readiness {
+            let gw = live.current();
             gw.set_ready();
-            spawn_idle(gw.clone());
-            let gw = gw.clone();
+            spawn_idle(gw);
+            tokio::spawn(Arc::clone(live).on_hangup());
+            let live = Arc::clone(live);
             let mut watch = shutdown.clone();
             tokio::spawn(async move {
                 if watch.wait_for(|stopping| *stopping).await.is_ok() {
-                    drain_and_exit(&gw).await;
+                    drain_and_exit(&live.current()).await;
                 }
             });
         }
@@ -182,11 +187,12 @@ pub fn bind_admin(gw: &Gateway) -> std::io::Result<Option<(SocketAddr, TcpListen
 /// Runs the gateway on sockets bound by [`bind_all`] (and the admin listener from
 /// [`bind_admin`]) until a shutdown signal; then commits every recorded ledger row.
 pub fn run(
-    gw: Arc<Gateway>,
+    live: Arc<Live>,
     listeners: Vec<(SocketAddr, TcpListener)>,
     admin: Option<(SocketAddr, TcpListener)>,
     run_args: RunArgs,
 ) {
+    let gw = live.current();
     let conf = ServerConf {
         threads: gw.config.server.threads,
         // A backstop only: `drain_and_exit` ends the process once nothing is in flight.
@@ -196,7 +202,12 @@ pub fn run(
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     let limits = gw.config.server.connections;
-    let mut proxy = pingora::proxy::http_proxy(&server.configuration, Handler { gw: gw.clone() });
+    let mut proxy = pingora::proxy::http_proxy(
+        &server.configuration,
+        Handler {
+            live: Arc::clone(&live),
+        },
+    );
     let mut options = HttpServerOptions::default();
     options.h2c = true;
     options.h2_idle_timeout = Some(limits.idle_timeout);
@@ -219,11 +230,11 @@ pub fn run(
     server.add_service(PreBound {
         inner: service,
         sockets,
-        readiness: Some(gw.clone()),
+        readiness: Some(Arc::clone(&live)),
     });
     if let Some((addr, listener)) = admin {
         let proxy =
-            pingora::proxy::http_proxy(&server.configuration, AdminHandler::new(gw.clone()));
+            pingora::proxy::http_proxy(&server.configuration, AdminHandler::new(Arc::clone(&live)));
         // The admin listener has its own, smaller allowance: a flood of API connections
         // never keeps `/healthz` and `/metrics` from answering.
         let admin_limits = crate::config::ConnLimits {
@@ -252,6 +263,7 @@ pub fn run(
     // shutdown, or if the drain outlived pingora's backstop. Requests still running then were
     // dropped, and recorded as they were.
     server.run(run_args);
+    let gw = live.current();
     gw.idle.flush(&gw.idle_parts(), crate::meter::now_ms());
     gw.meter.close();
 }

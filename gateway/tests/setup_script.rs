@@ -102,6 +102,8 @@ fn programs_must_be_executables_with_their_exact_names() {
         "npm",
         "curl",
         "chromium",
+        "redis-server",
+        "postgresql",
     ] {
         assert!(
             m.contains(&pkg.to_string()),
@@ -116,6 +118,15 @@ fn programs_must_be_executables_with_their_exact_names() {
 }
 
 #[test]
+fn a_postgresql_client_alone_is_not_a_server() {
+    // `psql` (postgresql-client) is on many machines; the tests need initdb and postgres.
+    let root = tempfile::tempdir().unwrap();
+    executable(root.path(), "usr/bin/psql");
+    executable(root.path(), "usr/lib/postgresql/15/bin/pg_dump");
+    assert!(missing(root.path()).contains(&"postgresql".to_string()));
+}
+
+#[test]
 fn a_complete_machine_lacks_nothing() {
     let root = tempfile::tempdir().unwrap();
     for bin in [
@@ -127,9 +138,12 @@ fn a_complete_machine_lacks_nothing() {
         "python3",
         "npm",
         "curl",
+        "redis-server",
     ] {
         executable(root.path(), &format!("usr/bin/{bin}"));
     }
+    executable(root.path(), "usr/lib/postgresql/15/bin/initdb");
+    executable(root.path(), "usr/lib/postgresql/15/bin/postgres");
     touch(root.path(), "usr/lib/llvm-14/lib/libclang.so");
     touch(root.path(), "usr/lib/llvm-14/lib/clang/14/include/stddef.h");
     executable(root.path(), "usr/bin/chromium");

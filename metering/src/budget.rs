@@ -10,7 +10,7 @@
 use super::config::{BudgetLimits, BudgetsConfig, OnExhausted};
 use super::ledger::SpendSoFar;
 use super::metrics::Metrics;
-use super::time::Date;
+pub use super::window::{BudgetExceeded, Period, Scope};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fmt;
@@ -18,101 +18,6 @@ use std::sync::Arc;
 
 /// Tolerance for float comparisons against limits (a millionth of a cent).
 const EPSILON_USD: f64 = 1e-8;
-
-/// What a budget applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    /// One tenant.
-    Tenant,
-    /// One route.
-    Route,
-}
-
-impl Scope {
-    /// Label value: `tenant` or `route`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Tenant => "tenant",
-            Scope::Route => "route",
-        }
-    }
-}
-
-/// The length of a budget's window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Period {
-    /// A UTC day.
-    Daily,
-    /// A UTC calendar month.
-    Monthly,
-}
-
-impl Period {
-    /// Label value: `daily` or `monthly`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Period::Daily => "daily",
-            Period::Monthly => "monthly",
-        }
-    }
-
-    /// Start (unix ms) of the window containing `at_ms`.
-    fn window_start(self, at_ms: i64) -> i64 {
-        let d = Date::from_unix_ms(at_ms);
-        match self {
-            Period::Daily => d.start_ms(),
-            Period::Monthly => d.month_start().start_ms(),
-        }
-    }
-
-    /// Start (unix ms) of the window after the one containing `at_ms`.
-    fn next_start(self, at_ms: i64) -> i64 {
-        let d = Date::from_unix_ms(at_ms);
-        match self {
-            Period::Daily => d.next().start_ms(),
-            Period::Monthly => d.next_month_start().start_ms(),
-        }
-    }
-}
-
-/// A budget's refusal: which budget, its limit, what is spent, and when it resets.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BudgetExceeded {
-    /// Tenant or route budget.
-    pub scope: Scope,
-    /// Tenant or route name.
-    pub name: String,
-    /// Daily or monthly.
-    pub period: Period,
-    /// The limit in USD.
-    pub limit_usd: f64,
-    /// USD charged in the current window.
-    pub spent_usd: f64,
-    /// USD reserved by requests in flight.
-    pub reserved_usd: f64,
-    /// The worst-case cost that did not fit (`None`: the model has no price).
-    pub requested_usd: Option<f64>,
-    /// When the window resets, unix ms.
-    pub resets_at_ms: i64,
-    /// What the pipeline should do about it.
-    pub on_exhausted: OnExhausted,
-}
-
-impl fmt::Display for BudgetExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} budget of {} '{}' exhausted: limit ${:.2}, spent ${:.4}, in flight ${:.4}; resets at {}",
-            self.period.as_str(),
-            self.scope.as_str(),
-            self.name,
-            self.limit_usd,
-            self.spent_usd,
-            self.reserved_usd,
-            Date::from_unix_ms(self.resets_at_ms),
-        )
-    }
-}
 
 /// One budget's state, for admin views.
 #[derive(Debug, Clone, PartialEq)]
@@ -234,17 +139,25 @@ impl fmt::Debug for Budgets {
 
 /// Budget held by a request in flight; released when settled or dropped.
 pub struct Reservation {
-    id: u64,
     amount: f64,
-    shared: Arc<Shared>,
+    held: Held,
+}
+
+enum Held {
+    /// In this process's budgets.
+    Local { id: u64, shared: Arc<Shared> },
+    /// In the shared state (`None`: no budget applied there).
+    Remote(Option<crate::shared::RemoteHold>),
 }
 
 impl fmt::Debug for Reservation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Reservation")
-            .field("id", &self.id)
-            .field("amount", &self.amount)
-            .finish()
+        let mut d = f.debug_struct("Reservation");
+        match &self.held {
+            Held::Local { id, .. } => d.field("local", id),
+            Held::Remote(h) => d.field("remote", h),
+        };
+        d.field("amount", &self.amount).finish()
     }
 }
 
@@ -253,19 +166,46 @@ impl Reservation {
     pub fn amount_usd(&self) -> f64 {
         self.amount
     }
+
+    /// A reservation held in the shared state.
+    pub(crate) fn remote(hold: Option<crate::shared::RemoteHold>, amount: f64) -> Reservation {
+        Reservation {
+            amount,
+            held: Held::Remote(hold),
+        }
+    }
+
+    /// The shared-state hold, if this reservation is one.
+    pub(crate) fn remote_hold(&self) -> Option<&crate::shared::RemoteHold> {
+        match &self.held {
+            Held::Remote(h) => h.as_ref(),
+            Held::Local { .. } => None,
+        }
+    }
+
+    fn local_id(&self) -> Option<u64> {
+        match self.held {
+            Held::Local { id, .. } => Some(id),
+            Held::Remote(_) => None,
+        }
+    }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        // A request that never reached `record` gives its reservation back.
-        let mut st = self.shared.state.lock();
+        // A request that never reached `record` gives its reservation back (a remote hold
+        // gives itself back when dropped).
+        let Held::Local { id, shared } = &self.held else {
+            return;
+        };
+        let mut st = shared.state.lock();
         let charged = st
             .inflight
-            .get(&self.id)
+            .get(id)
             .map(|r| r.charges.iter().map(|c| c.0).collect::<Vec<_>>());
         if let Some(ix) = charged {
-            st.release(self.id);
-            self.shared.publish(&st, &ix);
+            st.release(*id);
+            shared.publish(&st, &ix);
         }
     }
 }
@@ -384,9 +324,11 @@ impl Budgets {
         st.inflight.insert(id, Inflight { amount, charges });
         self.shared.publish(&st, &ix);
         Ok(Reservation {
-            id,
             amount,
-            shared: Arc::clone(&self.shared),
+            held: Held::Local {
+                id,
+                shared: Arc::clone(&self.shared),
+            },
         })
     }
 
@@ -401,8 +343,8 @@ impl Budgets {
         started_at_ms: i64,
     ) {
         let mut st = self.shared.state.lock();
-        if let Some(r) = reservation {
-            st.release(r.id);
+        if let Some(id) = reservation.and_then(Reservation::local_id) {
+            st.release(id);
         }
         let ix = st.indices(tenant, route);
         for &i in &ix {
@@ -449,6 +391,7 @@ impl Budgets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Date;
 
     const DAY: i64 = 86_400_000;
 

@@ -104,6 +104,12 @@ pub enum ErrorCode {
     NoCapableBackend,
     /// A budget is exhausted.
     BudgetExceeded,
+    /// A tenant's or route's rate limit (requests, tokens per minute, or concurrent
+    /// requests) is reached.
+    RateLimited,
+    /// The shared state (Redis) that budgets and rate limits are kept in is unreachable and
+    /// `[cluster] state_unavailable = "reject"`: the gateway fails closed.
+    StateUnavailable,
     /// The listeners are not up yet (or no longer).
     NotReady,
     /// The server shut down before the request was done.
@@ -154,6 +160,8 @@ impl ErrorCode {
             ErrorCode::NoHealthyBackend => "no_healthy_backend",
             ErrorCode::NoCapableBackend => "no_capable_backend",
             ErrorCode::BudgetExceeded => "budget_exceeded",
+            ErrorCode::RateLimited => "rate_limit_exceeded",
+            ErrorCode::StateUnavailable => "state_unavailable",
             ErrorCode::NotReady => "not_ready",
             ErrorCode::ServerShuttingDown => "server_shutting_down",
             ErrorCode::Cancelled => "cancelled",
@@ -190,6 +198,8 @@ impl ErrorCode {
             | ErrorCode::NoHealthyBackend
             | ErrorCode::NoCapableBackend
             | ErrorCode::BudgetExceeded
+            | ErrorCode::RateLimited
+            | ErrorCode::StateUnavailable
             | ErrorCode::NotReady
             | ErrorCode::ServerShuttingDown
             | ErrorCode::TooManyConnections
@@ -214,9 +224,10 @@ impl ErrorCode {
                 "permission_error"
             }
             ErrorCode::BudgetExceeded => "insufficient_quota",
-            ErrorCode::BackendsBusy => "rate_limit_error",
+            ErrorCode::BackendsBusy | ErrorCode::RateLimited => "rate_limit_error",
             ErrorCode::InternalError => "server_error",
             ErrorCode::NoHealthyBackend
+            | ErrorCode::StateUnavailable
             | ErrorCode::NotReady
             | ErrorCode::ServerShuttingDown
             | ErrorCode::TooManyConnections

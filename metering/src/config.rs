@@ -5,6 +5,10 @@
 //! [ledger]
 //! path = "tollgate-ledger.db"
 //! enabled = true
+//! # Ship rows to PostgreSQL, where `tollgate spend` and `audit` read every replica's:
+//! # postgres_url = "postgres://tollgate@db.internal:5432/tollgate"
+//! ship_batch_rows = 1000
+//! ship_interval_ms = 1000
 //!
 //! [prices]
 //! version = "2025-06-01"
@@ -41,8 +45,12 @@
 //! tenant_label = false
 //! ```
 
+mod cluster;
+mod postgres;
 mod prices;
 
+pub use cluster::{ClusterConfig, RateLimit, RateLimitsConfig, StateUnavailable};
+pub use postgres::{postgres_config, MAX_SHIP_BATCH_ROWS};
 pub use prices::{BackendCost, ModelPrice, ModelPrices, PriceVersion, PricesConfig};
 
 use serde::Deserialize;
@@ -61,6 +69,10 @@ pub struct MeteringConfig {
     pub budgets: BudgetsConfig,
     /// `[metrics]`: Prometheus label options.
     pub metrics: MetricsConfig,
+    /// `[cluster]`: budgets and rate limits shared by replicas through Redis.
+    pub cluster: ClusterConfig,
+    /// `[rate_limits]`: requests, tokens and concurrency per tenant and route.
+    pub rate_limits: RateLimitsConfig,
 }
 
 /// `[ledger]`: the embedded SQLite database holding one row per request.
@@ -92,6 +104,17 @@ pub struct LedgerConfig {
     /// (the row is committed before the answer is complete, so a client never sees an answer
     /// that has no row). Default 1000; past it the answer goes out and the row follows.
     pub commit_wait_ms: u64,
+    /// `postgres_url`: ship every committed row to this PostgreSQL database
+    /// (`postgres://USER:PASSWORD@HOST:PORT/DB`, or `TOLLGATE_LEDGER__POSTGRES_URL`), where
+    /// `tollgate spend` and `tollgate audit` then read every replica's rows. The SQLite file
+    /// stays the record each request waits for; shipping runs behind it (see `crate::ship`).
+    /// Default: none, no shipping.
+    pub postgres_url: Option<String>,
+    /// `ship_batch_rows`: most rows shipped in one PostgreSQL transaction. Default 1000.
+    pub ship_batch_rows: usize,
+    /// `ship_interval_ms`: how long the shipper sleeps once caught up; the first wait after a
+    /// failure too, doubling up to 10 s while PostgreSQL stays unreachable. Default 1000.
+    pub ship_interval_ms: u64,
 }
 
 /// SQLite's `synchronous` setting for the ledger (see [`LedgerConfig::synchronous`]).
@@ -125,6 +148,9 @@ impl Default for LedgerConfig {
             synchronous: Synchronous::Normal,
             checkpoint_ms: 1000,
             commit_wait_ms: 1000,
+            postgres_url: None,
+            ship_batch_rows: 1000,
+            ship_interval_ms: 1000,
         }
     }
 }
@@ -222,6 +248,7 @@ impl MeteringConfig {
                 }
             }
         }
+        cluster::problems(&self.cluster, &self.rate_limits, &mut problems);
         if self.budgets.default_max_tokens == 0 {
             problems.push("budgets.default_max_tokens: must be at least 1".to_string());
         }
@@ -231,6 +258,7 @@ impl MeteringConfig {
         if self.ledger.batch_max == 0 {
             problems.push("ledger.batch_max: must be at least 1".to_string());
         }
+        postgres::problems(&self.ledger, &mut problems);
         if problems.is_empty() {
             Ok(())
         } else {

@@ -24,16 +24,24 @@
 //!
 //! The idle lines of backends priced by the hour ([`IdleRow`]) go through the same queue and
 //! writer, into their own table; they are not chained (no request is hidden in them, and a
-//! period written again replaces its line).
+//! period written again replaces its line, under a new id so that shipping sees it).
+//!
+//! With `postgres_url`, the ledger also owns its [`Shipper`](crate::ship::Shipper), which copies
+//! committed rows to PostgreSQL behind the writer; [`Ledger::close`] stops it after the
+//! writer's last commit.
 
 mod row;
-mod schema;
+// Shipping reads the file through it, not through the ledger (which owns the shipper).
+pub(crate) mod schema;
 
 pub use row::{attempt_log, IdleRow, Row};
-pub use schema::{open_db, open_db_with, open_read_only, schema_version, SCHEMA_VERSION};
+pub use schema::{
+    ledger_id, open_db, open_db_with, open_read_only, open_scratch, schema_version, SCHEMA_VERSION,
+};
 
 use super::audit::{self, HASHED_COLUMNS};
 use super::metrics::LedgerMetrics;
+use super::ship::{Shipper, FINAL_ATTEMPT};
 use super::MeteringError;
 use parking_lot::{Condvar, Mutex};
 use rusqlite::types::Value;
@@ -96,6 +104,8 @@ pub struct Ledger {
     path: PathBuf,
     shared: Arc<Shared>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Ships committed rows to PostgreSQL, with `postgres_url`.
+    shipper: Mutex<Option<Shipper>>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -160,6 +170,8 @@ impl Ledger {
         metrics: LedgerMetrics,
     ) -> Result<Ledger, MeteringError> {
         let conn = open_db_with(&cfg.path, cfg.synchronous)?;
+        // Started before the writer: if it cannot start, no writer thread is left behind.
+        let shipper = Shipper::start(&cfg.path, cfg, metrics.ship.clone())?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 rows: VecDeque::new(),
@@ -187,6 +199,7 @@ impl Ledger {
             path: cfg.path.clone(),
             shared,
             writer: Mutex::new(Some(writer)),
+            shipper: Mutex::new(shipper),
         })
     }
 
@@ -262,7 +275,8 @@ impl Ledger {
         Ok(())
     }
 
-    /// Commits pending rows and stops the writer; later rows are dropped and counted.
+    /// Commits pending rows and stops the writer; later rows are dropped and counted. Then,
+    /// with shipping, gives it one last attempt of at most 2 s to ship what is committed.
     pub fn close(&self) -> Result<(), MeteringError> {
         {
             let mut q = self.shared.queue.lock();
@@ -271,10 +285,14 @@ impl Ledger {
         self.shared.not_empty.notify_all();
         self.shared.space.notify_all();
         let handle = self.writer.lock().take();
-        match handle {
+        let written = match handle {
             Some(h) => h.join().map_err(|_| MeteringError::WriterStopped),
             None => Ok(()),
+        };
+        if let Some(shipper) = self.shipper.lock().take() {
+            shipper.close(FINAL_ATTEMPT);
         }
+        written
     }
 
     fn writer_gone(&self) -> bool {
@@ -449,13 +467,13 @@ fn insert_request(tx: &Transaction, r: &Row, head: &mut String) -> Result<u64, r
 }
 
 /// Writes one idle line, replacing an earlier write of the same backend and period (the
-/// later one covers at least as much of it).
+/// later one covers at least as much of it). A replaced line takes the next id, as a new line
+/// would: shipping, which follows ids, sends it again.
 fn upsert_idle(tx: &Transaction, line: &IdleRow) -> Result<u64, rusqlite::Error> {
     let cols = IdleRow::COLUMNS;
     let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-    let updates: Vec<String> = cols[2..]
-        .iter()
-        .map(|c| format!("{c} = excluded.{c}"))
+    let updates: Vec<String> = std::iter::once("id = (SELECT MAX(id) + 1 FROM idle)".to_string())
+        .chain(cols[2..].iter().map(|c| format!("{c} = excluded.{c}")))
         .collect();
     let sql = format!(
         "INSERT INTO idle ({}) VALUES ({}) ON CONFLICT(backend, period_start_ms) DO UPDATE SET {}",
@@ -466,4 +484,49 @@ fn upsert_idle(tx: &Transaction, line: &IdleRow) -> Result<u64, rusqlite::Error>
     // Once an hour per backend: not worth caching the text.
     let mut stmt = tx.prepare(&sql)?;
     Ok(stmt.execute(params_from_iter(line.values()))? as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(start: i64, idle_s: f64) -> IdleRow {
+        IdleRow {
+            backend: "gpu".into(),
+            period_start_ms: start,
+            period_end_ms: start + 1000,
+            busy_s: 1.0 - idle_s,
+            idle_s,
+            cost_usd: idle_s,
+            cost_per_hour: 3600.0,
+            energy_per_hour: 0.0,
+            currency: "USD".into(),
+            price_version: "v".into(),
+        }
+    }
+
+    #[test]
+    fn an_idle_line_written_again_takes_the_next_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::config::LedgerConfig {
+            path: dir.path().join("ledger.db"),
+            ..Default::default()
+        };
+        let metrics = crate::Metrics::new(false).unwrap();
+        let ledger = Ledger::open(&cfg, metrics.ledger().clone()).unwrap();
+        ledger.enqueue_idle(line(0, 0.5));
+        ledger.enqueue_idle(line(1000, 0.5));
+        ledger.flush().unwrap();
+        ledger.enqueue_idle(line(0, 0.25));
+        ledger.close().unwrap();
+        let conn = open_read_only(&cfg.path).unwrap();
+        let lines: Vec<(i64, i64, f64)> = conn
+            .prepare("SELECT id, period_start_ms, idle_s FROM idle ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(lines, [(2, 1000, 0.5), (3, 0, 0.25)]);
+    }
 }

@@ -7,6 +7,7 @@
 //! periods with [`Metering::idle_close`] (see [`idle`]). The CLI reads the ledger through
 //! [`spend::report`] and [`traffic::unpriced`].
 
+pub mod admission;
 pub mod audit;
 pub mod budget;
 pub mod code;
@@ -16,16 +17,22 @@ pub mod dashboard;
 pub mod idle;
 pub mod ledger;
 pub mod metrics;
+pub mod ratelimit;
 pub mod record;
+pub mod shared;
+pub mod ship;
 pub mod spend;
 pub mod time;
 pub mod traffic;
+pub mod window;
 
+pub use admission::{RateTicket, Refusal};
 pub use budget::{BudgetExceeded, BudgetStatus, Budgets, Period, Reservation, Scope};
 pub use code::{ErrorCode, Origin, Outcome};
 pub use config::{
-    BackendCost, BudgetLimits, BudgetsConfig, LedgerConfig, MeteringConfig, MetricsConfig,
-    ModelPrice, ModelPrices, OnExhausted, PriceVersion, PricesConfig, Synchronous,
+    BackendCost, BudgetLimits, BudgetsConfig, ClusterConfig, LedgerConfig, MeteringConfig,
+    MetricsConfig, ModelPrice, ModelPrices, OnExhausted, PriceVersion, PricesConfig, RateLimit,
+    RateLimitsConfig, StateUnavailable, Synchronous,
 };
 pub use cost::{
     busy_share, estimate_tokens, estimate_tokens_from_bytes, reached_provider, warnings,
@@ -34,7 +41,9 @@ pub use cost::{
 pub use idle::IdleTracker;
 pub use ledger::Ledger;
 pub use metrics::Metrics;
+pub use ratelimit::{Headroom, RateExceeded, RateLimits};
 pub use record::{status_class, Attempt, Record, TokenSource, Usage};
+pub use shared::SharedState;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,6 +84,9 @@ pub enum MeteringError {
     /// JSON output failed.
     #[error("json: {0}")]
     Json(serde_json::Error),
+    /// PostgreSQL, where the ledger is shipped, could not be reached or refused a query.
+    #[error("postgres: {0}")]
+    Postgres(String),
 }
 
 impl MeteringError {
@@ -91,8 +103,17 @@ impl MeteringError {
 pub struct Metering {
     metrics: Arc<Metrics>,
     prices: PriceTable,
-    ledger: Option<Ledger>,
+    ledger: Option<Arc<Ledger>>,
+    /// This process's budgets: all of each limit alone, or its share with a shared state.
     budgets: Budgets,
+    /// The configured budgets, as the shared state checks them.
+    budget_limits: BudgetsConfig,
+    /// This process's rate limits (its share, with a shared state).
+    rates: RateLimits,
+    /// The configured rate limits, as the shared state checks them.
+    rate_limits: RateLimitsConfig,
+    /// Budgets and rate limits shared with other replicas, with `[cluster] redis_url`.
+    shared: Option<SharedState>,
     metrics_enabled: bool,
     default_max_tokens: u64,
     commit_wait: std::time::Duration,
@@ -101,7 +122,9 @@ pub struct Metering {
 impl Metering {
     /// Validates `cfg`, opens the ledger (creating it when absent), and rebuilds the budgets
     /// from the spend it holds for the UTC day and month containing `now_ms`. With
-    /// `[ledger] enabled = false` no database is opened and budgets start from zero.
+    /// `[ledger] enabled = false` no database is opened and budgets start from zero. With
+    /// `[ledger] postgres_url` the ledger starts its shipper too (see [`ship`]), without
+    /// waiting for PostgreSQL.
     pub fn open(cfg: &MeteringConfig, now_ms: i64) -> Result<Metering, MeteringError> {
         cfg.validate()?;
         let metrics = Arc::new(Metrics::new(cfg.metrics.tenant_label)?);
@@ -116,16 +139,99 @@ impl Metering {
         } else {
             (None, ledger::SpendSoFar::default())
         };
-        let budgets = Budgets::new(&cfg.budgets, &spent, now_ms, Some(Arc::clone(&metrics)));
-        Ok(Metering {
+        let shared = match &cfg.cluster.redis_url {
+            Some(url) => Some(
+                SharedState::open(&cfg.cluster, url, metrics.registry())
+                    .map_err(|e| MeteringError::Config(vec![e]))?,
+            ),
+            None => None,
+        };
+        Ok(Self::assemble(
+            cfg,
+            metrics,
+            ledger.map(Arc::new),
+            shared,
+            &spent,
+            now_ms,
+        ))
+    }
+
+    fn assemble(
+        cfg: &MeteringConfig,
+        metrics: Arc<Metrics>,
+        ledger: Option<Arc<Ledger>>,
+        shared: Option<SharedState>,
+        spent: &ledger::SpendSoFar,
+        now_ms: i64,
+    ) -> Metering {
+        // With a shared state, what this process enforces alone is its share: it applies only
+        // while the shared state is unreachable, under `local_share`.
+        let replicas = shared.as_ref().map_or(1, SharedState::replicas);
+        let local_budgets = admission::budget_share(&cfg.budgets, replicas);
+        let budgets = Budgets::new(&local_budgets, spent, now_ms, Some(Arc::clone(&metrics)));
+        Metering {
             metrics,
             prices: PriceTable::new(&cfg.prices),
             ledger,
             budgets,
+            budget_limits: cfg.budgets.clone(),
+            rates: RateLimits::new(admission::rate_share(&cfg.rate_limits, replicas)),
+            rate_limits: cfg.rate_limits.clone(),
+            shared,
             metrics_enabled: cfg.metrics.enabled,
             default_max_tokens: cfg.budgets.default_max_tokens,
             commit_wait: std::time::Duration::from_millis(cfg.ledger.commit_wait_ms),
-        })
+        }
+    }
+
+    /// The metering of a reloaded config: new prices, budgets and rate limits, on the same
+    /// metrics, ledger and shared state (those are not reloaded: `[ledger]`, `[metrics]` and
+    /// `[cluster]` changes are returned as warnings and need a restart). Requests in flight
+    /// finish on `self`. This process's budgets restart from the spend its ledger holds once
+    /// every recorded row is committed.
+    pub fn reconfigure(
+        &self,
+        old: &MeteringConfig,
+        cfg: &MeteringConfig,
+        now_ms: i64,
+    ) -> Result<(Metering, Vec<String>), MeteringError> {
+        cfg.validate()?;
+        let mut warnings = Vec::new();
+        if old.ledger.path != cfg.ledger.path
+            || old.ledger.enabled != cfg.ledger.enabled
+            || old.ledger.postgres_url != cfg.ledger.postgres_url
+            || old.ledger.ship_batch_rows != cfg.ledger.ship_batch_rows
+            || old.ledger.ship_interval_ms != cfg.ledger.ship_interval_ms
+        {
+            warnings.push("ledger: changes to [ledger] take effect at the next start".to_string());
+        }
+        if old.cluster != cfg.cluster {
+            warnings
+                .push("cluster: changes to [cluster] take effect at the next start".to_string());
+        }
+        if old.metrics.tenant_label != cfg.metrics.tenant_label {
+            warnings.push("metrics.tenant_label: takes effect at the next start".to_string());
+        }
+        let spent = match &self.ledger {
+            Some(ledger) => {
+                ledger.flush()?;
+                let today = time::Date::from_unix_ms(now_ms);
+                let conn = ledger::open_read_only(ledger.path())?;
+                ledger::spend_so_far(&conn, today.start_ms(), today.month_start().start_ms())
+                    .map_err(|e| MeteringError::ledger(ledger.path(), e))?
+            }
+            None => ledger::SpendSoFar::default(),
+        };
+        let mut next = Self::assemble(
+            cfg,
+            Arc::clone(&self.metrics),
+            self.ledger.clone(),
+            self.shared.clone(),
+            &spent,
+            now_ms,
+        );
+        next.metrics_enabled = cfg.metrics.enabled;
+        Ok((next, warnings))
     }
 
     /// Records one finished request: metrics, ledger row, budget settlement. Never fails and
@@ -168,13 +274,23 @@ impl Metering {
             .ledger
             .as_ref()
             .map(|ledger| ledger.enqueue(self.row(rec, &cost, &charges)));
+        let cost_usd = cost.total_usd.unwrap_or(0.0);
         self.budgets.settle(
             reservation.as_ref(),
             &rec.tenant,
             &rec.route,
-            cost.total_usd.unwrap_or(0.0),
+            cost_usd,
             rec.started_at_ms,
         );
+        if let Some(state) = &self.shared {
+            state.settle_budget(
+                &self.budget_limits,
+                reservation.as_ref().and_then(Reservation::remote_hold),
+                (&rec.tenant, &rec.route),
+                cost_usd,
+                rec.started_at_ms,
+            );
+        }
         // Ticket 0: the row was dropped (counted and logged); there is nothing to wait for.
         (cost, ticket.filter(|t| *t > 0))
     }
@@ -293,13 +409,13 @@ impl Metering {
 
     /// Waits until every recorded row is committed to the ledger (call on shutdown).
     pub fn flush(&self) -> Result<(), MeteringError> {
-        self.ledger.as_ref().map_or(Ok(()), Ledger::flush)
+        self.ledger.as_ref().map_or(Ok(()), |l| l.flush())
     }
 
     /// Commits every pending row and stops the ledger writer; rows recorded later are dropped
-    /// and counted.
+    /// and counted. With shipping, then gives it at most 2 s to ship what is committed.
     pub fn close(&self) -> Result<(), MeteringError> {
-        self.ledger.as_ref().map_or(Ok(()), Ledger::close)
+        self.ledger.as_ref().map_or(Ok(()), |l| l.close())
     }
 
     /// Completion tokens assumed for a worst-case cost when a request sets no limit
@@ -325,7 +441,17 @@ impl Metering {
 
     /// The ledger, unless `[ledger] enabled = false`.
     pub fn ledger(&self) -> Option<&Ledger> {
-        self.ledger.as_ref()
+        self.ledger.as_deref()
+    }
+
+    /// The shared state, with `[cluster] redis_url`.
+    pub fn shared(&self) -> Option<&SharedState> {
+        self.shared.as_ref()
+    }
+
+    /// Whether any rate limit is configured.
+    pub fn has_rate_limits(&self) -> bool {
+        !self.rate_limits.is_empty()
     }
 }
 

@@ -5,6 +5,9 @@
 //! outcome, rule and detection kinds), so series counts stay bounded.
 
 mod build;
+mod ship;
+
+pub use ship::ShipMetrics;
 
 use super::cost::{AttemptCharge, Cost};
 use super::record::{status_class, Record};
@@ -55,6 +58,8 @@ pub struct LedgerMetrics {
     pub write_errors: IntCounter,
     /// Duration of one batch transaction.
     pub commit_seconds: prometheus::Histogram,
+    /// Shipping to PostgreSQL.
+    pub ship: ShipMetrics,
 }
 
 /// The gateway's metrics and the registry that exposes them.
@@ -85,6 +90,8 @@ pub struct Metrics {
     budget_spent: GaugeVec,
     budget_remaining: GaugeVec,
     budget_refusals: IntCounterVec,
+    rate_refusals: IntCounterVec,
+    reloads: IntCounterVec,
     ledger: LedgerMetrics,
 }
 
@@ -301,6 +308,18 @@ impl Metrics {
                 "Reservations a budget refused.",
                 &["scope", "name", "period"],
             )?,
+            rate_refusals: counter_vec(
+                r,
+                "tollgate_rate_limited_total",
+                "Requests a rate limit refused, by the limit that refused.",
+                &["scope", "name", "limit"],
+            )?,
+            reloads: counter_vec(
+                r,
+                "tollgate_config_reloads_total",
+                "Config reloads, by result: applied, or refused (the running config kept).",
+                &["result"],
+            )?,
             ledger: LedgerMetrics {
                 queue_depth: int_gauge(
                     r,
@@ -343,6 +362,7 @@ impl Metrics {
                     r.register(Box::new(h.clone()))?;
                     h
                 },
+                ship: ShipMetrics::register(r)?,
             },
             registry,
         };
@@ -538,6 +558,20 @@ impl Metrics {
     pub fn budget_refused(&self, scope: &str, name: &str, period: &str) {
         self.budget_refusals
             .with_label_values(&[scope, name, period])
+            .inc();
+    }
+
+    /// Counts a rate-limit refusal.
+    pub fn rate_limited(&self, scope: &str, name: &str, limit: &str) {
+        self.rate_refusals
+            .with_label_values(&[scope, name, limit])
+            .inc();
+    }
+
+    /// Counts a config reload: `applied` or `refused`.
+    pub fn reloaded(&self, applied: bool) {
+        self.reloads
+            .with_label_values(&[if applied { "applied" } else { "refused" }])
             .inc();
     }
 

@@ -196,21 +196,33 @@ pub fn lines(
     until: Option<Date>,
 ) -> Result<Vec<SpendLine>, MeteringError> {
     let conn = open_read_only(db_path)?;
+    lines_in(&conn, db_path, by, since, until)
+}
+
+/// [`lines`] over an open ledger, `source` naming it in errors: also a scratch ledger holding
+/// rows read from PostgreSQL (see `ship::Reader`), so both sources are reported alike.
+pub fn lines_in(
+    conn: &Connection,
+    source: &Path,
+    by: GroupBy,
+    since: Option<Date>,
+    until: Option<Date>,
+) -> Result<Vec<SpendLine>, MeteringError> {
     let from = since.map_or(i64::MIN, |d| d.start_ms());
     let to = until.map_or(i64::MAX, |d| d.next().start_ms());
-    let ctx = |e| MeteringError::ledger(db_path, e);
+    let ctx = |e| MeteringError::ledger(source, e);
     // A ledger not yet migrated (no gateway of this version opened it) has none of the
     // columns of version 5 and no idle table: it had no such costs.
-    let v5 = schema_version(&conn).map_err(ctx)? >= 5;
+    let v5 = schema_version(conn).map_err(ctx)? >= 5;
     let by_attempt = by.attempt_sql().filter(|_| v5);
-    let mut out = request_lines(&conn, by, from, to, v5, by_attempt.is_some()).map_err(ctx)?;
+    let mut out = request_lines(conn, by, from, to, v5, by_attempt.is_some()).map_err(ctx)?;
     let has_equivalent = out.iter().any(|l| l.api_equivalent_usd.is_some());
     if let Some(key) = by_attempt {
-        let charges = failed_charges(&conn, key, from, to).map_err(ctx)?;
+        let charges = failed_charges(conn, key, from, to).map_err(ctx)?;
         add_charges(&mut out, charges, has_equivalent);
     }
     if v5 {
-        let mut idle = idle_lines(&conn, by, from, to).map_err(ctx)?;
+        let mut idle = idle_lines(conn, by, from, to).map_err(ctx)?;
         if has_equivalent {
             for l in &mut idle {
                 l.api_equivalent_usd = Some(0.0);
@@ -351,7 +363,20 @@ pub fn report(
     until: Option<Date>,
     format: Format,
 ) -> Result<String, MeteringError> {
-    let lines = lines(db_path, by, since, until)?;
+    let conn = open_read_only(db_path)?;
+    report_in(&conn, db_path, by, since, until, format)
+}
+
+/// [`report`] over an open ledger (see [`lines_in`]).
+pub fn report_in(
+    conn: &Connection,
+    source: &Path,
+    by: GroupBy,
+    since: Option<Date>,
+    until: Option<Date>,
+    format: Format,
+) -> Result<String, MeteringError> {
+    let lines = lines_in(conn, source, by, since, until)?;
     Ok(match format {
         Format::Table => format::table(by, &lines),
         Format::Csv => format::csv(by, &lines),

@@ -30,3 +30,51 @@ pub fn wait_rows(db: &Path, n: i64) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Writes one SQLite ledger at `into` holding the rows (and idle lines) of every `ledgers` file,
+/// in order, with the first one's schema and version: what one report over several replicas'
+/// ledgers must equal.
+pub fn merge(ledgers: &[std::path::PathBuf], into: &Path) {
+    let conn = Connection::open(into).expect("create the merged ledger");
+    let first = open(&ledgers[0]);
+    let schema: Vec<String> = first
+        .prepare(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL \
+             AND name IN ('requests', 'idle', 'requests_ts', 'idle_start')",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let version: i64 = first
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    for sql in schema {
+        conn.execute_batch(&sql).unwrap();
+    }
+    let cols = |table: &str| -> String {
+        let names: Vec<String> = conn
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info('{table}') WHERE name != 'id'"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        names.join(", ")
+    };
+    let (requests, idle) = (cols("requests"), cols("idle"));
+    for (i, db) in ledgers.iter().enumerate() {
+        conn.execute_batch(&format!(
+            "ATTACH '{}' AS l{i};
+             INSERT INTO requests ({requests}) SELECT {requests} FROM l{i}.requests ORDER BY id;
+             INSERT INTO idle ({idle}) SELECT {idle} FROM l{i}.idle ORDER BY id;
+             DETACH l{i};",
+            db.display()
+        ))
+        .unwrap();
+    }
+    conn.pragma_update(None, "user_version", version).unwrap();
+}

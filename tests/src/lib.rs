@@ -7,5 +7,7 @@ pub mod config;
 pub mod fake_openai;
 pub mod gateway;
 pub mod ledger;
+pub mod postgres;
 pub mod raw;
+pub mod redis;
 pub mod sdk;

@@ -18,6 +18,8 @@ pub(super) fn check(
         prices: raw.prices.clone(),
         budgets: raw.budgets.clone(),
         metrics: raw.metrics,
+        cluster: raw.cluster.clone(),
+        rate_limits: raw.rate_limits.clone(),
     };
     if cfg.ledger.path.as_os_str().is_empty() {
         errors.push(ConfigError {

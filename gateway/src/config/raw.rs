@@ -36,6 +36,10 @@ pub struct RawConfig {
     pub budgets: tollgate_metering::BudgetsConfig,
     /// `[metrics]`: Prometheus options.
     pub metrics: tollgate_metering::MetricsConfig,
+    /// `[cluster]`: budgets and rate limits shared by replicas through Redis.
+    pub cluster: tollgate_metering::ClusterConfig,
+    /// `[rate_limits]`: requests, tokens and concurrency per tenant and route.
+    pub rate_limits: tollgate_metering::RateLimitsConfig,
 }
 
 /// `[server]`

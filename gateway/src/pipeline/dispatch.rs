@@ -19,7 +19,7 @@ use pingora::proxy::Session;
 use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
 use tollgate_adapters::{AttemptError, Complete, Event, EventStream, Reply};
-use tollgate_metering::{estimate_tokens_from_bytes, metrics::NONE, OnExhausted};
+use tollgate_metering::{estimate_tokens_from_bytes, metrics::NONE, OnExhausted, Refusal};
 
 /// A successful attempt, ready to be streamed back.
 pub struct Served {
@@ -46,6 +46,30 @@ pub enum ServedReply {
     },
 }
 
+/// Takes the request's rate limits (one request, its worst-case tokens, a concurrency slot)
+/// before its first attempt; they are given back when it is recorded.
+pub async fn limit(gw: &Gateway, call: Call<'_>, rec: &mut RequestRecord) -> Result<(), ApiError> {
+    let m = gw.meter.metering();
+    if !m.has_rate_limits() {
+        return Ok(());
+    }
+    let tokens = estimate_tokens_from_bytes(rec.metered.prompt_bytes.unwrap_or(0))
+        + call
+            .max_output_tokens()
+            .map_or(m.default_max_tokens(), u64::from);
+    let tenant = rec.tenant.as_deref().unwrap_or(NONE);
+    let route = rec.route.as_deref().unwrap_or(NONE);
+    match m.admit_rate(tenant, route, tokens, now_ms()).await {
+        Ok(Some((ticket, headroom))) => {
+            rec.metered.held.lock().rate = Some(ticket);
+            rec.headroom = Some(headroom);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(refusal) => Err(ApiError::refused(&refusal)),
+    }
+}
+
 /// Tries each candidate of the decision in order, and nothing else: retries and fallbacks
 /// cannot widen what the policy allowed. Candidates marked for redaction get the redacted copy.
 pub async fn dispatch(
@@ -59,7 +83,7 @@ pub async fn dispatch(
     let mut failures: Vec<(String, AttemptError)> = Vec::new();
     let mut redaction: Option<Redaction> = None;
     for &(candidate, redact) in &decision.candidates {
-        if !admit(gw, call, decision, candidate, rec)? {
+        if !admit(gw, call, decision, candidate, rec).await? {
             continue;
         }
         if redact && redaction.is_none() {
@@ -229,9 +253,9 @@ pub async fn client_gone(session: &mut Session) {
 /// `Ok(true)`: go ahead (the reservation is held by `rec` until it is recorded). `Ok(false)`:
 /// a budget with `on_exhausted = "fall_through"` refused this candidate and a later one may
 /// serve. `Err`: a 429 naming the budget, its limit, what is spent and when it resets.
-pub fn admit(
+pub async fn admit(
     gw: &Gateway,
-    call: Call,
+    call: Call<'_>,
     decision: &Decision,
     candidate: Candidate,
     rec: &mut RequestRecord,
@@ -239,11 +263,13 @@ pub fn admit(
     let meter = &gw.meter;
     let prompt_bytes = rec.metered.prompt_bytes.unwrap_or(0);
     let backend = &gw.config.backends[candidate.backend];
-    let mut held = rec.metered.held.lock();
-    // The previous attempt failed: give back what it held before taking anything new.
-    held.reservation = None;
-    if let Some(p) = held.busy.take() {
-        gw.backends[p.backend].abandon_busy();
+    {
+        // The previous attempt failed: give back what it held before taking anything new.
+        let mut held = rec.metered.held.lock();
+        held.reservation = None;
+        if let Some(p) = held.busy.take() {
+            gw.backends[p.backend].abandon_busy();
+        }
     }
     if meter.has_budgets() {
         let m = meter.metering();
@@ -259,20 +285,21 @@ pub fn admit(
         );
         let tenant = rec.tenant.as_deref().unwrap_or(NONE);
         let route = rec.route.as_deref().unwrap_or(NONE);
-        match m.reserve(tenant, route, worst, now_ms()) {
-            Ok(r) => held.reservation = Some(r),
-            Err(refusal) => {
+        match m.reserve_budget(tenant, route, worst, now_ms()).await {
+            Ok(r) => rec.metered.held.lock().reservation = Some(r),
+            Err(Refusal::Budget(refusal)) => {
                 let last = decision.candidates.last().map(|(c, _)| *c) == Some(candidate);
                 if refusal.on_exhausted == OnExhausted::FallThrough && !last {
-                    drop(held);
                     tracing::debug!(request_id = %rec.id, candidate = %model.key, %refusal, "budget refused a candidate; trying the next");
                     rec.refusals.push("budget");
                     return Ok(false);
                 }
                 return Err(ApiError::budget_exceeded(&refusal));
             }
+            Err(other) => return Err(ApiError::refused(&other)),
         }
     }
+    let mut held = rec.metered.held.lock();
     if meter
         .metering()
         .prices()

@@ -205,6 +205,7 @@ async fn decide_and_dispatch(
     rec.refusals = policy.refused.iter().map(|r| r.rule.as_str()).collect();
     rec.decision = decide::summary(gw, &policy);
     let decision = decide::conclude(gw, call, target, policy)?;
+    dispatch::limit(gw, call, rec).await?;
     let served = dispatch::dispatch(gw, call, &decision, &classified, session, rec).await?;
     Ok((decision, served))
 }

@@ -25,6 +25,26 @@ fn header(status: u16, request_id: &str) -> pingora::Result<Box<ResponseHeader>>
     Ok(Box::new(h))
 }
 
+/// OpenAI's `x-ratelimit-{limit,remaining,reset}-{requests,tokens}` headers.
+fn ratelimit_headers(h: &mut ResponseHeader, headroom: &tollgate_metering::Headroom) {
+    for (what, left) in [("requests", headroom.requests), ("tokens", headroom.tokens)] {
+        let Some(l) = left else { continue };
+        let _ = h.insert_header(format!("x-ratelimit-limit-{what}"), l.limit);
+        let _ = h.insert_header(format!("x-ratelimit-remaining-{what}"), l.remaining);
+        let _ = h.insert_header(format!("x-ratelimit-reset-{what}"), reset_text(l.reset_ms));
+    }
+}
+
+/// A reset delay as OpenAI writes it: `20ms`, `1.5s`, `1m0s`.
+fn reset_text(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..1000 => format!("{ms}ms"),
+        1000..60_000 => format!("{}s", (ms as f64 / 1000.0 * 1000.0).round() / 1000.0),
+        _ => format!("{}m{}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
 /// Writes a whole JSON answer.
 pub async fn json(
     session: &mut Session,
@@ -58,6 +78,9 @@ pub async fn error(
     let _ = h.insert_header(http::header::CONTENT_LENGTH, body.len());
     if let Some(secs) = err.retry_after {
         let _ = h.insert_header(http::header::RETRY_AFTER, secs);
+    }
+    if let Some(headroom) = &err.headroom {
+        ratelimit_headers(&mut h, headroom);
     }
     session.write_response_header(h, false).await?;
     session.write_response_body(Some(body), true).await
@@ -112,6 +135,9 @@ pub async fn served(
     }
     if redaction.is_some() {
         let _ = h.insert_header("x-tollgate-redacted", "true");
+    }
+    if let Some(headroom) = &rec.headroom {
+        ratelimit_headers(&mut h, headroom);
     }
     if let Some(dropped) = answer
         .inbound

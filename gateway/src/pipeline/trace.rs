@@ -77,6 +77,8 @@ pub struct RequestRecord {
     pub decision: String,
     /// Prompt size, content tap, budget reservation: what metering needs beyond the above.
     pub metered: Metered,
+    /// The client's rate-limit headroom, sent with the answer.
+    pub headroom: Option<tollgate_metering::Headroom>,
 }
 
 impl RequestRecord {
@@ -109,6 +111,7 @@ impl RequestRecord {
             refusals: Vec::new(),
             decision: String::new(),
             metered: Metered::default(),
+            headroom: None,
         }
     }
 
@@ -258,6 +261,13 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
     m.busy = held.busy.map(|p| gw.backends[p.backend].busy_time(p));
     m.detections = rec.detections.clone();
     m.refusals = rec.refusals.clone();
+    if let Some(ticket) = held.rate {
+        // The tokens a rate limit counts are the ones the answer used, not its reservation.
+        ticket.settle(
+            m.usage.prompt_tokens + m.usage.completion_tokens,
+            crate::meter::now_ms(),
+        );
+    }
     (m, held.reservation)
 }
 
@@ -291,6 +301,8 @@ impl Clone for Metered {
 pub struct Held {
     /// The budget reservation of the current attempt.
     pub reservation: Option<Reservation>,
+    /// The request's rate-limit slot and tokens.
+    pub rate: Option<tollgate_metering::RateTicket>,
     /// The current attempt on a backend with a `cost_per_hour`.
     pub busy: Option<BusyProbe>,
 }

@@ -377,7 +377,7 @@ pub const FAILED_OVER_USD: (f64, f64) = (0.00075, 0.003);
 
 /// Rewrites the ledger at `db` as a gateway of schema `version` wrote it, keeping the first
 /// `keep` hashed columns: each row's hash is recomputed over those alone, chained as that
-/// version chained them, and the later columns and the idle table are dropped.
+/// version chained them, and the later columns and the idle and meta tables are dropped.
 pub fn downgrade(db: &Path, keep: usize, version: i64) {
     use rusqlite::types::Value;
     use tollgate_metering::audit::{genesis, row_hash, HASHED_COLUMNS};
@@ -408,7 +408,8 @@ pub fn downgrade(db: &Path, keep: usize, version: i64) {
             .unwrap();
     }
     conn.execute_batch(&format!(
-        "DROP TABLE IF EXISTS idle; PRAGMA user_version = {version};"
+        "DROP TABLE IF EXISTS idle; DROP TABLE IF EXISTS ledger_meta; \
+         PRAGMA user_version = {version};"
     ))
     .unwrap();
 }

@@ -4,15 +4,20 @@
 //! verify, see `audit::row_hash`) and tables. Rows are never rewritten, except that
 //! migration 4 → 5 fills `token_source` from `estimated`, which the hash does not cover when
 //! they agree.
+//!
+//! Table `ledger_meta` (version 6) holds the ledger's identity, `ledger_id`: a random UUID
+//! given once, when the file is first opened for writing, and kept for its life. Rows shipped
+//! to PostgreSQL carry it, so each file's rows (and hash chain) stay apart there, and a copy of
+//! the file moved to another machine is still the same ledger.
 
 use crate::config::Synchronous;
 use crate::MeteringError;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 use std::time::Duration;
 
 /// The schema version this code writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Version 1 lacked the audit columns; it is migrated in place when opened for writing and
 /// read as it is by reports.
@@ -116,6 +121,18 @@ ALTER TABLE requests ADD COLUMN failed_usd REAL NOT NULL DEFAULT 0.0;
 ALTER TABLE requests ADD COLUMN attempt_log TEXT NOT NULL DEFAULT '';
 ";
 
+/// Version 5 → 6: the ledger's identity (see the module docs). The id itself is given by
+/// [`open_db_with`], so a ledger created at version 6 gets one the same way.
+const META_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS ledger_meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// The `ledger_meta` key of the ledger's identity.
+const LEDGER_ID: &str = "ledger_id";
+
 /// Opens (creating when absent) the ledger at `path` with the durability pragmas and the
 /// current schema.
 pub fn open_db(path: &Path) -> Result<Connection, MeteringError> {
@@ -137,11 +154,12 @@ pub fn open_db_with(path: &Path, synchronous: Synchronous) -> Result<Connection,
             let tx = conn.unchecked_transaction().map_err(ctx)?;
             tx.execute_batch(SCHEMA).map_err(ctx)?;
             tx.execute_batch(IDLE_SCHEMA).map_err(ctx)?;
+            tx.execute_batch(META_SCHEMA).map_err(ctx)?;
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)
                 .map_err(ctx)?;
             tx.commit().map_err(ctx)?;
         }
-        1..=4 => migrate(&conn, version).map_err(ctx)?,
+        1..=5 => migrate(&conn, version).map_err(ctx)?,
         SCHEMA_VERSION => {}
         v => {
             return Err(MeteringError::Schema {
@@ -151,6 +169,52 @@ pub fn open_db_with(path: &Path, synchronous: Synchronous) -> Result<Connection,
             })
         }
     }
+    // Once per file: later opens find the id and keep it.
+    conn.execute(
+        "INSERT INTO ledger_meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        [LEDGER_ID, &uuid::Uuid::new_v4().to_string()],
+    )
+    .map_err(ctx)?;
+    Ok(conn)
+}
+
+/// The ledger's identity (`ledger_meta.ledger_id`); `None` for a ledger no gateway of
+/// version 6 or later has opened for writing.
+pub fn ledger_id(conn: &Connection) -> Result<Option<String>, rusqlite::Error> {
+    let has_meta: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ledger_meta')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_meta {
+        return Ok(None);
+    }
+    conn.query_row(
+        "SELECT value FROM ledger_meta WHERE key = ?1",
+        [LEDGER_ID],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// The idle table without its one line per backend and period: rows of several ledgers may
+/// each have a line for the same backend and hour (each replica's own idle time).
+fn scratch_idle_schema() -> String {
+    IDLE_SCHEMA.replace(",\n    UNIQUE (backend, period_start_ms)\n", "\n")
+}
+
+/// A private scratch database with the current schema and no identity, for reports over rows
+/// read from elsewhere (PostgreSQL): SQLite keeps it in a temporary file that it deletes on
+/// close, so a large report spills to disk instead of filling memory.
+pub fn open_scratch() -> Result<Connection, MeteringError> {
+    let path = Path::new("");
+    let ctx = |e| MeteringError::ledger(Path::new("(scratch)"), e);
+    let conn = Connection::open(path).map_err(ctx)?;
+    conn.execute_batch(SCHEMA).map_err(ctx)?;
+    conn.execute_batch(&scratch_idle_schema()).map_err(ctx)?;
+    conn.execute_batch(META_SCHEMA).map_err(ctx)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(ctx)?;
     Ok(conn)
 }
 
@@ -162,6 +226,7 @@ fn migrate(conn: &Connection, version: i64) -> Result<(), rusqlite::Error> {
         (2, MIGRATE_2_TO_3),
         (3, MIGRATE_3_TO_4),
         (4, MIGRATE_4_TO_5),
+        (5, META_SCHEMA),
     ];
     for (from, sql) in steps {
         if version <= from {
@@ -197,4 +262,61 @@ pub fn open_read_only(path: &Path) -> Result<Connection, MeteringError> {
         });
     }
     Ok(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_5_ledger_gains_an_identity_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("ledger.db");
+        {
+            let conn = Connection::open(&db).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch(IDLE_SCHEMA).unwrap();
+            conn.pragma_update(None, "user_version", 5).unwrap();
+            assert_eq!(ledger_id(&conn).unwrap(), None);
+        }
+        let id = {
+            let conn = open_db(&db).unwrap();
+            assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
+            ledger_id(&conn).unwrap().unwrap()
+        };
+        assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 4);
+        let again = ledger_id(&open_db(&db).unwrap()).unwrap();
+        assert_eq!(again.as_deref(), Some(id.as_str()), "kept across opens");
+        let read = ledger_id(&open_read_only(&db).unwrap()).unwrap();
+        assert_eq!(read.as_deref(), Some(id.as_str()));
+
+        let other = dir.path().join("other.db");
+        let other_id = ledger_id(&open_db(&other).unwrap()).unwrap().unwrap();
+        assert_ne!(other_id, id, "each new ledger its own");
+    }
+
+    #[test]
+    fn the_scratch_ledger_has_the_schema_without_an_identity() {
+        let conn = open_scratch().unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
+        assert_eq!(ledger_id(&conn).unwrap(), None);
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'idle'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!sql.contains("UNIQUE"), "{sql}");
+        // Two ledgers' lines for one backend and hour.
+        for _ in 0..2 {
+            conn.execute(
+                "INSERT INTO idle (backend, period_start_ms, period_end_ms, busy_s, idle_s, \
+                 cost_usd, cost_per_hour, energy_per_hour, currency, price_version) \
+                 VALUES ('gpu', 0, 1, 0, 1, 1, 1, 0, 'USD', 'v')",
+                [],
+            )
+            .unwrap();
+        }
+    }
 }
