@@ -134,6 +134,34 @@ async fn room_in_minute(secs: u64) {
     }
 }
 
+/// Waits until `n` rate-limit tickets have been settled in `redis`. A replica settles a
+/// ticket after the answer has gone out, so a client can see its answer a moment before its
+/// slot and its unused tokens are back.
+async fn wait_rate_settled(redis: &Redis, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = redis.command(&[
+            "EVAL",
+            "return #redis.call('KEYS', ARGV[1])",
+            "0",
+            "tollgate:settled:rate:*",
+        ]);
+        let settled: usize = reply
+            .as_deref()
+            .and_then(|r| r.strip_prefix(':'))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if settled >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{settled} of {n} rate tickets settled after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn metric(gw: &Gateway, name: &str) -> Option<f64> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(gw.admin.unwrap()).unwrap();
@@ -225,6 +253,7 @@ async fn concurrency_and_tokens_per_minute_hold_across_replicas() {
     let e = &rs.iter().find(|r| r.status == 429).unwrap().json()["error"];
     assert_eq!(e["rate_limit"]["limit"], "concurrent_requests");
     // The slots came back when the answers ended.
+    wait_rate_settled(&redis, 2).await;
     let rs = burst(&gws, 2, &chat("limited", "hi", false)).await;
     assert_eq!(statuses(&rs), (2, 0));
 
@@ -250,6 +279,7 @@ async fn concurrency_and_tokens_per_minute_hold_across_replicas() {
             .post_json(&gws[i % 2].url("/v1/chat/completions"), &[], &body)
             .await;
         assert_eq!(r.status, 200, "request {i}: refunds make room");
+        wait_rate_settled(&redis2, i + 1).await;
     }
     // At once (slow answers, so no refund comes in between): the reservations count in
     // full, so at most three fit.
