@@ -9,9 +9,14 @@ pub(crate) fn column_label<'b>(b: &'b [u8], i: usize, tables: &Tables) -> Option
     let ls = memchr::memrchr(b'\n', &b[..i]).map_or(0, |p| p + 1);
     let le = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |p| i + p);
     let line = &b[ls..le];
-    let delim = [b',', b';', b'\t', b'|']
+    let count = |l: &[u8], d: u8| l.iter().filter(|c| **c == d).count();
+    // Two columns (`host,agent_version`) count when the header looks like field names.
+    let delims = [b',', b';', b'\t', b'|'];
+    let delim = delims
         .into_iter()
-        .find(|d| line.iter().filter(|c| *c == d).count() >= 2)?;
+        .find(|d| count(line, *d) >= 2)
+        .or_else(|| delims.into_iter().find(|d| count(line, *d) == 1))?;
+    let two = count(line, delim) == 1;
     let col = b[ls..i].iter().filter(|c| **c == delim).count();
     // Walk up to the block's first line, a bounded number of lines; a line already walked
     // from names its block's first line.
@@ -38,7 +43,11 @@ pub(crate) fn column_label<'b>(b: &'b [u8], i: usize, tables: &Tables) -> Option
     let he = memchr::memchr(b'\n', &b[hs..]).map_or(b.len(), |p| hs + p);
     // A header names columns: short cells.
     let mut cells = b[hs..he].split(|c| *c == delim);
-    if b[hs..he].split(|c| *c == delim).any(|c| c.len() > 40) {
+    let long = if two { 24 } else { 40 };
+    let header = &b[hs..he];
+    if header.split(|c| *c == delim).any(|c| c.len() > long)
+        || (two && (count(header, delim) != 1 || header.contains(&b' ')))
+    {
         return None;
     }
     cells.nth(col)

@@ -33,6 +33,7 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
             "sk_test_",
             "rk_live_",
             "rk_test_",
+            "whsec_",
             "eyJ",
             "-----BEGIN",
         ],

@@ -15,6 +15,11 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
     // ones (`nie`, `tin`, `ipp`) must stand alone.
     let whole = ends_token(b, e) || !is_alnum(b[e - 1]);
     let word = starts_token(b, s) && (whole || e - s >= 7);
+    // `nie` (German "never") and `tin` are words; as keywords they are written in capitals.
+    let kw = &b[s..e];
+    if (kw == b"nie" || kw == b"tin") && anchor == Anchor::IdDocument {
+        return;
+    }
     if !word {
         return;
     }
@@ -103,14 +108,53 @@ fn date_like(v: &[u8]) -> bool {
             || (groups[0].len() <= 2 && matches!(groups[2].len(), 2 | 4)))
 }
 
+/// `203.0.113.45`: an IPv4 address, which an id never is.
+fn dotted_quad(v: &[u8]) -> bool {
+    let groups: Vec<&[u8]> = v.split(|c| *c == b'.').collect();
+    groups.len() == 4
+        && groups
+            .iter()
+            .all(|g| (1..=3).contains(&g.len()) && g.iter().all(u8::is_ascii_digit))
+}
+
 /// `123456789`, `987654321`: the digits people type when they mean "some number".
 fn sequential(v: &[u8]) -> bool {
     v.len() >= 6
         && (v.windows(2).all(|w| w[1] == w[0] + 1) || v.windows(2).all(|w| w[0] == w[1] + 1))
 }
 
+/// Words that make a `dossier` a patient's file rather than a bailiff's or an insurer's.
+const CARE_WORDS: &[&str] = &[
+    "patient",
+    "patiënt",
+    "hôpital",
+    "hopital",
+    "clinique",
+    "médical",
+    "medical",
+    "medisch",
+    "ziekenhuis",
+    "huisarts",
+    "zorg",
+    "santé",
+    "sante",
+    "soins",
+    "arts ",
+    "médecin",
+];
+
 fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     let fam = family(&b[s..e]);
+    if fam == Family::Medical && super::text::contains_ci(&b[s..e], "dossier") {
+        let lo = s.saturating_sub(200);
+        let hi = (e + 200).min(b.len());
+        if !CARE_WORDS
+            .iter()
+            .any(|w| super::text::contains_ci(&b[lo..hi], w))
+        {
+            return;
+        }
+    }
     let kind = match fam {
         Family::Passport => Kind::Passport,
         Family::Medical | Family::Nhs => Kind::MedicalId,
@@ -141,13 +185,19 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
     let n = compact(raw, &mut buf);
     let v = &buf[..n];
     let digits = v.iter().filter(|c| c.is_ascii_digit()).count();
-    let min_digits = if fam == Family::Licence { 1 } else { 2 };
+    // Licences, and passports such as the Dutch `BGKNCQSD2`, may hold a single digit.
+    let min_digits = if matches!(fam, Family::Licence | Family::Passport) {
+        1
+    } else {
+        2
+    };
     // A label before a date (`DDN 25/08/2002`, `DOB 1990-01-02`) is not an id's prefix.
     let from_digits = raw
         .iter()
         .position(u8::is_ascii_digit)
         .map_or(raw, |i| &raw[i..]);
     if n == 0
+        || dotted_quad(raw)
         || date_like(raw)
         || date_like(from_digits)
         || is_placeholder(raw)
@@ -175,7 +225,13 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
     match checked {
         Some(ok) => ok,
         None => match fam {
-            Family::Passport => (6..=10).contains(&n) && digits >= 2,
+            Family::Passport => {
+                let dutch = n == 9
+                    && v[8].is_ascii_digit()
+                    && v.iter()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+                (6..=10).contains(&n) && (digits >= 2 || dutch)
+            }
             Family::Medical => (5..=20).contains(&n) && digits >= 4,
             Family::Nhs => false,
             Family::Licence => {
@@ -189,16 +245,22 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
 }
 
 /// The delimiter of a table whose header line holds the keyword at `s` (`id,name,nhs_number`,
-/// `Nom;Prénom;N° passeport`): a comma, semicolon, tab or pipe at least twice.
+/// `Nom;Prénom;N° passeport`): a comma, semicolon, tab or pipe at least twice, as often on
+/// the next line (a row), and a short cell around the keyword. A sentence with two commas
+/// followed by a line with one ("…, 59000 Lille.\nBien cordialement,") is no table.
 fn table_header(b: &[u8], s: usize) -> Option<u8> {
     let ls = memchr::memrchr(b'\n', &b[..s]).map_or(0, |p| p + 1);
     let le = memchr::memchr(b'\n', &b[s..]).map_or(b.len(), |p| s + p);
     let line = &b[ls..le];
     let next = b.get(le + 1..)?;
-    [b',', b';', b'\t', b'|']
-        .into_iter()
-        .filter(|d| line.iter().filter(|c| *c == d).count() >= 2)
-        .find(|d| next.iter().take_while(|c| **c != b'\n').any(|c| c == d))
+    let next = &next[..memchr::memchr(b'\n', next).unwrap_or(next.len())];
+    let count = |l: &[u8], d: u8| l.iter().filter(|c| **c == d).count();
+    [b',', b';', b'\t', b'|'].into_iter().find(|&d| {
+        let n = count(line, d);
+        let cell_start = memchr::memrchr(d, &b[ls..s]).map_or(ls, |p| ls + p + 1);
+        let cell_end = memchr::memchr(d, &b[s..le]).map_or(le, |p| s + p);
+        n >= 2 && count(next, d) >= n && cell_end - cell_start <= 48
+    })
 }
 
 /// Reports the cells under the keyword's column that are values of the family.
@@ -249,42 +311,51 @@ fn ssn_shape(v: &[u8]) -> bool {
     ssn_valid(a, g, s) && !(900..=999).contains(&a)
 }
 
+/// The SSN announced by an SSN keyword: the first nine-digit value (`536-22-8817`,
+/// `536 22 8817`, `536228817`) within 80 bytes of its line ("the SSN of my brother-in-law, he
+/// sent it like this: 447574346").
 fn ssn_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     let itin_word = super::text::contains_ci(&b[s..e], "itin")
         || super::text::contains_ci(&b[s..e], "taxpayer");
-    let limit = line_after(b, e, 32);
-    let Some(d) = b[e..limit]
+    let limit = line_after(b, e, 80);
+    let mut from = e;
+    while let Some(d) = b[from..limit]
         .iter()
         .position(u8::is_ascii_digit)
-        .map(|p| e + p)
-    else {
-        return;
-    };
-    let mut digits = [0u8; 9];
-    let mut n = 0;
-    let mut j = d;
-    while j < limit && n < 9 {
-        match b[j] {
-            c @ b'0'..=b'9' => {
-                digits[n] = c;
-                n += 1;
+        .map(|p| from + p)
+    {
+        let mut digits = [0u8; 9];
+        let mut n = 0;
+        let mut j = d;
+        while j < limit && n < 9 {
+            match b[j] {
+                c @ b'0'..=b'9' => {
+                    digits[n] = c;
+                    n += 1;
+                }
+                b' ' | b'-' | b'.' if n == 3 || n == 5 => {}
+                _ => break,
             }
-            b' ' | b'-' | b'.' if n == 3 || n == 5 => {}
-            _ => break,
+            j += 1;
         }
-        j += 1;
-    }
-    if n == 9 && ends_token(b, j) && starts_token(b, d) {
-        let (a, g, s) = (
-            number(&digits[..3]),
-            number(&digits[3..5]),
-            number(&digits[5..]),
-        );
-        if ssn_valid(a, g, s) {
-            sink.push(Kind::UsSsn, d, j);
-        } else if itin_word && itin(a, g) && s != 0 {
-            sink.push(Kind::NationalId, d, j);
+        if n == 9 && ends_token(b, j) && starts_token(b, d) {
+            let (a, g, s) = (
+                number(&digits[..3]),
+                number(&digits[3..5]),
+                number(&digits[5..]),
+            );
+            if ssn_valid(a, g, s) {
+                sink.push(Kind::UsSsn, d, j);
+            } else if itin_word && itin(a, g) && s != 0 {
+                sink.push(Kind::NationalId, d, j);
+            }
+            return;
         }
+        // Past this number (a year, a count) to the next one.
+        from = run_end(b, d, |c| c.is_ascii_alphanumeric())
+            .max(j)
+            .max(d + 1)
+            .min(limit);
     }
 }
 

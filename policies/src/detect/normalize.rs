@@ -177,7 +177,9 @@ fn punct(c: char) -> Option<char> {
         '\u{0085}' | '\u{2028}' | '\u{2029}' => Some('\n'),
         '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{FE58}' | '\u{FE63}' | '\u{FF0D}' => Some('-'),
         // Typographic apostrophes, so `driver’s licence` matches its keyword.
-        '\u{2018}' | '\u{2019}' | '\u{02BC}' => Some('\''),
+        '\u{2018}' | '\u{2019}' | '\u{02BC}' | '\u{201A}' => Some('\''),
+        // Typographic quotes, so a name or a value right after `«` or `„` starts a word.
+        '\u{00AB}' | '\u{00BB}' | '\u{201C}'..='\u{201F}' | '\u{2039}' | '\u{203A}' => Some('"'),
         _ => None,
     }
 }

@@ -319,6 +319,10 @@ pub(crate) const VERSION_WORDS: &[&str] = &[
     "actualizar",
     "aggiorna",
     "bijwerken",
+    // Certificate extensions are named by OID ("the extension 2.5.29.17").
+    "extens",
+    "estension",
+    "erweiterung",
 ];
 
 /// Words that label a number as a reference of some other kind.
@@ -477,19 +481,20 @@ fn iban(b: &[u8], s: usize, sink: &mut Sink) -> Option<usize> {
     }
     let letters = || b[s..end].iter().filter(|c| c.is_ascii_alphabetic());
     let mixed = letters().any(u8::is_ascii_lowercase) && letters().any(u8::is_ascii_uppercase);
-    if n != want
-        || !ends_token(b, end)
-        || !compact[2].is_ascii_digit()
-        || !compact[3].is_ascii_digit()
-        || mixed
-    {
+    if n != want || !ends_token(b, end) || mixed {
         return None;
     }
-    if iban_mod97(&compact[..n]) && !is_documented_iban(&compact[..n]) {
-        sink.push(Kind::Iban, s, end);
-        return Some(end);
+    // A textbook IBAN or a format (`NLkk BBBB 0123 4567 89`) is consumed whole, so that its
+    // digit groups are not read again as a phone number.
+    let format = compact[2..4] == *b"KK";
+    let checked = compact[2].is_ascii_digit() && compact[3].is_ascii_digit();
+    if !(format || checked) {
+        return None;
     }
-    None
+    if !format && iban_mod97(&compact[..n]) && !is_documented_iban(&compact[..n]) {
+        sink.push(Kind::Iban, s, end);
+    }
+    Some(end)
 }
 
 /// Textbook IBANs: the examples of the SWIFT registry, national banking associations and

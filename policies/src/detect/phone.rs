@@ -212,7 +212,8 @@ pub(crate) fn intl_phone(b: &[u8], i: usize, start: usize, sink: &mut Sink) -> O
         }
         let d = &digits[..k];
         if sink.plans.valid_international(d) && !fictional_intl(b, start, d) {
-            if labelled_otherwise(b, start, &sink.tables) {
+            // A `+` is only ever written before a phone number; `00…` may be another code.
+            if b[start] != b'+' && labelled_otherwise(b, start, &sink.tables) {
                 return Some(last);
             }
             sink.push(Kind::Phone, start, end);
@@ -295,6 +296,13 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
     if !one_sep || !(9..=13).contains(&total) {
         return None;
     }
+    // `08-04-2024 16:22`: a date, then a time.
+    let date = k >= 3
+        && ((lens[..3] == [2, 2, 4] || lens[..3] == [4, 2, 2])
+            && seps[..2].iter().all(|s| matches!(s, b'-' | b'.' | b'/')));
+    if date {
+        return None;
+    }
     let spelled = lens.iter().all(|l| *l == 1);
     let trunk = d[0] == b'0' && d[1] != b'0' && (spelled || lens.iter().all(|l| *l >= 2));
     let nanp_shape = lens == [3, 3, 4] && d[0] >= b'2' && d[3] >= b'2';
@@ -324,7 +332,8 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
 }
 
 /// A national number written without separators: trunk-prefixed (`0641721730`), or a
-/// Spanish or Italian mobile in a text in that language (`648384606`, `3471234567`).
+/// Spanish, Italian or Portuguese mobile in a text in that language (`648384606`,
+/// `3471234567`, `915698122`).
 fn contiguous_phone(b: &[u8], i: usize, end: usize, sink: &mut Sink) -> Option<usize> {
     let d = &b[i..end];
     let n = d.len();
@@ -332,16 +341,18 @@ fn contiguous_phone(b: &[u8], i: usize, end: usize, sink: &mut Sink) -> Option<u
         return None;
     }
     let trunk = d[0] == b'0' && d[1] != b'0' && n >= 10;
-    let es_shape = n == 9 && matches!(d[0], b'6' | b'7');
+    let es_shape = n == 9 && matches!(d[0], b'6' | b'7' | b'8' | b'9');
     let it_shape = n == 10 && d[0] == b'3';
-    if !(trunk || es_shape || it_shape) {
+    let pt_shape = n == 9 && d[0] == b'9' && matches!(d[1], b'1' | b'2' | b'3' | b'6');
+    if !(trunk || es_shape || it_shape || pt_shape) {
         return None;
     }
     let hint = hinted_regions(b, i);
     let hinted = |id: &str| hint.contains(&Some(id));
     let es = es_shape && hinted("ES");
     let it = it_shape && hinted("IT");
-    if !(trunk || es || it) || labelled_otherwise(b, i, &sink.tables) {
+    let pt = pt_shape && hinted("PT");
+    if !(trunk || es || it || pt) || labelled_otherwise(b, i, &sink.tables) {
         return None;
     }
     if valid_national(sink.plans, b, i, d) && !fictional(b, i, d) {
@@ -367,11 +378,27 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
     if !starts_token(b, d) && b[d] != b'+' && b[d] != b'(' {
         return;
     }
-    let mut end = run_end(b, d, |c| {
-        c.is_ascii_digit() || matches!(c, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
-    });
-    while end > d && !b[end - 1].is_ascii_digit() {
-        end -= 1;
+    let phone_char =
+        |c: u8| c.is_ascii_digit() || matches!(c, b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+');
+    let trim = |mut end: usize| {
+        while end > d && !b[end - 1].is_ascii_digit() {
+            end -= 1;
+        }
+        end
+    };
+    let mut end = trim(run_end(b, d, phone_char));
+    // A number too short to call that goes on at the start of the next line was wrapped
+    // (a business card's "Mobile: 669\n945 861").
+    // Only plain digit groups, on both lines: versions, dates and times are not wrapped
+    // numbers.
+    let plain = |c: &u8| c.is_ascii_digit() || *c == b' ';
+    let short =
+        b[d..end].iter().filter(|c| c.is_ascii_digit()).count() < 7 && b[d..end].iter().all(plain);
+    if short && b.get(end) == Some(&b'\n') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        let next = trim(run_end(b, end + 1, |c| plain(&c)));
+        if next > end + 1 && !b.get(next).is_some_and(|c| phone_char(*c) && *c != b' ') {
+            end = next;
+        }
     }
     let span = &b[d..end];
     let mut digits = [0u8; 24];
@@ -389,8 +416,8 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
     if span.windows(2).any(|w| w[0] == b' ' && w[1] == b' ') {
         return;
     }
-    let d_ = &digits[..n];
     let intl = span.starts_with(b"+") || span.starts_with(b"00");
+    let d_ = &digits[..n];
     if intl {
         let cc = if span.starts_with(b"+") { d_ } else { &d_[2..] };
         if !sink.plans.valid_international(cc) {

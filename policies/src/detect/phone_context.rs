@@ -108,7 +108,94 @@ const NOT_PHONE: &[&str] = &[
     "fiscal",
     "protocolo",
     "nota",
+    "lote",
+    "klant",
+    "client",
+    "cliente",
+    "referência",
+    "entidade",
+    "nummernkreis",
 ];
+
+/// Words that say a number is to be called (matched as word prefixes): beside them a label
+/// earlier in the clause no longer decides ("Kundennummer 4711, Handy 0151 …").
+const CALL_WORDS: &[&str] = &[
+    "call",
+    "ring",
+    "phone",
+    "tel",
+    "handy",
+    "mobil",
+    "móvil",
+    "anruf",
+    "ruf",
+    "erreichbar",
+    "llam",
+    "appel",
+    "joindre",
+    "portable",
+    "chiam",
+    "cell",
+    "bel",
+    "ligue",
+    "ligar",
+    "telem",
+    "whatsapp",
+    "contact",
+    "fax",
+];
+
+/// Whether `w` starts with one of `list` (ASCII case ignored); short entries must be whole.
+fn starts_with_any(w: &[u8], list: &[&str]) -> bool {
+    list.iter().any(|p| {
+        let p = p.as_bytes();
+        w.len() >= p.len()
+            && w[..p.len()].eq_ignore_ascii_case(p)
+            && (p.len() >= 4 || w.len() == p.len())
+    })
+}
+
+/// Whether a word of the clause before `i` (since the last comma, line or sentence end, at
+/// most 80 bytes) names the number as something else, with no call word after it: "Unsere
+/// Bestellnummern sehen aus wie 0176-2024-55812", "Störungsticket 0800-4471-2291".
+fn clause_says_otherwise(b: &[u8], i: usize) -> bool {
+    let mut start = i.saturating_sub(80);
+    while start < i && (b[start] & 0xc0) == 0x80 {
+        start += 1;
+    }
+    let clause = b[start..i]
+        .iter()
+        .rposition(|c| matches!(c, b',' | b';' | b'!' | b'?' | b'\n'));
+    let start = clause.map_or(start, |p| start + p + 1);
+    let mut labelled = false;
+    for w in words(b, start, i) {
+        if starts_with_any(w, CALL_WORDS) {
+            labelled = false;
+        } else if starts_with_any(w, NOT_PHONE) || ends_with_label(w) {
+            labelled = true;
+        }
+    }
+    labelled
+}
+
+/// German and Dutch compounds ending in a label ("Störungsticket", "Vorgangsnummer" is not
+/// one: `nummer` alone says nothing).
+fn ends_with_label(w: &[u8]) -> bool {
+    [
+        "ticket",
+        "auftrag",
+        "bestellung",
+        "rechnung",
+        "sendung",
+        "referenz",
+        "kenmerk",
+    ]
+    .iter()
+    .any(|p| {
+        let p = p.as_bytes();
+        w.len() > p.len() && w[w.len() - p.len()..].eq_ignore_ascii_case(p)
+    })
+}
 
 /// Whether the number at `i` sits in a table column whose header names something else
 /// (`ean`, `serial_prefix`, `order_id`).
@@ -139,14 +226,7 @@ pub(crate) fn labelled_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
     if column_says_otherwise(b, i, tables) {
         return true;
     }
-    last.iter().any(|w| {
-        NOT_PHONE.iter().any(|p| {
-            let p = p.as_bytes();
-            w.len() >= p.len()
-                && w[..p.len()].eq_ignore_ascii_case(p)
-                && (p.len() >= 4 || w.len() == p.len())
-        })
-    })
+    last.iter().any(|w| starts_with_any(w, NOT_PHONE)) || clause_says_otherwise(b, i)
 }
 
 /// Ranges the regulators reserve for drama (NANP 555-01xx, Ofcom's 020 7946 0xxx and

@@ -16,7 +16,8 @@ use super::{Kind, Sink};
 /// name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 18] = [
+    const PREFIXES: [&str; 19] = [
+        "1//0",
         "glpat-",
         "SG.",
         "npm_",
@@ -83,6 +84,15 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
         }
         return;
     }
+    if rest.starts_with(b"1//0") {
+        // A Google OAuth refresh token: `1//0` and a long base64url body.
+        let ve = run_end(b, s + 4, token_char);
+        let body = &b[s + 4..ve];
+        if body.len() >= 40 && looks_random(body) {
+            sink.push(Kind::GenericSecret, s, ve);
+        }
+        return;
+    }
     if rest.starts_with(b"SG.") {
         let ve = run_end(b, s, |c| token_char(c) || c == b'.');
         let parts: Vec<&[u8]> = b[s..ve].split(|c| *c == b'.').collect();
@@ -141,6 +151,10 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     {
         (body(8).len() >= 16 && body(8).iter().all(|c| is_alnum(*c)))
             .then_some((Kind::StripeKey, 8))
+    } else if tok.starts_with(b"whsec_") {
+        // A webhook signing secret: whoever holds it can forge Stripe's events.
+        (body(6).len() >= 24 && body(6).iter().all(|c| is_alnum(*c)))
+            .then_some((Kind::StripeKey, 6))
     } else {
         None
     };
@@ -194,7 +208,11 @@ fn jwt(b: &[u8], s: usize, sink: &mut Sink) {
 }
 
 fn pem(b: &[u8], s: usize, sink: &mut Sink) {
-    let header_end = line_after(b, s, 80);
+    // The header ends at its closing dashes: in a string literal the line break after it
+    // may be an escaped `\n`.
+    let line_end = line_after(b, s, 80);
+    let header_end =
+        memchr::memmem::find(&b[s + 10..line_end], b"-----").map_or(line_end, |p| s + 10 + p + 5);
     let header = &b[s..header_end];
     if !contains_ci(header, "PRIVATE KEY") {
         return;
@@ -215,7 +233,10 @@ fn pem(b: &[u8], s: usize, sink: &mut Sink) {
 }
 
 fn is_placeholder_body(body: &[u8]) -> bool {
-    contains_ci(body, "your") || contains_ci(body, "xxxx") || contains_ci(body, "redacted")
+    contains_ci(body, "your")
+        || contains_ci(body, "xxxx")
+        || contains_ci(body, "redacted")
+        || contains_ci(body, "placeholder")
 }
 
 /// `scheme://user:password@host`; `s` is the position of `://`.
@@ -313,7 +334,8 @@ fn secret_name(name: &[u8]) -> bool {
 }
 
 fn password_name(name: &[u8]) -> bool {
-    const ENDINGS: [&str; 11] = [
+    const ENDINGS: [&str; 12] = [
+        "palavra-passe",
         "password",
         "passwd",
         "pwd",
@@ -421,8 +443,15 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         }
         return;
     }
+    let quoted_name = is > 0 && matches!(b[is - 1], b'"' | b'\'' | b'`');
     let prose;
     match b.get(j) {
+        // `define('DB_PASSWORD', '…')`, `config.set("api_key", "…")`: a quoted name and its
+        // value as the next argument.
+        Some(b',') if quoted_name => {
+            j += 1;
+            prose = false;
+        }
         Some(b'=') | Some(b':') => {
             j += 1;
             if matches!(b.get(j), Some(b'=' | b'>')) {
@@ -439,7 +468,12 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
                 .iter()
                 .any(|l| l.as_bytes().eq_ignore_ascii_case(&b[j..w_end]))
             {
-                return strong_after(b, j, sink);
+                // `pass`, `pwd` and `mdp` in prose are too often the verb or a label of
+                // something else ("when I pass pk_test_…"); they need `=` or `:`.
+                if name.len() > 4 {
+                    strong_after(b, j, sink);
+                }
+                return;
             }
             j = w_end;
             if b.get(j) == Some(&b':') {
@@ -457,6 +491,10 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         while ve > vs && matches!(b[ve - 1], b'.' | b',') {
             ve -= 1;
         }
+    } else if !quoted && b.get(ve) == Some(&b'&') && !query_param_at(b, ve + 1) {
+        // `password: UR8&?XW5db@@H15r&o` in YAML: `&` is part of the value unless a query
+        // parameter (`&user=…`) follows it.
+        ve = run_end(b, ve, |c| !c.is_ascii_whitespace());
     }
     if !password
         && matches!(&b[vs..ve], v if v.eq_ignore_ascii_case(b"Bearer") || v.eq_ignore_ascii_case(b"Basic") || v.eq_ignore_ascii_case(b"Token"))
@@ -468,8 +506,16 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             ve -= 1;
         }
     }
+    if !quoted && code_like(&b[vs..ve]) {
+        // `os.environ.get("DJANGO_SECRET", "i-m(@h0c…")`: a lookup whose default is a literal
+        // is that literal whenever the variable is unset.
+        match default_literal(b, vs) {
+            Some((ds, de)) => (vs, ve) = (ds, de),
+            None => return,
+        }
+    }
     let v = &b[vs..ve];
-    if v.is_empty() || is_placeholder(v) || is_documented_example(v) || (!quoted && code_like(v)) {
+    if v.is_empty() || is_placeholder(v) || is_documented_example(v) {
         return;
     }
     if password {
@@ -479,6 +525,7 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             && !variable
             && !is_default_password(v)
             && !vendor_token(v)
+            && !key_material(v)
             && (strong || (quoted && v.len() >= 10))
         {
             sink.push(Kind::Password, vs, ve);
@@ -501,13 +548,53 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     }
 }
 
+/// Whether a query parameter (`name=`) starts at `i`.
+fn query_param_at(b: &[u8], i: usize) -> bool {
+    let e = run_end(b, i, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
+    });
+    e > i && b.get(e) == Some(&b'=')
+}
+
+/// The quoted default of an environment or config lookup starting at `j`, on its line:
+/// `os.environ.get("X", "lit")`, `os.getenv('X', 'lit')`, `env("X", default="lit")`,
+/// `ENV.fetch("X", "lit")`, `process.env.X || "lit"`, `process.env.X ?? 'lit'`.
+fn default_literal(b: &[u8], j: usize) -> Option<(usize, usize)> {
+    let le = line_after(b, j, 240);
+    let line = &b[j..le];
+    let lookup = ["environ", "getenv", "env", "fetch", "config", "get("]
+        .iter()
+        .any(|w| contains_ci(line, w));
+    if !lookup {
+        return None;
+    }
+    // The literal after the call's first argument (a comma), or after `||` / `??`.
+    let after = line
+        .windows(2)
+        .position(|w| w == b"||" || w == b"??")
+        .map(|p| p + 2)
+        .or_else(|| memchr::memchr(b',', line).map(|p| p + 1))?;
+    let mut k = j + after;
+    k = run_end(b, k, |c| c == b' ' || c == b'\t');
+    // `default="…"`, `default: '…'`.
+    let kw = run_end(b, k, |c| c.is_ascii_alphabetic() || c == b'_');
+    if kw > k && matches!(b.get(kw), Some(b'=' | b':')) {
+        k = run_end(b, kw + 1, |c| c == b' ');
+    }
+    let (vs, ve, quoted) = value_at(b, k);
+    (quoted && ve > vs && ve < le).then_some((vs, ve))
+}
+
 /// In prose, a password word followed within a few words by a value no word looks like:
-/// "set my router admin password to IiXoPT4VtdTL", "contraseña iman*6172BNL".
+/// "set my router admin password to IiXoPT4VtdTL", "contraseña iman*6172BNL", also in the
+/// next sentence ("… the router's password. Right now it is #CSj7XPKSXRBi2a#m?zI").
 fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
-    let limit = line_after(b, j, 48);
+    let limit = line_after(b, j, 96);
     let mut k = j;
-    for _ in 0..7 {
-        k = run_end(b, k, |c| c == b' ' || c == b'\t' || c == b':');
+    for _ in 0..10 {
+        k = run_end(b, k, |c| {
+            matches!(c, b' ' | b'\t' | b':' | b'.' | b',' | b'?' | b'!' | b';')
+        });
         if k >= limit {
             return;
         }
@@ -516,11 +603,13 @@ fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
             ve -= 1;
         }
         let v = &b[vs..ve];
-        let strong = v.len() >= 8
+        let strong = (8..=64).contains(&v.len())
             && char_classes(v) >= 3
             && v.iter().any(u8::is_ascii_digit)
             && !is_placeholder(v)
             && !code_like(v)
+            && !vendor_token(v)
+            && !key_material(v)
             && !v.contains(&b'/')
             && !v.contains(&b'@');
         if strong {
@@ -533,6 +622,21 @@ fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
         }
         k = ve;
     }
+}
+
+/// The key-type word of public key material (`ssh-ed25519 AAAA…`, `ecdsa-sha2-nistp256`) or
+/// a publishable key, which a password word nearby does not make a password.
+fn key_material(v: &[u8]) -> bool {
+    [
+        "ssh-",
+        "ecdsa-",
+        "sk-ssh-",
+        "sk-ecdsa-",
+        "pk_live_",
+        "pk_test_",
+    ]
+    .iter()
+    .any(|p| v.starts_with(p.as_bytes()))
 }
 
 /// The value starting at `j`: a quoted string or a run up to whitespace or a delimiter.

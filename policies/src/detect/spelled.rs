@@ -104,8 +104,19 @@ fn spaced_value(b: &[u8], i: usize) -> Option<(usize, String)> {
         return None;
     }
     let (mut chars, mut digits) = (0, 0);
-    let mut end;
+    let mut end = j;
     loop {
+        // A lone lowercase letter between a spelled number and a word is a word itself
+        // ("para o 9 1 5 … 2 2 e pergunte"), unlike a code's letters ("d e 4 4 7 0 …").
+        let last = !(b.get(j + 1) == Some(&sep) && single(j + 2));
+        if b[j].is_ascii_lowercase() {
+            if chars == 0 && b.get(j + 2).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+            if chars > 0 && last && out.ends_with(|c: char| c.is_ascii_digit()) {
+                break;
+            }
+        }
         out.push(b[j] as char);
         chars += 1;
         digits += usize::from(b[j].is_ascii_digit());

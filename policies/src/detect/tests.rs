@@ -180,6 +180,13 @@ fn vendor_secrets() {
     hit(Kind::GoogleApiKey, gk, gk);
     let st = "sk_live_51H8kLq9ZxP4mN8vB3cT6yH1w";
     hit(Kind::StripeKey, st, st);
+    let wh = "whsec_Q8dK2mZr7TbX4nLp9VcF3hWy6JsA1eGu";
+    hit(
+        Kind::StripeKey,
+        &format!("constructEvent(body, sig, \"{wh}\")"),
+        wh,
+    );
+    miss("set STRIPE_WEBHOOK_SECRET=whsec_... from the dashboard");
     miss("sk-xxxxxxxxxxxxxxxxxxxxxxxx and sk-your-api-key-here, YOUR_API_KEY");
     miss("sk_test_4eC39HqLyjWDarjtT1zdp7dc is Stripe's documented key");
     miss("pip install sk-learn-compatible-wrapper; the task-runner-for-big-jobs");

@@ -278,3 +278,98 @@ fn a_seam_does_not_extend_a_value_found_whole() {
     let parts: Vec<usize> = r.findings.iter().map(|f| f.part).collect();
     assert_eq!(parts, [0, 1], "{:?}", r.findings);
 }
+
+#[test]
+fn ids_announced_earlier_in_the_line() {
+    hit(
+        Kind::UsSsn,
+        "El formulario pide el SSN de mi cuñado y me lo mandó así: 536228817. ¿Con guiones?",
+        "536228817",
+    );
+    miss("Het SSN-veld in 2024 heeft negen cijfers, bijvoorbeeld 000123456.");
+    hit(
+        Kind::Passport,
+        "Hierbij de gegevens: paspoortnummer BGKNCQSD2, geldig tot 2032.",
+        "BGKNCQSD2",
+    );
+    // A sentence with two commas over a line with one is no table header.
+    hit(
+        Kind::Passport,
+        "Votre passeport n° 24EK09845 est arrivé, il repart au 40, rue Émile Zola.\nBien cordialement,\nLe service",
+        "24EK09845",
+    );
+    // `nie` is German for "never"; a documentation address is no id.
+    miss("Beispiel-IPs, die es nie wirklich gibt: ist 203.0.113.45 in Ordnung?");
+    miss("Le numéro de dossier de l'huissier est 6591295030082222, pour le courrier.");
+    hit(
+        Kind::MedicalId,
+        "Patient au CHU, numéro de dossier 00482913",
+        "00482913",
+    );
+}
+
+#[test]
+fn phones_wrapped_spelled_or_labelled_otherwise() {
+    hit(
+        Kind::Phone,
+        "Marieke de Jong\nLoodgieter\nMobiel: 06\n4407 1857",
+        "06\n4407 1857",
+    );
+    hit(
+        Kind::Phone,
+        "ligue-me para o 9 1 5 6 9 8 1 2 2 e pergunte pela Beatriz",
+        "9 1 5 6 9 8 1 2 2",
+    );
+    hit(
+        Kind::Phone,
+        "Dit nummer staat op een factuur: +31 6 4664 3788. Kun je het omzetten?",
+        "+31 6 4664 3788",
+    );
+    miss("Handy-App: 4.9.2\n2024-06-08 04:50:03.175 INFO started");
+    miss("Störungsticket 0800-4471-2291 (intern vergebene Ticket-ID): Drucker defekt.");
+    miss("Unsere Bestellnummern sehen aus wie 0176-2024-55812, Kunden verwechseln sie.");
+    miss("Mijn klantnummer bij de energieleverancier is 0612 447 190, schrijf een mail.");
+    miss("BOUWMARKT\n08-04-2024 16:22  Kassa 3\nTOTAAL 14,97 EUR");
+    // The digit groups of a textbook IBAN or of an IBAN format are not a phone number.
+    miss("In de handleiding staat NL91 ABNA 0417 1643 00 als voorbeeld.");
+    miss("Explain the Dutch IBAN pattern NLkk BBBB 0123 4567 89 to the team.");
+}
+
+#[test]
+fn secrets_in_calls_configs_and_prose() {
+    let wp = "define( 'DB_PASSWORD', 'PRnpvQSQL3jOE9Qg' );";
+    hit(Kind::Password, wp, "PRnpvQSQL3jOE9Qg");
+    let dj =
+        r#"SECRET_KEY = os.environ.get("DJANGO_SECRET", "i-m(@h0c#1@g_sc5rwm8y7p#dxdk(&u#2bg")"#;
+    hit(
+        Kind::GenericSecret,
+        dj,
+        "i-m(@h0c#1@g_sc5rwm8y7p#dxdk(&u#2bg",
+    );
+    miss(r#"SECRET_KEY = os.environ.get("DJANGO_SECRET")"#);
+    hit(
+        Kind::Password,
+        "rabbitmq:\n  username: orders\n  password: UR8&?XW5db@@H15r&o\n",
+        "UR8&?XW5db@@H15r&o",
+    );
+    let rt = "1//0GU-fEWAp72vSrE83heo7nE855LEAwm4c0hwskCM354g1vNQJ0tbpiWVL2v";
+    hit(
+        Kind::GenericSecret,
+        &format!("refresh token {rt} expired"),
+        rt,
+    );
+    hit(
+        Kind::Password,
+        "Hoe verander ik het wachtwoord van mijn modem? Het huidige is Stroopwafel1973* nu.",
+        "Stroopwafel1973*",
+    );
+    miss("NEP_SLEUTEL = \"-----BEGIN PRIVATE KEY-----\\n<placeholder>\\n-----END PRIVATE KEY-----\"\n\nPrima zo?");
+    miss("Why does Stripe.js complain when I pass pk_test_51MrfQGJD3bhUxZvydEkseSKDeqUvqn58kS1?");
+    miss("Il server chiede ancora la password: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILE9q5OYGUQjlO0X backup@nas");
+}
+
+#[test]
+fn versions_and_oids_are_not_addresses() {
+    miss("Dans mon certificat, l'extension 2.5.29.17 contient les noms DNS.");
+    miss("Which hosts need an upgrade?\n\nhost,agent_version\napp-01,7.49.0.1\ndb-01,7.50.3.12\n");
+}

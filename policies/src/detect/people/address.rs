@@ -285,10 +285,29 @@ fn street_by_postcode(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, b
     if b.get(j) != Some(&b',') {
         return None;
     }
-    let k = run_end(b, j + 1, |c| c == b' ');
-    postcode_at(b, k)?;
+    let mut k = run_end(b, j + 1, |c| c == b' ');
+    if postcode_at(b, k).is_none() {
+        // One short unit part between the number and the postal code ("Am Mühlbach 30,
+        // Hinterhaus, 53220 Bonn", "… 163, portal 2, 08020 …").
+        let limit = (k + 24).min(b.len());
+        let comma = b[k..limit]
+            .iter()
+            .position(|c| matches!(c, b',' | b'\n'))
+            .map(|p| k + p)
+            .filter(|p| b[*p] == b',')?;
+        k = run_end(b, comma + 1, |c| c == b' ');
+        postcode_at(b, k)?;
+    }
+    // The street must stand at the start of its line, clause or field, or right after an
+    // address word; the longest such name of up to four words wins.
+    let stands = |start: usize| {
+        let before = b[..start].iter().rev().find(|c| **c != b' ');
+        before.is_none_or(|c| matches!(c, b'\n' | b',' | b':' | b';' | b'(' | b'"'))
+            || address_word_near(b, start)
+    };
     let mut start = ds;
     let mut named = false;
+    let mut found = None;
     for _ in 0..4 {
         let Some((ws, we)) = word_before(b, start) else {
             break;
@@ -300,11 +319,11 @@ fn street_by_postcode(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, b
             break;
         }
         start = ws;
+        if named && stands(start) {
+            found = Some((start, he, true));
+        }
     }
-    // The street must stand at the start of its line, clause or field.
-    let before = b[..start].iter().rev().find(|c| **c != b' ');
-    let opens = before.is_none_or(|c| matches!(c, b'\n' | b',' | b':' | b';' | b'(' | b'"'));
-    (named && (opens || address_word_near(b, start))).then_some((start, he, true))
+    found
 }
 
 /// French street types that follow the number ("12 rue des Lilas", "3, avenue Foch").

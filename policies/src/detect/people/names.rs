@@ -480,6 +480,14 @@ fn group(
         for s in 0..n {
             for e in s..n {
                 let h = key(&b[toks[s].start..toks[e].end]);
+                // "Bruno Fernandes Neves" is not the footballer: a name of the run beyond the
+                // public one makes it someone else's full name.
+                let longer = (0..n)
+                    .filter(|k| *k < s || *k > e)
+                    .any(|k| (facts[k].surname || facts[k].given) && !facts[k].stop);
+                if longer {
+                    continue;
+                }
                 if t.public_full.contains(&h) || (e == s && t.public_single.contains(&h)) {
                     public.push(Public {
                         start: toks[s].start,

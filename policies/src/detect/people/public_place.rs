@@ -16,6 +16,8 @@ const ADDRESS_WORDS: &[&str] = &[
     "direccion", "domicilio", "vive en", "vivo en", "reside en", "indirizzo", "residente",
     "domiciliato", "domiciliata", "abita", "vivo in", "adres", "woont", "woonachtig", "morada",
     "endereço", "endereco", "mora na", "mora em", "moro na", "reside na", "residência",
+    "woon op", "woon in", "wonen op", "wohnung", "apartment", "flat at", "appartement", "piso en", "appartamento", "woning",
+    "apartamento",
 ];
 
 /// Whether a word introducing an address stands within 60 bytes before `s`.
@@ -101,6 +103,7 @@ const PUBLIC_COMPOUND_ENDS: &[&str] = &[
     "saal", "rathaus", "stadhuis", "bibliothek", "bibliotheek", "kathedrale", "klinik",
     "kliniek", "ziekenhuis", "krankenhaus", "hotel", "zentrum", "centrum", "kamer", "palast",
     "paleis", "gymnasium", "universität", "universiteit", "akademie", "academie",
+    "philharmonie", "arena",
 ];
 
 /// Whether some word of `hay` ends with `suffix` (ignoring case).

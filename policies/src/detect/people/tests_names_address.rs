@@ -324,3 +324,42 @@ fn numbers_that_are_not_house_numbers() {
     benign("sent via DHL 3 times; see page 12, chapter 4");
     benign("Die Hauptstraße ist gesperrt, 5 Minuten Umweg");
 }
+
+#[test]
+fn addresses_after_a_flat_word_or_with_a_unit_part() {
+    hit(
+        Kind::StreetAddress,
+        "Widerspruch für die Wohnung Am Mühlbach 30, Hinterhaus, 53220 Bonn (Mieter: Mehmet Fuchs)",
+        "Am Mühlbach 30, Hinterhaus, 53220 Bonn",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Ik ben Joost Meijer en woon op Vogelenzang 136B, 4465 WG Goes.",
+        "Vogelenzang 136B, 4465 WG Goes",
+    );
+    for public in [
+        "Organizza una gita al Colosseo (Piazza del Colosseo 1, 00184 Roma) con i ragazzi.",
+        "Verzamelen bij de Johan Cruijff ArenA, Johan Cruijff Boulevard 1, 1101 AX Amsterdam.",
+        "Schreib eine Einladung. Ort: Zeche Zollverein, Gelsenkirchener Str. 181, 45309 Essen.",
+    ] {
+        assert!(
+            !alone(public).contains(&Kind::StreetAddress),
+            "{public}: {:?}",
+            alone(public)
+        );
+    }
+}
+
+#[test]
+fn names_after_quotes_and_longer_than_a_public_figure() {
+    hit(
+        Kind::Person,
+        "Resume esta nota: «Nuria Parra refiere ansiedad. Toma sertralina 50 mg desde marzo.»",
+        "Nuria Parra",
+    );
+    hit(
+        Kind::Person,
+        "o meu filho Bruno Fernandes Neves teve uma amigdalite e está a tomar amoxicilina",
+        "Bruno Fernandes Neves",
+    );
+}

@@ -201,6 +201,14 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "como ir", "cité", "tweede kamer", "eerste kamer", "senado", "senato", "sénat", "assemblée",
     "landtag", "atomium", "workshop", "seminar", "séminaire", "seminario", "auditorium",
     "salle des fêtes", "trade fair", "messe", "salon", "feria", "fiera", "beurs",
+    // Landmarks and institutions known by their own names, and outings to them.
+    "policlinico", "clinica", "clínica", "kliniek", "ambulatorio", "livraria", "librería",
+    "libreria", "arena", "centro cultural", "centro culturale", "kulturzentrum", "zeche",
+    "colosseo", "basilica", "basílica", "duomo", "castello", "castillo", "schloss",
+    "kasteel", "castelo", "mosteiro", "kloster", "abbazia", "abbaye", "monastery", "bundeshaus",
+    "concertgebouw", "philharmonie", " se,", " mc,", " umc", "gita", "excursion", "excursión",
+    "escursione", "ausflug", "klassenfahrt", "schoolreis", "sortie scolaire", "passeio",
+    "roteiro", "itinerary", "day trip",
 ];
 
 /// Famous addresses: seats of government, landmarks and company campuses.
