@@ -358,12 +358,12 @@ fn independent_third_holdout_corpus() {
     // 1,259 prompts by two more writers who read only the policy, written while the detector
     // was being tuned against `holdout2/`, and measured once with it frozen, aggregates only:
     // 93.7% / 3.2% overall (the detector before that tuning: 92.3% / 3.8%); languages
-    // 91.4-97.1% recall, 1.3-5.2% fpr.
+    // 91.4-97.1% recall, 1.3-5.2% fpr. Since tuned against: 95.8% / 2.0%.
     let floors = Floors {
-        recall: 0.93,
-        fpr: 0.035,
-        lang_recall: 0.90,
-        lang_fpr: 0.06,
+        recall: 0.955,
+        fpr: 0.025,
+        lang_recall: 0.93,
+        lang_fpr: 0.035,
     };
     gate("holdout3", &report, &floors);
 }

@@ -52,6 +52,7 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
             "contrasena",
             "mot de passe",
             "mdp",
+            "clave",
         ],
         PasswordName,
     );

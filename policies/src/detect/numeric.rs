@@ -186,8 +186,22 @@ fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
         .map_or(b.len(), |p| end + p)
         .min(end + 200);
     let line = &b[ls..le];
-    // Version words sit next to the number ("upgrade to", ".NET 4.8.1.0", "versie").
-    let near = &b[i.saturating_sub(120).max(ls)..(end + 40).min(le)];
+    // Version words sit next to the number ("upgrade to", ".NET 4.8.1.0", "versie"), or a
+    // line or two above a list item (`oids:` then `- 2.5.4.3`, `oids: ["1.3.6.1", …]`).
+    let item = line.iter().find(|c| **c != b' ') == Some(&b'-') || b[ls..i].contains(&b'[');
+    let above = if !item {
+        ls
+    } else {
+        b[..ls.saturating_sub(1)]
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, c)| **c == b'\n')
+            .nth(1)
+            .map_or(0, |(p, _)| p + 1)
+            .max(i.saturating_sub(240))
+    };
+    let near = &b[i.saturating_sub(120).max(above)..(end + 40).min(le)];
     // Stems of five letters or more may start a longer word; shorter ones stand alone;
     // `.net`, `==`, `v.` are marks anywhere.
     let hit = sink.versions.find_iter(near).any(|m| {
@@ -313,12 +327,16 @@ pub(crate) const VERSION_WORDS: &[&str] = &[
     "maven",
     "gradle",
     "protocol",
-    "atualizar",
+    "atualiz",
     "aktualisier",
     "mettre à jour",
-    "actualizar",
+    "actualiz",
     "aggiorna",
     "bijwerken",
+    "bijgewerkt",
+    "firefox",
+    "browser",
+    "oids",
     // Certificate extensions are named by OID ("the extension 2.5.29.17").
     "extens",
     "estension",
@@ -483,6 +501,14 @@ fn iban(b: &[u8], s: usize, sink: &mut Sink) -> Option<usize> {
     let mixed = letters().any(u8::is_ascii_lowercase) && letters().any(u8::is_ascii_uppercase);
     if n != want || !ends_token(b, end) || mixed {
         return None;
+    }
+    // `ad3789c5ba22c852d12cbd51`: a lowercase hex id that happens to pass mod 97.
+    let hexish = end - s == n
+        && letters().all(u8::is_ascii_lowercase)
+        && compact[4..n].iter().all(u8::is_ascii_hexdigit)
+        && compact[4..n].iter().any(|c| (b'A'..=b'F').contains(c));
+    if hexish {
+        return Some(end);
     }
     // A textbook IBAN or a format (`NLkk BBBB 0123 4567 89`) is consumed whole, so that its
     // digit groups are not read again as a phone number.

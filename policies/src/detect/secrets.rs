@@ -334,7 +334,8 @@ fn secret_name(name: &[u8]) -> bool {
 }
 
 fn password_name(name: &[u8]) -> bool {
-    const ENDINGS: [&str; 12] = [
+    const ENDINGS: [&str; 13] = [
+        "clave",
         "palavra-passe",
         "password",
         "passwd",
@@ -468,9 +469,9 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
                 .iter()
                 .any(|l| l.as_bytes().eq_ignore_ascii_case(&b[j..w_end]))
             {
-                // `pass`, `pwd` and `mdp` in prose are too often the verb or a label of
-                // something else ("when I pass pk_test_…"); they need `=` or `:`.
-                if name.len() > 4 {
+                // `pass` and `pwd` in prose are too often the verb or a label of something
+                // else ("when I pass pk_test_…"); they need `=` or `:`.
+                if !name.eq_ignore_ascii_case(b"pass") && !name.eq_ignore_ascii_case(b"pwd") {
                     strong_after(b, j, sink);
                 }
                 return;
@@ -518,8 +519,21 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     if v.is_empty() || is_placeholder(v) || is_documented_example(v) {
         return;
     }
+    // `clave` is Spanish for any key (`clave=catalogo:categoria:5` in a cache log): only a
+    // value that looks like a password counts.
+    if name.eq_ignore_ascii_case(b"clave") && (v.contains(&b':') || char_classes(v) < 3) {
+        return;
+    }
+    // `PWD=/srv/app` in a sudo log is the working directory.
+    let path = v.first() == Some(&b'/')
+        && v.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'/' | b'.' | b'_' | b'-')
+        });
     if password {
         let variable = !quoted && v.iter().all(|c| c.is_ascii_lowercase() || *c == b'_');
+        if path {
+            return;
+        }
         let strong = char_classes(v) >= 2 && (!prose || v.iter().any(|c| !c.is_ascii_alphabetic()));
         if v.len() >= 6
             && !variable
@@ -598,8 +612,13 @@ fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
         if k >= limit {
             return;
         }
-        let (vs, mut ve, _) = value_at(b, k);
-        while ve > vs && matches!(b[ve - 1], b'.' | b',' | b'!' | b'?' | b';') {
+        // Quoted, or up to the next blank: a password may hold `&`, `,` or `;`.
+        let (vs, mut ve, quoted) = value_at(b, k);
+        if !quoted {
+            ve = run_end(b, vs, |c| !c.is_ascii_whitespace() && c != b'"');
+        }
+        let trailing = |c: u8| matches!(c, b'.' | b',' | b'!' | b'?' | b';' | b':' | b')' | b'\'');
+        while ve > vs && trailing(b[ve - 1]) {
             ve -= 1;
         }
         let v = &b[vs..ve];
@@ -611,17 +630,32 @@ fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
             && !vendor_token(v)
             && !key_material(v)
             && !v.contains(&b'/')
-            && !v.contains(&b'@');
+            && !v.contains(&b':')
+            && !email_like(v);
         if strong {
             sink.push(Kind::Password, vs, ve);
             return;
         }
-        let wordish = v.iter().all(|c| super::text::is_letter(*c) || *c == b'-');
-        if v.is_empty() || v.len() > 14 || !wordish {
+        let wordish = v
+            .iter()
+            .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\''));
+        if v.is_empty() || v.len() > 20 || !wordish {
             return;
         }
         k = ve;
     }
+}
+
+/// `name@host.tld`: an address, not a password that holds an `@`.
+fn email_like(v: &[u8]) -> bool {
+    memchr::memchr(b'@', v).is_some_and(|p| {
+        let host = &v[p + 1..];
+        p > 0
+            && host.contains(&b'.')
+            && host
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
+    })
 }
 
 /// The key-type word of public key material (`ssh-ed25519 AAAA…`, `ecdsa-sha2-nistp256`) or

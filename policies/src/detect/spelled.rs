@@ -6,7 +6,7 @@ use super::normalize::{Edit, Rewriter};
 use super::text::run_end;
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
-pub(crate) const ANCHORS: [&str; 14] = [
+pub(crate) const ANCHORS: [&str; 20] = [
     "%",
     " at ",
     "[at]",
@@ -21,6 +21,12 @@ pub(crate) const ANCHORS: [&str; 14] = [
     " arobase ",
     " klammeraffe ",
     " apenstaartje ",
+    "(arroba)",
+    "[arroba]",
+    "(chiocciola)",
+    "[chiocciola]",
+    "(arobase)",
+    "(klammeraffe)",
 ];
 
 /// Whether `b[i..]` starts a spelling this layer rewrites: a `%XX` escape or an `at` marker.

@@ -373,3 +373,45 @@ fn versions_and_oids_are_not_addresses() {
     miss("Dans mon certificat, l'extension 2.5.29.17 contient les noms DNS.");
     miss("Which hosts need an upgrade?\n\nhost,agent_version\napp-01,7.49.0.1\ndb-01,7.50.3.12\n");
 }
+
+#[test]
+fn passwords_with_symbols_and_keys_that_are_not() {
+    for (text, value) in [
+        (
+            "Mein Passwort fürs Firmen-VPN ist CURiFHJ2$*!Y@Cem#n, sicher genug?",
+            "CURiFHJ2$*!Y@Cem#n",
+        ),
+        (
+            "A senha do wi-fi da casa é Kiel&1243K – faz um cartaz.",
+            "Kiel&1243K",
+        ),
+        (
+            "my password for the VPN, it's Marmotte4Harbour* – a mnemonic?",
+            "Marmotte4Harbour*",
+        ),
+        (
+            "passwort für den router: tangerine-kiel-73",
+            "tangerine-kiel-73",
+        ),
+        (
+            "usuario 48213-emp, clave Tr0piK@l-88. Dime si está presentado.",
+            "Tr0piK@l-88",
+        ),
+    ] {
+        hit(Kind::Password, text, value);
+    }
+    miss("Cache miss clave=catalogo:categoria:5 en el nodo 2");
+    miss("sudo: deploy : TTY=pts/0 ; PWD=/srv/app ; USER=root ; COMMAND=/bin/ls");
+    miss(r#"{"pedido": "ad3789c5ba22c852d12cbd51", "amount": 989}"#);
+}
+
+#[test]
+fn spelled_emails_and_version_lists() {
+    hit(
+        Kind::Email,
+        "escríbele a jorge.ledesma (arroba) hotmail (punto) com por favor",
+        "jorge.ledesma (arroba) hotmail (punto) com",
+    );
+    miss("snmp:\n  oids:\n    - 1.3.6.1.2.1.1.3.0\n    - 2.5.4.3\n");
+    miss("INFO client bijgewerkt van 5.4.12.3 naar 5.5.0.1 op 64 werkplekken");
+}

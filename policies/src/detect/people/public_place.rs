@@ -28,6 +28,47 @@ pub(super) fn address_word_near(b: &[u8], s: usize) -> bool {
         .any(|w| contains_word_fold(&b[lo..s], w))
 }
 
+/// Words saying someone lives or stays at an address: beside them even a landmark's street
+/// is a private address. ("address" alone is not one: "the address I have for the Prado".)
+const RESIDENCE_WORDS: &[&str] = &[
+    "lives",
+    "living",
+    "live at",
+    "resides",
+    "residing",
+    "moved to",
+    "wohnt",
+    "wohnhaft",
+    "wohne",
+    "habite",
+    "domicile",
+    "demeurant",
+    "domicilié",
+    "domiciliée",
+    "vive en",
+    "vivo en",
+    "reside en",
+    "residente",
+    "domiciliato",
+    "domiciliata",
+    "abita",
+    "vivo in",
+    "woont",
+    "woonachtig",
+    "woon op",
+    "woon in",
+    "mora na",
+    "mora em",
+    "moro na",
+    "reside na",
+    "wohnung",
+    "apartment",
+    "appartement",
+    "appartamento",
+    "woning",
+    "apartamento",
+];
+
 /// Whether the address at `s..e` is a landmark's, an institution's or a business's: a famous
 /// address, or a public-place word in the clause before it (or on the line above, for an
 /// address block) or after it on its line. Someone saying they live there wins.
@@ -36,7 +77,11 @@ pub(super) fn public(b: &[u8], s: usize, e: usize) -> bool {
     if FAMOUS_ADDRESSES.iter().any(|f| contains_fold(span, f)) {
         return true;
     }
-    if address_word_near(b, s) {
+    let lo = floor_char(b, s.saturating_sub(60));
+    if RESIDENCE_WORDS
+        .iter()
+        .any(|w| contains_word_fold(&b[lo..s], w))
+    {
         return false;
     }
     let line_start = b[..s]

@@ -208,7 +208,7 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "kasteel", "castelo", "mosteiro", "kloster", "abbazia", "abbaye", "monastery", "bundeshaus",
     "concertgebouw", "philharmonie", " se,", " mc,", " umc", "gita", "excursion", "excursión",
     "escursione", "ausflug", "klassenfahrt", "schoolreis", "sortie scolaire", "passeio",
-    "roteiro", "itinerary", "day trip",
+    "roteiro", "itinerary", "day trip", "orari", "a qué hora abre", "gaat open", "opent",
 ];
 
 /// Famous addresses: seats of government, landmarks and company campuses.
