@@ -5,6 +5,7 @@ in memory (one process) and in a real Redis on loopback ([cluster] redis_url), m
 alternating rounds in one run against a local fake upstream.
 
     python3 tests/bench/shared_state.py --binary target/release/tollgate [--requests 2000]
+        [--limits both|budget|rate]
 """
 import argparse, http.client, http.server, json, os, re, shutil, socket, statistics, subprocess
 import sys, tempfile, threading, time
@@ -44,7 +45,17 @@ def free_port():
     return p
 
 
-def config(upstream, cluster):
+BUDGET = """[budgets.routes.chat]
+daily_usd = 1000000
+"""
+RATE = """[rate_limits.routes.chat]
+requests_per_minute = 100000000
+tokens_per_minute = 100000000000
+concurrent_requests = 1000
+"""
+
+
+def config(upstream, cluster, limits):
     return f"""
 [server]
 listen = "127.0.0.1:0"
@@ -55,12 +66,7 @@ path = "ledger.db"
 [prices.models."paid/m1"]
 input_per_mtok = 1.0
 output_per_mtok = 2.0
-[budgets.routes.chat]
-daily_usd = 1000000
-[rate_limits.routes.chat]
-requests_per_minute = 100000000
-tokens_per_minute = 100000000000
-concurrent_requests = 1000
+{limits}
 [backends.paid]
 kind = "openai"
 zone = "external"
@@ -109,7 +115,10 @@ def main():
     a.add_argument("--binary", default="target/release/tollgate")
     a.add_argument("--requests", type=int, default=2000)
     a.add_argument("--rounds", type=int, default=4)
+    a.add_argument("--limits", choices=["both", "budget", "rate"], default="both",
+                   help="what the route is limited by: a budget, rate limits, or both")
     args = a.parse_args()
+    limits = {"both": BUDGET + RATE, "budget": BUDGET, "rate": RATE}[args.limits]
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     up = srv.server_address[1]
@@ -119,8 +128,9 @@ def main():
                              stdout=subprocess.DEVNULL)
     time.sleep(0.5)
     gws = {
-        "in memory": start(args.binary, config(up, "")),
-        "redis": start(args.binary, config(up, f'[cluster]\nredis_url = "redis://127.0.0.1:{rport}/"')),
+        "in memory": start(args.binary, config(up, "", limits)),
+        "redis": start(args.binary,
+                       config(up, f'[cluster]\nredis_url = "redis://127.0.0.1:{rport}/"', limits)),
     }
     try:
         for _, port, _ in gws.values():
