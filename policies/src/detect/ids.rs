@@ -139,7 +139,7 @@ const CARE_WORDS: &[&str] = &[
     "santé",
     "sante",
     "soins",
-    "arts ",
+    " arts ",
     "médecin",
 ];
 

@@ -388,9 +388,8 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
     };
     let mut end = trim(run_end(b, d, phone_char));
     // A number too short to call that goes on at the start of the next line was wrapped
-    // (a business card's "Mobile: 669\n945 861").
-    // Only plain digit groups, on both lines: versions, dates and times are not wrapped
-    // numbers.
+    // (a business card's "Mobile: 669\n945 861"): plain digit groups on both lines only, as
+    // versions, dates and times are not wrapped numbers.
     let plain = |c: &u8| c.is_ascii_digit() || *c == b' ';
     let short =
         b[d..end].iter().filter(|c| c.is_ascii_digit()).count() < 7 && b[d..end].iter().all(plain);

@@ -524,13 +524,15 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     if name.eq_ignore_ascii_case(b"clave") && (v.contains(&b':') || char_classes(v) < 3) {
         return;
     }
-    // `PWD=/srv/app` in a sudo log is the working directory.
-    let path = v.first() == Some(&b'/')
-        && v.iter().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'/' | b'.' | b'_' | b'-')
-        });
     if password {
         let variable = !quoted && v.iter().all(|c| c.is_ascii_lowercase() || *c == b'_');
+        // `PWD=/srv/app` in a sudo log is the working directory.
+        let path = v.first() == Some(&b'/')
+            && v.iter().all(|c| {
+                c.is_ascii_lowercase()
+                    || c.is_ascii_digit()
+                    || matches!(c, b'/' | b'.' | b'_' | b'-')
+            });
         if path {
             return;
         }

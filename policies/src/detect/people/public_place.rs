@@ -7,67 +7,36 @@ use super::names::Name;
 use super::words::{contains_fold, contains_word_fold};
 use super::words::{eq_fold, in_list, FAMOUS_ADDRESSES, PUBLIC_PLACE_WORDS};
 
-/// Words that introduce an address.
+/// Words saying someone lives or stays at an address: beside them even a landmark's street
+/// is a private address.
+#[rustfmt::skip]
+const RESIDENCE_WORDS: &[&str] = &[
+    "lives", "living", "live at", "resides", "residing", "moved to", "wohnt", "wohnhaft",
+    "wohne", "habite", "domicile", "demeurant", "domicilié", "domiciliée", "vive en", "vivo en",
+    "reside en", "residente", "domiciliato", "domiciliata", "abita", "vivo in", "woont",
+    "woonachtig", "woon op", "woon in", "wonen op", "mora na", "mora em", "moro na", "reside na",
+    "wohnung", "apartment", "appartement", "appartamento", "woning", "apartamento",
+];
+
+/// Other words that introduce an address, without saying whose it is ("the address I have
+/// for the Prado").
 #[rustfmt::skip]
 const ADDRESS_WORDS: &[&str] = &[
-    "lives", "living", "live at", "address", "resides", "residing", "moved to", "ship to",
-    "deliver to", "send it to", "wohnt", "wohnhaft", "wohne", "adresse", "anschrift",
-    "lieferadresse", "habite", "domicile", "demeurant", "domicilié", "domiciliée", "dirección",
-    "direccion", "domicilio", "vive en", "vivo en", "reside en", "indirizzo", "residente",
-    "domiciliato", "domiciliata", "abita", "vivo in", "adres", "woont", "woonachtig", "morada",
-    "endereço", "endereco", "mora na", "mora em", "moro na", "reside na", "residência",
-    "woon op", "woon in", "wonen op", "wohnung", "apartment", "flat at", "appartement", "piso en", "appartamento", "woning",
-    "apartamento",
+    "address", "ship to", "deliver to", "send it to", "adresse", "anschrift", "lieferadresse",
+    "dirección", "direccion", "domicilio", "indirizzo", "adres", "morada", "endereço",
+    "endereco", "residência", "flat at", "piso en",
 ];
+
+/// Whether one of `words` stands within 60 bytes before `s`.
+fn listed_before(b: &[u8], s: usize, words: &[&str]) -> bool {
+    let lo = floor_char(b, s.saturating_sub(60));
+    words.iter().any(|w| contains_word_fold(&b[lo..s], w))
+}
 
 /// Whether a word introducing an address stands within 60 bytes before `s`.
 pub(super) fn address_word_near(b: &[u8], s: usize) -> bool {
-    let lo = floor_char(b, s.saturating_sub(60));
-    ADDRESS_WORDS
-        .iter()
-        .any(|w| contains_word_fold(&b[lo..s], w))
+    listed_before(b, s, RESIDENCE_WORDS) || listed_before(b, s, ADDRESS_WORDS)
 }
-
-/// Words saying someone lives or stays at an address: beside them even a landmark's street
-/// is a private address. ("address" alone is not one: "the address I have for the Prado".)
-const RESIDENCE_WORDS: &[&str] = &[
-    "lives",
-    "living",
-    "live at",
-    "resides",
-    "residing",
-    "moved to",
-    "wohnt",
-    "wohnhaft",
-    "wohne",
-    "habite",
-    "domicile",
-    "demeurant",
-    "domicilié",
-    "domiciliée",
-    "vive en",
-    "vivo en",
-    "reside en",
-    "residente",
-    "domiciliato",
-    "domiciliata",
-    "abita",
-    "vivo in",
-    "woont",
-    "woonachtig",
-    "woon op",
-    "woon in",
-    "mora na",
-    "mora em",
-    "moro na",
-    "reside na",
-    "wohnung",
-    "apartment",
-    "appartement",
-    "appartamento",
-    "woning",
-    "apartamento",
-];
 
 /// Whether the address at `s..e` is a landmark's, an institution's or a business's: a famous
 /// address, or a public-place word in the clause before it (or on the line above, for an
@@ -77,11 +46,7 @@ pub(super) fn public(b: &[u8], s: usize, e: usize) -> bool {
     if FAMOUS_ADDRESSES.iter().any(|f| contains_fold(span, f)) {
         return true;
     }
-    let lo = floor_char(b, s.saturating_sub(60));
-    if RESIDENCE_WORDS
-        .iter()
-        .any(|w| contains_word_fold(&b[lo..s], w))
-    {
+    if listed_before(b, s, RESIDENCE_WORDS) {
         return false;
     }
     let line_start = b[..s]
