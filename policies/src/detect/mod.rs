@@ -33,6 +33,7 @@ mod phone;
 mod phone_context;
 mod plans;
 mod scan;
+mod secret_values;
 mod spelled;
 mod vendors;
 

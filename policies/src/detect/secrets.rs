@@ -1,6 +1,9 @@
 //! Secrets: vendor-prefixed keys and tokens, JWTs, PEM private keys, passwords in URLs and
 //! secrets assigned to secret-looking names.
 
+use super::secret_values::{
+    code_like, default_literal, key_material, query_param_at, strong_after, value_at,
+};
 use super::text::{contains_ci, is_alnum, line_after, run_end, run_start};
 use super::validate::{
     char_classes, entropy, is_documented_example, is_hex, is_placeholder, is_uuid, looks_random,
@@ -356,50 +359,6 @@ fn password_name(name: &[u8]) -> bool {
         || name.eq_ignore_ascii_case(b"mdp")
 }
 
-/// `f(...)`, `cfg.get(...)`, `env["X"]`: an identifier followed by a call or an index.
-fn call_or_index(v: &[u8]) -> bool {
-    let id = run_end(v, 0, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.')
-    });
-    id > 0 && matches!(v.get(id), Some(b'(' | b'['))
-}
-
-/// A dotted reference to another value (`var.db_password`, `aws_db.main.password`), not a
-/// literal.
-fn reference(v: &[u8]) -> bool {
-    v.contains(&b'.')
-        && v.split(|c| *c == b'.').all(|p| {
-            !p.is_empty()
-                && p[0].is_ascii_alphabetic()
-                && p.iter()
-                    .all(|c| c.is_ascii_lowercase() || *c == b'_' || c.is_ascii_digit())
-        })
-}
-
-/// Whether a value is code (a call, an attribute, an index, an environment lookup) rather
-/// than a literal.
-fn code_like(v: &[u8]) -> bool {
-    const PREFIXES: [&str; 12] = [
-        "os.",
-        "env",
-        "process.env",
-        "getenv",
-        "self.",
-        "this.",
-        "config.",
-        "settings.",
-        "request.",
-        "args.",
-        "params.",
-        "vault",
-    ];
-    PREFIXES
-        .iter()
-        .any(|p| v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
-        || call_or_index(v)
-        || reference(v)
-}
-
 /// A value assigned to a name containing the anchor at `s..e`: `password = "..."`,
 /// `API_TOKEN: ...`, `"client_secret": "..."`, or in prose "my password is ...".
 pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mut Sink) {
@@ -560,137 +519,6 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
                 Kind::GenericSecret
             };
             sink.push(kind, vs, ve);
-        }
-    }
-}
-
-/// Whether a query parameter (`name=`) starts at `i`.
-fn query_param_at(b: &[u8], i: usize) -> bool {
-    let e = run_end(b, i, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.')
-    });
-    e > i && b.get(e) == Some(&b'=')
-}
-
-/// The quoted default of an environment or config lookup starting at `j`, on its line:
-/// `os.environ.get("X", "lit")`, `os.getenv('X', 'lit')`, `env("X", default="lit")`,
-/// `ENV.fetch("X", "lit")`, `process.env.X || "lit"`, `process.env.X ?? 'lit'`.
-fn default_literal(b: &[u8], j: usize) -> Option<(usize, usize)> {
-    let le = line_after(b, j, 240);
-    let line = &b[j..le];
-    let lookup = ["environ", "getenv", "env", "fetch", "config", "get("]
-        .iter()
-        .any(|w| contains_ci(line, w));
-    if !lookup {
-        return None;
-    }
-    // The literal after the call's first argument (a comma), or after `||` / `??`.
-    let after = line
-        .windows(2)
-        .position(|w| w == b"||" || w == b"??")
-        .map(|p| p + 2)
-        .or_else(|| memchr::memchr(b',', line).map(|p| p + 1))?;
-    let mut k = j + after;
-    k = run_end(b, k, |c| c == b' ' || c == b'\t');
-    // `default="…"`, `default: '…'`.
-    let kw = run_end(b, k, |c| c.is_ascii_alphabetic() || c == b'_');
-    if kw > k && matches!(b.get(kw), Some(b'=' | b':')) {
-        k = run_end(b, kw + 1, |c| c == b' ');
-    }
-    let (vs, ve, quoted) = value_at(b, k);
-    (quoted && ve > vs && ve < le).then_some((vs, ve))
-}
-
-/// In prose, a password word followed within a few words by a value no word looks like:
-/// "set my router admin password to IiXoPT4VtdTL", "contraseña iman*6172BNL", also in the
-/// next sentence ("… the router's password. Right now it is #CSj7XPKSXRBi2a#m?zI").
-fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
-    let limit = line_after(b, j, 96);
-    let mut k = j;
-    for _ in 0..10 {
-        k = run_end(b, k, |c| {
-            matches!(c, b' ' | b'\t' | b':' | b'.' | b',' | b'?' | b'!' | b';')
-        });
-        if k >= limit {
-            return;
-        }
-        // Quoted, or up to the next blank: a password may hold `&`, `,` or `;`.
-        let (vs, mut ve, quoted) = value_at(b, k);
-        if !quoted {
-            ve = run_end(b, vs, |c| !c.is_ascii_whitespace() && c != b'"');
-        }
-        let trailing = |c: u8| matches!(c, b'.' | b',' | b'!' | b'?' | b';' | b':' | b')' | b'\'');
-        while ve > vs && trailing(b[ve - 1]) {
-            ve -= 1;
-        }
-        let v = &b[vs..ve];
-        let strong = (8..=64).contains(&v.len())
-            && char_classes(v) >= 3
-            && v.iter().any(u8::is_ascii_digit)
-            && !is_placeholder(v)
-            && !code_like(v)
-            && !vendor_token(v)
-            && !key_material(v)
-            && !v.contains(&b'/')
-            && !v.contains(&b':')
-            && !email_like(v);
-        if strong {
-            sink.push(Kind::Password, vs, ve);
-            return;
-        }
-        let wordish = v
-            .iter()
-            .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\''));
-        if v.is_empty() || v.len() > 20 || !wordish {
-            return;
-        }
-        k = ve;
-    }
-}
-
-/// `name@host.tld`: an address, not a password that holds an `@`.
-fn email_like(v: &[u8]) -> bool {
-    memchr::memchr(b'@', v).is_some_and(|p| {
-        let host = &v[p + 1..];
-        p > 0
-            && host.contains(&b'.')
-            && host
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
-    })
-}
-
-/// The key-type word of public key material (`ssh-ed25519 AAAA…`, `ecdsa-sha2-nistp256`) or
-/// a publishable key, which a password word nearby does not make a password.
-fn key_material(v: &[u8]) -> bool {
-    [
-        "ssh-",
-        "ecdsa-",
-        "sk-ssh-",
-        "sk-ecdsa-",
-        "pk_live_",
-        "pk_test_",
-    ]
-    .iter()
-    .any(|p| v.starts_with(p.as_bytes()))
-}
-
-/// The value starting at `j`: a quoted string or a run up to whitespace or a delimiter.
-fn value_at(b: &[u8], j: usize) -> (usize, usize, bool) {
-    match b.get(j) {
-        Some(&q @ (b'"' | b'\'' | b'`')) => {
-            let e = run_end(b, j + 1, |c| c != q && c != b'\n');
-            (j + 1, e, true)
-        }
-        _ => {
-            let e = run_end(b, j, |c| {
-                !(c.is_ascii_whitespace()
-                    || matches!(
-                        c,
-                        b'"' | b'\'' | b'`' | b',' | b';' | b'&' | b')' | b'}' | b'<'
-                    ))
-            });
-            (j, e, false)
         }
     }
 }
