@@ -271,13 +271,17 @@ async fn unsupported_requests_are_refused_with_400() {
     let (status, message, _) = rejected(e.chat(&chat(json!({"n": 2})), "tiny").await.unwrap_err());
     assert_eq!(status, 400);
     assert!(message.contains("n = 2"), "{message}");
-    let req = request(json!({"model": "tiny", "messages": [
-        {"role": "user", "content": "hi"},
-        {"role": "tool", "content": "42", "tool_call_id": "call_1"}
-    ]}));
-    let (status, message, code) = rejected(e.chat(&req, "tiny").await.unwrap_err());
-    assert_eq!((status, code), (400, "unsupported_role"));
-    assert!(message.contains("'tool'"), "{message}");
+    let mut strict = weather_tool();
+    strict["function"]["strict"] = json!(true);
+    strict["function"]["parameters"]["properties"]["when"] =
+        json!({"type": "string", "format": "hostname"});
+    let (status, message, code) = rejected(
+        e.chat(&chat(json!({"tools": [strict]})), "tiny")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((status, code), (400, "unsupported_schema"));
+    assert!(message.contains("format"), "{message}");
     let req = request(
         json!({"model": "tiny", "messages": [{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
@@ -388,4 +392,193 @@ async fn the_backend_enum_dispatches_to_the_engine() {
         .await
         .unwrap();
     assert!(matches!(reply, Reply::Complete(_)));
+}
+
+/// A tool whose arguments leave the model no free text: a random-weight model held to its
+/// grammar writes a whole call in a few dozen tokens.
+/// The engine with room for the tools' description in the prompt.
+fn tool_engine() -> OnDevice {
+    engine(|c| c.n_ctx = 2048)
+}
+
+fn weather_tool() -> serde_json::Value {
+    json!({"type": "function", "function": {"name": "weather", "description": "The weather now.",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "enum": ["Oslo", "Lima"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 3}},
+        "required": ["city", "days"], "additionalProperties": false}}})
+}
+
+fn clock_tool() -> serde_json::Value {
+    json!({"type": "function", "function": {"name": "clock",
+        "parameters": {"type": "object", "properties": {"utc": {"type": "boolean"}},
+        "required": ["utc"], "additionalProperties": false}}})
+}
+
+/// Checks a call's arguments against `weather_tool`'s or `clock_tool`'s schema.
+fn check_arguments(name: &str, arguments: &str) {
+    let a: serde_json::Value = serde_json::from_str(arguments).unwrap();
+    match name {
+        "weather" => {
+            assert!(
+                ["Oslo", "Lima"].contains(&a["city"].as_str().unwrap()),
+                "{a}"
+            );
+            assert!((1..=3).contains(&a["days"].as_i64().unwrap()), "{a}");
+            assert_eq!(a.as_object().unwrap().len(), 2, "{a}");
+        }
+        "clock" => assert!(a["utc"].is_boolean(), "{a}"),
+        other => panic!("a call of {other}, which was not offered"),
+    }
+}
+
+#[tokio::test]
+async fn a_required_tool_call_is_a_valid_call_whole_and_streamed() {
+    let e = tool_engine();
+    for seed in 0..4 {
+        let body = json!({"tools": [weather_tool(), clock_tool()], "tool_choice": "required",
+            "seed": seed, "max_tokens": 300});
+        let (v, usage) = complete(&e, &chat(body.clone())).await;
+        let choice = &v["choices"][0];
+        assert_eq!(choice["finish_reason"], "tool_calls", "{v}");
+        assert!(choice["message"]["content"].is_null(), "{v}");
+        let calls = choice["message"]["tool_calls"].as_array().unwrap();
+        assert!(!calls.is_empty());
+        for c in calls {
+            assert!(c["id"].as_str().unwrap().starts_with("call_"), "{c}");
+            assert_eq!(c["type"], "function");
+            check_arguments(
+                c["function"]["name"].as_str().unwrap(),
+                c["function"]["arguments"].as_str().unwrap(),
+            );
+        }
+        assert!(usage.completion_tokens > 0);
+
+        let mut body = body;
+        body["stream"] = json!(true);
+        let s = streamed(&e, &chat(body)).await;
+        assert_eq!(s.finish, "tool_calls");
+        assert!(s.pieces.concat().is_empty(), "{:?}", s.pieces);
+        // The same seed, the same answer: streaming changes only the framing.
+        assert_eq!(s.calls.len(), calls.len());
+        for (i, (c, whole)) in s.calls.iter().zip(calls).enumerate() {
+            assert_eq!(c["index"], i);
+            assert_eq!(c["function"], whole["function"]);
+        }
+    }
+    wait_idle(&e).await;
+}
+
+#[tokio::test]
+async fn a_named_tool_is_the_one_called_and_one_call_when_not_parallel() {
+    let e = tool_engine();
+    for seed in 0..3 {
+        let (v, _) = complete(
+            &e,
+            &chat(
+                json!({"tools": [weather_tool(), clock_tool()], "seed": seed,
+                "tool_choice": {"type": "function", "function": {"name": "clock"}},
+                "parallel_tool_calls": false, "max_tokens": 300}),
+            ),
+        )
+        .await;
+        let calls = v["choices"][0]["message"]["tool_calls"].as_array().unwrap();
+        assert_eq!(calls.len(), 1, "{v}");
+        assert_eq!(calls[0]["function"]["name"], "clock");
+        check_arguments("clock", calls[0]["function"]["arguments"].as_str().unwrap());
+    }
+    // The legacy form answers with `function_call`.
+    let (v, _) = complete(
+        &e,
+        &chat(json!({"functions": [weather_tool()["function"]],
+            "function_call": {"name": "weather"}, "max_tokens": 300})),
+    )
+    .await;
+    let choice = &v["choices"][0];
+    assert_eq!(choice["finish_reason"], "function_call", "{v}");
+    check_arguments(
+        "weather",
+        choice["message"]["function_call"]["arguments"]
+            .as_str()
+            .unwrap(),
+    );
+    wait_idle(&e).await;
+}
+
+#[tokio::test]
+async fn auto_answers_a_reply_or_a_call_and_a_reply_streams_as_text() {
+    let e = tool_engine();
+    // The reply's own schema closes it, so either form ends within the limit.
+    let reply = json!({"type": "json_schema", "json_schema": {"name": "r", "schema": {
+        "type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
+        "additionalProperties": false}}});
+    let (mut replies, mut calls) = (0, 0);
+    for seed in 0..6 {
+        let (v, _) = complete(
+            &e,
+            &chat(json!({"tools": [weather_tool()], "response_format": reply,
+                "seed": seed, "max_tokens": 300})),
+        )
+        .await;
+        let choice = &v["choices"][0];
+        match choice["finish_reason"].as_str().unwrap() {
+            "tool_calls" => {
+                calls += 1;
+                let c = &choice["message"]["tool_calls"][0]["function"];
+                check_arguments("weather", c["arguments"].as_str().unwrap());
+            }
+            "stop" => {
+                replies += 1;
+                let content = choice["message"]["content"].as_str().unwrap();
+                let r: serde_json::Value = serde_json::from_str(content).unwrap();
+                assert!(r["ok"].is_boolean(), "{content}");
+                assert!(choice["message"].get("tool_calls").is_none(), "{v}");
+            }
+            other => panic!("finish {other}: {v}"),
+        }
+    }
+    assert_eq!(replies + calls, 6);
+    // A free-text reply is handed out as it is generated, unescaped, and streamed the same
+    // as whole: greedy decoding takes the same path both times.
+    let body = json!({"tools": [weather_tool()], "temperature": 0, "max_tokens": 40});
+    let (v, _) = complete(&e, &chat(body.clone())).await;
+    let mut streaming = body;
+    streaming["stream"] = json!(true);
+    let s = streamed(&e, &chat(streaming)).await;
+    let message = &v["choices"][0]["message"];
+    match message["content"].as_str() {
+        Some(text) => {
+            assert_eq!(s.pieces.concat(), text);
+            assert!(
+                !text.starts_with('{'),
+                "the JSON form is not handed out: {text}"
+            );
+        }
+        None => assert_eq!(s.calls[0]["function"], message["tool_calls"][0]["function"]),
+    }
+    wait_idle(&e).await;
+}
+
+#[tokio::test]
+async fn a_conversation_with_calls_and_results_is_served_and_tools_are_counted() {
+    let e = tool_engine();
+    let history = json!([
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+            "function": {"name": "weather", "arguments": "{\"city\":\"Oslo\",\"days\":1}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "12C and rain"}
+    ]);
+    let with_tools = request(json!({"model": "tiny", "messages": history,
+        "tools": [weather_tool()], "max_tokens": 4}));
+    let without = request(json!({"model": "tiny", "messages": history, "max_tokens": 4}));
+    let (v, usage) = complete(&e, &with_tools).await;
+    assert!(v["choices"][0]["finish_reason"].is_string(), "{v}");
+    // The tools' description is part of the prompt, and counted as such.
+    let counted = e.count_prompt_tokens(&with_tools).unwrap() as u64;
+    assert_eq!(usage.prompt_tokens, counted);
+    assert!(counted > e.count_prompt_tokens(&without).unwrap() as u64 + 20);
+    // Without tools, the history is still served.
+    let (v, _) = complete(&e, &without).await;
+    assert!(v["choices"][0]["message"]["content"].is_string(), "{v}");
+    wait_idle(&e).await;
 }

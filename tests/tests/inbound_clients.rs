@@ -274,6 +274,69 @@ async fn codex_completes_a_turn_and_keeps_a_sensitive_prompt_local() {
 }
 
 #[tokio::test]
+async fn codex_completes_a_turn_with_its_tools_on_the_on_device_model() {
+    let cloud = FakeOpenAi::start(Behavior::answer("Hello from the cloud")).await;
+    // Codex's instructions and tools are about 16,000 tokens of the demo model's vocabulary:
+    // the context holds them with room for an answer of about a thousand tokens.
+    let config = Config::new()
+        .backend(
+            "cloud",
+            "external",
+            &cloud.base_url(),
+            &[("m", "openai-terms")],
+        )
+        .extra(
+            r#"[backends.on-device]
+kind = "on_device"
+models = { demo = { licence = "Apache-2.0" } }
+engine = { n_threads = 1, n_parallel = 1, n_ctx = 17000 }
+"#,
+        )
+        .route_with(
+            "coder",
+            &["cloud/m", "on-device/demo"],
+            r#"aliases = ["gpt-*"]"#,
+        )
+        .ledger("ledger.db")
+        .build();
+    let gw = Gateway::start(&config);
+    let home = tempfile::tempdir().unwrap();
+    let (ok, out, err) = codex(&gw, home.path(), "coder", SENSITIVE).await;
+    let db = gw.dir.path().join("ledger.db");
+    let rows: Vec<(String, String, i64, String)> = tollgate_e2e::ledger::open(&db)
+        .prepare("SELECT backend, endpoint, completion_tokens, outcome FROM requests ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Codex sends its function tools with every request: the device took them and answered.
+    let (backend, endpoint, completion, outcome) = &rows[0];
+    assert_eq!(
+        (backend.as_str(), endpoint.as_str(), outcome.as_str()),
+        ("on-device", "responses", "completed"),
+        "{rows:?}\n{out}\n{err}\n{}",
+        gw.stderr()
+    );
+    assert!(*completion > 0, "{rows:?}");
+    assert!(rows.iter().all(|r| r.0 != "cloud"), "{rows:?}");
+    assert!(
+        cloud.received().is_empty(),
+        "the sensitive prompt never reached the closed API"
+    );
+    // The demo model has random weights: its answer is a reply, a call Codex runs and answers
+    // (then the next step, which may no longer fit the context), or an answer cut at the
+    // context's end; Codex reports the last two.
+    if !ok {
+        let said = format!("{out}{err}");
+        assert!(
+            said.contains("max_output_tokens") || said.contains("context"),
+            "{out}\n{err}\n{rows:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn claude_code_completes_a_turn_on_the_on_device_model() {
     let cloud = FakeOpenAi::start(Behavior::answer("Hello from the cloud")).await;
     let config = Config::new()

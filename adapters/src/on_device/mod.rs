@@ -21,6 +21,8 @@ mod response;
 mod stats;
 mod structured;
 mod text;
+mod tool_output;
+mod tools;
 
 pub use config::{FlashAttn, OnDeviceConfig};
 pub use load::LoadError;
@@ -42,7 +44,7 @@ use load::{backend, sha256_file};
 use params::rejected;
 use prompt::Markup;
 use queue::{Admission, Queue};
-use response::Envelope;
+use response::{CallForm, Envelope};
 use stats::Counters;
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
@@ -276,8 +278,11 @@ impl OnDevice {
     pub async fn chat(&self, req: &ChatRequest, model: &str) -> Result<Reply, AttemptError> {
         let n_vocab = self.inner.model.vocab().n_tokens();
         let params = params::gen_params(req, n_vocab, fresh_seed())?;
-        let grammar = structured::grammar(req.body.get("response_format"))?;
-        let messages = params::messages(req)?;
+        let (messages, tools) = conversation(req)?;
+        let grammar = match &tools {
+            Some(plan) => Some(plan.grammar.clone()),
+            None => structured::grammar(req.body.get("response_format"))?,
+        };
         let bytes: usize = messages.iter().map(|m| m.content.len()).sum();
         let prompt = if bytes > INLINE_TOKENIZE_BYTES {
             let this = self.clone();
@@ -344,6 +349,14 @@ impl OnDevice {
             cached_tokens: u64::from(cached),
             _place: place,
             stopped: self.stopped(),
+            tools: tools.map(|plan| {
+                let form = if plan.legacy {
+                    CallForm::Function
+                } else {
+                    CallForm::Tools
+                };
+                (tool_output::Decoder::default(), form)
+            }),
         };
         if req.stream() {
             Ok(Reply::Stream(Box::pin(answer::stream(started))))
@@ -361,7 +374,7 @@ impl OnDevice {
 
     /// The request's prompt tokens: its messages through the chat template.
     fn prompt(&self, req: &ChatRequest) -> Result<Vec<LlamaToken>, AttemptError> {
-        self.prompt_of(&params::messages(req)?)
+        self.prompt_of(&conversation(req)?.0)
     }
 
     fn prompt_of(&self, messages: &[params::Message]) -> Result<Vec<LlamaToken>, AttemptError> {
@@ -379,6 +392,19 @@ impl OnDevice {
             other => other,
         })
     }
+}
+
+/// The conversation the model is given, with the request's tools described in it, and the
+/// plan of a tool answer.
+fn conversation(
+    req: &ChatRequest,
+) -> Result<(Vec<params::Message>, Option<tools::Plan>), AttemptError> {
+    let mut messages = params::messages(req)?;
+    let plan = tools::plan(&req.body)?;
+    if let Some(plan) = &plan {
+        tools::describe(&mut messages, plan);
+    }
+    Ok((messages, plan))
 }
 
 /// The model's sliding attention window from its GGUF metadata; 0 when it has none.

@@ -3,7 +3,8 @@
 
 use crate::error::AttemptError;
 use crate::request::ChatRequest;
-use serde_json::Value;
+use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// OpenAI's bound on `logit_bias` values.
 const MAX_BIAS: f64 = 100.0;
@@ -48,43 +49,107 @@ pub(crate) fn rejected(code: &'static str, message: impl Into<String>) -> Attemp
     }
 }
 
-/// The conversation, with `developer` turned into `system` and text parts joined.
+/// The conversation, with `developer` turned into `system`, text parts joined, and tool calls
+/// and their results written as the model writes and reads them (see `tools`). Consecutive
+/// tool results become one user turn, since templates expect turns to alternate.
 pub(crate) fn messages(req: &ChatRequest) -> Result<Vec<Message>, AttemptError> {
     let Some(Value::Array(items)) = req.body.get("messages") else {
         return Err(rejected("invalid_messages", "'messages' must be an array"));
     };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, m)| message(i, m))
-        .collect()
+    // Tool results name their call by id; the model is told the tool's name.
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    let mut out: Vec<Message> = Vec::with_capacity(items.len());
+    let mut results_open = false;
+    for (i, m) in items.iter().enumerate() {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
+        let mut next = message(i, role, m)?;
+        match role {
+            "assistant" => next.content = with_calls(i, m, next.content, &mut names)?,
+            "tool" | "function" => {
+                let name = match role {
+                    "tool" => m
+                        .get("tool_call_id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| names.get(id).copied()),
+                    _ => m.get("name").and_then(Value::as_str),
+                };
+                let result = result_text(name, &next.content);
+                if results_open {
+                    if let Some(last) = out.last_mut() {
+                        last.content.push('\n');
+                        last.content.push_str(&result);
+                        continue;
+                    }
+                }
+                next.content = result;
+            }
+            _ => {}
+        }
+        results_open = matches!(role, "tool" | "function");
+        out.push(next);
+    }
+    Ok(out)
 }
 
-fn message(i: usize, m: &Value) -> Result<Message, AttemptError> {
-    let role = m.get("role").and_then(Value::as_str).unwrap_or_default();
+/// An assistant turn's text followed by its calls, if it made any.
+fn with_calls<'a>(
+    i: usize,
+    m: &'a Value,
+    content: String,
+    names: &mut HashMap<&'a str, &'a str>,
+) -> Result<String, AttemptError> {
+    let mut calls = Vec::new();
+    let bad = |what: &str| {
+        rejected(
+            "invalid_messages",
+            format!("messages[{i}]: {what} must have a function name and arguments"),
+        )
+    };
+    if let Some(list) = m.get("tool_calls").and_then(Value::as_array) {
+        for call in list {
+            let (Some(name), Some(arguments)) = (
+                call.pointer("/function/name").and_then(Value::as_str),
+                call.pointer("/function/arguments").and_then(Value::as_str),
+            ) else {
+                return Err(bad("each tool call"));
+            };
+            if let Some(id) = call.get("id").and_then(Value::as_str) {
+                names.insert(id, name);
+            }
+            calls.push((name.to_string(), arguments.to_string()));
+        }
+    }
+    if let Some(f) = m.get("function_call").filter(|f| !f.is_null()) {
+        let (Some(name), Some(arguments)) = (
+            f.get("name").and_then(Value::as_str),
+            f.get("arguments").and_then(Value::as_str),
+        ) else {
+            return Err(bad("function_call"));
+        };
+        calls.push((name.to_string(), arguments.to_string()));
+    }
+    Ok(if calls.is_empty() {
+        content
+    } else {
+        calls_text(&content, &calls)
+    })
+}
+
+fn message(i: usize, role: &str, m: &Value) -> Result<Message, AttemptError> {
     let role = match role {
         "system" | "developer" => "system",
-        "user" => "user",
+        "user" | "tool" | "function" => "user",
         "assistant" => "assistant",
         other => {
             return Err(rejected(
                 "unsupported_role",
                 format!(
                     "messages[{i}]: role '{other}' is not supported by the on-device model \
-                     (supported: system, developer, user, assistant)"
+                     (supported: system, developer, user, assistant, tool, function)"
                 ),
             ))
         }
     };
-    if m.get("tool_calls")
-        .is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty()))
-        || m.get("function_call").is_some_and(|f| !f.is_null())
-    {
-        return Err(rejected(
-            "unsupported_content",
-            format!("messages[{i}]: tool calls are not supported by the on-device model"),
-        ));
-    }
     let content = match m.get("content") {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
@@ -128,6 +193,35 @@ fn message(i: usize, m: &Value) -> Result<Message, AttemptError> {
     })
 }
 
+/// An assistant turn's calls as the model writes them, after any text of that turn.
+fn calls_text(content: &str, calls: &[(String, String)]) -> String {
+    // Written by hand so that the name comes first, as the grammar has the model write it.
+    let calls: Vec<String> = calls
+        .iter()
+        .map(|(name, arguments)| {
+            // Arguments the client sends back as they were given are JSON; keep anything
+            // else as a string rather than lose it.
+            let arguments = serde_json::from_str::<Value>(arguments)
+                .unwrap_or_else(|_| Value::String(arguments.clone()));
+            format!(
+                r#"{{"name":{},"arguments":{arguments}}}"#,
+                Value::String(name.clone())
+            )
+        })
+        .collect();
+    let calls = format!(r#"{{"tool_calls":[{}]}}"#, calls.join(","));
+    if content.is_empty() {
+        calls
+    } else {
+        format!("{content}\n{calls}")
+    }
+}
+
+/// A tool result as the model is told it.
+fn result_text(name: Option<&str>, content: &str) -> String {
+    json!({"tool_response": {"name": name, "content": content}}).to_string()
+}
+
 /// Sampling and stopping parameters; `n_vocab` bounds `logit_bias` token ids.
 pub(crate) fn gen_params(
     req: &ChatRequest,
@@ -145,17 +239,6 @@ pub(crate) fn gen_params(
             ));
         }
     }
-    if body
-        .get("tools")
-        .is_some_and(|t| t.as_array().is_some_and(|a| !a.is_empty()))
-        || body.get("functions").is_some_and(|f| !f.is_null())
-    {
-        return Err(rejected(
-            "unsupported_parameter",
-            "tools are not supported by the on-device model",
-        ));
-    }
-
     let max_tokens = req.max_completion_tokens();
     if max_tokens == Some(0) {
         return Err(rejected(
@@ -349,10 +432,6 @@ mod tests {
             (r#","temperature":3"#, "invalid_parameter"),
             (r#","top_p":0"#, "invalid_parameter"),
             (r#","max_tokens":0"#, "invalid_parameter"),
-            (
-                r#","tools":[{"type":"function","function":{"name":"f"}}]"#,
-                "unsupported_parameter",
-            ),
         ] {
             let r = req(&format!("{base}{extra}}}"));
             assert_eq!(code(gen_params(&r, 768, 1).unwrap_err()), want, "{extra}");
@@ -379,11 +458,33 @@ mod tests {
     }
 
     #[test]
-    fn messages_refuse_tool_roles_and_images() {
-        let r =
-            req(r#"{"model":"m","messages":[{"role":"tool","content":"x","tool_call_id":"1"}]}"#);
-        let e = messages(&r).unwrap_err();
-        assert!(e.to_string().contains("role 'tool'"), "{e}");
+    fn tool_calls_and_results_are_written_as_the_model_writes_them() {
+        let r = req(
+            r#"{"model":"m","messages":[{"role":"user","content":"weather?"},
+            {"role":"assistant","content":null,"tool_calls":[
+                {"id":"c1","type":"function","function":{"name":"weather","arguments":"{\"city\":\"Oslo\"}"}},
+                {"id":"c2","type":"function","function":{"name":"time","arguments":"{}"}}]},
+            {"role":"tool","tool_call_id":"c1","content":"5 C"},
+            {"role":"tool","tool_call_id":"c2","content":[{"type":"text","text":"noon"}]},
+            {"role":"user","content":"thanks"}]}"#,
+        );
+        let m = messages(&r).unwrap();
+        assert_eq!(m.len(), 4, "{m:?}");
+        assert_eq!(
+            m[1].content,
+            r#"{"tool_calls":[{"name":"weather","arguments":{"city":"Oslo"}},{"name":"time","arguments":{}}]}"#
+        );
+        assert_eq!(m[2].role, "user");
+        assert_eq!(
+            m[2].content,
+            "{\"tool_response\":{\"content\":\"5 C\",\"name\":\"weather\"}}\n\
+             {\"tool_response\":{\"content\":\"noon\",\"name\":\"time\"}}"
+        );
+        assert_eq!(m[3].content, "thanks");
+    }
+
+    #[test]
+    fn messages_refuse_images() {
         let r = req(
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x/y.png"}}]}]}"#,
         );

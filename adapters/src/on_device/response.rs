@@ -1,17 +1,29 @@
 //! OpenAI-format bodies and chunks for the engine's answers.
 
+use super::tool_output::Call;
 use crate::reply::Usage;
 use bytes::Bytes;
 use serde::Serialize;
 
 /// Why generation ended, as OpenAI names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum FinishReason {
     /// End of generation token or a stop string.
     Stop,
     /// `max_tokens` or the context window reached.
     Length,
+    /// The answer calls tools.
+    ToolCalls,
+    /// The answer calls a legacy function.
+    FunctionCall,
+}
+
+/// How an answer's calls are written: as `tool_calls`, or as the legacy `function_call`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallForm {
+    Tools,
+    Function,
 }
 
 /// The fields every body and chunk of one answer share.
@@ -80,7 +92,59 @@ struct Choice<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: &'static str,
-    content: &'a str,
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<WireCall<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_call: Option<WireFunction<'a>>,
+}
+
+#[derive(Serialize)]
+struct WireCall<'a> {
+    /// Present in chunks, where calls are matched up by position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    function: WireFunction<'a>,
+}
+
+#[derive(Serialize)]
+struct WireFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+/// The calls of an answer in `form`, with `index` in chunks.
+fn wire_calls<'a>(
+    calls: &'a [Call],
+    form: CallForm,
+    chunked: bool,
+) -> (Option<Vec<WireCall<'a>>>, Option<WireFunction<'a>>) {
+    let function = |c: &'a Call| WireFunction {
+        name: &c.name,
+        arguments: &c.arguments,
+    };
+    match (form, calls) {
+        (_, []) => (None, None),
+        (CallForm::Function, [first, ..]) => (None, Some(function(first))),
+        (CallForm::Tools, calls) => (
+            Some(
+                calls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| WireCall {
+                        index: chunked.then_some(i),
+                        id: &c.id,
+                        kind: "function",
+                        function: function(c),
+                    })
+                    .collect(),
+            ),
+            None,
+        ),
+    }
 }
 
 #[derive(Serialize)]
@@ -108,6 +172,10 @@ struct Delta<'a> {
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<WireCall<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    function_call: Option<WireFunction<'a>>,
 }
 
 fn to_bytes(v: &impl Serialize) -> Bytes {
@@ -115,13 +183,18 @@ fn to_bytes(v: &impl Serialize) -> Bytes {
     Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }
 
-/// A whole `chat.completion` body.
-pub(crate) fn completion(
+/// A whole `chat.completion` body whose message may call tools; content is `null` when the
+/// answer is only calls, as OpenAI sends it.
+pub(crate) fn completion_with_calls(
     env: &Envelope,
     content: &str,
+    calls: &[Call],
+    form: CallForm,
     finish: FinishReason,
     usage: Usage,
 ) -> Bytes {
+    let (tool_calls, function_call) = wire_calls(calls, form, false);
+    let content = (calls.is_empty() || !content.is_empty()).then_some(content);
     to_bytes(&Completion {
         id: &env.id,
         object: "chat.completion",
@@ -132,6 +205,8 @@ pub(crate) fn completion(
             message: Message {
                 role: "assistant",
                 content,
+                tool_calls,
+                function_call,
             },
             logprobs: None,
             finish_reason: finish,
@@ -166,6 +241,25 @@ pub(crate) fn finish_chunk(env: &Envelope, finish: FinishReason) -> Bytes {
     delta_chunk(env, None, None, Some(finish))
 }
 
+/// A chunk carrying an answer's calls, whole.
+pub(crate) fn calls_chunk(env: &Envelope, calls: &[Call], form: CallForm) -> Bytes {
+    let (tool_calls, function_call) = wire_calls(calls, form, true);
+    chunk(
+        env,
+        vec![ChunkChoice {
+            index: 0,
+            delta: Delta {
+                tool_calls,
+                function_call,
+                ..Delta::default()
+            },
+            logprobs: None,
+            finish_reason: None,
+        }],
+        None,
+    )
+}
+
 /// The usage chunk OpenAI sends for `stream_options.include_usage`: no choices.
 pub(crate) fn usage_chunk(env: &Envelope, usage: Usage) -> Bytes {
     chunk(env, Vec::new(), Some(usage))
@@ -181,7 +275,11 @@ fn delta_chunk(
         env,
         vec![ChunkChoice {
             index: 0,
-            delta: Delta { role, content },
+            delta: Delta {
+                role,
+                content,
+                ..Delta::default()
+            },
             logprobs: None,
             finish_reason: finish,
         }],
@@ -210,8 +308,15 @@ mod tests {
             cached_tokens: 0,
             cache_write_tokens: 0,
         };
-        let v: Value =
-            serde_json::from_slice(&completion(&env(), "hi", FinishReason::Length, usage)).unwrap();
+        let v: Value = serde_json::from_slice(&completion_with_calls(
+            &env(),
+            "hi",
+            &[],
+            CallForm::Tools,
+            FinishReason::Length,
+            usage,
+        ))
+        .unwrap();
         assert_eq!(
             v,
             json!({"id":"chatcmpl-1","object":"chat.completion","created":5,"model":"m",
@@ -238,5 +343,39 @@ mod tests {
         assert_eq!(v["choices"][0]["delta"], json!({}));
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert!(v.get("usage").is_none());
+    }
+
+    #[test]
+    fn calls_have_openai_shape() {
+        let calls = [Call {
+            id: "call_1".into(),
+            name: "f".into(),
+            arguments: r#"{"a":1}"#.into(),
+        }];
+        let usage = Usage::default();
+        let body = completion_with_calls(
+            &env(),
+            "",
+            &calls,
+            CallForm::Tools,
+            FinishReason::ToolCalls,
+            usage,
+        );
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v["choices"][0]["message"],
+            json!({"role":"assistant","content":null,"tool_calls":[{"id":"call_1",
+                "type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]})
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
+        let v: Value =
+            serde_json::from_slice(&calls_chunk(&env(), &calls, CallForm::Tools)).unwrap();
+        assert_eq!(v["choices"][0]["delta"]["tool_calls"][0]["index"], 0);
+        let v: Value =
+            serde_json::from_slice(&calls_chunk(&env(), &calls, CallForm::Function)).unwrap();
+        assert_eq!(
+            v["choices"][0]["delta"],
+            json!({"function_call":{"name":"f","arguments":"{\"a\":1}"}})
+        );
     }
 }

@@ -140,9 +140,124 @@ fn schema_of(response_format: Option<&Value>) -> Result<Option<Schema<'_>>, Stri
     }
 }
 
-fn convert(schema: &Value) -> Result<String, String> {
-    llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+/// `schema` cut down to what a grammar enforces, for a tool's arguments: a tool call's schema
+/// describes what a model should send, as OpenAI's non-strict function calling treats it, so
+/// what cannot be enforced is left unconstrained rather than refused. Local references are
+/// renamed `#/$defs/{prefix}…` and their definitions moved into `defs`, because the schema is
+/// embedded in a larger one whose root they would otherwise point at. Returns the paths of
+/// what was left out.
+pub(crate) fn relax(
+    schema: &Value,
+    prefix: &str,
+    defs: &mut serde_json::Map<String, Value>,
+) -> (Value, Vec<String>) {
+    let mut dropped = Vec::new();
+    let mut root = schema.clone();
+    if let Value::Object(obj) = &mut root {
+        for key in ["$defs", "definitions"] {
+            if let Some(Value::Object(map)) = obj.remove(key) {
+                for (name, sub) in map {
+                    let sub = relaxed(&sub, &format!("{key}.{name}"), prefix, &mut dropped);
+                    defs.insert(format!("{prefix}{name}"), sub);
+                }
+            }
+        }
+    }
+    let out = relaxed(&root, "parameters", prefix, &mut dropped);
+    (out, dropped)
+}
+
+fn relaxed(schema: &Value, path: &str, prefix: &str, dropped: &mut Vec<String>) -> Value {
+    let Value::Object(obj) = schema else {
+        return schema.clone();
+    };
+    let integer = obj.get("type").and_then(Value::as_str) == Some("integer");
+    let mut out = serde_json::Map::new();
+    for (key, value) in obj {
+        let at = format!("{path}.{key}");
+        let k = key.as_str();
+        if ANNOTATIONS.contains(&k) {
+            continue;
+        }
+        let kept = match k {
+            _ if INTEGER_BOUNDS.contains(&k) && integer => Some(value.clone()),
+            "properties" => value.as_object().map(|map| {
+                Value::Object(
+                    map.iter()
+                        .map(|(n, sub)| {
+                            (
+                                n.clone(),
+                                relaxed(sub, &format!("{at}.{n}"), prefix, dropped),
+                            )
+                        })
+                        .collect(),
+                )
+            }),
+            "additionalProperties" | "items" => Some(match value {
+                Value::Array(items) => Value::Array(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, sub)| relaxed(sub, &format!("{at}[{i}]"), prefix, dropped))
+                        .collect(),
+                ),
+                sub => relaxed(sub, &at, prefix, dropped),
+            }),
+            "prefixItems" | "anyOf" | "oneOf" | "allOf" => value.as_array().map(|items| {
+                Value::Array(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, sub)| relaxed(sub, &format!("{at}[{i}]"), prefix, dropped))
+                        .collect(),
+                )
+            }),
+            "format" => value
+                .as_str()
+                .filter(|f| FORMATS.contains(f))
+                .map(|_| value.clone()),
+            "$ref" => value.as_str().and_then(|r| {
+                ["#/$defs/", "#/definitions/"]
+                    .iter()
+                    .find_map(|base| r.strip_prefix(base))
+                    .filter(|name| !name.contains('/'))
+                    .map(|name| Value::String(format!("#/$defs/{prefix}{name}")))
+            }),
+            "$defs" | "definitions" => None,
+            _ if ENFORCED.contains(&k) => Some(value.clone()),
+            _ => None,
+        };
+        match kept {
+            Some(v) => {
+                out.insert(key.clone(), v);
+            }
+            None => dropped.push(at),
+        }
+    }
+    Value::Object(out)
+}
+
+/// A GBNF grammar for `schema`, by llama.cpp's converter (which keeps the order of keys as
+/// written).
+pub(crate) fn grammar_of(schema: &str) -> Result<String, String> {
+    llama_cpp_2::json_schema_to_grammar(schema)
         .map_err(|e| format!("llama.cpp cannot convert the schema: {e}"))
+}
+
+/// The schema `response_format` asks an answer to match: `None` for free text.
+pub(crate) fn answer_schema(response_format: Option<&Value>) -> Result<Option<Value>, String> {
+    Ok(match schema_of(response_format)? {
+        None => None,
+        Some(Schema::AnyObject) => Some(serde_json::json!({"type": "object"})),
+        Some(Schema::Given(schema)) => {
+            enforceable(schema, "schema")?;
+            Some(schema.clone())
+        }
+    })
+}
+
+fn convert(schema: &Value) -> Result<String, String> {
+    grammar_of(&schema.to_string())
 }
 
 /// Whether every keyword of `schema` (at `path`) is one the converter enforces.

@@ -70,6 +70,8 @@ pub async fn complete(e: &OnDevice, req: &ChatRequest) -> (Value, Usage) {
 /// chunks, one finish chunk, one usage chunk, then `[DONE]`.
 pub struct Streamed {
     pub pieces: Vec<String>,
+    /// The `tool_calls` (or legacy `function_call`) deltas, in order.
+    pub calls: Vec<Value>,
     pub finish: String,
     pub usage: Usage,
 }
@@ -110,18 +112,22 @@ pub async fn streamed(e: &OnDevice, req: &ChatRequest) -> Streamed {
         .as_str()
         .unwrap()
         .to_string();
-    let mut pieces = Vec::new();
+    let (mut pieces, mut calls) = (Vec::new(), Vec::new());
     for j in &json[1..json.len() - 2] {
         assert!(j["choices"][0]["finish_reason"].is_null());
-        pieces.push(
-            j["choices"][0]["delta"]["content"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        let delta = &j["choices"][0]["delta"];
+        if let Some(text) = delta["content"].as_str() {
+            pieces.push(text.to_string());
+        } else if let Some(list) = delta["tool_calls"].as_array() {
+            calls.extend(list.iter().cloned());
+        } else {
+            assert!(delta["function_call"].is_object(), "{j}");
+            calls.push(delta["function_call"].clone());
+        }
     }
     Streamed {
         pieces,
+        calls,
         finish,
         usage,
     }

@@ -299,8 +299,8 @@ pub(super) fn check_backend(
                 multimodal: spec.multimodal,
                 open: spec.open,
                 streaming: spec.streaming.unwrap_or(true),
-                // The on-device engine does not implement tool calls.
-                tools: spec.tools.unwrap_or(!on_device),
+                // Every kind calls tools; the on-device engine by a grammar (see its `tools`).
+                tools: spec.tools.unwrap_or(true),
                 // The engine constrains decoding with llama.cpp's grammar sampler.
                 structured: spec.structured_output.unwrap_or(if on_device {
                     StructuredOutput::Grammar
