@@ -14,6 +14,8 @@ pub(crate) const DECODE_BUDGET: usize = 64 * 1024;
 
 /// Shortest run worth decoding: 16 base64 characters are 12 bytes.
 pub(crate) const MIN_RUN: usize = 16;
+/// Shortest run worth decoding when padding ends it: 12 characters and `==` are a date.
+const MIN_PADDED: usize = 12;
 
 const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
     .with_decode_padding_mode(DecodePaddingMode::Indifferent)
@@ -26,7 +28,8 @@ const fn b64_table() -> [bool; 256] {
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        // `=` too: a padded run is a blob a few characters shorter.
+        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
         c += 1;
     }
     t
@@ -65,15 +68,16 @@ pub(crate) fn text_blobs(b: &[u8], budget: &mut usize) -> Vec<(usize, usize, Str
         // A leading `/` is a path separator or `//` of a URL, not part of the blob.
         let s = super::text::run_end(b, i, |c| c == b'/');
         let mut e = super::text::run_end(b, s, b64_char);
-        i = e;
-        if e - s < MIN_RUN {
-            continue;
-        }
         let pad = super::text::run_end(b, e, |c| c == b'=');
-        if pad - e > 2 {
+        i = e.max(s + 1);
+        let min = if pad > e { MIN_PADDED } else { MIN_RUN };
+        if pad - e > 2 || e - s < min {
             continue;
         }
-        if !decode(&b[s..e], &mut buf) {
+        // Padding says base64 where mixed case alone is too weak a sign for a short run
+        // ("MTIvMTAvMTkzMQ==", a date).
+        let padded = pad > e && (pad - s) % 4 == 0;
+        if !(decode(&b[s..e], &mut buf) || (padded && decode_padded(&b[s..e], &mut buf))) {
             continue;
         }
         e = pad;
@@ -87,6 +91,20 @@ pub(crate) fn text_blobs(b: &[u8], budget: &mut usize) -> Vec<(usize, usize, Str
         }
     }
     found
+}
+
+/// A short base64 value decoded to text, when it decodes to printable ASCII. Unlike blobs
+/// found anywhere, the caller has context saying it is encoded, so a short run without digits
+/// is tried too.
+pub(crate) fn decode_text(run: &[u8]) -> Option<String> {
+    let mixed = run.iter().any(u8::is_ascii_uppercase) && run.iter().any(u8::is_ascii_lowercase);
+    let url = run.iter().any(|c| matches!(c, b'-' | b'_'));
+    let engine = if url { &URL_SAFE } else { &STANDARD };
+    let out = engine.decode(run).ok().filter(|_| mixed)?;
+    out.iter()
+        .all(|c| c.is_ascii_graphic() || *c == b' ')
+        .then(|| String::from_utf8(out).ok())
+        .flatten()
 }
 
 /// Decodes a hex or base64 run into `out`; false when it is neither or decodes to nothing
@@ -118,6 +136,16 @@ fn decode(run: &[u8], out: &mut Vec<u8>) -> bool {
     }
     let engine = if url { &URL_SAFE } else { &STANDARD };
     engine.decode_vec(run, out).is_ok()
+}
+
+/// Decodes a run that padding marks as base64, mixed case or not digits.
+fn decode_padded(run: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let url = run.iter().any(|c| matches!(c, b'-' | b'_'));
+    let engine = if url { &URL_SAFE } else { &STANDARD };
+    run.iter().any(u8::is_ascii_uppercase)
+        && run.iter().any(u8::is_ascii_lowercase)
+        && engine.decode_vec(run, out).is_ok()
 }
 
 /// Mostly printable text: at least 90% printable ASCII or whitespace, nothing from the C0

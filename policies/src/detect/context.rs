@@ -138,6 +138,10 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
         Anchor::PasswordName => secrets::assignment(b, s, e, true, sink),
         Anchor::SecretName => secrets::assignment(b, s, e, false, sink),
         // Identifier words are routed to `ids` and people cues to `people` by the scan.
-        Anchor::IdDocument | Anchor::Ssn | Anchor::PhoneWord | Anchor::People(_) => {}
+        Anchor::IdDocument
+        | Anchor::Ssn
+        | Anchor::PhoneWord
+        | Anchor::Continuation
+        | Anchor::People(_) => {}
     }
 }

@@ -35,6 +35,7 @@ mod plans;
 mod scan;
 mod secret_values;
 mod spelled;
+mod split;
 mod vendors;
 
 use crate::class::DataClass;
@@ -296,6 +297,8 @@ pub(crate) enum Anchor {
     Ssn,
     /// Words announcing a phone number.
     PhoneWord,
+    /// Words saying a value given in pieces continues ("the rest is").
+    Continuation,
 }
 
 /// Compiled detector; build once at startup and share.
@@ -344,7 +347,8 @@ impl Detector {
         let anchors = build(&table)?;
         // Identifier keywords announce values with digits: a second, smaller automaton that
         // only texts with digits pay for, so the main one stays small and fast.
-        let id_table = id_words::anchor_table();
+        let mut id_table = id_words::anchor_table();
+        id_table.extend(split::anchor_table());
         let id_anchors = build(&id_table)?;
         let mut class_of = Kind::ALL.map(Kind::default_class);
         for (kind, class) in &config.classes {

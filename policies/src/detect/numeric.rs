@@ -178,13 +178,43 @@ fn product_code(b: &[u8], i: usize, tables: &Tables) -> bool {
 /// another dotted number on the line that is no address (`124.0.6383.108`), or a table
 /// column about versions.
 fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
-    let tables = &sink.tables;
+    if version_words_near(b, i, end, sink) || sibling_version(b, i, sink) {
+        return true;
+    }
+    let (ls, le) = line_around(b, i, end);
+    let line = &b[ls..le];
+    if super::columns::column_label(b, i, &sink.tables).is_some_and(|h| {
+        [
+            "version", "ver", "build", "agent", "os", "release", "firmware", "chrome", "office",
+        ]
+        .iter()
+        .any(|w| super::text::contains_ci(h, w))
+    }) {
+        return true;
+    }
+    // Another dotted number on the line with a part above 255 or more than four parts.
+    line.split(|c| !(c.is_ascii_digit() || *c == b'.'))
+        .filter(|t| t.iter().filter(|c| **c == b'.').count() >= 2)
+        .any(|t| {
+            let parts: Vec<&[u8]> = t.split(|c| *c == b'.').filter(|p| !p.is_empty()).collect();
+            parts.len() > 4 || parts.iter().any(|p| p.len() > 3 || number(p) > 255)
+        })
+}
+
+/// The line holding `i..end`, at most 200 bytes either side.
+fn line_around(b: &[u8], i: usize, end: usize) -> (usize, usize) {
     let ls = memchr::memrchr(b'\n', &b[..i])
         .map_or(0, |p| p + 1)
         .max(i.saturating_sub(200));
     let le = memchr::memchr(b'\n', &b[end..])
         .map_or(b.len(), |p| end + p)
         .min(end + 200);
+    (ls, le)
+}
+
+/// Whether a version word stands next to the dotted number at `i..end`.
+fn version_words_near(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
+    let (ls, le) = line_around(b, i, end);
     let line = &b[ls..le];
     // Version words sit next to the number ("upgrade to", ".NET 4.8.1.0", "versie"), or a
     // line or two above a list item (`oids:` then `- 2.5.4.3`, `oids: ["1.3.6.1", …]`).
@@ -204,33 +234,39 @@ fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
     let near = &b[i.saturating_sub(120).max(above)..(end + 40).min(le)];
     // Stems of five letters or more may start a longer word; shorter ones stand alone;
     // `.net`, `==`, `v.` are marks anywhere.
-    let hit = sink.versions.find_iter(near).any(|m| {
+    sink.versions.find_iter(near).any(|m| {
         let (s, e) = (m.start(), m.end());
         let stem = &near[s..e];
         !stem[0].is_ascii_alphabetic()
             || stem.ends_with(b".")
             || (super::text::starts_token(near, s)
                 && (e - s >= 5 || super::text::ends_token(near, e)))
-    });
-    if hit {
-        return true;
+    })
+}
+
+/// Whether a dotted quad with the same first part, read as a version by its words, stands
+/// within a few lines before `i`: "updated 4.18.2.1 to 4.19.0.3" then "2 still on 4.17.9.12".
+fn sibling_version(b: &[u8], i: usize, sink: &Sink) -> bool {
+    let first = run_end(b, i, |c| c.is_ascii_digit());
+    let major = &b[i..first];
+    let lo = i.saturating_sub(400);
+    let mut k = i;
+    while let Some(p) = b[lo..k]
+        .windows(major.len() + 1)
+        .rposition(|w| w[..major.len()] == *major && w[major.len()] == b'.')
+    {
+        let s = lo + p;
+        k = s;
+        if s > 0 && (b[s - 1].is_ascii_digit() || b[s - 1] == b'.') {
+            continue;
+        }
+        let e = run_end(b, s, |c| c.is_ascii_digit() || c == b'.');
+        let quad = b[s..e].iter().filter(|c| **c == b'.').count() == 3;
+        if quad && version_words_near(b, s, e, sink) {
+            return true;
+        }
     }
-    if super::columns::column_label(b, i, tables).is_some_and(|h| {
-        [
-            "version", "ver", "build", "agent", "os", "release", "firmware", "chrome", "office",
-        ]
-        .iter()
-        .any(|w| super::text::contains_ci(h, w))
-    }) {
-        return true;
-    }
-    // Another dotted number on the line with a part above 255 or more than four parts.
-    line.split(|c| !(c.is_ascii_digit() || *c == b'.'))
-        .filter(|t| t.iter().filter(|c| **c == b'.').count() >= 2)
-        .any(|t| {
-            let parts: Vec<&[u8]> = t.split(|c| *c == b'.').filter(|p| !p.is_empty()).collect();
-            parts.len() > 4 || parts.iter().any(|p| p.len() > 3 || number(p) > 255)
-        })
+    false
 }
 
 /// Public DNS resolvers: infrastructure everyone uses, not anyone's address.

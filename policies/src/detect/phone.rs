@@ -112,6 +112,10 @@ const CUES: &[(&[&str], &[&str])] = &[
 /// Whether `national` (ASCII digits, trunk prefix included) is a valid number in one of the
 /// regions the text around `at` points to, or in the default list.
 pub(crate) fn valid_national(plans: &Plans, b: &[u8], at: usize, national: &[u8]) -> bool {
+    // `0123 4567 89` is what a template or a format description writes for "some number".
+    if national.windows(10).any(|w| w == b"0123456789") {
+        return false;
+    }
     let hinted = hinted_regions(b, at);
     hinted
         .iter()

@@ -4,11 +4,21 @@
 
 use super::blobs;
 use super::normalize::Normalized;
-use super::{context, ids, numeric, people, secrets, spelled};
+use super::{context, ids, numeric, people, secrets, spelled, split};
 use super::{Anchor, Detector, Finding, Kind, Sink, Tables};
 
 /// How deep decoded blobs are searched for further blobs.
 const MAX_DEPTH: u8 = 2;
+
+/// What the anchor pass saw for the later matchers: people cues and continuation words.
+#[derive(Default)]
+struct Seen {
+    people: people::Hits,
+    cues: Vec<(usize, usize)>,
+}
+
+/// Bytes before a blob scanned with its decoded text.
+const BLOB_CONTEXT: usize = 48;
 
 /// Bytes of each part that a seam scan joins: enough for the longest split value (an IBAN
 /// or card number in groups, an e-mail address), small enough to cost nothing.
@@ -60,32 +70,26 @@ impl Detector {
         let mut norm = Normalized::chars(text);
         let (has_digit, has_run) = shape(norm.text.as_bytes());
         let spaced = has_digit && spelled::has_spaced_value(norm.text.as_bytes());
-        let mut hits = people::Hits::default();
-        if self.match_anchors(part, &norm.text, true, has_digit, &mut hits, out) || spaced {
+        let mut seen = Seen::default();
+        if self.match_anchors(part, &norm.text, true, has_digit, &mut seen, out) || spaced {
             if let Some((t, edits)) = spelled::rewrite(&norm.text) {
                 out.truncate(first);
-                hits = people::Hits::default();
+                seen = Seen::default();
                 norm.push(t, edits);
-                self.match_anchors(part, &norm.text, false, true, &mut hits, out);
+                self.match_anchors(part, &norm.text, false, true, &mut seen, out);
             }
         }
+        let Seen { people: hits, cues } = seen;
         let mut sink = self.sink(part, out);
         numeric::scan(norm.text.as_bytes(), &mut sink);
         people::scan(norm.text.as_bytes(), &hits, &mut sink);
+        if depth < MAX_DEPTH && !cues.is_empty() {
+            self.scan_split(part, &norm.text, &cues, first, budget, out);
+        }
         if depth < MAX_DEPTH && *budget > 0 && has_run {
             let found = blobs::text_blobs(norm.text.as_bytes(), budget);
             for (s, e, decoded) in found {
-                let mut inner = Vec::new();
-                self.scan_text(part, &decoded, depth + 1, budget, &mut inner);
-                // The blob is what must go: report each kind found inside over all of it.
-                for f in inner.iter().filter(|f| f.kind != Kind::Person) {
-                    out.push(Finding {
-                        kind: f.kind,
-                        part,
-                        start: s,
-                        end: e,
-                    });
-                }
+                self.scan_blob(part, &norm.text, (s, e, &decoded), depth, budget, out);
             }
         }
         if !norm.is_identity() {
@@ -103,7 +107,7 @@ impl Detector {
         text: &str,
         spellings: bool,
         has_digit: bool,
-        people_hits: &mut people::Hits,
+        seen: &mut Seen,
         out: &mut Vec<Finding>,
     ) -> bool {
         let mut sink = self.sink(part, out);
@@ -126,17 +130,127 @@ impl Detector {
                     ids::on_anchor(bytes, s, e, anchor, &mut sink)
                 }
                 Anchor::Prefix => secrets::prefixed(bytes, s, &mut sink),
-                Anchor::People(cue) => people_hits.push(cue, s, e),
+                Anchor::People(cue) => seen.people.push(cue, s, e),
                 _ => context::on_anchor(bytes, s, e, anchor, &mut sink),
             }
         }
         if has_digit {
             for m in self.id_anchors.find_iter(bytes) {
-                let anchor = self.id_anchor_kinds[m.pattern().as_usize()];
-                ids::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink);
+                match self.id_anchor_kinds[m.pattern().as_usize()] {
+                    Anchor::Continuation => seen.cues.push((m.start(), m.end())),
+                    anchor => ids::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink),
+                }
             }
         }
         spelled_seen
+    }
+
+    /// Scans the decoded text of the blob at `s..e` of `text`, alone and after the words
+    /// before the blob, which say what it holds ("data di nascita MTIv…", "the password,
+    /// base64: …"), and reports each kind found inside over the whole blob: the blob is what
+    /// must go.
+    fn scan_blob(
+        &self,
+        part: usize,
+        text: &str,
+        (s, e, decoded): (usize, usize, &str),
+        depth: u8,
+        budget: &mut usize,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut inner = Vec::new();
+        self.scan_text(part, decoded, depth + 1, budget, &mut inner);
+        let alone = inner.len();
+        let mut lo = s.saturating_sub(BLOB_CONTEXT);
+        while !text.is_char_boundary(lo) {
+            lo += 1;
+        }
+        let context = &text[lo..s];
+        if !context.is_empty() {
+            self.scan_text(
+                part,
+                &format!("{context}{decoded}"),
+                depth + 1,
+                budget,
+                &mut inner,
+            );
+        }
+        // A secret whose name is in the context and whose value is all the decoded text
+        // (`token: <a JWT's header>`) is one only when that text is one word.
+        let word =
+            strong_word(decoded.as_bytes()) && !decoded.bytes().any(|c| matches!(c, b'"' | b'{'));
+        let keep = |k: usize, f: &Finding| {
+            let named_outside = f.start <= context.len()
+                && matches!(
+                    f.kind,
+                    Kind::GenericSecret | Kind::AwsSecretKey | Kind::Password
+                );
+            f.kind != Kind::Person
+                && (k < alone || (f.end > context.len() && (word || !named_outside)))
+        };
+        let kinds: Vec<Kind> = inner
+            .iter()
+            .enumerate()
+            .filter(|(k, f)| keep(*k, f))
+            .map(|(_, f)| f.kind)
+            .collect();
+        for kind in kinds {
+            out.push(Finding {
+                kind,
+                part,
+                start: s,
+                end: e,
+            });
+        }
+    }
+
+    /// Finds values given in two pieces around a continuation word in `text` (see `split`),
+    /// and reports each over both pieces, unless one of the pieces is that value by itself
+    /// (among the findings of this text from `first` on).
+    fn scan_split(
+        &self,
+        part: usize,
+        text: &str,
+        cues: &[(usize, usize)],
+        first: usize,
+        budget: &mut usize,
+        out: &mut Vec<Finding>,
+    ) {
+        for j in split::candidates(text, cues) {
+            let mut found = Vec::new();
+            self.scan_text(part, &j.text, MAX_DEPTH, budget, &mut found);
+            let resume = j.text.len() - (j.second.1 - j.second.0);
+            // One half may pass for a password by itself; the password is both.
+            if j.password && strong_word(&j.text.as_bytes()[j.first_at..]) {
+                for (start, end) in [j.first, j.second] {
+                    out.push(Finding {
+                        kind: Kind::Password,
+                        part,
+                        start,
+                        end,
+                    });
+                }
+                continue;
+            }
+            for f in found.into_iter().filter(|f| f.kind != Kind::Person) {
+                let whole = |(s, e): (usize, usize)| {
+                    out[first..]
+                        .iter()
+                        .any(|g| g.kind == f.kind && g.start < e && s < g.end)
+                };
+                let spans = f.start < j.join && f.end > resume && f.end > j.first_at;
+                if spans && !whole(j.first) && !whole(j.second) {
+                    for (start, end) in [j.first, j.second] {
+                        out.push(Finding {
+                            kind: f.kind,
+                            part,
+                            start,
+                            end,
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Finds values that start at the end of part `a` and continue at the start of part `b`
@@ -206,13 +320,22 @@ impl Detector {
     }
 }
 
+/// One word of 8 to 64 characters of at least three classes, with a digit: a password.
+fn strong_word(v: &[u8]) -> bool {
+    (8..=64).contains(&v.len())
+        && !v.iter().any(u8::is_ascii_whitespace)
+        && v.iter().any(u8::is_ascii_digit)
+        && super::validate::char_classes(v) >= 3
+}
+
 /// Byte classes for [`shape`]: 1 a digit, 2 a base64 character.
 const fn class_table() -> [u8; 256] {
     let mut t = [0u8; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        let b64 = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_');
+        // `=` counts as in `blobs`: a padded run may be a blob.
+        let b64 = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
         t[c] = (b.is_ascii_digit() as u8) | ((b64 as u8) << 1);
         c += 1;
     }

@@ -124,14 +124,37 @@ pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
             sink.push(Kind::Password, vs, ve);
             return;
         }
+        if encoded_password(v) {
+            sink.push(Kind::Password, vs, ve);
+            return;
+        }
+        // Words between the password word and its value: "la password del wifi del B&B è",
+        // "in base64 per 'sicurezza':".
         let wordish = v
             .iter()
-            .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\''));
+            .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\'' | b'&'))
+            || (v.len() <= 8
+                && v.iter().all(u8::is_ascii_alphanumeric)
+                && v[0].is_ascii_alphabetic());
         if v.is_empty() || v.len() > 20 || !wordish {
             return;
         }
-        k = ve;
+        k = if quoted { ve + 1 } else { ve };
     }
+}
+
+/// A password sent base64-encoded "for safety": a short blob that decodes to one strong
+/// word.
+fn encoded_password(v: &[u8]) -> bool {
+    if !(12..=64).contains(&v.len()) {
+        return false;
+    }
+    super::blobs::decode_text(v).is_some_and(|t| {
+        let t = t.as_bytes();
+        (6..=48).contains(&t.len())
+            && !t.iter().any(|c| c.is_ascii_whitespace())
+            && char_classes(t) >= 3
+    })
 }
 
 /// `name@host.tld`: an address, not a password that holds an `@`.

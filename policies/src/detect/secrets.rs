@@ -40,13 +40,22 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
         "glptt-",
         "mysql",
     ];
-    const PASSWORD_WORDS: [&str; 6] = [
+    const PASSWORD_WORDS: [&str; 14] = [
         "wachtwoord",
         "senha",
         "parola d'ordine",
         "mot de passe",
         "passwort",
         "passcode",
+        // Wi-fi keys are passwords typed in chat ("le code wifi c'est …").
+        "code wifi",
+        "code wi-fi",
+        "code du wifi",
+        "clé wifi",
+        "wifi code",
+        "wlan-schlüssel",
+        "codice wifi",
+        "clave wifi",
     ];
     let mut t: Vec<(&'static str, super::Anchor)> = PREFIXES.iter().map(|p| (*p, Prefix)).collect();
     t.extend(PASSWORD_WORDS.iter().map(|p| (*p, PasswordName)));
@@ -115,11 +124,11 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
         .iter()
         .any(|p| tok.starts_with(*p))
     {
-        let ok = tok.len() == 20
-            && tok
-                .iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-        if ok && looks_random(body(4)) {
+        let upper = |t: &[u8]| {
+            t.iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        };
+        if tok.len() == 20 && upper(tok) && looks_random(body(4)) {
             sink.push(Kind::AwsAccessKey, s, end);
             aws_secret_near(b, end, sink);
         }
@@ -336,6 +345,17 @@ fn secret_name(name: &[u8]) -> bool {
         || (last == b"key" && KEY_QUALIFIERS.contains(&prev))
 }
 
+/// `password: SecretStr` in a model or interface: the field's type, not its value.
+fn type_name(v: &[u8], quoted: bool) -> bool {
+    const ENDINGS: [&str; 8] = [
+        "Str", "String", "Bytes", "Field", "Type", "Input", "Value", "Secret",
+    ];
+    !quoted
+        && v.first().is_some_and(u8::is_ascii_uppercase)
+        && v.iter().all(u8::is_ascii_alphabetic)
+        && ENDINGS.iter().any(|e| v.ends_with(e.as_bytes()))
+}
+
 fn password_name(name: &[u8]) -> bool {
     const ENDINGS: [&str; 13] = [
         "clave",
@@ -492,7 +512,7 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
                     || c.is_ascii_digit()
                     || matches!(c, b'/' | b'.' | b'_' | b'-')
             });
-        if path {
+        if path || type_name(&b[vs..ve], quoted) {
             return;
         }
         let strong = char_classes(v) >= 2 && (!prose || v.iter().any(|c| !c.is_ascii_alphabetic()));

@@ -397,10 +397,26 @@ fn passwords_with_symbols_and_keys_that_are_not() {
             "usuario 48213-emp, clave Tr0piK@l-88. Dime si está presentado.",
             "Tr0piK@l-88",
         ),
+        // Wi-fi codes, words with `&` before the value, and a value sent base64-encoded.
+        (
+            "Le code wifi de la maison c'est drache-azulejo39, tu peux faire une affiche ?",
+            "drache-azulejo39",
+        ),
+        (
+            "La password del wifi del B&B è Mandarina_Blauw#1690, scrivimi un cartellino.",
+            "Mandarina_Blauw#1690",
+        ),
+        (
+            "mi ha mandato la password in base64 per 'sicurezza': aEhhVDJqKkxNemJNMHk=. Come?",
+            "aEhhVDJqKkxNemJNMHk=",
+        ),
     ] {
         hit(Kind::Password, text, value);
     }
     miss("Cache miss clave=catalogo:categoria:5 en el nodo 2");
+    // A field's type in a model is not its value.
+    miss("class Cliente(BaseModel):\n    email: EmailStr\n    password: SecretStr\n");
+    miss("Wir brauchen ein Feld `password: String` im Formular.");
     miss("sudo: deploy : TTY=pts/0 ; PWD=/srv/app ; USER=root ; COMMAND=/bin/ls");
     miss(r#"{"pedido": "ad3789c5ba22c852d12cbd51", "amount": 989}"#);
 }
@@ -414,4 +430,55 @@ fn spelled_emails_and_version_lists() {
     );
     miss("snmp:\n  oids:\n    - 1.3.6.1.2.1.1.3.0\n    - 2.5.4.3\n");
     miss("INFO client bijgewerkt van 5.4.12.3 naar 5.5.0.1 op 64 werkplekken");
+}
+
+#[test]
+fn values_given_in_two_pieces() {
+    for (kind, text, piece) in [
+        (
+            Kind::PaymentCard,
+            "ok the card is 35501898 and the rest is 06822283, please book the hotel on it",
+            "06822283",
+        ),
+        (
+            Kind::PaymentCard,
+            "meine Kartennummer lautet 23849082 – den Rest schicke ich aus Sicherheitsgründen im nächsten Satz: 29056755. Bitte",
+            "23849082",
+        ),
+        (
+            Kind::Iban,
+            "La primera es ES03 2038 6344. Vale, y lo que falta es 6311 9039 1575. ¿Me preparas el recibo?",
+            "6311 9039 1575",
+        ),
+        (
+            Kind::UsSsn,
+            "The SSN you asked for starts with 750-11, and the last part is 8960. Please delete this.",
+            "750-11",
+        ),
+        (
+            Kind::AwsAccessKey,
+            "KEY_ID = \"AKIARQ6QY5\" + \"9ZRHXJD72X\"  # split so the scanner doesn't catch it",
+            "AKIARQ6QY5",
+        ),
+        (
+            Kind::StripeKey,
+            "headers = {\"Authorization\": \"Bearer \" + \"sk_live_fqxqxgD8\" + \"LXoB8r6q1XAhqsXd\"}",
+            "LXoB8r6q1XAhqsXd",
+        ),
+        (
+            Kind::Phone,
+            "Apunta el móvil de Paco el fontanero: 711 6\n(sigue) 67 976\nHazme un recordatorio.",
+            "711 6",
+        ),
+        (
+            Kind::Password,
+            "ik geef het wachtwoord in twee berichten. het eerste deel is \"Fietsbel42\"\nen het tweede deel \"_Regenjas!\". Voldoet het?",
+            "_Regenjas!",
+        ),
+    ] {
+        hit(kind, text, piece);
+    }
+    // Pieces that join into nothing valid, and a cue with one piece.
+    miss("Order 1234 is here; the rest is in box 5678.");
+    miss("Ticket 4711 closed, the rest of it stays open until 2025.");
 }

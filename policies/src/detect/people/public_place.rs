@@ -18,6 +18,15 @@ const RESIDENCE_WORDS: &[&str] = &[
     "wohnung", "apartment", "appartement", "appartamento", "woning", "apartamento",
 ];
 
+/// Words of a visitor's question (opening hours, a visit) that make the place asked about
+/// the owner of the address given next.
+#[rustfmt::skip]
+const VISIT_WORDS: &[&str] = &[
+    "open", "opens", "opening", "abre", "abren", "apre", "aprono", "orari", "orario", "horario",
+    "horaires", "ouvre", "öffnet", "geopend", "openingstijden", "hours", "visit", "visitar",
+    "visitare", "visiter", "bezoeken", "besuchen",
+];
+
 /// Other words that introduce an address, without saying whose it is ("the address I have
 /// for the Prado").
 #[rustfmt::skip]
@@ -63,12 +72,23 @@ pub(super) fn public(b: &[u8], s: usize, e: usize) -> bool {
             .rposition(|c| *c == b'\n')
             .map_or(0, |p| p + 1)
     } else {
-        // Within the line: from the start of the clause holding the address.
-        let clause = b[line_start..s]
-            .windows(2)
-            .rposition(|w| matches!(w[0], b'.' | b'!' | b'?' | b';') && w[1] == b' ')
-            .map_or(line_start, |p| line_start + p + 2);
-        clause.max(s.saturating_sub(100))
+        // Within the line: from the start of the clause holding the address, or of the
+        // question just before it ("What time does the Prado open? I have the address as …").
+        let sentence_start = |to: usize| {
+            b[line_start..to]
+                .windows(2)
+                .rposition(|w| matches!(w[0], b'.' | b'!' | b'?' | b';') && w[1] == b' ')
+                .map_or(line_start, |p| line_start + p + 2)
+        };
+        let clause = sentence_start(s);
+        let question = (clause >= line_start + 2 && b[clause - 2] == b'?')
+            .then(|| floor_char(b, sentence_start(clause - 2).max(s.saturating_sub(200))))
+            .filter(|&q| {
+                VISIT_WORDS
+                    .iter()
+                    .any(|w| contains_word_fold(&b[q..clause], w))
+            });
+        question.unwrap_or(clause.max(s.saturating_sub(100)))
     };
     let lo = floor_char(b, lo);
     let hi = floor_char(b, (e + 60).min(b.len()));
@@ -97,8 +117,9 @@ pub(super) fn private_name_before(b: &[u8], n: &Name, s: usize) -> bool {
     let joined = gap
         .iter()
         .all(|c| matches!(c, b' ' | b',' | b':' | b'\n' | b'-'))
-        || contains_word_fold(gap, "at")
-        || contains_word_fold(gap, "in");
+        || ["at", "in", "a", "à", "an", "aan", "op", "em", "na"]
+            .iter()
+            .any(|w| contains_word_fold(gap, w));
     let lo = floor_char(b, n.start.saturating_sub(40));
     let place = PUBLIC_PLACE_WORDS
         .iter()

@@ -186,7 +186,7 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "gallery", "galerie", "galería", "galleria", "zoo", "monument", "denkmal", "monumento",
     "tourist", "touristen", "sightseeing", "landmark", "sehenswürdigkeit", "conference",
     "konferenz", "venue", "event", "veranstaltung", "gmbh", " ag,", " ag ", " inc", " ltd",
-    " llc", " plc", " s.a.", " sa,", " sarl", " sas", " s.l.", " sl,", " s.p.a.", " spa,",
+    " llc", " plc", " se,", " kg,", " kgaa", " s.a.", " sa,", " sarl", " sas", " s.l.", " sl,", " s.p.a.", " spa,",
     " s.r.l.", " srl", " b.v.", " bv,", " n.v.", " lda", " corp", "company", "firma",
     "entreprise", "empresa", "azienda", "bedrijf", "office", "büro", "bureau", "oficina",
     "ufficio", "escritório", "escritorio", "hospital", "krankenhaus", "klinikum", "hôpital",
@@ -199,7 +199,13 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "comment aller", "comment se rendre", "itinéraire", "cómo llego", "cómo llegar",
     "come arrivo", "come arrivare", "hoe kom ik", "route naar", "como chego", "como chegar",
     "como ir", "cité", "tweede kamer", "eerste kamer", "senado", "senato", "sénat", "assemblée",
-    "landtag", "atomium", "workshop", "seminar", "séminaire", "seminario", "auditorium",
+    "landtag", "atomium", "bewerbung", "bewerben", "sollicitatie", "sollicitatiebrief",
+    "solliciteren", "curriculum", "candidatura", "candidature",
+    "job application", "lettre de motivation", "carta de presentación",
+    "lettera di presentazione", "carta de apresentação", "motivatiebrief", "visitar la",
+    "visitar el", "visit the", "visiter le", "visiter la", "visitare il", "visitare la",
+    "besichtigen", "orari", "what time does", "a qué hora abre", "hoe laat gaat",
+    "quando apre", "wann öffnet", "à quelle heure ouvre", "que horas abre", "workshop", "seminar", "séminaire", "seminario", "auditorium",
     "salle des fêtes", "trade fair", "messe", "salon", "feria", "fiera", "beurs",
     // Landmarks and institutions known by their own names, and outings to them.
     "policlinico", "clinica", "clínica", "kliniek", "ambulatorio", "livraria", "librería",
@@ -220,7 +226,7 @@ pub(super) const FAMOUS_ADDRESSES: &[&str] = &[
     "piazza san pietro", "via del quirinale", "piazza venezia", "binnenhof", "praça do comércio",
     "amphitheatre parkway", "infinite loop", "apple park way", "microsoft way", "fifth avenue",
     "wall street", "hacker way", "abbey road", "unter den linden", "museumplein", "dam square",
-    "via appia",
+    "via appia", "510 townsend st", "354 oyster point",
 ];
 
 /// Words that tie details to a person by role: the name after them is a person's.
