@@ -1,9 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/`, `holdout2/` and
-//! `holdout3/`; `holdout4/` (written later by two more writers) is the latest measure: its
-//! misses are not to be looked at until the detector is next frozen. Each set is
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout4/`;
+//! `holdout5/` (written later by two more writers) is the latest measure: its misses are not
+//! to be looked at until the detector is next frozen. Each set is
 //! reported overall, per language, per kind and per near-miss tag, with Wilson 95% intervals,
 //! and gated just under what it measured.
 //!
@@ -375,12 +375,30 @@ fn independent_fourth_holdout_corpus() {
     // 643 prompts by two more writers who read only the policy, written while the detector
     // was being tuned against `holdout3/`, measured once with it frozen, aggregates only:
     // 95.0% / 2.9% overall (the detector before that round and the one before it: 94.4% /
-    // 4.4%); languages 92.5-97.9% recall, 0.0-7.5% fpr (from 40 to 60 prompts each).
+    // 4.4%); languages 92.5-97.9% recall, 0.0-7.5% fpr (from 40 to 60 prompts each). Then
+    // tuned against: 100% / 0.0%.
     let floors = Floors {
-        recall: 0.945,
-        fpr: 0.035,
-        lang_recall: 0.90,
-        lang_fpr: 0.09,
+        recall: 0.99,
+        fpr: 0.01,
+        lang_recall: 0.97,
+        lang_fpr: 0.03,
     };
     gate("holdout4", &report, &floors);
+}
+
+#[test]
+fn independent_fifth_holdout_corpus() {
+    let report = evaluate("holdout5", &corpus_dir("holdout5"));
+    // 759 prompts (346 sensitive, 413 benign, 45 obfuscated) by two more writers who read
+    // only the policy, written while the detector was being tuned against `holdout4/`,
+    // measured once with it frozen, aggregates only: 97.1% / 3.4% overall (the detector
+    // before that round: 96.5% / 3.6%); languages 92.9-100% recall, 1.0-5.8% fpr (from 38
+    // to 101 prompts each).
+    let floors = Floors {
+        recall: 0.965,
+        fpr: 0.04,
+        lang_recall: 0.92,
+        lang_fpr: 0.065,
+    };
+    gate("holdout5", &report, &floors);
 }
