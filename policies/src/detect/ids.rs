@@ -207,6 +207,12 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
         return false;
     }
     let all_digits = digits == n;
+    // `987-12-3456` is written as a US number: a dummy when no SSN can have it.
+    let us_form = raw.len() == 11 && raw[3] == b'-' && raw[6] == b'-';
+    if n == 9 && all_digits && us_form && !ssn_shape(v) && !itin(number(&v[..3]), number(&v[3..5]))
+    {
+        return false;
+    }
     let checked = match (n, all_digits) {
         (11, true) if fam != Family::Medical => {
             Some(steuer_id(v) || cpf(v) || fam == Family::Social)
@@ -232,7 +238,13 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
                         .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
                 (6..=10).contains(&n) && (digits >= 2 || dutch)
             }
-            Family::Medical => (5..=20).contains(&n) && digits >= 4,
+            // A record number is letters then digits (`PAT-00123456`, `H1234567A`); letters
+            // between digits are another system's id (Slack's `U0Z40Z74ZBS`).
+            Family::Medical => {
+                let after = v.iter().skip_while(|c| !c.is_ascii_digit());
+                let letters = after.filter(|c| c.is_ascii_alphabetic()).count();
+                (5..=20).contains(&n) && digits >= 4 && letters <= 1
+            }
             Family::Nhs => false,
             Family::Licence => {
                 let code = raw.iter().all(|c| !c.is_ascii_lowercase());

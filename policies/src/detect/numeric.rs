@@ -366,6 +366,7 @@ pub(crate) const VERSION_WORDS: &[&str] = &[
     "atualiz",
     "aktualisier",
     "mettre à jour",
+    "mise à jour",
     "actualiz",
     "aggiorna",
     "bijwerken",

@@ -156,6 +156,15 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     } else if let Some(p) = vendor_prefix(tok) {
         Some((Kind::GenericSecret, p))
     } else if tok.starts_with(b"AIza") {
+        if tok.len() < 39 {
+            // A key wrapped onto the next line, alone there (copied from a PDF).
+            if let Some(ne) = wrapped(b, end).filter(|ne| tok.len() + ne - end - 1 == 39) {
+                if looks_random(&b[s + 4..end]) {
+                    sink.push(Kind::GoogleApiKey, s, ne);
+                }
+                return;
+            }
+        }
         (tok.len() == 39).then_some((Kind::GoogleApiKey, 4))
     } else if [b"sk_live_", b"sk_test_", b"rk_live_", b"rk_test_"]
         .iter()
@@ -179,6 +188,16 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
             sink.push(kind, s, end);
         }
     }
+}
+
+/// The end of the token that fills the line after a token ending at `end` with a line break.
+fn wrapped(b: &[u8], end: usize) -> Option<usize> {
+    if b.get(end) != Some(&b'\n') {
+        return None;
+    }
+    let ne = run_end(b, end + 1, token_char);
+    let alone = matches!(b.get(ne), None | Some(b'\n' | b'\r'));
+    (ne > end + 1 && alone).then_some(ne)
 }
 
 /// An AWS secret access key (40 base64 characters) within a few lines after a key id.
@@ -414,11 +433,12 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             j = run_end(b, j + p + 1, |c| c == b' ' || c == b'\t');
         }
     }
-    // `<password>...</password>`.
+    // `<password>...</password>`; a bare `<password>` is a placeholder's.
     if b.get(j) == Some(&b'>') && is > 0 && b[is - 1] == b'<' {
         let ve = run_end(b, j + 1, |c| c != b'<' && c != b'\n');
         let v = &b[j + 1..ve];
-        if password && v.len() >= 6 && !is_placeholder(v) && !is_default_password(v) {
+        let closed = b[ve..].starts_with(b"</");
+        if password && closed && v.len() >= 6 && !is_placeholder(v) && !is_default_password(v) {
             sink.push(Kind::Password, j + 1, ve);
         }
         return;

@@ -35,8 +35,10 @@ const BEFORE: usize = 90;
 const AFTER: usize = 80;
 /// Context kept before the first piece ("Kartennummer lautet", "the SSN … starts with").
 const CONTEXT: usize = 100;
-/// The longest piece: a card or IBAN half in groups.
+/// The longest piece in groups: a card or IBAN half.
 const MAX_PIECE: usize = 24;
+/// The longest piece of one token: half a token or key.
+const MAX_TOKEN: usize = 64;
 
 /// A joined candidate: the text to scan, where the join is in it, and where the two pieces
 /// are in the original text.
@@ -172,6 +174,10 @@ fn first_piece(b: &[u8], cue: usize) -> Option<(usize, usize)> {
     let toks = tokens(b, lo, cue);
     let last = toks.iter().rposition(|(s, e)| has_digit(&b[*s..*e]))?;
     let (mut s, e) = toks[last];
+    if e - s > MAX_PIECE {
+        // One long token: the first part of a token or key ("xoxb-9940…-1255…").
+        return (e - s <= MAX_TOKEN).then_some((s, e));
+    }
     let mut k = last;
     while k > 0 {
         let (ps, pe) = toks[k - 1];
@@ -181,7 +187,7 @@ fn first_piece(b: &[u8], cue: usize) -> Option<(usize, usize)> {
         s = ps;
         k -= 1;
     }
-    (e - s <= MAX_PIECE).then_some((s, e))
+    Some((s, e))
 }
 
 /// The second piece: the first token with a digit after `cue`, with the groups just after.
@@ -190,6 +196,9 @@ fn second_piece(b: &[u8], cue: usize) -> Option<(usize, usize)> {
     let toks = tokens(b, cue, hi);
     let first = toks.iter().position(|(s, e)| has_digit(&b[*s..*e]))?;
     let (s, mut e) = toks[first];
+    if e - s > MAX_PIECE {
+        return (e - s <= MAX_TOKEN).then_some((s, e));
+    }
     for &(ns, ne) in &toks[first + 1..] {
         if !grouped(b, e, ns) || ne - s > MAX_PIECE || !has_digit(&b[ns..ne]) {
             break;

@@ -417,6 +417,12 @@ fn passwords_with_symbols_and_keys_that_are_not() {
     // A field's type in a model is not its value.
     miss("class Cliente(BaseModel):\n    email: EmailStr\n    password: SecretStr\n");
     miss("Wir brauchen ein Feld `password: String` im Formular.");
+    // Placeholders in other languages, and a bare `<password>` tag.
+    miss("STRIPE_SECRET_KEY=sk_live_VOTRE_CLE_ICI\nSLACK_BOT_TOKEN=xoxb-tu-token-aqui\n");
+    miss("Server=localhost;Database=Inventory;User Id=sa;Password=<password>;TrustServerCertificate=true. Is there");
+    miss("Nel log di Slack vedo channel_not_found per C04KT4NKB0G e l'utente U0Z40Z74ZBS.");
+    // A US-shaped number no SSN can have, after a social-insurance word.
+    miss("Für Testdaten nutzen wir US-Sozialversicherungsnummern wie 987-12-3456 und 000-45-6789.");
     miss("sudo: deploy : TTY=pts/0 ; PWD=/srv/app ; USER=root ; COMMAND=/bin/ls");
     miss(r#"{"pedido": "ad3789c5ba22c852d12cbd51", "amount": 989}"#);
 }
@@ -478,6 +484,16 @@ fn values_given_in_two_pieces() {
     ] {
         hit(kind, text, piece);
     }
+    hit(
+        Kind::SlackToken,
+        "O token começa com xoxb-994052884361-125579851856. O resto é 8-tuwW6IKyifsFhGjzfX2o8JTn, colei separado.",
+        "8-tuwW6IKyifsFhGjzfX2o8JTn",
+    );
+    hit(
+        Kind::GoogleApiKey,
+        "la clé est coupée sur deux lignes :\nAIzaD5cNMvPEx1nYQQrk\nlMeSpIJ-mogIMeQKpZG\nJe la recolle comment ?",
+        "AIzaD5cNMvPEx1nYQQrk\nlMeSpIJ-mogIMeQKpZG",
+    );
     // Pieces that join into nothing valid, and a cue with one piece.
     miss("Order 1234 is here; the rest is in box 5678.");
     miss("Ticket 4711 closed, the rest of it stays open until 2025.");

@@ -52,7 +52,7 @@ fn maestro(p2: u32) -> bool {
 /// patterns they are built from (long runs of one digit, a repeated block such as
 /// `4242 4242 4242 4242`).
 pub(crate) fn is_test_card(d: &[u8]) -> bool {
-    const TEST: [&str; 40] = [
+    const TEST: [&str; 42] = [
         "4111111111111111",
         "4242424242424242",
         "4012888888881881",
@@ -93,6 +93,9 @@ pub(crate) fn is_test_card(d: &[u8]) -> bool {
         "3782822463100050",
         "4012000033330026",
         "4462030000000000",
+        // Redsys and Nexi XPay sandbox cards.
+        "4548812049400004",
+        "4349940199004549",
     ];
     if TEST.iter().any(|t| t.as_bytes() == d) {
         return true;
@@ -384,6 +387,20 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
     MARKERS.iter().any(|m| super::text::contains_ci(v, m))
         || EXACT.iter().any(|e| e.as_bytes().eq_ignore_ascii_case(v))
         || longest_repeat(v) >= 6
+        || worded(v)
+}
+
+/// Words joined by `_` or `-` and no digit (`sk_live_VOTRE_CLE_ICI`, `xoxb-tu-token-aqui`):
+/// a description of a value in any language. A random body has digits and mixes cases.
+fn worded(v: &[u8]) -> bool {
+    let words = v
+        .split(|c| matches!(c, b'_' | b'-' | b'.'))
+        .filter(|w| {
+            w.len() >= 2
+                && (w.iter().all(u8::is_ascii_lowercase) || w.iter().all(u8::is_ascii_uppercase))
+        })
+        .count();
+    words >= 3 && !v.iter().any(u8::is_ascii_digit)
 }
 
 fn longest_repeat(v: &[u8]) -> usize {

@@ -98,8 +98,10 @@ pub(super) const STREET_PREFIXES: &[&str] = &[
     "passage",
     "résidence",
     "lieu-dit",
-    // Spanish and Catalan
+    // Spanish, Catalan and Basque
     "calle",
+    "kalea",
+    "kale",
     "c/",
     "avenida",
     "avda.",
@@ -202,7 +204,7 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "landtag", "atomium", "bewerbung", "bewerben", "sollicitatie", "sollicitatiebrief",
     "solliciteren", "curriculum", "candidatura", "candidature",
     "job application", "lettre de motivation", "carta de presentación",
-    "lettera di presentazione", "carta de apresentação", "motivatiebrief", "visitar la",
+    "lettera di presentazione", "carta de apresentação", "motivatiebrief", "visita", "zentrale", "visitar la",
     "visitar el", "visit the", "visiter le", "visiter la", "visitare il", "visitare la",
     "besichtigen", "orari", "what time does", "a qué hora abre", "hoe laat gaat",
     "quando apre", "wann öffnet", "à quelle heure ouvre", "que horas abre", "workshop", "seminar", "séminaire", "seminario", "auditorium",
