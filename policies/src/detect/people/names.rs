@@ -290,14 +290,19 @@ fn prev_word(b: &[u8], i: usize) -> Option<(&[u8], bool)> {
     (s < j).then(|| (&b[s..j], colon))
 }
 
-/// Upper-case first letter; an all-capitals token only from four letters ("MÜLLER" in a form,
-/// but not "HR" or "USA").
+/// Upper-case first letter; an all-capitals token only from four letters and beside another
+/// all-capitals word ("IKER ETXEBERRIA" in a form or on a label, but not "HR", "USA", or
+/// "LADA" in a sentence).
 fn capitalised(b: &[u8], t: Tok) -> bool {
     if !upper_at(b, t.start) {
         return false;
     }
     let rest = &b[t.start + 1..t.end];
-    rest.iter().any(|c| c.is_ascii_lowercase() || *c >= 0xc3) || t.end - t.start >= 4
+    let caps = |w: &[u8]| w.len() >= 2 && w.iter().all(|c| !c.is_ascii_lowercase());
+    rest.iter().any(|c| c.is_ascii_lowercase() || *c >= 0xc3)
+        || (t.end - t.start >= 4
+            && (next_word(b, t.end).is_some_and(|n| caps(&b[n.start..n.end]))
+                || prev_word(b, t.start).is_some_and(|(w, _)| caps(w))))
 }
 
 /// What the lists say of a word.
@@ -425,6 +430,10 @@ fn group(
         subject = colon && t.roles.contains(&k);
         cue = hon || author || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
         clinician = hon && t.clinicians.contains(&k);
+    }
+    // An acronym ("LADA", "HR") in a sentence starts no name.
+    if !capitalised(b, start) {
+        return first.end;
     }
     // Fast path: a capitalised word that starts no name, after no title, is skipped.
     if !cue

@@ -196,6 +196,9 @@ fn health_without_an_identifier_is_not_sensitive() {
     // HEALTH_NO_IDENTIFIER
     benign("I was diagnosed with ADHD, tips?");
     benign("What are symptoms of diabetes?");
+    // An acronym in a sentence is not a name, and German nouns are capitalised.
+    benign("¿Qué diferencia hay entre la diabetes tipo 1 y la LADA? Explícalo como para alguien sin formación médica.");
+    benign("Ich habe seit zwei Wochen Ibuprofen 600 gegen Rückenschmerzen genommen. Ab wann sollte ich mir wegen dem Magen Sorgen machen?");
     benign("A mi madre le han diagnosticado Alzheimer en fase inicial.");
     benign("Un collega ha il diabete di tipo 1. Cosa dobbiamo fare?");
     benign("Quels sont les effets secondaires de la metformine ?");
