@@ -29,6 +29,7 @@ mod idcheck;
 mod ids;
 mod net;
 mod normalize;
+mod number_words;
 mod phone;
 mod phone_context;
 mod plans;
@@ -328,7 +329,10 @@ impl Detector {
         // layer, which are told apart by index (from `spelling_from` on), not by anchor kind.
         let mut extra = secrets::anchor_table();
         let marker = Anchor::Prefix;
-        let spelled_markers = spelled::ANCHORS.iter().map(|w| (*w, marker));
+        let spelled_markers = spelled::ANCHORS
+            .iter()
+            .chain(number_words::ANCHORS.iter())
+            .map(|w| (*w, marker));
         let mut table = context::anchor_table();
         table.extend(people::anchor_table());
         table.append(&mut extra);

@@ -120,8 +120,8 @@ impl Detector {
                 if spellings && !spelled_seen {
                     // The marker may start with the space before `at`.
                     let at = if bytes[s] == b' ' { s + 1 } else { s };
-                    spelled_seen = spelled::starts_spelling(bytes, at)
-                        || spelled::starts_spelling(bytes, s + 1);
+                    spelled_seen =
+                        spelled::starts_spelling(text, at) || spelled::starts_spelling(text, s + 1);
                 }
                 continue;
             }

@@ -31,8 +31,11 @@ pub(crate) const ANCHORS: [&str; 20] = [
 
 /// Whether `b[i..]` starts a spelling this layer rewrites: a `%XX` escape or an `at` marker.
 /// The anchor pass calls it at `%`, `at` and `@` hits to decide whether the layer is needed.
-pub(crate) fn starts_spelling(b: &[u8], i: usize) -> bool {
-    percent_at(b, i).is_some() || at_marker(b, i).is_some()
+pub(crate) fn starts_spelling(text: &str, i: usize) -> bool {
+    let b = text.as_bytes();
+    percent_at(b, i).is_some()
+        || at_marker(b, i).is_some()
+        || (text.is_char_boundary(i) && super::number_words::run_at(text, i).is_some())
 }
 
 /// Whether `b` has a value spelled out character by character (`0 1 5 1 ...`,
@@ -169,6 +172,14 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
             continue;
         }
         let first = b[i] | 0x20;
+        if matches!(first, b'z' | b'n' | b'c' | b't' | b'o') && text.is_char_boundary(i) {
+            if let Some((e, digits)) = super::number_words::run_at(text, i) {
+                w.replace(i, e, &digits);
+                done = e;
+                i = e;
+                continue;
+            }
+        }
         if matches!(first, b'a' | b'c' | b'k' | b'`') && at_marker(b, i).is_some() {
             if let Some((s, e, plain)) = spelled_email(b, i, done) {
                 w.replace(s, e, &plain);

@@ -498,3 +498,24 @@ fn values_given_in_two_pieces() {
     miss("Order 1234 is here; the rest is in box 5678.");
     miss("Ticket 4711 closed, the rest of it stays open until 2025.");
 }
+
+#[test]
+fn phone_numbers_written_in_words() {
+    for (text, run) in [
+        (
+            "le numéro de la nounou c'est zéro six, quarante-deux, dix-huit, soixante-dix-sept, trente et un — tu peux l'écrire ?",
+            "zéro six, quarante-deux, dix-huit, soixante-dix-sept, trente et un",
+        ),
+        (
+            "Bellen naar Gerrit: nul zes, 31 56 21 81.",
+            "nul zes, 31 56 21 81",
+        ),
+        (
+            "ruf mich an unter null eins fünf eins, zwei drei vier fünf sechs sieben acht",
+            "null eins fünf eins, zwei drei vier fünf sechs sieben acht",
+        ),
+    ] {
+        hit(Kind::Phone, text, run);
+    }
+    miss("Set the counter to zero, one, two and three before the loop starts.");
+}

@@ -1,0 +1,224 @@
+//! Numbers written out in words to dodge filters: "zéro six, quarante-deux, dix-huit,
+//! soixante-dix-sept, trente et un", "nul zes, 31 56 21 81", "null eins fünf eins …". A run
+//! of number words (and digit groups) in one of the seven languages becomes its digits, so
+//! that the phone and identifier matchers see the number with the words around it.
+
+/// Words that start a run: a phone number's trunk prefix `0`, and Italian mobiles' `3`.
+pub(crate) const ANCHORS: [&str; 7] = ["zero", "zéro", "null", "nul", "cero", "tre ", "onze"];
+
+/// Fewest digits a run must give, and fewest words in it.
+const MIN_DIGITS: usize = 8;
+const MIN_WORDS: usize = 2;
+
+/// The value of a number word, in any of the languages served.
+#[rustfmt::skip]
+fn value(w: &str) -> Option<u8> {
+    Some(match w {
+        "zero" | "zéro" | "null" | "nul" | "cero" => 0,
+        "one" | "eins" | "een" | "één" | "un" | "une" | "uno" | "um" | "uma" => 1,
+        "two" | "zwei" | "zwo" | "twee" | "deux" | "dos" | "due" | "dois" | "duas" => 2,
+        "three" | "drei" | "drie" | "trois" | "tres" | "tre" | "três" => 3,
+        "four" | "vier" | "quatre" | "cuatro" | "quattro" | "quatro" => 4,
+        "five" | "fünf" | "vijf" | "cinq" | "cinco" | "cinque" => 5,
+        "six" | "sechs" | "zes" | "seis" | "sei" | "meia" => 6,
+        "seven" | "sieben" | "zeven" | "sept" | "siete" | "sette" | "sete" => 7,
+        "eight" | "acht" | "huit" | "ocho" | "otto" | "oito" => 8,
+        "nine" | "neun" | "negen" | "neuf" | "nueve" | "nove" => 9,
+        "ten" | "zehn" | "tien" | "dix" | "diez" | "dieci" | "dez" => 10,
+        "eleven" | "elf" | "onze" | "once" | "undici" => 11,
+        "twelve" | "zwölf" | "twaalf" | "douze" | "doce" | "dodici" | "doze" => 12,
+        "thirteen" | "dreizehn" | "dertien" | "treize" | "trece" | "tredici" | "treze" => 13,
+        "fourteen" | "vierzehn" | "veertien" | "quatorze" | "catorce" | "quattordici"
+        | "catorze" => 14,
+        "fifteen" | "fünfzehn" | "vijftien" | "quinze" | "quince" | "quindici" => 15,
+        "sixteen" | "sechzehn" | "zestien" | "seize" | "dieciséis" | "sedici" | "dezesseis"
+        | "dezasseis" => 16,
+        "seventeen" | "siebzehn" | "zeventien" | "diecisiete" | "diciassette" | "dezessete"
+        | "dezassete" => 17,
+        "eighteen" | "achtzehn" | "achttien" | "dieciocho" | "diciotto" | "dezoito" => 18,
+        "nineteen" | "neunzehn" | "negentien" | "diecinueve" | "diciannove" | "dezenove"
+        | "dezanove" => 19,
+        "twenty" | "zwanzig" | "twintig" | "vingt" | "vingts" | "veinte" | "venti" | "vinte" => 20,
+        "thirty" | "dreißig" | "dertig" | "trente" | "treinta" | "trenta" | "trinta" => 30,
+        "forty" | "vierzig" | "veertig" | "quarante" | "cuarenta" | "quaranta" | "quarenta" => 40,
+        "fifty" | "fünfzig" | "vijftig" | "cinquante" | "cincuenta" | "cinquanta"
+        | "cinquenta" => 50,
+        "sixty" | "sechzig" | "zestig" | "soixante" | "sesenta" | "sessanta" | "sessenta" => 60,
+        "seventy" | "siebzig" | "zeventig" | "setenta" | "settanta" => 70,
+        "eighty" | "achtzig" | "tachtig" | "ochenta" | "ottanta" | "oitenta" => 80,
+        "ninety" | "neunzig" | "negentig" | "noventa" | "novanta" => 90,
+        _ => return None,
+    })
+}
+
+/// Words joining tens and units ("trente et un", "treinta y uno", "trinta e um").
+fn connector(w: &str) -> bool {
+    matches!(w, "et" | "y" | "e" | "and")
+}
+
+#[derive(Clone, Copy)]
+enum Atom<'a> {
+    Word(u8),
+    Digits(&'a str),
+    And,
+}
+
+/// The run of number words starting at `i`: where it ends and its digits (single digits run
+/// together, two-digit groups and digit groups apart), when it gives enough digits.
+pub(crate) fn run_at(text: &str, i: usize) -> Option<(usize, String)> {
+    let b = text.as_bytes();
+    if i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80) {
+        return None;
+    }
+    let (atoms, end) = atoms(text, i);
+    let words = atoms.iter().filter(|a| matches!(a, Atom::Word(_))).count();
+    if words < MIN_WORDS {
+        return None;
+    }
+    let out = digits(&atoms);
+    let n = out.bytes().filter(u8::is_ascii_digit).count();
+    (n >= MIN_DIGITS).then_some((end, out))
+}
+
+/// The atoms of the run at `i` and the end of its last one.
+fn atoms(text: &str, i: usize) -> (Vec<Atom<'_>>, usize) {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let (mut k, mut end) = (i, i);
+    while k < b.len() && out.len() < 40 {
+        let e = k + text[k..]
+            .find(|c: char| !(c.is_alphanumeric()))
+            .unwrap_or(text.len() - k);
+        if e == k {
+            break;
+        }
+        let w = &text[k..e];
+        let atom = if w.bytes().all(|c| c.is_ascii_digit()) {
+            Atom::Digits(w)
+        } else {
+            // Most words are lower case already: no allocation for them.
+            let lower = if w.chars().any(char::is_uppercase) {
+                std::borrow::Cow::Owned(w.to_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(w)
+            };
+            match value(&lower) {
+                Some(v) => Atom::Word(v),
+                None if connector(&lower)
+                    && matches!(out.last(), Some(Atom::Word(v)) if *v >= 20) =>
+                {
+                    Atom::And
+                }
+                None => break,
+            }
+        };
+        out.push(atom);
+        end = e;
+        // Separators inside a run: spaces, a comma, a hyphen, a slash.
+        let s = super::text::run_end(b, e, |c| matches!(c, b' ' | b',' | b'-' | b'/'));
+        if s == e || s - e > 3 {
+            break;
+        }
+        k = s;
+    }
+    while matches!(out.last(), Some(Atom::And)) {
+        out.pop();
+    }
+    (out, end)
+}
+
+/// The digits of a run: tens take a following unit or teen ("quarante-deux" 42,
+/// "soixante-dix-sept" 77), `quatre vingt` is 80, `dix` takes 7 to 9.
+fn digits(atoms: &[Atom<'_>]) -> String {
+    // Groups as read: digit groups and two-digit numbers apart, single digits run together.
+    let mut groups: Vec<(String, bool)> = Vec::new();
+    let word = |k: usize| match atoms.get(k) {
+        Some(Atom::Word(v)) => Some(*v),
+        _ => None,
+    };
+    // A teen at `k`: one word, or `dix` and a unit.
+    let teen = |k: usize| match (word(k), word(k + 1)) {
+        (Some(10), Some(u @ 7..=9)) => Some((10 + u, k + 2)),
+        (Some(t @ 10..=19), _) => Some((t, k + 1)),
+        _ => None,
+    };
+    let mut k = 0;
+    while k < atoms.len() {
+        match atoms[k] {
+            Atom::Digits(d) => {
+                groups.push((d.to_string(), false));
+                k += 1;
+            }
+            Atom::And => k += 1,
+            Atom::Word(_) => {
+                let (mut v, mut next) = match (word(k), word(k + 1)) {
+                    (Some(4), Some(20)) => (80, k + 2),
+                    _ => match teen(k) {
+                        Some(t) => t,
+                        None => (word(k).unwrap_or(0), k + 1),
+                    },
+                };
+                if v >= 20 {
+                    let after = if matches!(atoms.get(next), Some(Atom::And)) {
+                        next + 1
+                    } else {
+                        next
+                    };
+                    if let Some((t, n)) = teen(after).filter(|_| v == 60 || v == 80) {
+                        (v, next) = (v + t, n);
+                    } else if let Some(u @ 1..=9) = word(after) {
+                        (v, next) = (v + u, after + 1);
+                    }
+                }
+                match groups.last_mut() {
+                    Some((g, true)) if v < 10 => g.push(char::from(b'0' + v)),
+                    _ => groups.push((v.to_string(), v < 10)),
+                }
+                k = next;
+            }
+        }
+    }
+    let parts: Vec<&str> = groups.iter().map(|(g, _)| g.as_str()).collect();
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(t: &str) -> Option<String> {
+        run_at(t, 0).map(|(_, d)| d)
+    }
+
+    #[test]
+    fn runs_in_each_language() {
+        assert_eq!(
+            run("zéro six, quarante-deux, dix-huit, soixante-dix-sept, trente et un — tu peux")
+                .as_deref(),
+            Some("06 42 18 77 31")
+        );
+        assert_eq!(
+            run("nul zes, 31 56 21 81.").as_deref(),
+            Some("06 31 56 21 81")
+        );
+        assert_eq!(
+            run("null eins fünf eins zwei drei vier fünf sechs sieben").as_deref(),
+            Some("0151234567")
+        );
+        assert_eq!(
+            run("tre tre otto - 743 - 4003").as_deref(),
+            Some("338 743 4003")
+        );
+        assert_eq!(
+            run("onze, nove, oito sete seis cinco, quatro três dois um...").as_deref(),
+            Some("11 987654321")
+        );
+    }
+
+    #[test]
+    fn short_runs_and_prose_are_not_numbers() {
+        assert_eq!(run("null, null, 3"), None);
+        assert_eq!(run("tre giorni fa ho chiamato"), None);
+        assert_eq!(run("onze klanten bellen"), None);
+    }
+}
