@@ -50,13 +50,12 @@ impl ChatRequest {
                 ));
             }
         }
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let typed: CreateChatCompletionRequest =
-            serde_path_to_error::deserialize(&mut de).map_err(Self::schema_error)?;
-        Self::checked(body, typed)
+        Self::from_body(body)
     }
 
-    /// Checks a request built by the gateway itself (translated from another protocol).
+    /// Checks a request object: one parsed from a client's body, or built by the gateway itself
+    /// (translated from another protocol, or redacted). The typed view is read from the parsed
+    /// tree, so the bytes are parsed once.
     pub fn from_body(body: Map<String, Value>) -> Result<ChatRequest, RequestError> {
         let value = Value::Object(body);
         let typed: CreateChatCompletionRequest =
@@ -75,17 +74,19 @@ impl ChatRequest {
                 None,
             ));
         }
-        if let Err(e) = std::str::from_utf8(bytes) {
-            return Err(RequestError::new(
-                format!(
-                    "request body is not valid UTF-8 (invalid byte at offset {})",
-                    e.valid_up_to()
+        // The JSON parser checks UTF-8 as it goes; a separate pass runs only to say where a
+        // body it refused went wrong, which reads better than a JSON syntax error.
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| match std::str::from_utf8(bytes) {
+                Err(bad) => RequestError::new(
+                    format!(
+                        "request body is not valid UTF-8 (invalid byte at offset {})",
+                        bad.valid_up_to()
+                    ),
+                    None,
                 ),
-                None,
-            ));
-        }
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| RequestError::new(format!("request body is not valid JSON: {e}"), None))?;
+                Ok(_) => RequestError::new(format!("request body is not valid JSON: {e}"), None),
+            })?;
         match value {
             Value::Object(body) => Ok(body),
             _ => Err(RequestError::new(

@@ -40,7 +40,7 @@ fn a_failed_attempt_is_charged_where_it_was_billed_and_settles_into_budgets() {
     let m = open_with(&dir, |_| {});
     let (served, failed) = FAILED_OVER_USD;
     let reservation = m.reserve("acme", "chat", Some(0.01), NOON).unwrap();
-    let cost = m.record(&failed_over("f-1", NOON, "acme", "chat"), Some(reservation));
+    let cost = m.record(failed_over("f-1", NOON, "acme", "chat"), Some(reservation));
     assert_usd(cost.total_usd.unwrap(), served + failed);
     assert_usd(cost.failed_usd, failed);
     m.flush().unwrap();
@@ -136,8 +136,8 @@ fn savings_are_the_reference_price_minus_the_cost() {
         cfg.prices.reference_model = Some("anthropic/claude-sonnet".into());
     });
     // On-device: 64 + 32 tokens for $0.0001; at Claude's prices 64 × 3 + 32 × 15 per million.
-    m.record(&on_device("d-1", NOON, "acme", "chat"), None);
-    m.record(&unpriced("u-1", NOON, "acme", "chat"), None);
+    m.record(on_device("d-1", NOON, "acme", "chat"), None);
+    m.record(unpriced("u-1", NOON, "acme", "chat"), None);
     m.flush().unwrap();
     let equivalent = (64.0 * 3.0 + 32.0 * 15.0) / 1e6;
     let conn = Connection::open(&db).unwrap();
@@ -172,7 +172,7 @@ fn savings_are_the_reference_price_minus_the_cost() {
     // Without a reference the columns are empty.
     let dir = tempfile::tempdir().unwrap();
     let m = open_with(&dir, |_| {});
-    m.record(&on_device("d-1", NOON, "acme", "chat"), None);
+    m.record(on_device("d-1", NOON, "acme", "chat"), None);
     m.flush().unwrap();
     let lines = json_lines(&dir.path().join("ledger.db"), GroupBy::Backend);
     assert!(lines[0]["api_equivalent_usd"].is_null() && lines[0]["savings_usd"].is_null());
@@ -185,7 +185,7 @@ fn idle_periods_are_lines_of_every_grouping_and_their_day() {
     let m = open_with(&dir, |cfg| {
         cfg.prices.reference_model = Some("openai/gpt-4o".into());
     });
-    m.record(&non_streamed("r-1", NOON, "acme", "chat"), None);
+    m.record(non_streamed("r-1", NOON, "acme", "chat"), None);
     // gpu-box at $3.6/h from 11:30: busy 10 min until noon, then 1 min of the next hour.
     let start = NOON - 30 * 60_000;
     let mut t = m.idle_tracker("gpu-box", start, Duration::ZERO).unwrap();
@@ -302,8 +302,8 @@ fn a_row_names_the_price_version_that_costed_it() {
         let one: One = toml::from_str(text).unwrap();
         cfg.prices.models.insert("openai/gpt-4o".into(), one.m);
     });
-    m.record(&non_streamed("before", june_16 - 1, "acme", "chat"), None);
-    m.record(&non_streamed("after", june_16, "acme", "chat"), None);
+    m.record(non_streamed("before", june_16 - 1, "acme", "chat"), None);
+    m.record(non_streamed("after", june_16, "acme", "chat"), None);
     m.flush().unwrap();
     let conn = Connection::open(&db).unwrap();
     let get = |id: &str| -> (f64, String) {

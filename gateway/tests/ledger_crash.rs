@@ -76,14 +76,14 @@ fn child(db: &std::path::Path) {
     let m = Metering::open(&config(db), NOON).unwrap();
     for i in 0..COMMITTED {
         m.record(
-            &non_streamed(&format!("before-{i}"), NOON, "acme", "chat"),
+            non_streamed(&format!("before-{i}"), NOON, "acme", "chat"),
             None,
         );
     }
     m.flush().unwrap();
     println!("COMMITTED {COMMITTED}");
     for i in 0.. {
-        m.record(&streamed(&format!("after-{i}"), NOON, "acme", "chat"), None);
+        m.record(streamed(&format!("after-{i}"), NOON, "acme", "chat"), None);
         if i % 100 == 0 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

@@ -40,8 +40,8 @@ fn a_ledger_from_before_endpoints_is_migrated_and_its_chain_still_verifies() {
     let db = dir.path().join("ledger.db");
     {
         let m = open(&db);
-        m.record(&non_streamed("old-1", NOON, "acme", "chat"), None);
-        m.record(&non_streamed("old-2", NOON, "acme", "chat"), None);
+        m.record(non_streamed("old-1", NOON, "acme", "chat"), None);
+        m.record(non_streamed("old-2", NOON, "acme", "chat"), None);
         m.flush().unwrap();
     }
     // The same file as version 2 wrote it: 27 hashed columns, nothing after `attempt_zones`.
@@ -50,10 +50,10 @@ fn a_ledger_from_before_endpoints_is_migrated_and_its_chain_still_verifies() {
         let m = open(&db);
         let mut rec = non_streamed("new-1", NOON, "acme", "chat");
         rec.endpoint = "messages";
-        m.record(&rec, None);
+        m.record(rec, None);
         let mut rec = non_streamed("new-2", NOON, "acme", "chat");
         rec.usage.cache_write_tokens = 300;
-        m.record(&rec, None);
+        m.record(rec, None);
         m.flush().unwrap();
     }
     let conn = Connection::open(&db).unwrap();
@@ -103,12 +103,12 @@ fn a_version_4_ledger_gains_sources_charges_and_logs_and_still_verifies() {
     let db = dir.path().join("ledger.db");
     {
         let m = open(&db);
-        m.record(&non_streamed("old-provider", NOON, "acme", "chat"), None);
-        m.record(&estimated("old-estimate", NOON, "acme", "chat"), None);
+        m.record(non_streamed("old-provider", NOON, "acme", "chat"), None);
+        m.record(estimated("old-estimate", NOON, "acme", "chat"), None);
         let mut rec = non_streamed("old-messages", NOON, "acme", "chat");
         rec.endpoint = "messages";
         rec.usage.cache_write_tokens = 300;
-        m.record(&rec, None);
+        m.record(rec, None);
         m.flush().unwrap();
     }
     // As version 4 wrote it: 29 hashed columns, up to `cache_write_tokens`; no idle table.
@@ -117,8 +117,8 @@ fn a_version_4_ledger_gains_sources_charges_and_logs_and_still_verifies() {
         let m = open(&db);
         let mut rec = non_streamed("new-tokenizer", NOON, "acme", "chat");
         rec.usage.source = TokenSource::Tokenizer;
-        m.record(&rec, None);
-        m.record(&failed_over("new-failed", NOON, "acme", "chat"), None);
+        m.record(rec, None);
+        m.record(failed_over("new-failed", NOON, "acme", "chat"), None);
         m.flush().unwrap();
     }
     let conn = Connection::open(&db).unwrap();

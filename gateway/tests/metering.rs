@@ -28,7 +28,7 @@ fn each_kind_of_record_is_costed_exactly_and_stored() {
     let (m, db) = open(&dir);
     for (i, (build, expected)) in KINDS.iter().enumerate() {
         let rec = build(&format!("req-{i}"), NOON, "acme", "chat");
-        let cost = m.record(&rec, None);
+        let cost = m.record(rec, None);
         match expected {
             Some(usd) => assert_usd(cost.total_usd.unwrap(), *usd),
             None => assert!(cost.is_unknown(), "unpriced record got {cost:?}"),
@@ -163,7 +163,7 @@ fn ledger_row_count_equals_records_from_concurrent_tasks() {
             handles.push(tokio::spawn(async move {
                 for i in 0..PER_TASK {
                     let (build, _) = KINDS[(t + i) % KINDS.len()];
-                    m.record(&build(&format!("t{t}-{i}"), NOON, "acme", "bulk"), None);
+                    m.record(build(&format!("t{t}-{i}"), NOON, "acme", "bulk"), None);
                     if i % 50 == 0 {
                         tokio::task::yield_now().await;
                     }
@@ -193,7 +193,7 @@ fn dropping_without_flush_still_writes_every_pending_row() {
         cfg.ledger.batch_max = 7;
         let m = Metering::open(&cfg, NOON).unwrap();
         for i in 0..5000 {
-            m.record(&non_streamed(&format!("r{i}"), NOON, "acme", "chat"), None);
+            m.record(non_streamed(&format!("r{i}"), NOON, "acme", "chat"), None);
         }
         // No flush: shutting down drains the queue.
     }
@@ -212,7 +212,7 @@ fn a_full_queue_waits_then_counts_what_it_drops() {
     let blocker = Connection::open(&db).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     for i in 0..200 {
-        m.record(&non_streamed(&format!("r{i}"), NOON, "acme", "chat"), None);
+        m.record(non_streamed(&format!("r{i}"), NOON, "acme", "chat"), None);
     }
     let text = m.metrics().encode();
     let blocked = metric_sum(&text, "tollgate_ledger_blocked_writes_total");
@@ -249,7 +249,7 @@ fn concurrent_reservations_never_overspend() {
                 let ok = r.is_ok();
                 if let Ok(res) = r {
                     let rec = non_streamed(&format!("b{i}"), NOON, "acme", "chat");
-                    m.record(&rec, Some(res));
+                    m.record(rec, Some(res));
                 }
                 ok
             })
@@ -306,7 +306,7 @@ fn interleaved_requests_keep_spend_plus_reservations_within_the_limit() {
                         granted += 1;
                         let rec = streamed(&format!("w{t}-{i}"), NOON, "acme", "chat");
                         std::thread::yield_now();
-                        m.record(&rec, Some(res));
+                        m.record(rec, Some(res));
                     }
                 }
                 granted
@@ -328,7 +328,7 @@ fn interleaved_requests_keep_spend_plus_reservations_within_the_limit() {
     let mut i = 0;
     while let Ok(res) = m.reserve("acme", "chat", Some(0.3), NOON) {
         let rec = streamed(&format!("tail-{i}"), NOON, "acme", "chat");
-        m.record(&rec, Some(res));
+        m.record(rec, Some(res));
         i += 1;
     }
     let spent = m
@@ -393,23 +393,23 @@ fn budgets_are_rebuilt_from_the_ledger_on_reopen() {
         let m = Metering::open(&config(&db), NOON).unwrap();
         for i in 0..100 {
             m.record(
-                &streamed(&format!("today-{i}"), NOON + i, "acme", "chat"),
+                streamed(&format!("today-{i}"), NOON + i, "acme", "chat"),
                 None,
             );
         }
         for i in 0..50 {
             m.record(
-                &streamed(&format!("yday-{i}"), yesterday, "acme", "chat"),
+                streamed(&format!("yday-{i}"), yesterday, "acme", "chat"),
                 None,
             );
         }
         for i in 0..30 {
             m.record(
-                &streamed(&format!("may-{i}"), last_month, "acme", "chat"),
+                streamed(&format!("may-{i}"), last_month, "acme", "chat"),
                 None,
             );
         }
-        m.record(&unpriced("unknown", NOON, "acme", "chat"), None);
+        m.record(unpriced("unknown", NOON, "acme", "chat"), None);
         m.flush().unwrap();
     }
     let m = Metering::open(&config(&db), NOON + 3_600_000).unwrap();
@@ -452,7 +452,7 @@ fn spend_report_totals_match_records_and_metrics() {
             for (i, (build, cost)) in KINDS.iter().enumerate() {
                 let route = routes[(i + t) % 2];
                 let at = NOON + day * 86_400_000;
-                m.record(&build(&format!("s{day}-{t}-{i}"), at, tenant, route), None);
+                m.record(build(&format!("s{day}-{t}-{i}"), at, tenant, route), None);
                 n += 1;
                 match cost {
                     Some(c) => expected_cost += c,
@@ -565,7 +565,7 @@ fn throughput() {
         })
         .collect();
     let started = std::time::Instant::now();
-    for r in &records {
+    for r in records {
         m.record(r, None);
     }
     let recorded = started.elapsed();

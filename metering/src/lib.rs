@@ -236,7 +236,7 @@ impl Metering {
 
     /// Records one finished request: metrics, ledger row, budget settlement. Never fails and
     /// never blocks beyond the ledger's `full_wait_ms` when its queue is full.
-    pub fn record(&self, rec: &Record, reservation: Option<Reservation>) -> Cost {
+    pub fn record(&self, rec: Record, reservation: Option<Reservation>) -> Cost {
         self.record_ticketed(rec, reservation).0
     }
 
@@ -244,7 +244,7 @@ impl Metering {
     /// without a ledger): for the pipeline to await before an answer's last byte.
     pub fn record_for_commit(
         &self,
-        rec: &Record,
+        rec: Record,
         reservation: Option<Reservation>,
     ) -> (Cost, Option<ledger::CommitTicket>) {
         let (cost, ticket) = self.record_ticketed(rec, reservation);
@@ -262,18 +262,15 @@ impl Metering {
 
     fn record_ticketed(
         &self,
-        rec: &Record,
+        rec: Record,
         reservation: Option<Reservation>,
     ) -> (Cost, Option<u64>) {
-        let (cost, charges) = self.prices.costed(rec);
+        let (cost, charges) = self.prices.costed(&rec);
         if self.metrics_enabled {
-            self.metrics.observe(rec, &cost);
-            self.metrics.observe_charges(rec, &charges);
+            self.metrics.observe(&rec, &cost);
+            self.metrics.observe_charges(&rec, &charges);
         }
-        let ticket = self
-            .ledger
-            .as_ref()
-            .map(|ledger| ledger.enqueue(self.row(rec, &cost, &charges)));
+        log(&rec, &cost);
         let cost_usd = cost.total_usd.unwrap_or(0.0);
         self.budgets.settle(
             reservation.as_ref(),
@@ -291,22 +288,28 @@ impl Metering {
                 rec.started_at_ms,
             );
         }
+        let ticket = self
+            .ledger
+            .as_ref()
+            .map(|ledger| ledger.enqueue(self.row(rec, &cost, &charges)));
         // Ticket 0: the row was dropped (counted and logged); there is nothing to wait for.
         (cost, ticket.filter(|t| *t > 0))
     }
 
-    /// The ledger row of `rec` costed at `cost`, its attempts charged `charges`.
-    fn row(&self, rec: &Record, cost: &Cost, charges: &[AttemptCharge]) -> ledger::Row {
+    /// The ledger row of `rec` costed at `cost`, its attempts charged `charges`: the record
+    /// turned into the row by value.
+    fn row(&self, rec: Record, cost: &Cost, charges: &[AttemptCharge]) -> ledger::Row {
+        let attempt_log = ledger::attempt_log(&rec.attempts, charges);
         ledger::Row {
-            request_id: rec.request_id.clone(),
+            request_id: rec.request_id,
             ts_ms: rec.started_at_ms,
-            tenant: rec.tenant.clone(),
-            route: rec.route.clone(),
-            backend: rec.backend.clone(),
-            model: rec.model.clone(),
+            tenant: rec.tenant,
+            route: rec.route,
+            backend: rec.backend,
+            model: rec.model,
             zone: rec.zone.map(|z| z.as_str()),
             data_class: rec.data_class.as_str(),
-            decision: rec.decision.clone(),
+            decision: rec.decision,
             stream: rec.stream,
             endpoint: rec.endpoint,
             prompt_tokens: rec.usage.prompt_tokens,
@@ -341,7 +344,7 @@ impl Metering {
             token_source: rec.usage.source.as_str(),
             api_equivalent_usd: cost.api_equivalent_usd,
             failed_usd: cost.failed_usd,
-            attempt_log: ledger::attempt_log(&rec.attempts, charges),
+            attempt_log,
         }
     }
 
@@ -453,6 +456,26 @@ impl Metering {
     pub fn has_rate_limits(&self) -> bool {
         !self.rate_limits.is_empty()
     }
+}
+
+/// The request's debug line: what an operator tailing the log wants to see of it.
+fn log(rec: &Record, cost: &Cost) {
+    tracing::debug!(
+        request_id = %rec.request_id,
+        tenant = %rec.tenant,
+        route = %rec.route,
+        backend = rec.backend.as_deref().unwrap_or("-"),
+        model = rec.model.as_deref().unwrap_or("-"),
+        status = rec.status,
+        outcome = rec.outcome.as_str(),
+        attempts = rec.attempts.len(),
+        prompt_tokens = rec.usage.prompt_tokens,
+        completion_tokens = rec.usage.completion_tokens,
+        estimated = rec.usage.estimated(),
+        cost_usd = ?cost.total_usd,
+        duration_ms = rec.duration.as_secs_f64() * 1e3,
+        "request"
+    );
 }
 
 /// Labels sorted, each once, comma-separated: one ledger cell.

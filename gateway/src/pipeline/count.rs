@@ -3,7 +3,7 @@
 //! that asked for a stream's usage chunk gets one either way, and a whole answer without
 //! `usage` gets it filled in, so what the client sees is what the ledger records.
 
-use super::trace::RequestRecord;
+use super::trace::Trace;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use tollgate_adapters::tokens::{Counted, Counter};
@@ -27,7 +27,7 @@ impl Counting<'_> {
     }
 
     /// Counts the prompt and the answer into `rec`, unless the backend reported usage.
-    pub async fn fill(&self, rec: &mut RequestRecord, answer: Answered<'_>) {
+    pub async fn fill(&self, rec: &mut Trace, answer: Answered<'_>) {
         if rec.usage.is_some() {
             return;
         }

@@ -8,7 +8,7 @@ use super::call::Call;
 use super::classify::Classified;
 use super::decide::{Decision, Target};
 use super::redact::Redaction;
-use super::trace::{Attempt, RequestRecord};
+use super::trace::{Trace, OK};
 use crate::backends::BackendSlot;
 use crate::config::Candidate;
 use crate::errors::ApiError;
@@ -19,7 +19,7 @@ use pingora::proxy::Session;
 use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
 use tollgate_adapters::{AttemptError, Complete, Event, EventStream, Reply};
-use tollgate_metering::{estimate_tokens_from_bytes, metrics::NONE, OnExhausted, Refusal};
+use tollgate_metering::{estimate_tokens_from_bytes, OnExhausted, Refusal};
 
 /// A successful attempt, ready to be streamed back.
 pub struct Served {
@@ -48,7 +48,7 @@ pub enum ServedReply {
 
 /// Takes the request's rate limits (one request, its worst-case tokens, a concurrency slot)
 /// before its first attempt; they are given back when it is recorded.
-pub async fn limit(gw: &Gateway, call: Call<'_>, rec: &mut RequestRecord) -> Result<(), ApiError> {
+pub async fn limit(gw: &Gateway, call: Call<'_>, rec: &mut Trace) -> Result<(), ApiError> {
     let m = gw.meter.metering();
     if !m.has_rate_limits() {
         return Ok(());
@@ -57,8 +57,7 @@ pub async fn limit(gw: &Gateway, call: Call<'_>, rec: &mut RequestRecord) -> Res
         + call
             .max_output_tokens()
             .map_or(m.default_max_tokens(), u64::from);
-    let tenant = rec.tenant.as_deref().unwrap_or(NONE);
-    let route = rec.route.as_deref().unwrap_or(NONE);
+    let (tenant, route) = (&rec.record.tenant, &rec.record.route);
     match m.admit_rate(tenant, route, tokens, now_ms()).await {
         Ok(Some((ticket, headroom))) => {
             rec.metered.held.lock().rate = Some(ticket);
@@ -78,7 +77,7 @@ pub async fn dispatch(
     decision: &Decision,
     classified: &Classified,
     session: &mut Session,
-    rec: &mut RequestRecord,
+    rec: &mut Trace,
 ) -> Result<Served, ApiError> {
     let mut failures: Vec<(String, AttemptError)> = Vec::new();
     let mut redaction: Option<Redaction> = None;
@@ -116,13 +115,7 @@ pub async fn dispatch(
                 // Ranked on time to first byte, streamed or not: a long whole answer is not
                 // a slow backend.
                 health.success(first_byte(&reply).unwrap_or(elapsed));
-                rec.attempts.push(Attempt {
-                    candidate,
-                    error: None,
-                    duration: elapsed,
-                    redacted: redact,
-                });
-                rec.served_by = Some(candidate);
+                rec.attempted(&gw.config, candidate, OK, elapsed, redact);
                 let redaction = if redact { redaction } else { None };
                 return Ok(Served {
                     candidate,
@@ -132,16 +125,11 @@ pub async fn dispatch(
                 });
             }
             Err(err) => {
-                tracing::debug!(request_id = %rec.id, candidate = %model.key, error = %err, "attempt failed");
+                tracing::debug!(request_id = %rec.id(), candidate = %model.key, error = %err, "attempt failed");
                 if says_backend_is_unwell(&err) {
                     health.failure(gw.epoch);
                 }
-                rec.attempts.push(Attempt {
-                    candidate,
-                    error: Some(err.label()),
-                    duration: elapsed,
-                    redacted: redact,
-                });
+                rec.attempted(&gw.config, candidate, err.label(), elapsed, redact);
                 note_failed_prompt(gw, outgoing, candidate, rec);
                 if !may_fail_over(gw, decision, &err) {
                     return Err(ApiError::from_final_attempt(&err));
@@ -156,7 +144,7 @@ pub async fn dispatch(
 /// Counts, once, the prompt tokens a failed attempt was sent, with its model's tokenizer
 /// when one answers without I/O (OpenAI's encodings, a `tokenizer.json`): what a provider
 /// that received the attempt bills for it.
-fn note_failed_prompt(gw: &Gateway, sent: Call<'_>, candidate: Candidate, rec: &mut RequestRecord) {
+fn note_failed_prompt(gw: &Gateway, sent: Call<'_>, candidate: Candidate, rec: &mut Trace) {
     if rec.metered.attempt_prompt_tokens.is_some() {
         return;
     }
@@ -258,7 +246,7 @@ pub async fn admit(
     call: Call<'_>,
     decision: &Decision,
     candidate: Candidate,
-    rec: &mut RequestRecord,
+    rec: &mut Trace,
 ) -> Result<bool, ApiError> {
     let meter = &gw.meter;
     let prompt_bytes = rec.metered.prompt_bytes.unwrap_or(0);
@@ -283,15 +271,14 @@ pub async fn admit(
             estimate_tokens_from_bytes(prompt_bytes),
             max_tokens,
         );
-        let tenant = rec.tenant.as_deref().unwrap_or(NONE);
-        let route = rec.route.as_deref().unwrap_or(NONE);
+        let (tenant, route) = (&rec.record.tenant, &rec.record.route);
         match m.reserve_budget(tenant, route, worst, now_ms()).await {
             Ok(r) => rec.metered.held.lock().reservation = Some(r),
             Err(Refusal::Budget(refusal)) => {
                 let last = decision.candidates.last().map(|(c, _)| *c) == Some(candidate);
                 if refusal.on_exhausted == OnExhausted::FallThrough && !last {
-                    tracing::debug!(request_id = %rec.id, candidate = %model.key, %refusal, "budget refused a candidate; trying the next");
-                    rec.refusals.push("budget");
+                    tracing::debug!(request_id = %rec.id(), candidate = %model.key, %refusal, "budget refused a candidate; trying the next");
+                    rec.record.refusals.push("budget");
                     return Ok(false);
                 }
                 return Err(ApiError::budget_exceeded(&refusal));

@@ -27,7 +27,7 @@ use crate::gateway::Gateway;
 use call::Call;
 use pingora::proxy::Session;
 use protocol::{Parsed, Protocol};
-use trace::{Outcome, RequestRecord};
+use trace::{Outcome, Trace};
 
 /// Serves one HTTP request from start to finish.
 pub async fn serve(gw: &Gateway, session: &mut Session) {
@@ -128,15 +128,15 @@ fn admit_request(gw: &Gateway) -> Result<(), ApiError> {
 async fn completion(gw: &Gateway, session: &mut Session, protocol: Protocol) {
     // Recorded by `finish`, or on drop if the server stops this request half-way.
     let mut rec = trace::Recording::start(gw);
-    rec.endpoint = protocol.endpoint();
+    rec.record.endpoint = protocol.endpoint();
     if let Err(err) = run(gw, session, protocol, &mut rec).await {
         rec.fail(&err);
         if !rec.response_started
-            && respond::error(session, &rec.id, &err, protocol)
+            && respond::error(session, rec.id(), &err, protocol)
                 .await
                 .is_err()
         {
-            rec.outcome = Outcome::ClientDisconnected;
+            rec.record.outcome = Outcome::ClientDisconnected;
         }
     }
     rec.finish();
@@ -146,14 +146,14 @@ async fn run(
     gw: &Gateway,
     session: &mut Session,
     protocol: Protocol,
-    rec: &mut RequestRecord,
+    rec: &mut Trace,
 ) -> Result<(), ApiError> {
     admit_request(gw)?;
     let tenant = authenticate::authenticate(gw, session.req_header())?;
-    rec.tenant = Some(tenant.name(gw).to_string());
+    rec.record.tenant = tenant.name(gw).to_string();
     // Held to the end of the request: the parsed body lives as long.
     let (body, _held) = read::body(session, &gw.config.server, &gw.bodies).await?;
-    match protocol.parse(&body, &rec.id, &session.req_header().headers)? {
+    match protocol.parse(&body, rec.id(), &session.req_header().headers)? {
         Parsed::Chat(req, inbound) => {
             let call = Call::Chat(&req);
             let (decision, served) = decide_and_dispatch(gw, session, tenant, call, rec).await?;
@@ -185,14 +185,14 @@ async fn decide_and_dispatch(
     session: &mut Session,
     tenant: authenticate::TenantRef,
     call: Call<'_>,
-    rec: &mut RequestRecord,
+    rec: &mut Trace,
 ) -> Result<(decide::Decision, dispatch::Served), ApiError> {
-    rec.stream = call.stream();
+    rec.record.stream = call.stream();
     let declared = classify::declared(session.req_header())?;
     let classified = classify::classify(gw, tenant.profile(gw), declared, call)?;
-    rec.data_class = Some(classified.class);
+    rec.record.data_class = classified.class;
     rec.metered.prompt_bytes = Some(classified.prompt_bytes as u64);
-    rec.detections = classified
+    rec.record.detections = classified
         .detections
         .findings
         .iter()
@@ -200,10 +200,10 @@ async fn decide_and_dispatch(
         .collect();
     let target = decide::resolve(gw, tenant, call.model())?;
     // Only resolved names are recorded: unknown ones would give metrics unbounded labels.
-    rec.route = Some(decide::target_name(gw, target).to_string());
+    rec.record.route = decide::target_name(gw, target).to_string();
     let policy = decide::judge(gw, tenant, target, call, &classified);
-    rec.refusals = policy.refused.iter().map(|r| r.rule.as_str()).collect();
-    rec.decision = decide::summary(gw, &policy);
+    rec.record.refusals = policy.refused.iter().map(|r| r.rule.as_str()).collect();
+    rec.record.decision = decide::summary(gw, &policy);
     let decision = decide::conclude(gw, call, target, policy)?;
     dispatch::limit(gw, call, rec).await?;
     let served = dispatch::dispatch(gw, call, &decision, &classified, session, rec).await?;

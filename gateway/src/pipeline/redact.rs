@@ -26,10 +26,8 @@ impl Redaction {
             findings.peek()?;
             Some(redactor.redact(text, findings))
         });
-        let bytes = serde_json::to_vec(&body).map_err(|e| {
-            ApiError::internal(format!("could not encode the redacted request: {e}"))
-        })?;
-        let mut req = ChatRequest::parse(&bytes)
+        // Checked as the tree it is: no encoding and re-parsing of the whole request.
+        let mut req = ChatRequest::from_body(body)
             .map_err(|e| ApiError::internal(format!("the redacted request is invalid: {e}")))?;
         req.vendor_headers.clone_from(&source.vendor_headers);
         Ok(Redaction { req, redactor })

@@ -6,7 +6,7 @@ use super::decide::Decision;
 use super::dispatch::{client_gone, Served, ServedReply};
 use super::protocol::Protocol;
 use super::redact::ChunkRestorer;
-use super::trace::RequestRecord;
+use super::trace::Trace;
 use crate::errors::ApiError;
 use crate::gateway::Gateway;
 use bytes::Bytes;
@@ -107,7 +107,7 @@ pub async fn served(
     gw: &Gateway,
     answer: Answer<'_>,
     served: Served,
-    rec: &mut RequestRecord,
+    rec: &mut Trace,
 ) -> Result<(), ApiError> {
     let decision = answer.decision;
     let Served {
@@ -122,13 +122,11 @@ pub async fn served(
         counter: gw.counters.get(candidate),
         sent: redaction.as_ref().map_or(req, |r| &r.req),
     });
-    let mut h = header(200, &rec.id).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut h = header(200, rec.id()).map_err(|e| ApiError::internal(e.to_string()))?;
     let _ = h.insert_header("x-tollgate-route", decision.route_name.as_str());
     let _ = h.insert_header("x-tollgate-backend", backend.name.as_str());
     let _ = h.insert_header("x-tollgate-model", model.name.as_str());
-    if let Some(class) = rec.data_class {
-        let _ = h.insert_header("x-tollgate-data-class", class.as_str());
-    }
+    let _ = h.insert_header("x-tollgate-data-class", rec.record.data_class.as_str());
     let catalogued = gw.policy.catalog.get(gw.policy.id(candidate));
     if let Some(notice) = catalogued.licence.and_then(|l| l.notice_header()) {
         let _ = h.insert_header("x-tollgate-licence", notice);
@@ -251,7 +249,7 @@ impl Outgoing<'_> {
 
     /// Counts the answer's tokens into `rec` if the backend sent no usage (and a chat request
     /// is being answered).
-    async fn count(&self, rec: &mut RequestRecord) {
+    async fn count(&self, rec: &mut Trace) {
         if let (Some(c), None, true) = (self.counting, rec.usage, rec.served_by.is_some()) {
             let text = rec.metered.tap.text();
             let deltas = rec.metered.tap.content_deltas;
@@ -262,7 +260,7 @@ impl Outgoing<'_> {
 
     /// The end of a complete stream: the counted usage chunk first when the backend sent none
     /// and the client asked for it, then `[DONE]`.
-    async fn finish(&mut self, rec: &mut RequestRecord) -> Bytes {
+    async fn finish(&mut self, rec: &mut Trace) -> Bytes {
         let counted = rec.usage.is_none();
         self.count(rec).await;
         let usage = match (counted && self.wants_usage, rec.usage) {
@@ -315,7 +313,7 @@ async fn relay(
     first: Event,
     mut rest: tollgate_adapters::EventStream,
     out: &mut Outgoing<'_>,
-    rec: &mut RequestRecord,
+    rec: &mut Trace,
 ) -> Result<(), ApiError> {
     let mut next = Some(Ok(first));
     loop {

@@ -1,54 +1,28 @@
 //! Step 8: the one per-request trace, and the one place every request leaves its record,
-//! whatever its outcome: [`RequestRecord`] gathers what the request did, [`Recording`] makes
-//! sure it is written exactly once, and [`record`] turns it into the metering record by value.
+//! whatever its outcome. A [`Trace`] owns the request's [`metering::Record`], filled in as the
+//! request goes, beside what only the live request needs (its clock, the serving candidate,
+//! what it holds); [`Recording`] makes sure it is written exactly once, and [`record`] hands
+//! the record to metering by value, which turns it into the ledger row by value.
 
 use crate::backends::BusyProbe;
-use crate::config::Candidate;
+use crate::config::{Candidate, Config};
 use crate::errors::{ApiError, ErrorCode};
 use crate::gateway::Gateway;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tollgate_adapters::Usage;
 use tollgate_metering::{self as metering, estimate_tokens_from_bytes, metrics::NONE, Reservation};
-use tollgate_policies::DataClass;
 
 /// How a request ended: the same labels the metrics and the ledger use.
 pub use tollgate_metering::Outcome;
 
-/// One attempt at one candidate.
-#[derive(Debug, Clone)]
-pub struct Attempt {
-    /// Which candidate.
-    pub candidate: Candidate,
-    /// Why it failed (`None` when it served the request).
-    pub error: Option<&'static str>,
-    /// How long it took until it answered or failed.
-    pub duration: Duration,
-    /// Whether it was sent the redacted copy.
-    pub redacted: bool,
-}
-
-/// Everything known about a request when it ends. No prompt text is kept.
-#[derive(Debug, Clone)]
-pub struct RequestRecord {
-    /// The request id sent back in `x-tollgate-request-id`.
-    pub id: String,
+/// Everything known about a request while it runs. No prompt text is kept.
+#[derive(Debug)]
+pub struct Trace {
+    /// What will be recorded: id, tenant, route, class, decision, attempts, outcome...
+    pub record: metering::Record,
     /// When it started.
     pub started: Instant,
-    /// Wall-clock start, milliseconds since the Unix epoch.
-    pub started_unix_ms: u64,
-    /// The tenant, once authenticated.
-    pub tenant: Option<String>,
-    /// The route or pinned model.
-    pub route: Option<String>,
-    /// The effective data class.
-    pub data_class: Option<DataClass>,
-    /// The inbound endpoint (`chat_completions`, `messages`, `responses`, `embeddings`).
-    pub endpoint: &'static str,
-    /// Whether the client asked for a stream.
-    pub stream: bool,
-    /// Every attempt in order.
-    pub attempts: Vec<Attempt>,
     /// The candidate that served it.
     pub served_by: Option<Candidate>,
     /// Token counts, when known.
@@ -59,80 +33,96 @@ pub struct RequestRecord {
     pub ttft: Option<Duration>,
     /// Time spent waiting on backends (the rest is the gateway's own overhead).
     pub backend_wait: Duration,
-    /// The HTTP status answered.
-    pub status: u16,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The error code when it did not complete.
-    pub error_code: Option<ErrorCode>,
     /// Whether any response byte reached the client (errors can then only go in-stream).
     pub response_started: bool,
     /// Whether the record was already written, before the answer's last byte.
     pub recorded: bool,
-    /// Kinds of sensitive data detected in the prompt (labels only, never the text).
-    pub detections: Vec<&'static str>,
-    /// Rules that refused candidates of the decision.
-    pub refusals: Vec<&'static str>,
-    /// A one-line summary of the decision, for the ledger.
-    pub decision: String,
     /// Prompt size, content tap, budget reservation: what metering needs beyond the above.
     pub metered: Metered,
     /// The client's rate-limit headroom, sent with the answer.
     pub headroom: Option<tollgate_metering::Headroom>,
 }
 
-impl RequestRecord {
-    /// A record for a request that just arrived.
+impl Trace {
+    /// The trace of a request that just arrived.
     pub fn start(id: String) -> Self {
-        RequestRecord {
-            id,
+        let started_at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let mut record = metering::Record::new(id, started_at_ms);
+        // Until authenticated and resolved: the metrics' empty label.
+        record.tenant = NONE.to_string();
+        record.route = NONE.to_string();
+        Trace {
+            record,
             started: Instant::now(),
-            started_unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0),
-            tenant: None,
-            route: None,
-            data_class: None,
-            endpoint: "chat_completions",
-            stream: false,
-            attempts: Vec::new(),
             served_by: None,
             usage: None,
             usage_source: metering::TokenSource::Provider,
             ttft: None,
             backend_wait: Duration::ZERO,
-            status: 200,
-            outcome: Outcome::Completed,
-            error_code: None,
             response_started: false,
             recorded: false,
-            detections: Vec::new(),
-            refusals: Vec::new(),
-            decision: String::new(),
             metered: Metered::default(),
             headroom: None,
         }
     }
 
+    /// The request id sent back in `x-tollgate-request-id`.
+    pub fn id(&self) -> &str {
+        &self.record.request_id
+    }
+
     /// Notes the error a request ended with; how it counts is decided by its code.
     pub fn fail(&mut self, err: &ApiError) {
-        self.error_code = Some(err.code);
-        self.outcome = err
+        let r = &mut self.record;
+        r.error_class = Some(err.code);
+        r.outcome = err
             .code
-            .outcome(self.response_started, !self.attempts.is_empty());
+            .outcome(self.response_started, !r.attempts.is_empty());
         if !self.response_started {
-            self.status = err.status;
+            r.status = err.status;
+        }
+    }
+
+    /// Notes one attempt at `candidate`, ended with `outcome` (`ok` when it served). The
+    /// record names the backend last tried, which is the one that served when one did.
+    pub fn attempted(
+        &mut self,
+        config: &Config,
+        candidate: Candidate,
+        outcome: &'static str,
+        duration: Duration,
+        redacted: bool,
+    ) {
+        let backend = &config.backends[candidate.backend];
+        let model = &config.model(candidate).name;
+        let r = &mut self.record;
+        r.backend = Some(backend.name.clone());
+        r.model = Some(model.clone());
+        r.zone = Some(backend.zone);
+        r.attempts.push(metering::Attempt {
+            backend: backend.name.clone(),
+            model: model.clone(),
+            zone: backend.zone,
+            outcome,
+            duration,
+            redacted,
+        });
+        if outcome == OK {
+            self.served_by = Some(candidate);
         }
     }
 }
 
+/// The outcome label of the attempt that served.
+pub const OK: &str = "ok";
+
 /// Writes the request's record: metrics, ledger row and budget settlement. Called exactly once
-/// per chat-completion request, whatever its outcome.
-pub fn record(gw: &Gateway, rec: &RequestRecord) {
+/// per request of the completion endpoints, whatever its outcome.
+pub fn record(gw: &Gateway, rec: &mut Trace) {
     let (m, reservation) = to_metering(gw, rec);
-    let cost = gw.meter.metering().record(&m, reservation);
-    log(gw, rec, &m, &cost);
+    gw.meter.metering().record(m, reservation);
 }
 
 /// Writes the record of an answer that is complete but for its last byte, and waits (at most
@@ -141,69 +131,31 @@ pub fn record(gw: &Gateway, rec: &RequestRecord) {
 /// request is recorded as it ended (completed, or cut off by the error event about to be
 /// sent); should the last byte not reach the client, the row still says so, which is all but
 /// true.
-pub async fn record_before_last_byte(gw: &Gateway, rec: &mut RequestRecord) {
+pub async fn record_before_last_byte(gw: &Gateway, rec: &mut Trace) {
     rec.recorded = true;
     let (m, reservation) = to_metering(gw, rec);
     let metering = gw.meter.metering();
-    let (cost, ticket) = metering.record_for_commit(&m, reservation);
-    log(gw, rec, &m, &cost);
+    let (_, ticket) = metering.record_for_commit(m, reservation);
     if let Some(ticket) = ticket {
         if tokio::time::timeout(metering.commit_wait(), ticket.committed())
             .await
             .is_err()
         {
-            tracing::warn!(request_id = %rec.id, "ledger commit slower than commit_wait_ms; answering anyway");
+            tracing::warn!(request_id = %rec.id(), "ledger commit slower than commit_wait_ms; answering anyway");
         }
     }
 }
 
-fn log(gw: &Gateway, rec: &RequestRecord, m: &metering::Record, cost: &metering::Cost) {
-    tracing::debug!(
-        request_id = %rec.id,
-        tenant = %m.tenant,
-        route = %m.route,
-        served_by = rec.served_by.map_or("-", |c| gw.config.model(c).key.as_str()),
-        status = m.status,
-        outcome = m.outcome.as_str(),
-        attempts = m.attempts.len(),
-        prompt_tokens = m.usage.prompt_tokens,
-        completion_tokens = m.usage.completion_tokens,
-        estimated = m.usage.estimated(),
-        cost_usd = ?cost.total_usd,
-        duration_ms = m.duration.as_secs_f64() * 1e3,
-        "request"
-    );
-}
-
-/// The one mapping from the pipeline's record to metering's, with the budget reservation the
-/// request still holds (settled by the record, kept apart from it: a record is data).
-pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Option<Reservation>) {
+/// Completes the trace's record and takes it out by value, with the budget reservation the
+/// request still holds (settled by the record, kept apart from it: a record is data). The
+/// trace keeps only its id.
+pub fn to_metering(gw: &Gateway, rec: &mut Trace) -> (metering::Record, Option<Reservation>) {
     let duration = rec.started.elapsed();
     let held = rec.metered.take_held();
     let tap = &rec.metered.tap;
-    let mut m = metering::Record::new(
-        rec.id.clone(),
-        i64::try_from(rec.started_unix_ms).unwrap_or(i64::MAX),
-    );
-    m.tenant = rec.tenant.clone().unwrap_or_else(|| NONE.to_string());
-    m.route = rec.route.clone().unwrap_or_else(|| NONE.to_string());
-    // The backend that served, or else the last one tried.
-    if let Some(c) = rec
-        .served_by
-        .or_else(|| rec.attempts.last().map(|a| a.candidate))
-    {
-        let b = &gw.config.backends[c.backend];
-        m.backend = Some(b.name.clone());
-        m.model = Some(gw.config.model(c).name.clone());
-        m.zone = Some(b.zone);
-    }
-    m.data_class = rec.data_class.unwrap_or(DataClass::Public);
-    m.decision = rec.decision.clone();
-    m.stream = rec.stream;
-    m.endpoint = rec.endpoint;
-    m.outcome = rec.outcome;
-    m.status = rec.status;
-    m.error_class = rec.error_code;
+    let id = rec.record.request_id.clone();
+    let started_at_ms = rec.record.started_at_ms;
+    let mut m = std::mem::replace(&mut rec.record, metering::Record::new(id, started_at_ms));
     m.usage = match rec.usage {
         Some(u) => metering::Usage {
             prompt_tokens: u.prompt_tokens,
@@ -224,7 +176,7 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
     };
     m.duration = duration;
     let response_start = rec.ttft.map(|t| rec.started + t);
-    if rec.stream {
+    if m.stream {
         m.ttft = tap
             .first_content
             .map(|t| t.duration_since(rec.started))
@@ -239,28 +191,11 @@ pub fn to_metering(gw: &Gateway, rec: &RequestRecord) -> (metering::Record, Opti
     m.overhead = duration
         .saturating_sub(rec.backend_wait)
         .saturating_sub(relaying);
-    m.attempts = rec
-        .attempts
-        .iter()
-        .map(|a| {
-            let b = &gw.config.backends[a.candidate.backend];
-            metering::Attempt {
-                backend: b.name.clone(),
-                model: gw.config.model(a.candidate).name.clone(),
-                zone: b.zone,
-                outcome: a.error.unwrap_or("ok"),
-                duration: a.duration,
-                redacted: a.redacted,
-            }
-        })
-        .collect();
     m.attempt_prompt_tokens = rec
         .metered
         .attempt_prompt_tokens
         .unwrap_or_else(|| estimate_tokens_from_bytes(rec.metered.prompt_bytes.unwrap_or(0)));
     m.busy = held.busy.map(|p| gw.backends[p.backend].busy_time(p));
-    m.detections = rec.detections.clone();
-    m.refusals = rec.refusals.clone();
     if let Some(ticket) = held.rate {
         // The tokens a rate limit counts are the ones the answer used, not its reservation.
         ticket.settle(
@@ -282,18 +217,6 @@ pub struct Metered {
     /// What the served answer's content looked like as it passed.
     pub tap: Tap,
     pub(crate) held: Mutex<Held>,
-}
-
-/// A record copy carries no reservation: only the original settles it.
-impl Clone for Metered {
-    fn clone(&self) -> Self {
-        Metered {
-            prompt_bytes: self.prompt_bytes,
-            attempt_prompt_tokens: self.attempt_prompt_tokens,
-            tap: self.tap.clone(),
-            held: Mutex::default(),
-        }
-    }
 }
 
 /// What a request holds until it is recorded.
@@ -432,7 +355,7 @@ fn strings(json: &[u8], key: &[u8], mut each: impl FnMut(&[u8])) {
 /// unfinished (the server shut down or the task was cancelled mid-request).
 pub struct Recording<'a> {
     gw: &'a Gateway,
-    rec: RequestRecord,
+    rec: Trace,
     done: bool,
     /// Dropped after the record is written (fields drop after `Drop::drop`), so a shutdown
     /// waiting for nothing in flight also waits for the row.
@@ -444,7 +367,7 @@ impl<'a> Recording<'a> {
     pub fn start(gw: &'a Gateway) -> Recording<'a> {
         Recording {
             gw,
-            rec: RequestRecord::start(gw.next_request_id()),
+            rec: Trace::start(gw.next_request_id()),
             done: false,
             _in_flight: gw.drain.enter(),
         }
@@ -454,20 +377,20 @@ impl<'a> Recording<'a> {
     pub fn finish(mut self) {
         self.done = true;
         if !self.rec.recorded {
-            record(self.gw, &self.rec);
+            record(self.gw, &mut self.rec);
         }
     }
 }
 
 impl std::ops::Deref for Recording<'_> {
-    type Target = RequestRecord;
-    fn deref(&self) -> &RequestRecord {
+    type Target = Trace;
+    fn deref(&self) -> &Trace {
         &self.rec
     }
 }
 
 impl std::ops::DerefMut for Recording<'_> {
-    fn deref_mut(&mut self) -> &mut RequestRecord {
+    fn deref_mut(&mut self) -> &mut Trace {
         &mut self.rec
     }
 }
@@ -486,7 +409,7 @@ impl Drop for Recording<'_> {
         };
         self.rec
             .fail(&ApiError::new(503, code, "the request's task was dropped"));
-        record(self.gw, &self.rec);
+        record(self.gw, &mut self.rec);
     }
 }
 

@@ -338,16 +338,16 @@ pub fn record_mix(m: &tollgate_metering::Metering, batch: usize, at: i64) {
         for (i, (build, _)) in KINDS.iter().enumerate() {
             let route = ["chat", "summarise"][(i + t) % 2];
             m.record(
-                &build(&format!("mix{batch}-{t}-{i}"), at, tenant, route),
+                build(&format!("mix{batch}-{t}-{i}"), at, tenant, route),
                 None,
             );
         }
         let mut slow = on_device(&format!("mix{batch}-{t}-slow"), at, tenant, "chat");
         slow.duration = Duration::from_secs(70);
-        m.record(&slow, None);
+        m.record(slow, None);
         let mut late = streamed(&format!("mix{batch}-{t}-late"), at, tenant, "chat");
         late.ttft = Some(Duration::from_secs(20));
-        m.record(&late, None);
+        m.record(late, None);
     }
     m.metrics().set_ondevice("device", (batch % 4) as i64, 2);
     // One connection held open and one refused, as the connection guard counts them.
