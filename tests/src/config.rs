@@ -40,11 +40,7 @@ impl Config {
         base_url: &str,
         models: &[(&str, &str)],
     ) -> Config {
-        let models: Vec<String> = models
-            .iter()
-            .map(|(m, licence)| format!("{m} = {{ licence = \"{licence}\" }}"))
-            .collect();
-        self.backend_with(name, zone, base_url, &models.join(", "), "")
+        self.backend_with(name, zone, base_url, &models_table(models), "")
     }
 
     /// An OpenAI-compatible backend with its `models` table written out (`m = { licence = … }`)
@@ -64,6 +60,18 @@ impl Config {
         if !extra.is_empty() && !extra.ends_with('\n') {
             self.text.push('\n');
         }
+        self
+    }
+
+    /// A backend run by llama.cpp inside the gateway, serving `models` (name, licence id), with
+    /// `engine` the inside of its engine table (`n_threads = 1, n_ctx = 512`, …). Without a
+    /// `path` in `engine` the demo model is generated on first start.
+    pub fn on_device(mut self, name: &str, models: &[(&str, &str)], engine: &str) -> Config {
+        let _ = write!(
+            self.text,
+            "\n[backends.{name}]\nkind = \"on_device\"\nmodels = {{ {} }}\nengine = {{ {engine} }}\n",
+            models_table(models)
+        );
         self
     }
 
@@ -94,9 +102,63 @@ impl Config {
         self
     }
 
+    /// The admin listener (`/metrics`, …) on a free loopback port of its own; the gateway
+    /// reports where it listens as [`crate::gateway::Gateway::admin`].
+    pub fn admin_listener(self) -> Config {
+        self.server("admin_listen = \"127.0.0.1:0\"")
+    }
+
+    /// A tenant named `name` with its `use` (`commercial`, `internal`, …) and `extra` lines of
+    /// its own: how it authenticates (`api_key_sha256`, `api_key_env`), the `routes` it may use.
+    /// With no tenant configured the gateway serves any client.
+    pub fn tenant(mut self, name: &str, use_: &str, extra: &str) -> Config {
+        let _ = write!(self.text, "\n[tenants.{name}]\nuse = \"{use_}\"\n{extra}");
+        if !extra.is_empty() && !extra.ends_with('\n') {
+            self.text.push('\n');
+        }
+        self
+    }
+
     /// The ledger at `path` (relative to the gateway's temporary folder).
     pub fn ledger(self, path: &str) -> Config {
         self.extra(&format!("[ledger]\npath = \"{path}\"\n"))
+    }
+
+    /// The version of the price table, stored on every ledger row it costs.
+    pub fn prices_version(self, version: &str) -> Config {
+        self.extra(&format!("[prices]\nversion = \"{version}\"\n"))
+    }
+
+    /// The price of `model` (`BACKEND/MODEL`) in US dollars per million input and output tokens.
+    /// A model without a price costs an unknown amount, never $0.
+    pub fn price(self, model: &str, input_per_mtok: f64, output_per_mtok: f64) -> Config {
+        self.price_with(model, input_per_mtok, output_per_mtok, "")
+    }
+
+    /// The price of `model` as [`Config::price`], with `extra` lines of its own
+    /// (`cached_input_per_mtok`, …).
+    pub fn price_with(
+        self,
+        model: &str,
+        input_per_mtok: f64,
+        output_per_mtok: f64,
+        extra: &str,
+    ) -> Config {
+        let mut table = format!(
+            "[prices.models.\"{model}\"]\ninput_per_mtok = {}\noutput_per_mtok = {}\n",
+            float(input_per_mtok),
+            float(output_per_mtok)
+        );
+        table.push_str(extra);
+        self.extra(&table)
+    }
+
+    /// A daily budget of `usd` on route `route`, with `extra` lines of its own
+    /// (`on_exhausted`, …).
+    pub fn daily_budget(self, route: &str, usd: f64, extra: &str) -> Config {
+        let mut table = format!("[budgets.routes.{route}]\ndaily_usd = {}\n", float(usd));
+        table.push_str(extra);
+        self.extra(&table)
     }
 
     /// Any other TOML, appended as is.
@@ -112,6 +174,25 @@ impl Config {
     /// The TOML text.
     pub fn build(&self) -> String {
         self.text.clone()
+    }
+}
+
+/// `models` (name, licence id) written out as the inside of a `models` table.
+fn models_table(models: &[(&str, &str)]) -> String {
+    let models: Vec<String> = models
+        .iter()
+        .map(|(m, licence)| format!("{m} = {{ licence = \"{licence}\" }}"))
+        .collect();
+    models.join(", ")
+}
+
+/// `x` as a TOML float: `1` would be read as an integer, so whole numbers keep their `.0`.
+fn float(x: f64) -> String {
+    let s = x.to_string();
+    if s.contains('.') {
+        s
+    } else {
+        s + ".0"
     }
 }
 
@@ -142,5 +223,36 @@ mod tests {
             toml.contains("[routes.r]\ncandidates = [\"a/m\", \"a/n\"]\nstrategy = \"cheapest\"\n")
         );
         assert!(toml.ends_with("[ledger]\npath = \"l.db\"\n"));
+    }
+
+    #[test]
+    fn writes_tenants_prices_budgets_and_on_device_backends() {
+        let toml = Config::new()
+            .admin_listener()
+            .on_device("dev", &[("demo", "Apache-2.0")], "n_ctx = 512")
+            .tenant("acme", "commercial", "api_key_env = \"ACME_KEY\"")
+            .prices_version("v1")
+            .price("dev/demo", 1.0, 0.5)
+            .price_with("dev/demo2", 2.0, 3.0, "cached_input_per_mtok = 0.25")
+            .daily_budget("r", 0.00002, "on_exhausted = \"fall_through\"")
+            .build();
+        assert!(toml
+            .starts_with("[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\n"));
+        assert!(toml.contains(
+            "[backends.dev]\nkind = \"on_device\"\nmodels = { demo = { licence = \"Apache-2.0\" } }\n\
+             engine = { n_ctx = 512 }\n"
+        ));
+        assert!(toml.contains("[tenants.acme]\nuse = \"commercial\"\napi_key_env = \"ACME_KEY\"\n"));
+        assert!(toml.contains("[prices]\nversion = \"v1\"\n"));
+        assert!(toml.contains(
+            "[prices.models.\"dev/demo\"]\ninput_per_mtok = 1.0\noutput_per_mtok = 0.5\n"
+        ));
+        assert!(toml.contains(
+            "[prices.models.\"dev/demo2\"]\ninput_per_mtok = 2.0\noutput_per_mtok = 3.0\n\
+             cached_input_per_mtok = 0.25\n"
+        ));
+        assert!(toml.ends_with(
+            "[budgets.routes.r]\ndaily_usd = 0.00002\non_exhausted = \"fall_through\"\n"
+        ));
     }
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tollgate_e2e::client::{chat, TestClient};
+use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{binary, Gateway};
 use tollgate_e2e::ledger::{count, open, wait_rows};
@@ -45,66 +46,33 @@ async fn fakes() -> Fakes {
 }
 
 /// Backends `paid`, `nousage` (local, no usage in streams), `cutter` (cuts streams after three
-/// chunks), `failing` (HTTP 500), `unpriced` and `free` (priced at $0), each serving `m1`.
-fn config(f: &Fakes, extra: &str) -> String {
-    let backend = |name: &str, zone: &str, url: String| {
-        format!(
-            "[backends.{name}]\nkind = \"openai\"\nzone = \"{zone}\"\nbase_url = \"{url}\"\n\
-             models = {{ m1 = {{ licence = \"Apache-2.0\" }} }}\n"
-        )
-    };
-    let mut s = String::from(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-grace_period_seconds = 1
-
-[ledger]
-path = "ledger.db"
-
-[prices]
-version = "e2e-1"
-[prices.models."paid/m1"]
-input_per_mtok = 1.0
-output_per_mtok = 2.0
-[prices.models."nousage/m1"]
-input_per_mtok = 0.5
-output_per_mtok = 1.5
-[prices.models."cutter/m1"]
-input_per_mtok = 3.0
-output_per_mtok = 4.0
-[prices.models."failing/m1"]
-input_per_mtok = 10.0
-output_per_mtok = 10.0
-[prices.models."free/m1"]
-input_per_mtok = 0.0
-output_per_mtok = 0.0
-
-[routes.chat]
-candidates = ["paid/m1"]
-[routes.local]
-candidates = ["nousage/m1"]
-[routes.cut]
-candidates = ["cutter/m1"]
-[routes.fallback]
-candidates = ["failing/m1", "paid/m1"]
-[routes.unpriced]
-candidates = ["unpriced/m1"]
-[routes.tiered]
-candidates = ["paid/m1", "free/m1"]
-[routes.strict]
-candidates = ["paid/m1"]
-"#,
-    );
-    s += &backend("paid", "external", f.paid.base_url());
-    s += &backend("nousage", "local", f.nousage.base_url());
-    s += &backend("cutter", "external", f.cutter.base_url());
-    s += &backend("failing", "external", f.failing.base_url());
-    s += &backend("unpriced", "external", f.unpriced.base_url());
-    s += &backend("free", "local", f.paid.base_url());
-    s += extra;
-    s
+/// chunks), `failing` (HTTP 500), `unpriced` and `free` (priced at $0), each serving `m1`; the
+/// ledger at `ledger.db` and the admin listener for `/metrics`.
+fn config(f: &Fakes) -> Config {
+    const M1: &[(&str, &str)] = &[("m1", "Apache-2.0")];
+    Config::new()
+        .admin_listener()
+        .server("grace_period_seconds = 1")
+        .ledger("ledger.db")
+        .prices_version("e2e-1")
+        .price("paid/m1", 1.0, 2.0)
+        .price("nousage/m1", 0.5, 1.5)
+        .price("cutter/m1", 3.0, 4.0)
+        .price("failing/m1", 10.0, 10.0)
+        .price("free/m1", 0.0, 0.0)
+        .route("chat", &["paid/m1"])
+        .route("local", &["nousage/m1"])
+        .route("cut", &["cutter/m1"])
+        .route("fallback", &["failing/m1", "paid/m1"])
+        .route("unpriced", &["unpriced/m1"])
+        .route("tiered", &["paid/m1", "free/m1"])
+        .route("strict", &["paid/m1"])
+        .backend("paid", "external", &f.paid.base_url(), M1)
+        .backend("nousage", "local", &f.nousage.base_url(), M1)
+        .backend("cutter", "external", &f.cutter.base_url(), M1)
+        .backend("failing", "external", &f.failing.base_url(), M1)
+        .backend("unpriced", "external", &f.unpriced.base_url(), M1)
+        .backend("free", "local", &f.paid.base_url(), M1)
 }
 
 fn ledger_path(gw: &Gateway) -> PathBuf {
@@ -215,7 +183,7 @@ fn spend(gw: &Gateway, by: &str, format: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_leaves_a_row_with_exact_tokens_and_cost() {
     let f = fakes().await;
-    let gw = Gateway::start(&config(&f, ""));
+    let gw = Gateway::start(&config(&f).build());
     let db = ledger_path(&gw);
 
     let (plain, r) = send(&gw, &chat("chat", "one two three", false)).await;
@@ -381,7 +349,7 @@ async fn every_request_leaves_a_row_with_exact_tokens_and_cost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_requests_leave_one_row_each_and_survive_kill_9() {
     let f = fakes().await;
-    let mut gw = Gateway::start(&config(&f, ""));
+    let mut gw = Gateway::start(&config(&f).build());
     let db = ledger_path(&gw);
     let client = TestClient::new();
     let url = gw.url("/v1/chat/completions");
@@ -436,7 +404,7 @@ async fn sigterm_commits_every_row_including_streams_in_flight() {
         head_delay: Duration::ZERO,
         event_gap: Duration::from_millis(300),
     });
-    let mut gw = Gateway::start(&config(&f, ""));
+    let mut gw = Gateway::start(&config(&f).build());
     let db = ledger_path(&gw);
     let client = TestClient::new();
     let url = gw.url("/v1/chat/completions");
@@ -497,18 +465,12 @@ async fn budgets_hold_under_concurrency_fall_through_and_refuse_clearly() {
     // Worst case of "one two three" with max_tokens 10: (4 + 10 × 2) / 1e6 = $0.000024;
     // real cost (3 + 5 × 2) / 1e6 = $0.000013. The limit fits 8 worst cases at once.
     let limit = 0.0002;
-    let extra = format!(
-        r#"
-[budgets.routes.chat]
-daily_usd = {limit}
-[budgets.routes.tiered]
-daily_usd = 0.00002
-on_exhausted = "fall_through"
-[budgets.routes.strict]
-daily_usd = 0.00001
-"#
-    );
-    let gw = Gateway::start(&config(&f, &extra));
+    let config = config(&f)
+        .daily_budget("chat", limit, "")
+        .daily_budget("tiered", 0.00002, "on_exhausted = \"fall_through\"")
+        .daily_budget("strict", 0.00001, "")
+        .build();
+    let gw = Gateway::start(&config);
     let db = ledger_path(&gw);
     let client = TestClient::new();
     let url = gw.url("/v1/chat/completions");

@@ -5,35 +5,23 @@
 
 use serde_json::{json, Value};
 use tollgate_e2e::client::{chat, TestClient};
+use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{binary, start_failure, Gateway};
 
 /// An on-device backend (the demo model, generated on first start) behind route `auto`,
 /// after a closed API that only gets what its zone may receive.
 fn config(cloud: &str, engine_extra: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-
-[backends.cloud]
-kind = "openai"
-zone = "external"
-base_url = "{cloud}"
-models = {{ gpt = {{ licence = "openai-terms" }} }}
-
-[backends.on-device]
-kind = "on_device"
-models = {{ demo = {{ licence = "Apache-2.0" }} }}
-engine = {{ n_threads = 1, n_parallel = 2, n_ctx = 512{engine_extra} }}
-
-[routes.auto]
-candidates = ["cloud/gpt", "on-device/demo"]
-
-[routes.local]
-candidates = ["on-device/demo"]
-"#
-    )
+    Config::new()
+        .backend("cloud", "external", cloud, &[("gpt", "openai-terms")])
+        .on_device(
+            "on-device",
+            &[("demo", "Apache-2.0")],
+            &format!("n_threads = 1, n_parallel = 2, n_ctx = 512{engine_extra}"),
+        )
+        .route("auto", &["cloud/gpt", "on-device/demo"])
+        .route("local", &["on-device/demo"])
+        .build()
 }
 
 fn greedy(stream: bool, max_tokens: u32) -> Value {
@@ -208,37 +196,23 @@ fn a_model_file_that_does_not_match_its_sha256_or_is_truncated_refuses_to_start(
 /// hold stays on the device; a schema no grammar expresses goes to the API, which enforces
 /// schemas itself. On-device prices make cached prompt tokens visible in the ledger.
 fn structured_config(cloud: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-
-[ledger]
-path = "ledger.db"
-
-[prices.models."on-device/demo"]
-input_per_mtok = 1000.0
-cached_input_per_mtok = 100.0
-output_per_mtok = 2000.0
-
-[backends.cloud]
-kind = "openai"
-zone = "external"
-base_url = "{cloud}"
-models = {{ gpt = {{ licence = "openai-terms" }} }}
-
-[backends.on-device]
-kind = "on_device"
-models = {{ demo = {{ licence = "Apache-2.0" }} }}
-engine = {{ n_threads = 1, n_parallel = 1, n_ctx = 1024 }}
-
-[routes.device-first]
-candidates = ["on-device/demo", "cloud/gpt"]
-
-[routes.local]
-candidates = ["on-device/demo"]
-"#
-    )
+    Config::new()
+        .ledger("ledger.db")
+        .price_with(
+            "on-device/demo",
+            1000.0,
+            2000.0,
+            "cached_input_per_mtok = 100.0",
+        )
+        .backend("cloud", "external", cloud, &[("gpt", "openai-terms")])
+        .on_device(
+            "on-device",
+            &[("demo", "Apache-2.0")],
+            "n_threads = 1, n_parallel = 1, n_ctx = 1024",
+        )
+        .route("device-first", &["on-device/demo", "cloud/gpt"])
+        .route("local", &["on-device/demo"])
+        .build()
 }
 
 fn with_format(route: &str, schema: Value) -> Value {

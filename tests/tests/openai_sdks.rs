@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
+use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{dead_address, Gateway};
 
@@ -13,36 +14,13 @@ async fn setup() -> (FakeOpenAi, FakeOpenAi, Gateway) {
     let good = FakeOpenAi::start(Behavior::answer("Hello from the fake upstream")).await;
     let cut = FakeOpenAi::start(Behavior::CutAfter { events: 2 }).await;
     let dead = dead_address();
-    let config = format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-
-[backends.down]
-kind = "openai"
-zone = "local"
-base_url = "http://{dead}/v1"
-models = {{ m1 = {{ licence = "Apache-2.0" }} }}
-
-[backends.up]
-kind = "openai"
-zone = "external"
-base_url = "{good}"
-models = {{ m1 = {{ licence = "Apache-2.0" }} }}
-
-[backends.cut]
-kind = "openai"
-zone = "external"
-base_url = "{cut}"
-models = {{ m1 = {{ licence = "Apache-2.0" }} }}
-
-[routes.auto]
-candidates = ["down/m1", "up/m1"]
-"#,
-        dead = dead.addr,
-        good = good.base_url(),
-        cut = cut.base_url()
-    );
+    const M1: &[(&str, &str)] = &[("m1", "Apache-2.0")];
+    let config = Config::new()
+        .backend("down", "local", &dead.base_url(), M1)
+        .backend("up", "external", &good.base_url(), M1)
+        .backend("cut", "external", &cut.base_url(), M1)
+        .route("auto", &["down/m1", "up/m1"])
+        .build();
     let gw = Gateway::start(&config).holding(dead);
     (good, cut, gw)
 }

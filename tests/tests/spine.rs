@@ -5,36 +5,25 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use tollgate_e2e::client::{chat, TestClient};
+use tollgate_e2e::config::Config;
 use tollgate_e2e::fake_openai::{Behavior, FakeOpenAi};
 use tollgate_e2e::gateway::{dead_address, Gateway};
 
-/// A config with backends `primary` and `secondary` (each serving `m1`) and route `auto`
-/// trying them in that order.
-fn two_backends(primary: &str, secondary: &str, extra: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-
-[backends.primary]
-kind = "openai"
-zone = "external"
-base_url = "{primary}"
-api_key_env = "PRIMARY_KEY"
-timeouts = {{ connect_ms = 500, first_byte_ms = 2500, idle_ms = 1500, total_ms = 10000 }}
-models = {{ m1 = {{ licence = "openai-terms" }} }}
-
-[backends.secondary]
-kind = "openai"
-zone = "local"
-base_url = "{secondary}"
-models = {{ m1 = {{ licence = "Apache-2.0" }} }}
-
-[routes.auto]
-candidates = ["primary/m1", "secondary/m1"]
-{extra}
-"#
-    )
+/// Backends `primary` and `secondary` (each serving `m1`) and route `auto` trying them in that
+/// order. `primary` takes its key from `PRIMARY_KEY` and gives up soon enough for a test to see
+/// it fail over.
+fn two_backends(primary: &str, secondary: &str) -> Config {
+    Config::new()
+        .backend_with(
+            "primary",
+            "external",
+            primary,
+            "m1 = { licence = \"openai-terms\" }",
+            "api_key_env = \"PRIMARY_KEY\"\n\
+             timeouts = { connect_ms = 500, first_byte_ms = 2500, idle_ms = 1500, total_ms = 10000 }",
+        )
+        .backend("secondary", "local", secondary, &[("m1", "Apache-2.0")])
+        .route("auto", &["primary/m1", "secondary/m1"])
 }
 
 const KEY_ENV: &[(&str, &str)] = &[("PRIMARY_KEY", "sk-upstream-secret")];
@@ -49,7 +38,7 @@ async fn pair() -> (FakeOpenAi, FakeOpenAi) {
 #[tokio::test]
 async fn non_streamed_completion_through_a_route() {
     let (a, b) = pair().await;
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let c = TestClient::new();
     let r = c
         .post_json(
@@ -88,7 +77,7 @@ async fn non_streamed_completion_through_a_route() {
 #[tokio::test]
 async fn streamed_completion_arrives_in_chunks_and_ends_with_done() {
     let (a, b) = pair().await;
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let c = TestClient::new();
     let r = c
         .post_json(
@@ -121,7 +110,7 @@ async fn streamed_completion_arrives_in_chunks_and_ends_with_done() {
 #[tokio::test]
 async fn streamed_usage_chunk_is_relayed_when_asked() {
     let (a, b) = pair().await;
-    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
+    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url()).build());
     let mut body = chat("auto", "four words in here", true);
     body["stream_options"] = json!({"include_usage": true});
     let r = TestClient::new()
@@ -137,7 +126,7 @@ async fn streamed_usage_chunk_is_relayed_when_asked() {
 #[tokio::test]
 async fn pinned_backend_model() {
     let (a, b) = pair().await;
-    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
+    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url()).build());
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -154,7 +143,7 @@ async fn pinned_backend_model() {
 #[tokio::test]
 async fn unknown_model_is_a_404_listing_what_exists() {
     let (a, b) = pair().await;
-    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
+    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url()).build());
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -174,7 +163,7 @@ async fn unknown_model_is_a_404_listing_what_exists() {
 async fn fails_over(first: Behavior) {
     let (a, b) = pair().await;
     a.set_behavior(first);
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     for stream in [false, true] {
         gw.assert_served_by(
             "auto",
@@ -216,7 +205,8 @@ async fn an_upstream_auth_failure_is_the_backends_fault() {
             status,
             retry_after: None,
         });
-        let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+        let gw =
+            Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
         let c = TestClient::new();
         for i in 0..4 {
             let r = c
@@ -274,7 +264,7 @@ async fn fails_over_on_first_byte_timeout() {
 async fn fails_over_when_a_stream_breaks_before_its_first_event() {
     let (a, b) = pair().await;
     a.set_behavior(Behavior::CutAfter { events: 0 });
-    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
+    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url()).build());
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -293,7 +283,7 @@ async fn fails_over_on_connection_refused_and_missing_key() {
     let dead_socket = dead_address();
     let dead = dead_socket.base_url();
     // Refused connection.
-    let gw = Gateway::start_with_env(&two_backends(&dead, &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&dead, &b.base_url()).build(), KEY_ENV);
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -310,7 +300,7 @@ async fn fails_over_on_connection_refused_and_missing_key() {
     assert_eq!(b.received().len(), 1);
     // A backend whose key variable is unset is skipped, never called without credentials.
     let a = FakeOpenAi::start(Behavior::answer("unreachable")).await;
-    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
+    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url()).build());
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -332,7 +322,7 @@ async fn every_candidate_down_is_a_502_with_each_reason() {
     let dead1 = dead_socket1.base_url();
     let dead_socket2 = dead_address();
     let dead2 = dead_socket2.base_url();
-    let gw = Gateway::start_with_env(&two_backends(&dead1, &dead2, ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&dead1, &dead2).build(), KEY_ENV);
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -355,7 +345,7 @@ async fn a_backend_4xx_goes_back_as_is_without_failover() {
         status: 400,
         retry_after: None,
     });
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -371,7 +361,7 @@ async fn a_backend_4xx_goes_back_as_is_without_failover() {
 async fn cut_stream(behavior: Behavior, expect_in_message: &str) {
     let (a, b) = pair().await;
     a.set_behavior(behavior);
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let r = TestClient::new()
         .post_json(
             &gw.url("/v1/chat/completions"),
@@ -421,7 +411,7 @@ async fn client_disconnect_cancels_the_upstream_stream() {
     })
     .await;
     let b = FakeOpenAi::start(Behavior::answer("x")).await;
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let body = chat("auto", "hi", true).to_string();
     let mut sock = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let req = format!(
@@ -459,10 +449,9 @@ async fn client_disconnect_cancels_the_upstream_stream() {
 #[tokio::test]
 async fn oversized_body_is_a_413_and_the_gateway_keeps_serving() {
     let (a, b) = pair().await;
-    let cfg = two_backends(&a.base_url(), &b.base_url(), "").replace(
-        "listen = \"127.0.0.1:0\"",
-        "listen = \"127.0.0.1:0\"\nmax_body_bytes = 1000",
-    );
+    let cfg = two_backends(&a.base_url(), &b.base_url())
+        .server("max_body_bytes = 1000")
+        .build();
     let gw = Gateway::start_with_env(&cfg, KEY_ENV);
     let c = TestClient::new();
     let big = chat("auto", &"word ".repeat(500), false);
@@ -487,7 +476,7 @@ async fn oversized_body_is_a_413_and_the_gateway_keeps_serving() {
 #[tokio::test]
 async fn a_five_megabyte_request_is_forwarded_whole() {
     let (a, b) = pair().await;
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let text = "lorem ipsum dolor sit amet ".repeat(5 * 1024 * 1024 / 27 + 1);
     let body = chat("auto", &text, false);
     assert!(body.to_string().len() > 5 * 1024 * 1024);
@@ -507,7 +496,7 @@ async fn a_five_megabyte_request_is_forwarded_whole() {
 #[tokio::test]
 async fn malformed_requests_get_clear_4xx_and_the_gateway_keeps_serving() {
     let (a, b) = pair().await;
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let c = TestClient::new();
     let url = gw.url("/v1/chat/completions");
     let json_ct = [("content-type", "application/json")];
@@ -580,20 +569,20 @@ async fn malformed_requests_get_clear_4xx_and_the_gateway_keeps_serving() {
 async fn tenants_authenticate_by_key() {
     let (a, b) = pair().await;
     let hashed = tollgate_e2e::gateway::sha256_hex("tenant-key-1");
-    let tenants = format!(
-        r#"
-[tenants.acme]
-use = "commercial"
-api_key_sha256 = ["{hashed}"]
-
-[tenants.beta]
-use = "internal"
-api_key_env = "BETA_KEY"
-routes = ["auto"]
-"#
-    );
+    let config = two_backends(&a.base_url(), &b.base_url())
+        .tenant(
+            "acme",
+            "commercial",
+            &format!("api_key_sha256 = [\"{hashed}\"]"),
+        )
+        .tenant(
+            "beta",
+            "internal",
+            "api_key_env = \"BETA_KEY\"\nroutes = [\"auto\"]",
+        )
+        .build();
     let gw = Gateway::start_with_env(
-        &two_backends(&a.base_url(), &b.base_url(), &tenants),
+        &config,
         &[("PRIMARY_KEY", "sk-up"), ("BETA_KEY", "beta-secret")],
     );
     let c = TestClient::new();
@@ -652,7 +641,7 @@ routes = ["auto"]
 #[tokio::test]
 async fn without_tenants_any_key_or_none_is_served() {
     let (a, b) = pair().await;
-    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
+    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url()).build());
     let c = TestClient::new();
     for h in [vec![], vec![("authorization", "Bearer anything")]] {
         let r = c
@@ -670,7 +659,7 @@ async fn without_tenants_any_key_or_none_is_served() {
 #[tokio::test]
 async fn models_health_and_readiness() {
     let (a, b) = pair().await;
-    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url(), ""));
+    let gw = Gateway::start(&two_backends(&a.base_url(), &b.base_url()).build());
     let c = TestClient::new();
     let r = c.get(&gw.url("/v1/models"), &[]).await;
     assert_eq!(r.status, 200);
@@ -689,7 +678,7 @@ async fn environment_overrides_the_file() {
     let dead = dead_socket.base_url();
     // The file points primary at a dead address; the environment points it at the fake.
     let gw = Gateway::start_with_env(
-        &two_backends(&dead, &b.base_url(), ""),
+        &two_backends(&dead, &b.base_url()).build(),
         &[
             ("PRIMARY_KEY", "k"),
             ("TOLLGATE_BACKENDS__PRIMARY__BASE_URL", &a.base_url()),
@@ -709,7 +698,7 @@ async fn environment_overrides_the_file() {
 #[tokio::test]
 async fn concurrent_requests_all_complete() {
     let (a, b) = pair().await;
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let c = TestClient::new();
     let url = gw.url("/v1/chat/completions");
     let tasks: Vec<_> = (0..40)
@@ -732,7 +721,7 @@ async fn concurrent_requests_all_complete() {
 #[tokio::test]
 async fn http2_cleartext_clients_are_served_streamed_and_not() {
     let (a, b) = pair().await;
-    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url(), ""), KEY_ENV);
+    let gw = Gateway::start_with_env(&two_backends(&a.base_url(), &b.base_url()).build(), KEY_ENV);
     let c = TestClient::h2c();
     let r = c
         .post_json(
