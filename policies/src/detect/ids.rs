@@ -145,6 +145,17 @@ const CARE_WORDS: &[&str] = &[
 
 fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     let fam = family(&b[s..e]);
+    // `USt-IdNr.`, `Umsatzsteuer-ID`: a company's VAT number, not a person's tax id.
+    let before = &b[s.saturating_sub(7)..s];
+    if super::text::contains_ci(before, "ust-")
+        || super::text::contains_ci(before, "ust ")
+        || super::text::contains_ci(before, "umsatz")
+    {
+        return;
+    }
+    let dutch = ["bsn", "sofi", "burgerservice"]
+        .iter()
+        .any(|w| super::text::contains_ci(&b[s..e], w));
     if fam == Family::Medical && super::text::contains_ci(&b[s..e], "dossier") {
         let lo = s.saturating_sub(200);
         let hi = (e + 200).min(b.len());
@@ -170,12 +181,21 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         let Some((vs, ve)) = value_after(b, from, limit.saturating_sub(from)) else {
             return;
         };
-        if value_ok(fam, &b[vs..ve]) {
+        // After a Dutch keyword nine digits are a BSN: the 11-test decides, not the other
+        // nine-digit shapes of the family.
+        if value_ok(fam, &b[vs..ve]) && !(dutch && fails_bsn(&b[vs..ve])) {
             sink.push(kind, vs, ve);
             return;
         }
         from = ve;
     }
+}
+
+/// Whether `raw` is nine digits that fail the BSN's 11-test.
+fn fails_bsn(raw: &[u8]) -> bool {
+    let mut buf = [0u8; 32];
+    let n = compact(raw, &mut buf);
+    n == 9 && buf[..n].iter().all(u8::is_ascii_digit) && !bsn(&buf[..n])
 }
 
 /// Whether `raw` is a value of the family: the check digit where its shape has one, the

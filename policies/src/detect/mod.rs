@@ -23,6 +23,7 @@ mod validate;
 // The scan pipeline, normalisation and decoding, identifiers and numbering plans.
 mod blobs;
 mod columns;
+mod dotted;
 mod groups;
 mod id_words;
 mod idcheck;
@@ -371,7 +372,7 @@ impl Detector {
             versions: AhoCorasickBuilder::new()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::LeftmostLongest)
-                .build(numeric::VERSION_WORDS)?,
+                .build(dotted::VERSION_WORDS)?,
             class_of,
             enabled,
             plans: std::sync::Arc::new(plans::Plans::new()),

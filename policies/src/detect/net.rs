@@ -77,6 +77,11 @@ fn reserved_email(local: &[u8], domain: &[u8], tld: &[u8]) -> bool {
         || word_in(tld, &FILE_EXT)
         || word_in(tld, &RESERVED_TLD)
         || word_in(base, &["example.com", "example.org", "example.net"])
+        // `example.de`, `example.fr`: the reserved name's habit carried to country domains.
+        || base
+            .split(|c| *c == b'.')
+            .next()
+            .is_some_and(|sld| sld.eq_ignore_ascii_case(b"example"))
         || word_in(
             first_label,
             &[

@@ -3,8 +3,10 @@
 //! of number words (and digit groups) in one of the seven languages becomes its digits, so
 //! that the phone and identifier matchers see the number with the words around it.
 
-/// Words that start a run: a phone number's trunk prefix `0`, and Italian mobiles' `3`.
-pub(crate) const ANCHORS: [&str; 7] = ["zero", "zéro", "null", "nul", "cero", "tre ", "onze"];
+/// Words that start a run: a phone number's trunk prefix `0` (English also says "oh"), and
+/// Italian mobiles' `3`.
+pub(crate) const ANCHORS: [&str; 8] =
+    ["zero", "zéro", "null", "nul", "cero", "oh ", "tre ", "onze"];
 
 /// Fewest digits a run must give, and fewest words in it.
 const MIN_DIGITS: usize = 8;
@@ -14,7 +16,7 @@ const MIN_WORDS: usize = 2;
 #[rustfmt::skip]
 fn value(w: &str) -> Option<u8> {
     Some(match w {
-        "zero" | "zéro" | "null" | "nul" | "cero" => 0,
+        "zero" | "zéro" | "null" | "nul" | "cero" | "oh" => 0,
         "one" | "eins" | "een" | "één" | "un" | "une" | "uno" | "um" | "uma" => 1,
         "two" | "zwei" | "zwo" | "twee" | "deux" | "dos" | "due" | "dois" | "duas" => 2,
         "three" | "drei" | "drie" | "trois" | "tres" | "tre" | "três" => 3,

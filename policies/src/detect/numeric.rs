@@ -1,14 +1,14 @@
 //! Matchers anchored on digits, `@` and `:`: cards, IBANs, SSNs, national ids, IP
 //! addresses, phone numbers (see `phone`) and e-mail addresses (see `net`).
 
+use super::dotted::ipv4;
 use super::groups::Groups;
 use super::idcheck::{ahv, codice_fiscale, cpf, itin, nhs, nir, rijksregister, steuer_id};
 use super::net::{email, ipv6};
 use super::phone::{intl_phone, national_phone, paren_phone};
 use super::text::{ends_token, is_alnum, number, run_end, starts_token};
 use super::validate::{
-    card_issuer_ok, dni_letter, iban_len, iban_mod97, ipv4_public, is_test_card, luhn, nino_valid,
-    ssn_valid,
+    card_issuer_ok, dni_letter, iban_len, iban_mod97, is_test_card, luhn, nino_valid, ssn_valid,
 };
 use super::{Kind, Sink, Tables};
 
@@ -104,8 +104,21 @@ fn at_digit(b: &[u8], i: usize, sink: &mut Sink) -> usize {
     {
         return end;
     }
-    last
+    // A dotted quad further on, after another separator (a log's `443 - 145.14.28.91`):
+    // resume there, so the address is read as one.
+    let inner_quad = (1..g.count.saturating_sub(3))
+        .find(|&k| g.sep[k - 1] != b'.' && (k..k + 3).all(|j| g.sep[j] == b'.'));
+    match inner_quad {
+        Some(k) => g.end(k - 1),
+        None => last,
+    }
 }
+
+/// Words naming a payment card, in the languages served (matched inside words: "Kreditkarte",
+/// "creditcard", "cartão").
+const CARD_WORDS: &[&str] = &[
+    "card", "visa", "karte", "carte", "tarjeta", "carta", "kaart", "cartão", "cartao", "pan", "cc",
+];
 
 fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
     let mut buf = [0u8; 24];
@@ -129,9 +142,13 @@ fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
             continue;
         }
         let d = g.digits(b, k, &mut buf)?;
+        // Thirteen digits in one run are an EAN-13 far more often than one of the thirteen-
+        // digit Visa numbers no longer issued: a card then needs a card word before it.
+        let ean_shaped = k == 1 && total == 13 && !context_has(b, g.span[0].0, CARD_WORDS);
         if luhn(d)
             && card_issuer_ok(d)
             && !is_test_card(d)
+            && !ean_shaped
             && !product_code(b, g.span[0].0, &sink.tables)
         {
             sink.push(Kind::PaymentCard, g.span[0].0, g.end(k - 1));
@@ -169,216 +186,17 @@ fn ssn(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
 /// words before it or its table column.
 fn product_code(b: &[u8], i: usize, tables: &Tables) -> bool {
     const CODES: [&str; 6] = ["ean", "gtin", "isbn", "barcode", "upc", "sku"];
-    context_has(b, i, &CODES)
+    // At a word's start: "ean" is also inside Dutch "geantwoord" and French "géant".
+    let mut start = i.saturating_sub(40);
+    if let Some(nl) = memchr::memrchr(b'\n', &b[start..i]) {
+        start += nl + 1;
+    }
+    CODES
+        .iter()
+        .any(|c| super::text::contains_word_start_ci(&b[start..i], c))
         || super::columns::column_label(b, i, tables)
             .is_some_and(|h| CODES.iter().any(|c| super::text::contains_ci(h, c)))
 }
-
-/// Whether the dotted quad at `i..end` reads as a version: a version word on its line,
-/// another dotted number on the line that is no address (`124.0.6383.108`), or a table
-/// column about versions.
-fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
-    if version_words_near(b, i, end, sink) || sibling_version(b, i, sink) {
-        return true;
-    }
-    let (ls, le) = line_around(b, i, end);
-    let line = &b[ls..le];
-    if super::columns::column_label(b, i, &sink.tables).is_some_and(|h| {
-        [
-            "version", "ver", "build", "agent", "os", "release", "firmware", "chrome", "office",
-        ]
-        .iter()
-        .any(|w| super::text::contains_ci(h, w))
-    }) {
-        return true;
-    }
-    // Another dotted number on the line with a part above 255 or more than four parts.
-    line.split(|c| !(c.is_ascii_digit() || *c == b'.'))
-        .filter(|t| t.iter().filter(|c| **c == b'.').count() >= 2)
-        .any(|t| {
-            let parts: Vec<&[u8]> = t.split(|c| *c == b'.').filter(|p| !p.is_empty()).collect();
-            parts.len() > 4 || parts.iter().any(|p| p.len() > 3 || number(p) > 255)
-        })
-}
-
-/// The line holding `i..end`, at most 200 bytes either side.
-fn line_around(b: &[u8], i: usize, end: usize) -> (usize, usize) {
-    let ls = memchr::memrchr(b'\n', &b[..i])
-        .map_or(0, |p| p + 1)
-        .max(i.saturating_sub(200));
-    let le = memchr::memchr(b'\n', &b[end..])
-        .map_or(b.len(), |p| end + p)
-        .min(end + 200);
-    (ls, le)
-}
-
-/// Whether a version word stands next to the dotted number at `i..end`.
-fn version_words_near(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
-    let (ls, le) = line_around(b, i, end);
-    let line = &b[ls..le];
-    // Version words sit next to the number ("upgrade to", ".NET 4.8.1.0", "versie"), or a
-    // line or two above a list item (`oids:` then `- 2.5.4.3`, `oids: ["1.3.6.1", …]`).
-    let item = line.iter().find(|c| **c != b' ') == Some(&b'-') || b[ls..i].contains(&b'[');
-    let above = if !item {
-        ls
-    } else {
-        b[..ls.saturating_sub(1)]
-            .iter()
-            .enumerate()
-            .rev()
-            .filter(|(_, c)| **c == b'\n')
-            .nth(1)
-            .map_or(0, |(p, _)| p + 1)
-            .max(i.saturating_sub(240))
-    };
-    let near = &b[i.saturating_sub(120).max(above)..(end + 40).min(le)];
-    // Stems of five letters or more may start a longer word; shorter ones stand alone;
-    // `.net`, `==`, `v.` are marks anywhere.
-    sink.versions.find_iter(near).any(|m| {
-        let (s, e) = (m.start(), m.end());
-        let stem = &near[s..e];
-        !stem[0].is_ascii_alphabetic()
-            || stem.ends_with(b".")
-            || (super::text::starts_token(near, s)
-                && (e - s >= 5 || super::text::ends_token(near, e)))
-    })
-}
-
-/// Whether a dotted quad with the same first part, read as a version by its words, stands
-/// within a few lines before `i`: "updated 4.18.2.1 to 4.19.0.3" then "2 still on 4.17.9.12".
-fn sibling_version(b: &[u8], i: usize, sink: &Sink) -> bool {
-    let first = run_end(b, i, |c| c.is_ascii_digit());
-    let major = &b[i..first];
-    let lo = i.saturating_sub(400);
-    let mut k = i;
-    while let Some(p) = b[lo..k]
-        .windows(major.len() + 1)
-        .rposition(|w| w[..major.len()] == *major && w[major.len()] == b'.')
-    {
-        let s = lo + p;
-        k = s;
-        if s > 0 && (b[s - 1].is_ascii_digit() || b[s - 1] == b'.') {
-            continue;
-        }
-        let e = run_end(b, s, |c| c.is_ascii_digit() || c == b'.');
-        let quad = b[s..e].iter().filter(|c| **c == b'.').count() == 3;
-        if quad && version_words_near(b, s, e, sink) {
-            return true;
-        }
-    }
-    false
-}
-
-/// Public DNS resolvers: infrastructure everyone uses, not anyone's address.
-const RESOLVERS: [[u8; 4]; 10] = [
-    [8, 8, 8, 8],
-    [8, 8, 4, 4],
-    [1, 1, 1, 1],
-    [1, 0, 0, 1],
-    [9, 9, 9, 9],
-    [149, 112, 112, 112],
-    [208, 67, 222, 222],
-    [208, 67, 220, 220],
-    [64, 6, 64, 6],
-    [94, 140, 14, 14],
-];
-
-fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
-    // Exactly four dotted groups; what follows a different separator is another value
-    // (`213.58.120.119 - 2024-06-09`).
-    let dotted = g.count >= 4 && g.seps_all(4, b'.') && (g.count == 4 || g.sep[3] != b'.');
-    if !dotted || !g.lens(4).all(|l| (1..=3).contains(&l)) {
-        return None;
-    }
-    let mut o = [0u8; 4];
-    for (k, octet) in o.iter_mut().enumerate() {
-        let (s, e) = g.span[k];
-        let v = number(&b[s..e]);
-        if v > 255 || (e - s > 1 && b[s] == b'0') {
-            return Some(g.end(3));
-        }
-        *octet = v as u8;
-    }
-    let end = g.end(3);
-    let followed_by_word = end + 1 < b.len() && b[end] == b'.' && is_alnum(b[end + 1]);
-    // `Chrome/124.0.0.0`: a product's version in a user agent.
-    let product = i >= 2 && b[i - 1] == b'/' && b[i - 2].is_ascii_alphanumeric();
-    if ipv4_public(o)
-        && !RESOLVERS.contains(&o)
-        && !followed_by_word
-        && !product
-        && ends_token(b, end)
-        && !version_like(b, i, end, sink)
-    {
-        sink.push(Kind::IpAddress, i, end);
-    }
-    Some(end)
-}
-
-/// Words before a dotted quad that make it a version or an OID rather than an address.
-pub(crate) const VERSION_WORDS: &[&str] = &[
-    "version",
-    "ver.",
-    "upgrade",
-    "release",
-    "firmware",
-    "build",
-    "driver",
-    "kernel",
-    "package",
-    "sdk",
-    "patch",
-    "update",
-    "oid",
-    "snmp",
-    "mib",
-    "assembly",
-    "fileversion",
-    "v.",
-    "bump",
-    "changelog",
-    "npm",
-    "pip",
-    "==",
-    "versie",
-    "versión",
-    "versione",
-    "versão",
-    "runtime",
-    ".net",
-    "installer",
-    "setup",
-    "image",
-    "ios",
-    "plugin",
-    "rollback",
-    "downgrade",
-    "agent",
-    "app",
-    "software",
-    "binary",
-    "dll",
-    "jar",
-    "nuget",
-    "maven",
-    "gradle",
-    "protocol",
-    "atualiz",
-    "aktualisier",
-    "mettre à jour",
-    "mise à jour",
-    "actualiz",
-    "aggiorna",
-    "bijwerken",
-    "bijgewerkt",
-    "firefox",
-    "browser",
-    "oids",
-    // Certificate extensions are named by OID ("the extension 2.5.29.17").
-    "extens",
-    "estension",
-    "erweiterung",
-];
 
 /// Words that label a number as a reference of some other kind.
 pub(crate) const REFERENCE_WORDS: &[&str] = &[

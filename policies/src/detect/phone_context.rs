@@ -23,6 +23,8 @@ const NOT_PHONE: &[&str] = &[
     "upc",
     "sku",
     "serial",
+    "serie",
+    "matricola",
     "part",
     "ref",
     "case",

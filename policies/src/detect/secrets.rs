@@ -19,7 +19,7 @@ use super::{Kind, Sink};
 /// name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 19] = [
+    const PREFIXES: [&str; 20] = [
         "1//0",
         "glpat-",
         "SG.",
@@ -39,8 +39,9 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
         "dop_v1_",
         "glptt-",
         "mysql",
+        "live_",
     ];
-    const PASSWORD_WORDS: [&str; 14] = [
+    const PASSWORD_WORDS: [&str; 22] = [
         "wachtwoord",
         "senha",
         "parola d'ordine",
@@ -56,6 +57,15 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
         "wlan-schlüssel",
         "codice wifi",
         "clave wifi",
+        // The key of a WPA network, as a router's label or a host's welcome sheet names it.
+        "clé wpa",
+        "wpa key",
+        "wpa-key",
+        "wpa-schlüssel",
+        "clave wpa",
+        "chiave wpa",
+        "chave wpa",
+        "wpa-sleutel",
     ];
     let mut t: Vec<(&'static str, super::Anchor)> = PREFIXES.iter().map(|p| (*p, Prefix)).collect();
     t.extend(PASSWORD_WORDS.iter().map(|p| (*p, PasswordName)));
@@ -70,6 +80,10 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
         return;
     }
     let rest = &b[s..];
+    // `live_` starts Mollie's keys, and is also the middle of Stripe's `pk_live_`.
+    if rest.starts_with(b"live_") && s > 0 && matches!(b[s - 1], b'_' | b'-') {
+        return;
+    }
     if rest.starts_with(b"-----BEGIN") {
         return pem(b, s, sink);
     }
@@ -128,9 +142,21 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
             t.iter()
                 .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         };
-        if tok.len() == 20 && upper(tok) && looks_random(body(4)) {
-            sink.push(Kind::AwsAccessKey, s, end);
-            aws_secret_near(b, end, sink);
+        if tok.len() == 20 && upper(tok) {
+            let secret = aws_secret_near(b, end);
+            // Key ids are base32: about one in thirty has no digit at all, and is then told
+            // from an upper-case word by the secret key beside it.
+            let base32 = body(4)
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(c));
+            if looks_random(body(4))
+                || (secret.is_some() && base32 && super::validate::entropy(body(4)) >= 3.0)
+            {
+                sink.push(Kind::AwsAccessKey, s, end);
+                if let Some((i, e)) = secret {
+                    sink.push(Kind::AwsSecretKey, i, e);
+                }
+            }
         }
         return;
     } else if [b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_"]
@@ -201,7 +227,7 @@ fn wrapped(b: &[u8], end: usize) -> Option<usize> {
 }
 
 /// An AWS secret access key (40 base64 characters) within a few lines after a key id.
-fn aws_secret_near(b: &[u8], from: usize, sink: &mut Sink) {
+fn aws_secret_near(b: &[u8], from: usize) -> Option<(usize, usize)> {
     let end = (from + 300).min(b.len());
     let b64 = |c: u8| is_alnum(c) || c == b'/' || c == b'+';
     let mut i = from;
@@ -213,11 +239,11 @@ fn aws_secret_near(b: &[u8], from: usize, sink: &mut Sink) {
         let e = run_end(b, i, b64);
         let v = &b[i..e];
         if e - i == 40 && char_classes(v) >= 3 && looks_random(v) {
-            sink.push(Kind::AwsSecretKey, i, e);
-            return;
+            return Some((i, e));
         }
         i = e;
     }
+    None
 }
 
 fn jwt(b: &[u8], s: usize, sink: &mut Sink) {

@@ -317,3 +317,91 @@ fn offsets_are_char_boundaries_in_any_text() {
         }
     }
 }
+
+#[test]
+fn product_codes_and_sandbox_cards_are_not_cards() {
+    // An EAN-13 column: Luhn passes for one in ten of them.
+    miss("ean;artikel;bestand\n4013118506087;Holzlasur teak;40\n4078885887371;Dübel;12");
+    miss("Lagerliste: 4013118506087 Holzlasur teak (40), 4078885887371 Dübel (12)");
+    miss("Vi 5031 4332 1540 6351 (Mastercard) na documentação do sandbox do Mercado Pago");
+    // "ean" inside a word is no product label.
+    hit(
+        Kind::PaymentCard,
+        "Ik heb geantwoord met 4305 2519 7546 0638 exp 04/28",
+        "4305 2519 7546 0638",
+    );
+    // Thirteen digits after a card word are still a card.
+    hit(
+        Kind::PaymentCard,
+        "old visa card 4718392056175",
+        "4718392056175",
+    );
+    miss("EAN 4718392056175 on the box");
+}
+
+#[test]
+fn wpa_keys_mollie_keys_and_country_example_domains() {
+    hit(
+        Kind::Password,
+        "le wifi : réseau Livebox-7A2C, clé WPA : 9fKq7xRe3mWpTz4Ndu et merci",
+        "9fKq7xRe3mWpTz4Ndu",
+    );
+    hit(
+        Kind::GenericSecret,
+        "mollie.set_api_key(\"live_4lwpwDsZiZnHM9x0SH5NS33TvcEugX\")",
+        "live_4lwpwDsZiZnHM9x0SH5NS33TvcEugX",
+    );
+    miss("publishable key pk_live_51H8xKQ2eZvKYlo2C0aB1cD2eF3gH4iJ5kL6mN7oP8qR9sT");
+    miss("Ist max.mustermann@example.de okay oder lieber @example.com?");
+}
+
+#[test]
+fn an_aws_key_id_without_digits_beside_its_secret() {
+    let text = "AwsSessionCredentials.create(\n    \"ASIADFPCGPDVFIXIYIJY\",\n    \"KP4xA99dySEOu3For8cGkrfY6urizKRA7i+3souR\",";
+    hit(Kind::AwsAccessKey, text, "ASIADFPCGPDVFIXIYIJY");
+    hit(
+        Kind::AwsSecretKey,
+        text,
+        "KP4xA99dySEOu3For8cGkrfY6urizKRA7i+3souR",
+    );
+    // An upper-case word of that shape alone is not one.
+    miss("status ASIADFPCGPDVFIXIYIJY in the log");
+}
+
+#[test]
+fn oh_for_zero_in_english_numbers_read_aloud() {
+    let text = "his number is \"oh two oh, seven nine four six, oh nine eight one\", call him";
+    assert!(
+        found(text).iter().any(|(k, _)| *k == Kind::Phone),
+        "{:?}",
+        found(text)
+    );
+    miss("oh no, oh well, oh my");
+}
+
+#[test]
+fn an_address_after_a_port_in_a_log_line() {
+    hit(
+        Kind::IpAddress,
+        "2024-04-15 08:12:44 10.0.4.11 GET /portal/Account/Login - 443 - 145.14.28.91 Mozilla/5.0 - 200",
+        "145.14.28.91",
+    );
+}
+
+#[test]
+fn vat_numbers_and_bsns_failing_the_eleven_test() {
+    // A company's VAT number is not a person's tax id.
+    miss("Krause Möbel GmbH, HRB 21784, USt-IdNr. DE812345673, Impressum");
+    // Nine digits after `BSN` that fail the 11-test are no BSN, whatever else they could be.
+    miss("Ons HR-systeem weigert BSN 839217320 met \"ongeldig BSN\"");
+    hit(
+        Kind::NationalId,
+        "BSN 111222333 van de medewerker",
+        "111222333",
+    );
+}
+
+#[test]
+fn aura_is_a_symptom_not_a_name() {
+    miss("Ich habe seit Jahren Migräne mit Aura, zweimal im Monat. Bin 41, sonst gesund.");
+}

@@ -52,7 +52,7 @@ fn maestro(p2: u32) -> bool {
 /// patterns they are built from (long runs of one digit, a repeated block such as
 /// `4242 4242 4242 4242`).
 pub(crate) fn is_test_card(d: &[u8]) -> bool {
-    const TEST: [&str; 42] = [
+    const TEST: [&str; 53] = [
         "4111111111111111",
         "4242424242424242",
         "4012888888881881",
@@ -96,6 +96,19 @@ pub(crate) fn is_test_card(d: &[u8]) -> bool {
         // Redsys and Nexi XPay sandbox cards.
         "4548812049400004",
         "4349940199004549",
+        // Mercado Pago's sandbox cards (Brazil, Argentina).
+        "5031433215406351",
+        "4235647728025682",
+        "375365153556885",
+        "4509953566233704",
+        "5287338310253304",
+        "5067766783888311",
+        // Adyen's test cards.
+        "4111111145551142",
+        "2222400070000005",
+        "370000000000002",
+        "5577000055770004",
+        "4400000000000008",
     ];
     if TEST.iter().any(|t| t.as_bytes() == d) {
         return true;

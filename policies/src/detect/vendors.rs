@@ -10,7 +10,7 @@ use super::{Kind, Sink};
 /// The length of a vendor prefix (`glpat-`, `npm_`, `hf_`, ...) that `tok` starts with, when
 /// the rest has that vendor's length.
 pub(crate) fn vendor_prefix(tok: &[u8]) -> Option<usize> {
-    const VENDORS: [(&str, usize); 11] = [
+    const VENDORS: [(&str, usize); 12] = [
         ("glpat-", 20),
         ("glptt-", 20),
         ("npm_", 36),
@@ -22,6 +22,8 @@ pub(crate) fn vendor_prefix(tok: &[u8]) -> Option<usize> {
         ("pypi-", 50),
         ("key-", 32),
         ("dop_v1_", 64),
+        // Mollie's live API keys (its `test_` keys reach only the sandbox).
+        ("live_", 30),
     ];
     VENDORS.iter().find_map(|(p, min)| {
         (tok.starts_with(p.as_bytes()) && tok.len() - p.len() >= *min).then_some(p.len())

@@ -27,6 +27,14 @@ const VISIT_WORDS: &[&str] = &[
     "visitare", "visiter", "bezoeken", "besuchen",
 ];
 
+/// Words of a question asking for a place's address ("Qual é a morada do Palácio de Belém?
+/// Praça …"): the place asked about then owns the address given after it.
+#[rustfmt::skip]
+const ADDRESS_QUESTION_WORDS: &[&str] = &[
+    "address", "adresse", "anschrift", "dirección", "direccion", "indirizzo", "adres",
+    "morada", "endereço", "endereco",
+];
+
 /// Other words that introduce an address, without saying whose it is ("the address I have
 /// for the Prado").
 #[rustfmt::skip]
@@ -86,6 +94,7 @@ pub(super) fn public(b: &[u8], s: usize, e: usize) -> bool {
             .filter(|&q| {
                 VISIT_WORDS
                     .iter()
+                    .chain(ADDRESS_QUESTION_WORDS)
                     .any(|w| contains_word_fold(&b[q..clause], w))
             });
         question.unwrap_or(clause.max(s.saturating_sub(100)))

@@ -363,3 +363,17 @@ fn names_after_quotes_and_longer_than_a_public_figure() {
         "Bruno Fernandes Neves",
     );
 }
+
+#[test]
+fn an_address_asked_for_belongs_to_the_place_asked_about() {
+    none_of(
+        Kind::StreetAddress,
+        "Qual é a morada do Palácio de Belém para enviar uma carta ao Presidente? Praça Afonso de Albuquerque, 1349-022 Lisboa?",
+    );
+    // An address question with no public place in it leaves the address a person's.
+    hit(
+        Kind::StreetAddress,
+        "Which address goes on the form? Mine is 42 Kastanienallee, 10435 Berlin.",
+        "42 Kastanienallee, 10435 Berlin",
+    );
+}
