@@ -1,8 +1,8 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout6/`;
-//! `holdout7/` (written later by two more writers) is the latest measure: its misses are not
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout7/`;
+//! `holdout8/` (written later by two more writers) is the latest measure: its misses are not
 //! to be looked at until the detector is next frozen. Each set is
 //! reported overall, per language, per kind and per near-miss tag, with Wilson 95% intervals,
 //! and gated just under what it measured.
@@ -411,7 +411,7 @@ fn independent_sixth_holdout_corpus() {
     // 651 prompts (312 sensitive, 339 benign, 35 obfuscated) by two more writers who read
     // only the policy, measured once with the detector of the previous round frozen,
     // aggregates only: 97.1% / 3.2% overall; languages 91.5-100% recall, 0.0-9.8% fpr (from
-    // 39 to 57 prompts each). Then tuned against: 99.0% / 0.9%.
+    // 39 to 57 prompts each). Then tuned against: 99.0% / 0.6%.
     let floors = Floors {
         recall: 0.985,
         fpr: 0.012,
@@ -427,13 +427,13 @@ fn independent_seventh_holdout_corpus() {
     // 650 prompts (310 sensitive, 340 benign, 34 obfuscated) by two more writers who read
     // only the policy, written while the detector was being tuned against `holdout6/`, and
     // measured once with it frozen, aggregates only: 95.8% / 3.8% overall; languages
-    // 91.7-100% recall, 1.9-7.1% fpr (from 38 to 58 prompts each). Not tuned against yet:
-    // the latest measure of how the detector generalises.
+    // 91.7-100% recall, 1.9-7.1% fpr (from 38 to 58 prompts each). Then tuned against:
+    // 96.8% / 0.9%.
     let floors = Floors {
-        recall: 0.955,
-        fpr: 0.04,
+        recall: 0.965,
+        fpr: 0.012,
         lang_recall: 0.91,
-        lang_fpr: 0.075,
+        lang_fpr: 0.04,
     };
     gate("holdout7", &report, &floors);
 }

@@ -50,7 +50,9 @@ fn reserved_email(local: &[u8], domain: &[u8], tld: &[u8]) -> bool {
         "yaml", "yml", "html", "lock", "txt",
     ];
     const RESERVED_TLD: [&str; 5] = ["example", "test", "invalid", "localhost", "local"];
-    const SYSTEM: [&str; 7] = [
+    // systemd's template units: `postgresql@15-main.service`, `getty@tty1.service`.
+    const UNIT_SUFFIX: [&str; 6] = ["service", "socket", "timer", "target", "mount", "slice"];
+    const SYSTEM: [&str; 8] = [
         "noreply",
         "no-reply",
         "donotreply",
@@ -58,6 +60,8 @@ fn reserved_email(local: &[u8], domain: &[u8], tld: &[u8]) -> bool {
         "mailer-daemon",
         "postmaster",
         "notifications",
+        // `git@github.com:org/repo.git`: the SSH user of a code host, not a mailbox.
+        "git",
     ];
     let first_label = domain.split(|c| *c == b'.').next().unwrap_or(domain);
     let base = domain
@@ -76,6 +80,7 @@ fn reserved_email(local: &[u8], domain: &[u8], tld: &[u8]) -> bool {
     machine
         || word_in(tld, &FILE_EXT)
         || word_in(tld, &RESERVED_TLD)
+        || word_in(tld, &UNIT_SUFFIX)
         || word_in(base, &["example.com", "example.org", "example.net"])
         // `example.de`, `example.fr`: the reserved name's habit carried to country domains.
         || base

@@ -208,6 +208,11 @@ mod tests {
             Some("0151234567")
         );
         assert_eq!(
+            run("null eins sieben sechs null zwei sechs sieben drei null acht acht, danke")
+                .as_deref(),
+            Some("017602673088")
+        );
+        assert_eq!(
             run("tre tre otto - 743 - 4003").as_deref(),
             Some("338 743 4003")
         );

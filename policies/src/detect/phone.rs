@@ -319,7 +319,11 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
         && total == 10
         && (lens == [3, 3, 4] || lens == [3, 7] || lens == [3, 4, 3] || lens == [3, 3, 2, 2]);
     let plain_spelled = spelled && !trunk && (9..=11).contains(&total);
-    if !(trunk || nanp || nanp_one || nanp_shape || nine || italian || plain_spelled) {
+    // Brazil's area code and number, in a Portuguese text: `11 95073-9109`, `21 3456 7890`.
+    let brazil = matches!(lens, [2, 5, 4] | [2, 4, 4] | [2, 9] | [2, 8])
+        && d[0] != b'0'
+        && hinted_regions(b, i).contains(&Some("BR"));
+    if !(trunk || nanp || nanp_one || nanp_shape || nine || italian || plain_spelled || brazil) {
         return None;
     }
     if labelled_otherwise(b, i, &sink.tables) {
@@ -341,14 +345,21 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
 fn contiguous_phone(b: &[u8], i: usize, end: usize, sink: &mut Sink) -> Option<usize> {
     let d = &b[i..end];
     let n = d.len();
-    if !(9..=11).contains(&n) {
+    if !(9..=12).contains(&n) {
         return None;
     }
+    // Twelve digits only with a trunk prefix, after a space: German mobiles run to
+    // `0176 02673088`, and AWS account ids (`arn:aws:iam::064190657790`) are as long.
     let trunk = d[0] == b'0' && d[1] != b'0' && n >= 10;
+    if n == 12 && !(trunk && i > 0 && b[i - 1].is_ascii_whitespace()) {
+        return None;
+    }
     let es_shape = n == 9 && matches!(d[0], b'6' | b'7' | b'8' | b'9');
     let it_shape = n == 10 && d[0] == b'3';
     let pt_shape = n == 9 && d[0] == b'9' && matches!(d[1], b'1' | b'2' | b'3' | b'6');
-    if !(trunk || es_shape || it_shape || pt_shape) {
+    // Brazil: area code, then a mobile's 9 and eight digits (`11950739109`).
+    let br_shape = n == 11 && d[0] != b'0' && d[2] == b'9';
+    if !(trunk || es_shape || it_shape || pt_shape || br_shape) {
         return None;
     }
     let hint = hinted_regions(b, i);
@@ -356,7 +367,8 @@ fn contiguous_phone(b: &[u8], i: usize, end: usize, sink: &mut Sink) -> Option<u
     let es = es_shape && hinted("ES");
     let it = it_shape && hinted("IT");
     let pt = pt_shape && hinted("PT");
-    if !(trunk || es || it || pt) || labelled_otherwise(b, i, &sink.tables) {
+    let br = br_shape && hinted("BR");
+    if !(trunk || es || it || pt || br) || labelled_otherwise(b, i, &sink.tables) {
         return None;
     }
     if valid_national(sink.plans, b, i, d) && !fictional(b, i, d) {

@@ -85,8 +85,9 @@ impl Plan {
             Some(p) if national.starts_with(p.as_bytes()) => self.valid_nsn(&national[p.len()..]),
             // Without its trunk 0 a national number of a trunk-prefix country is written only
             // by mistake (Italy keeps the 0 inside the number and has no prefix); NANP's `1`
-            // is optional.
-            Some(p) if p == "0" => false,
+            // is optional. Brazil dials its 0 with a carrier code and never writes it:
+            // `(11) 95073-9109`.
+            Some(p) if p == "0" && self.id != "BR" => false,
             _ => self.valid_nsn(national),
         }
     }

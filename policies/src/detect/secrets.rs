@@ -572,9 +572,12 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             sink.push(Kind::Password, vs, ve);
         }
     } else {
+        // Hex keys (Datadog's 32 characters) have at most 16 symbols to spread over: they
+        // are allowed a lower entropy than mixed-case ones.
+        let hex_key = is_hex(v) && v.len() >= 32;
         let random = v.len() >= 16
-            && entropy(v) >= 3.2
-            && (char_classes(v) >= 2 || (is_hex(v) && v.len() >= 32))
+            && entropy(v) >= if hex_key { 3.0 } else { 3.2 }
+            && (char_classes(v) >= 2 || hex_key)
             && !is_uuid(v)
             && !v.iter().all(u8::is_ascii_digit);
         if random {

@@ -405,3 +405,66 @@ fn vat_numbers_and_bsns_failing_the_eleven_test() {
 fn aura_is_a_symptom_not_a_name() {
     miss("Ich habe seit Jahren Migräne mit Aura, zweimal im Monat. Bin 41, sonst gesund.");
 }
+
+#[test]
+fn a_hex_api_key_assigned_in_yaml() {
+    hit(
+        Kind::GenericSecret,
+        "api_key: 11d10d9616b1e45420101020425dcd51\nsite: datadoghq.eu",
+        "11d10d9616b1e45420101020425dcd51",
+    );
+    miss("api_key: 00000000000000000000000000000000");
+}
+
+#[test]
+fn ssh_users_contract_numbers_and_placeholder_years() {
+    miss("git clone git@github.com:northwind-labs/infra-terraform.git fails with publickey");
+    miss("Mon numéro de contrat EDF c'est 0612487731, je veux créer mon espace");
+    miss("fixture: {\"name\": \"Test User\", \"dob\": \"1900-01-01\"}");
+}
+
+#[test]
+fn a_german_mobile_spelled_digit_by_digit() {
+    hit(
+        Kind::Phone,
+        "meine Nummer ist null eins sieben sechs null zwei sechs sieben drei null acht acht, danke",
+        "null eins sieben sechs null zwei sechs sieben drei null acht acht",
+    );
+}
+
+#[test]
+fn brazilian_numbers_without_their_trunk_zero() {
+    hit(
+        Kind::Phone,
+        "o número dela é (11) 95073-9109, ela atende pelo whats",
+        "(11) 95073-9109",
+    );
+    hit(
+        Kind::Phone,
+        "meu sobrinho anotou assim: 11 95073-9109, é o celular",
+        "11 95073-9109",
+    );
+    hit(
+        Kind::Phone,
+        "meu sobrinho anotou: Vanessa buffet - 1 1 9 5 0 7 3 9 1 0 9 ela atende",
+        "1 1 9 5 0 7 3 9 1 0 9",
+    );
+    // The same digits with no Portuguese around them are no Brazilian number.
+    miss("order ref 11 95073-9109 shipped");
+}
+
+#[test]
+fn twelve_digit_national_numbers_need_a_trunk_and_a_space() {
+    hit(
+        Kind::Phone,
+        "Handynummer ist 017602673088, danke",
+        "017602673088",
+    );
+    miss("\"Principal\": {\"AWS\": \"arn:aws:iam::064190657790:role/app\"}");
+}
+
+#[test]
+fn systemd_units_and_verbs_that_are_also_names() {
+    miss("Mar 20 04:00:12 srv systemd[1]: Started postgresql@15-main.service - postgresql");
+    miss("Tenho enxaqueca com aura. Tomo sumatriptana quando começa. Quais são as opções?");
+}

@@ -2,7 +2,7 @@
 //! ("DOB:", "Geburtsdatum", "date de naissance") or a birth word ("born", "geboren",
 //! "nata il") when a private person is named nearby, in a table column headed by a birth
 //! label, or right after a person's name in a record ("Ortiz Pérez (07/07/1985)"). Public
-//! figures' birth dates and dates before 1900 are history, not personal data.
+//! figures' birth dates and dates up to 1900 are history, not personal data.
 
 use super::names::word_end;
 use super::words::contains_whole_word_fold;
@@ -44,7 +44,8 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         table_column(ctx, s, e, sink);
         return;
     };
-    if year < 1900 || ctx.public_near(s.min(ds), e.max(de), 160, 60) {
+    // 1900 itself is the placeholder year of fixtures and forms (`1900-01-01`).
+    if year <= 1900 || ctx.public_near(s.min(ds), e.max(de), 160, 60) {
         return;
     }
     // "Anna's birthday party on 12 March 2025": a birthday with a recent year is an event.

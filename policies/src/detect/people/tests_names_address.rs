@@ -377,3 +377,15 @@ fn an_address_asked_for_belongs_to_the_place_asked_about() {
         "42 Kastanienallee, 10435 Berlin",
     );
 }
+
+#[test]
+fn placeholder_and_famous_streets_are_nobody_s() {
+    none_of(
+        Kind::StreetAddress,
+        "Name: Max Mustermann\nStraße: Musterstraße 1\nPLZ/Ort: 12345 Musterstadt",
+    );
+    none_of(
+        Kind::StreetAddress,
+        "Spreekbeurt over Anne Frank: het Achterhuis aan de Prinsengracht 263, het dagboek.",
+    );
+}

@@ -219,7 +219,8 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "roteiro", "itinerary", "day trip", "orari", "a qué hora abre", "gaat open", "opent",
 ];
 
-/// Famous addresses: seats of government, landmarks and company campuses.
+/// Famous addresses (seats of government, landmarks and company campuses) and placeholder
+/// streets: none of them is a private person's.
 #[rustfmt::skip]
 pub(super) const FAMOUS_ADDRESSES: &[&str] = &[
     "pennsylvania ave", "downing st", "baker street", "platz der republik", "pariser platz",
@@ -228,7 +229,10 @@ pub(super) const FAMOUS_ADDRESSES: &[&str] = &[
     "piazza san pietro", "via del quirinale", "piazza venezia", "binnenhof", "praça do comércio",
     "amphitheatre parkway", "infinite loop", "apple park way", "microsoft way", "fifth avenue",
     "wall street", "hacker way", "abbey road", "unter den linden", "museumplein", "dam square",
-    "via appia", "510 townsend st", "354 oyster point",
+    "via appia", "510 townsend st", "354 oyster point", "prinsengracht 263",
+    "avenue anatole france", "paulista, 1578",
+    // The placeholder addresses of German forms and examples.
+    "musterstraße", "musterstrasse", "musterweg", "beispielstraße", "beispielstrasse",
 ];
 
 /// Words that tie details to a person by role: the name after them is a person's.
