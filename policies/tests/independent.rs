@@ -437,3 +437,21 @@ fn independent_seventh_holdout_corpus() {
     };
     gate("holdout7", &report, &floors);
 }
+
+#[test]
+fn independent_eighth_holdout_corpus() {
+    let report = evaluate("holdout8", &corpus_dir("holdout8"));
+    // 610 prompts (282 sensitive, 328 benign, 28 obfuscated) by two more writers who read
+    // only the policy, written while the detector was being tuned against `holdout6/` and
+    // `holdout7/`, and measured once with it frozen, aggregates only: 97.2% / 2.7% overall
+    // (the detector before those two rounds: 96.1% / 3.0%); languages 94.3-100% recall,
+    // 0.0-5.9% fpr (from 35 to 54 prompts each). Not tuned against yet: the latest measure
+    // of how the detector generalises.
+    let floors = Floors {
+        recall: 0.97,
+        fpr: 0.03,
+        lang_recall: 0.94,
+        lang_fpr: 0.06,
+    };
+    gate("holdout8", &report, &floors);
+}
