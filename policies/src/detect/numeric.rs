@@ -187,13 +187,10 @@ fn ssn(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
 fn product_code(b: &[u8], i: usize, tables: &Tables) -> bool {
     const CODES: [&str; 6] = ["ean", "gtin", "isbn", "barcode", "upc", "sku"];
     // At a word's start: "ean" is also inside Dutch "geantwoord" and French "géant".
-    let mut start = i.saturating_sub(40);
-    if let Some(nl) = memchr::memrchr(b'\n', &b[start..i]) {
-        start += nl + 1;
-    }
+    let before = line_before(b, i);
     CODES
         .iter()
-        .any(|c| super::text::contains_word_start_ci(&b[start..i], c))
+        .any(|c| super::text::contains_word_start_ci(before, c))
         || super::columns::column_label(b, i, tables)
             .is_some_and(|h| CODES.iter().any(|c| super::text::contains_ci(h, c)))
 }
@@ -206,13 +203,17 @@ pub(crate) const REFERENCE_WORDS: &[&str] = &[
 
 /// Whether one of `words` occurs in the 40 bytes of the line before `i`.
 pub(crate) fn context_has(b: &[u8], i: usize, words: &[&str]) -> bool {
+    let before = line_before(b, i);
+    words.iter().any(|w| super::text::contains_ci(before, w))
+}
+
+/// The 40 bytes before `i`, cut at a line break.
+fn line_before(b: &[u8], i: usize) -> &[u8] {
     let mut start = i.saturating_sub(40);
     if let Some(nl) = memchr::memrchr(b'\n', &b[start..i]) {
         start += nl + 1;
     }
-    words
-        .iter()
-        .any(|w| super::text::contains_ci(&b[start..i], w))
+    &b[start..i]
 }
 
 /// `12345678Z`, `12345678-Z`, `12345678 Z`: a Spanish DNI with its check letter.

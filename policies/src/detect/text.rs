@@ -86,6 +86,17 @@ pub(crate) fn word_in(word: &[u8], list: &[&str]) -> bool {
 
 /// Whether `hay` contains `needle`, ignoring ASCII case.
 pub(crate) fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    occurs_ci(hay, needle, |_| true)
+}
+
+/// Whether `hay` contains `needle` at the start of a word (no letter just before it),
+/// ignoring ASCII case: `ean` in "EAN-13" and "ean;artikel", not in "geantwoord".
+pub(crate) fn contains_word_start_ci(hay: &[u8], needle: &str) -> bool {
+    occurs_ci(hay, needle, |p| p == 0 || !is_letter(hay[p - 1]))
+}
+
+/// Whether `needle` occurs in `hay`, ignoring ASCII case, at a position `at` accepts.
+fn occurs_ci(hay: &[u8], needle: &str, at: impl Fn(usize) -> bool) -> bool {
     let n = needle.as_bytes();
     let Some(&first) = n.first() else {
         return true;
@@ -97,23 +108,7 @@ pub(crate) fn contains_ci(hay: &[u8], needle: &str) -> bool {
     let last_start = hay.len() - n.len();
     let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
     memchr::memchr2_iter(lo, up, &hay[..=last_start])
-        .any(|p| hay[p..p + n.len()].eq_ignore_ascii_case(n))
-}
-
-/// Whether `hay` contains `needle` at the start of a word (no letter just before it),
-/// ignoring ASCII case: `ean` in "EAN-13" and "ean;artikel", not in "geantwoord".
-pub(crate) fn contains_word_start_ci(hay: &[u8], needle: &str) -> bool {
-    let n = needle.as_bytes();
-    let Some(&first) = n.first() else {
-        return true;
-    };
-    if n.len() > hay.len() {
-        return false;
-    }
-    let last_start = hay.len() - n.len();
-    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    memchr::memchr2_iter(lo, up, &hay[..=last_start])
-        .any(|p| (p == 0 || !is_letter(hay[p - 1])) && hay[p..p + n.len()].eq_ignore_ascii_case(n))
+        .any(|p| at(p) && hay[p..p + n.len()].eq_ignore_ascii_case(n))
 }
 
 /// The number a run of ASCII digits spells (saturating).
