@@ -8,7 +8,7 @@
 //! and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
-//! `TOLLGATE_CORPUS_MISSES=1` lists every miss and false positive by id.
+//! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
 
 // Test fixtures: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -188,6 +188,9 @@ fn evaluate(name: &str, dir: &Path) -> Report {
                     .iter()
                     .any(|f| detector_kinds(k).contains(&f.kind));
                 missed_kind |= !hit;
+                if list_misses && !hit && flagged {
+                    println!("{name} missed kind {} in {}", k, row.id);
+                }
                 let e = by_kind.entry(k.clone()).or_default();
                 e.0 += u32::from(hit);
                 e.1 += 1;
@@ -445,13 +448,12 @@ fn independent_eighth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout6/` and
     // `holdout7/`, and measured once with it frozen, aggregates only: 97.2% / 2.7% overall
     // (the detector before those two rounds: 96.1% / 3.0%); languages 94.3-100% recall,
-    // 0.0-5.9% fpr (from 35 to 54 prompts each). Not tuned against yet: the latest measure
-    // of how the detector generalises.
+    // 0.0-5.9% fpr (from 35 to 54 prompts each). Then tuned against: 99.3% / 1.5%.
     let floors = Floors {
-        recall: 0.97,
-        fpr: 0.03,
-        lang_recall: 0.94,
-        lang_fpr: 0.06,
+        recall: 0.99,
+        fpr: 0.018,
+        lang_recall: 0.97,
+        lang_fpr: 0.045,
     };
     gate("holdout8", &report, &floors);
 }

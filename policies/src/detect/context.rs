@@ -84,6 +84,7 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
             "identity card",
             "carte d'identité",
             "dni",
+            "d.n.i.",
             "nie",
             "nif",
             "steuer-id",
@@ -134,9 +135,10 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
 pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut Sink) {
     match anchor {
         Anchor::Prefix => secrets::prefixed(b, s, sink),
-        Anchor::Url => secrets::url_password(b, s, sink),
+        Anchor::Url => super::vendors::url_password(b, s, sink),
         Anchor::PasswordName => secrets::assignment(b, s, e, true, sink),
         Anchor::SecretName => secrets::assignment(b, s, e, false, sink),
+        Anchor::PinWord => super::secret_values::pin_after(b, e, sink),
         // Identifier words are routed to `ids` and people cues to `people` by the scan.
         Anchor::IdDocument
         | Anchor::Ssn

@@ -140,11 +140,36 @@ pub(crate) fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<us
         && !followed_by_word
         && !product
         && ends_token(b, end)
-        && !version_like(b, i, end, sink)
+        && (address_label(b, i) || !version_like(b, i, end, sink))
     {
         sink.push(Kind::IpAddress, i, end);
     }
     Some(end)
+}
+
+/// Whether the quad at `i` is the value of a key that names an address (`SRC=`, `client_ip:`,
+/// `remote_addr=`), as firewall and access logs write it: then no version word on the line
+/// (a `kernel:` tag) makes it a version.
+fn address_label(b: &[u8], i: usize) -> bool {
+    let mut k = i;
+    if k > 0 && b[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k == 0 || !matches!(b[k - 1], b'=' | b':') {
+        return false;
+    }
+    let ks = super::text::run_start(b, k - 1, |c| is_alnum(c) || c == b'_' || c == b'-');
+    let key = &b[ks..k - 1];
+    let last = key
+        .rsplit(|c| matches!(c, b'_' | b'-'))
+        .next()
+        .unwrap_or(key);
+    [
+        "src", "dst", "ip", "addr", "address", "client", "remote", "peer", "source", "saddr",
+        "daddr", "host", "from",
+    ]
+    .iter()
+    .any(|w| last.eq_ignore_ascii_case(w.as_bytes()))
 }
 
 /// Words before a dotted quad that make it a version or an OID rather than an address.

@@ -38,6 +38,7 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "krankenversichertennummer",
         "versicherungsnummer",
         "versicherten-nr",
+        "versichertennr",
         "health insurance number",
         "insurance number",
         "insurance id",
@@ -52,7 +53,8 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "numero di tessera sanitaria",
         "tessera sanitaria",
         "tarjeta sanitaria",
-        "número de afiliación",
+        // `Nº afiliación SS`: `º` folds to `o` before matching, so the word stands alone.
+        "afiliación",
         "cartella clinica",
         "numéro patient",
         "numéro de patient",
@@ -121,7 +123,6 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "n° de sécu",
         "sécu",
         "documento",
-        "nº documento",
         // Patient records: the word alone announces a record number in notes and tables.
         "patient",
         "patiente",

@@ -174,8 +174,14 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     if let Some(delim) = table_header(b, s) {
         return column(b, s, delim, fam, kind, sink);
     }
-    // The first few values on the rest of the line: "Passnummer ... Meiner: 617284915".
-    let limit = line_after(b, e, 120);
+    // The first few values on the rest of the line: "Passnummer ... Meiner: 617284915". The
+    // bare word `patient` labels a number right after it, not one a sentence later ("patiënt:
+    // 'uw afspraak … Bel 040-551 9692'").
+    let bare_patient = fam == Family::Medical
+        && ["patient", "patiente", "paciente", "paziente", "patiënt"]
+            .iter()
+            .any(|w| b[s..e].eq_ignore_ascii_case(w.as_bytes()));
+    let limit = line_after(b, e, if bare_patient { 40 } else { 120 });
     let mut from = e;
     for _ in 0..3 {
         let Some((vs, ve)) = value_after(b, from, limit.saturating_sub(from)) else {
@@ -184,11 +190,24 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         // After a Dutch keyword nine digits are a BSN: the 11-test decides, not the other
         // nine-digit shapes of the family.
         if value_ok(fam, &b[vs..ve]) && !(dutch && fails_bsn(&b[vs..ve])) {
+            // The French social-security number is the person's NIR, also on a Carte Vitale.
+            let kind = if kind == Kind::MedicalId && is_nir(&b[vs..ve]) {
+                Kind::NationalId
+            } else {
+                kind
+            };
             sink.push(kind, vs, ve);
             return;
         }
         from = ve;
     }
+}
+
+/// Whether `raw` is a French NIR with its key (15 characters once separators are gone).
+fn is_nir(raw: &[u8]) -> bool {
+    let mut buf = [0u8; 32];
+    let n = compact(raw, &mut buf);
+    n == 15 && buf[0].is_ascii_digit() && nir(&buf[..n])
 }
 
 /// Whether `raw` is nine digits that fail the BSN's 11-test.
@@ -222,6 +241,7 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
         || date_like(from_digits)
         || is_placeholder(raw)
         || sequential(v)
+        || super::validate::repeated_digits(v)
         || digits < min_digits
     {
         return false;
@@ -349,7 +369,9 @@ fn ssn_shape(v: &[u8]) -> bool {
 fn ssn_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     let itin_word = super::text::contains_ci(&b[s..e], "itin")
         || super::text::contains_ci(&b[s..e], "taxpayer");
+    // The number starts within 80 bytes of the keyword and may end past them.
     let limit = line_after(b, e, 80);
+    let value_limit = line_after(b, e, 100);
     let mut from = e;
     while let Some(d) = b[from..limit]
         .iter()
@@ -359,7 +381,7 @@ fn ssn_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         let mut digits = [0u8; 9];
         let mut n = 0;
         let mut j = d;
-        while j < limit && n < 9 {
+        while j < value_limit && n < 9 {
             match b[j] {
                 c @ b'0'..=b'9' => {
                     digits[n] = c;

@@ -301,6 +301,8 @@ pub(crate) enum Anchor {
     PhoneWord,
     /// Words saying a value given in pieces continues ("the rest is").
     Continuation,
+    /// Words announcing an alarm, door or key-safe code, or a card's PIN.
+    PinWord,
 }
 
 /// Compiled detector; build once at startup and share.

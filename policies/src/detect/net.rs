@@ -30,10 +30,18 @@ pub(crate) fn email(b: &[u8], at: usize, sink: &mut Sink) -> usize {
     if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) || !labels_ok {
         return de;
     }
-    // `scheme://user:pass@host` is a URL's user info, not an address; `mailto:` is fine.
+    // `scheme://user:pass@host` is a URL's user info, not an address; `mailto:` is fine,
+    // and so is a user that is an address itself, before its password and the host
+    // (`smtp://info@shop.de:pw@smtp.host`).
+    let user_is_address = b.get(de) == Some(&b':')
+        && b[de..]
+            .iter()
+            .take_while(|c| !matches!(c, b'/' | b' ' | b'\n' | b'"' | b'\''))
+            .any(|c| *c == b'@');
     let in_url = ls > 0
         && matches!(b[ls - 1], b':' | b'/')
-        && !(ls >= 7 && b[ls - 7..ls].eq_ignore_ascii_case(b"mailto:"));
+        && !(ls >= 7 && b[ls - 7..ls].eq_ignore_ascii_case(b"mailto:"))
+        && !user_is_address;
     let ssh = b.get(de) == Some(&b':') && local == b"git";
     if !in_url && !ssh && !reserved_email(local, domain, tld) {
         sink.push(Kind::Email, ls, de);

@@ -82,6 +82,53 @@ pub(crate) fn run_at(text: &str, i: usize) -> Option<(usize, String)> {
     (n >= MIN_DIGITS).then_some((end, out))
 }
 
+/// The run through the anchor at `i`, which may start with number words before it, back to
+/// `floor`: "four one two, seven seven, oh nine eight three" is anchored at "oh". Returns
+/// where it starts and ends, and its digits.
+pub(crate) fn run_around(text: &str, i: usize, floor: usize) -> Option<(usize, usize, String)> {
+    let s = start_before(text, i, floor);
+    if s < i {
+        if let Some((e, d)) = run_at(text, s) {
+            if e > i {
+                return Some((s, e, d));
+            }
+        }
+    }
+    run_at(text, i).map(|(e, d)| (i, e, d))
+}
+
+/// The start of the number words right before `i` (digit groups are not followed back: a
+/// year or an amount before a number read out is another value).
+fn start_before(text: &str, i: usize, floor: usize) -> usize {
+    let b = text.as_bytes();
+    let mut start = i;
+    for _ in 0..20 {
+        let sep = super::text::run_start(b, start, |c| matches!(c, b' ' | b',' | b'-' | b'/'));
+        if sep == start || start - sep > 3 || sep <= floor {
+            break;
+        }
+        let ws = text[..sep]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !c.is_alphanumeric())
+            .map_or(0, |(p, c)| p + c.len_utf8());
+        if ws == sep || ws < floor {
+            break;
+        }
+        let w = &text[ws..sep];
+        let known = if w.chars().any(char::is_uppercase) {
+            value(&w.to_lowercase()).is_some()
+        } else {
+            value(w).is_some()
+        };
+        if !known {
+            break;
+        }
+        start = ws;
+    }
+    start
+}
+
 /// The atoms of the run at `i` and the end of its last one.
 fn atoms(text: &str, i: usize) -> (Vec<Atom<'_>>, usize) {
     let b = text.as_bytes();
@@ -220,6 +267,18 @@ mod tests {
             run("onze, nove, oito sete seis cinco, quatro três dois um...").as_deref(),
             Some("11 987654321")
         );
+    }
+
+    #[test]
+    fn runs_reach_back_before_their_anchor() {
+        let t = "I wrote it as words: four one two, seven seven, oh nine eight three. Can you";
+        let at = t.find("oh ").unwrap();
+        let (s, e, d) = run_around(t, at, 0).unwrap();
+        assert_eq!(&t[s..e], "four one two, seven seven, oh nine eight three");
+        assert_eq!(d, "412770983");
+        // Not past what an earlier rewrite covered, nor over digit groups.
+        assert_eq!(run_around(t, at, at - 2), None);
+        assert_eq!(run_around("2024, oh one five", 6, 0), None);
     }
 
     #[test]

@@ -204,7 +204,14 @@ pub(crate) const REFERENCE_WORDS: &[&str] = &[
 /// Whether one of `words` occurs in the 40 bytes of the line before `i`.
 pub(crate) fn context_has(b: &[u8], i: usize, words: &[&str]) -> bool {
     let before = line_before(b, i);
-    words.iter().any(|w| super::text::contains_ci(before, w))
+    // Short words only at a word's start: `cc` is inside "account", `pan` inside "company".
+    words.iter().any(|w| {
+        if w.len() <= 3 {
+            super::text::contains_word_start_ci(before, w)
+        } else {
+            super::text::contains_ci(before, w)
+        }
+    })
 }
 
 /// The 40 bytes before `i`, cut at a line break.
@@ -232,7 +239,7 @@ fn dni(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
     {
         return None;
     }
-    if letter == dni_letter(number(&b[s..e])) {
+    if letter == dni_letter(number(&b[s..e])) && !super::validate::repeated_digits(&b[s..e]) {
         sink.push(Kind::NationalId, s, l + 1);
         return Some(l + 1);
     }

@@ -433,6 +433,9 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
     }
     let intl = span.starts_with(b"+") || span.starts_with(b"00");
     let d_ = &digits[..n];
+    if super::phone_context::dummy_digits(d_) {
+        return;
+    }
     if intl {
         let cc = if span.starts_with(b"+") { d_ } else { &d_[2..] };
         if !sink.plans.valid_international(cc) {

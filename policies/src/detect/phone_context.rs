@@ -250,10 +250,20 @@ pub(crate) fn drama_range(national: &[u8]) -> bool {
         || (n == 11 && national.starts_with(b"07700900"))
 }
 
-/// Whether a number is in a drama range and the text frames it as fiction ("for the movie
-/// script"): the one place those ranges are used as intended. Elsewhere they are written as,
-/// and count as, phone numbers.
+/// Digits people write when they mean "a number goes here": a subscriber part of one digit
+/// repeated (`600 000 000`, `(00) 00000-0000`). Counting digits are not enough: the
+/// `0151 23456789` and `090-1234-5678` of real prompts are written as numbers to protect.
+pub(crate) fn dummy_digits(d: &[u8]) -> bool {
+    d.len() >= 6 && d[d.len() - 6..].windows(2).all(|w| w[0] == w[1])
+}
+
+/// Whether a number is a dummy, or in a drama range and the text frames it as fiction ("for
+/// the movie script"): the one place those ranges are used as intended. Elsewhere they are
+/// written as, and count as, phone numbers.
 pub(crate) fn fictional(b: &[u8], i: usize, national: &[u8]) -> bool {
+    if dummy_digits(national) {
+        return true;
+    }
     const FICTION: [&str; 12] = [
         "movie",
         "film",
@@ -276,7 +286,8 @@ pub(crate) fn fictional(b: &[u8], i: usize, national: &[u8]) -> bool {
 /// The national form of an international number for the drama-range test.
 pub(crate) fn fictional_intl(b: &[u8], i: usize, d: &[u8]) -> bool {
     let mut uk = [b'0'; 11];
-    (d.len() == 11 && d[0] == b'1' && fictional(b, i, &d[1..]))
+    dummy_digits(d)
+        || (d.len() == 11 && d[0] == b'1' && fictional(b, i, &d[1..]))
         || (d.len() == 12 && d.starts_with(b"44") && {
             uk[1..].copy_from_slice(&d[2..]);
             fictional(b, i, &uk)

@@ -93,7 +93,9 @@ pub(super) fn default_literal(b: &[u8], j: usize) -> Option<(usize, usize)> {
 pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
     let limit = line_after(b, j, 96);
     let mut k = j;
-    for _ in 0..10 {
+    // Up to a dozen words may stand between ("Passwort für das Vereinsportal hab ich
+    // vergessen, aber im Browser gespeichert gesehen: …"); the line bounds the walk.
+    for _ in 0..14 {
         k = run_end(b, k, |c| {
             matches!(c, b' ' | b'\t' | b':' | b'.' | b',' | b'?' | b'!' | b';')
         });
@@ -130,9 +132,10 @@ pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
         }
         // Words between the password word and its value: "la password del wifi del B&B è",
         // "in base64 per 'sicurezza':".
-        let wordish = v
-            .iter()
-            .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\'' | b'&'))
+        // `admin / Vélo2Montagne!73`: a user name and the slash before its password.
+        let wordish = v == b"/"
+            || v.iter()
+                .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\'' | b'&'))
             || (v.len() <= 8
                 && v.iter().all(u8::is_ascii_alphanumeric)
                 && v[0].is_ascii_alphabetic());
@@ -141,6 +144,129 @@ pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
         }
         k = if quoted { ve + 1 } else { ve };
     }
+}
+
+/// The end of a Google app password starting at `vs`: four groups of four random lower-case
+/// letters (`rmiz xfmz jlhr lcbr`), which the account page shows with spaces and mail
+/// configurations take as they are.
+pub(super) fn app_password_end(b: &[u8], vs: usize) -> Option<usize> {
+    let mut k = vs;
+    let mut distinct = 0u32;
+    for g in 0..4 {
+        if g > 0 {
+            if b.get(k) != Some(&b' ') {
+                return None;
+            }
+            k += 1;
+        }
+        let group = b.get(k..k + 4)?;
+        if !group.iter().all(u8::is_ascii_lowercase) {
+            return None;
+        }
+        for c in group {
+            distinct |= 1 << (c - b'a');
+        }
+        k += 4;
+    }
+    let ends = b.get(k).is_none_or(|c| !c.is_ascii_alphanumeric());
+    (ends && distinct.count_ones() >= 9).then_some(k)
+}
+
+/// Words announcing a code that opens a door, an alarm or a key safe, or a card's PIN: a
+/// few digits that are as much a password as any ("de alarmcode is 1546"). `pin` alone is
+/// also the Dutch card payment and a version pin, so it comes with `code`.
+#[rustfmt::skip]
+pub(crate) const PIN_WORDS: &[&str] = &[
+    "alarm code", "door code", "gate code", "entry code", "key safe", "keysafe", "lockbox",
+    "pin code", "pincode", "pin-code", "code pin", "alarmcode", "türcode", "torcode",
+    "zugangscode", "tresorcode", "schlüsseltresor", "schlüsselsafe", "alarmanlage", "digicode",
+    "code d'accès", "code de l'alarme", "code alarme", "code du portail", "boîte à clés",
+    "código de acceso", "código de la alarma", "código de alarma", "código del portal",
+    "caja de llaves", "código pin", "codice di accesso", "codice dell'allarme",
+    "codice allarme", "codice del portone", "codice pin", "toegangscode", "sleutelkluis",
+    "deurcode", "poortcode", "código de acesso", "código do alarme", "código do portão",
+    "cofre de chaves",
+];
+
+/// A code of four to eight digits within a few words after a PIN word at `e`, given after a
+/// label or a linking word (`:`, "is", "c'est", "de code"): `1546`, `4-8-1-9`, `4821B`.
+pub(super) fn pin_after(b: &[u8], e: usize, sink: &mut Sink) {
+    const LINKS: &[&str] = &[
+        "is", "ist", "lautet", "est", "c'est", "es", "è", "é", "era", "was", "code", "código",
+        "codice", "pin", "zijn", "são", "sind",
+    ];
+    let limit = line_after(b, e, 80);
+    let mut k = e;
+    // The word itself labels what follows it (`Digicode 4821B`).
+    let mut linked = true;
+    for _ in 0..10 {
+        let ws = run_end(b, k, |c| matches!(c, b' ' | b'\t' | b',' | b'(' | b')'));
+        if ws >= limit {
+            return;
+        }
+        if matches!(b[ws], b':' | b'=') {
+            linked = true;
+            k = ws + 1;
+            continue;
+        }
+        if b[ws].is_ascii_digit() {
+            if let Some(ve) = pin_value(b, ws).filter(|_| linked) {
+                sink.push(Kind::Password, ws, ve);
+            }
+            return;
+        }
+        let we = run_end(b, ws, |c| {
+            c.is_ascii_alphabetic() || c == b'\'' || c >= 0x80
+        });
+        if we == ws {
+            return;
+        }
+        linked = LINKS
+            .iter()
+            .any(|l| l.as_bytes().eq_ignore_ascii_case(&b[ws..we]));
+        k = we;
+    }
+}
+
+/// The end of a PIN at `s`: four to eight digits, together or one by one with `-`, ` ` or
+/// `.` between them, and a door code's letter; none of `0000`, `1234`, `4321`.
+fn pin_value(b: &[u8], s: usize) -> Option<usize> {
+    let mut digits = [0u8; 8];
+    let mut n = 0;
+    let mut k = s;
+    let run = run_end(b, s, |c| c.is_ascii_digit());
+    if run - s >= 4 {
+        if run - s > 8 {
+            return None;
+        }
+        digits[..run - s].copy_from_slice(&b[s..run]);
+        n = run - s;
+        k = run;
+    } else {
+        while n < 8
+            && b.get(k).is_some_and(u8::is_ascii_digit)
+            && run_end(b, k, |c| c.is_ascii_digit()) == k + 1
+        {
+            digits[n] = b[k];
+            n += 1;
+            k += 1;
+            match (b.get(k), b.get(k + 1)) {
+                (Some(b'-' | b' ' | b'.'), Some(c)) if c.is_ascii_digit() => k += 1,
+                _ => break,
+            }
+        }
+        if n < 4 {
+            return None;
+        }
+    }
+    if b.get(k).is_some_and(u8::is_ascii_uppercase) {
+        k += 1;
+    }
+    let d = &digits[..n];
+    let counting = d.windows(2).all(|w| w[1] == w[0] + 1) || d.windows(2).all(|w| w[0] == w[1] + 1);
+    let repeated = d.windows(2).all(|w| w[0] == w[1]);
+    let ends = b.get(k).is_none_or(|c| !c.is_ascii_alphanumeric());
+    (ends && !counting && !repeated).then_some(k)
 }
 
 /// A password sent base64-encoded "for safety": a short blob that decodes to one strong

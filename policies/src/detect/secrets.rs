@@ -2,7 +2,8 @@
 //! secrets assigned to secret-looking names.
 
 use super::secret_values::{
-    code_like, default_literal, key_material, query_param_at, strong_after, value_at,
+    app_password_end, code_like, default_literal, key_material, query_param_at, strong_after,
+    value_at,
 };
 use super::text::{contains_ci, is_alnum, line_after, run_end, run_start};
 use super::validate::{
@@ -70,6 +71,11 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     let mut t: Vec<(&'static str, super::Anchor)> = PREFIXES.iter().map(|p| (*p, Prefix)).collect();
     t.extend(PASSWORD_WORDS.iter().map(|p| (*p, PasswordName)));
     t.extend(["private_key_id", "client_secret", "refresh_token"].map(|p| (p, SecretName)));
+    t.extend(
+        super::secret_values::PIN_WORDS
+            .iter()
+            .map(|p| (*p, super::Anchor::PinWord)),
+    );
     t
 }
 
@@ -208,8 +214,9 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     if let Some((kind, p)) = kind {
         let v = body(p);
         let mixed = v.iter().any(u8::is_ascii_uppercase) && v.iter().any(u8::is_ascii_lowercase);
-        let random = looks_random(v)
-            || (kind == Kind::GenericSecret && mixed && entropy(v) >= 3.5 && !is_placeholder(v));
+        // A vendor's prefix already says "key": a mixed-case body of high entropy is random
+        // without a digit (`sk_live_ltLQEWVyYFVajGaurEqCtCok`).
+        let random = looks_random(v) || (mixed && entropy(v) >= 3.5 && !is_placeholder(v));
         if random && !is_documented_example(tok) {
             sink.push(kind, s, end);
         }
@@ -294,40 +301,6 @@ fn is_placeholder_body(body: &[u8]) -> bool {
         || contains_ci(body, "xxxx")
         || contains_ci(body, "redacted")
         || contains_ci(body, "placeholder")
-}
-
-/// `scheme://user:password@host`; `s` is the position of `://`.
-pub(crate) fn url_password(b: &[u8], s: usize, sink: &mut Sink) {
-    let scheme_start = run_start(b, s, |c| is_alnum(c) || c == b'+' || c == b'-' || c == b'.');
-    if scheme_start == s {
-        return;
-    }
-    let from = s + 3;
-    let stop = run_end(b, from, |c| {
-        !matches!(
-            c,
-            b'/' | b'@' | b' ' | b'\t' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'`'
-        )
-    });
-    if b.get(stop) != Some(&b'@') {
-        return;
-    }
-    let Some(colon) = b[from..stop]
-        .iter()
-        .position(|c| *c == b':')
-        .map(|p| from + p)
-    else {
-        return;
-    };
-    let pw = &b[colon + 1..stop];
-    if pw.len() >= 3
-        && !is_placeholder(pw)
-        && !is_documented_example(pw)
-        && !is_default_password(pw)
-        && !vendor_token(pw)
-    {
-        sink.push(Kind::Password, colon + 1, stop);
-    }
 }
 
 /// Splits a name into lowercase segments at `_`, `-`, `.` and camelCase boundaries and
@@ -522,6 +495,12 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         // parameter (`&user=…`) follows it.
         ve = run_end(b, ve, |c| !c.is_ascii_whitespace());
     }
+    if password && !quoted && !prose {
+        if let Some(e) = app_password_end(b, vs) {
+            sink.push(Kind::Password, vs, e);
+            return;
+        }
+    }
     if !password
         && matches!(&b[vs..ve], v if v.eq_ignore_ascii_case(b"Bearer") || v.eq_ignore_ascii_case(b"Basic") || v.eq_ignore_ascii_case(b"Token"))
     {
@@ -542,6 +521,14 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
     }
     let v = &b[vs..ve];
     if v.is_empty() || is_placeholder(v) || is_documented_example(v) {
+        return;
+    }
+    // A Kubernetes secret's `data:` holds values base64-encoded: `Y2hhbmdlbWU=` is the
+    // chart's `changeme`.
+    if password
+        && super::blobs::decode_text(v)
+            .is_some_and(|t| is_default_password(t.as_bytes()) || is_placeholder(t.as_bytes()))
+    {
         return;
     }
     // `clave` is Spanish for any key (`clave=catalogo:categoria:5` in a cache log): only a

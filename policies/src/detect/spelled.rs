@@ -35,7 +35,7 @@ pub(crate) fn starts_spelling(text: &str, i: usize) -> bool {
     let b = text.as_bytes();
     percent_at(b, i).is_some()
         || at_marker(b, i).is_some()
-        || (text.is_char_boundary(i) && super::number_words::run_at(text, i).is_some())
+        || (text.is_char_boundary(i) && super::number_words::run_around(text, i, 0).is_some())
 }
 
 /// Whether `b` has a value spelled out character by character (`0 1 5 1 ...`,
@@ -173,8 +173,8 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
         }
         let first = b[i] | 0x20;
         if matches!(first, b'z' | b'n' | b'c' | b't' | b'o') && text.is_char_boundary(i) {
-            if let Some((e, digits)) = super::number_words::run_at(text, i) {
-                w.replace(i, e, &digits);
+            if let Some((s, e, digits)) = super::number_words::run_around(text, i, done) {
+                w.replace(s, e, &digits);
                 done = e;
                 i = e;
                 continue;

@@ -155,6 +155,13 @@ fn ip_address() {
     hit(Kind::IpAddress, "from 81.2.69.160 port 53", "81.2.69.160");
     miss("resolvers 8.8.4.4, 1.1.1.1 and 2001:4860:4860::8888");
     hit(Kind::IpAddress, "client=93.184.216.34:443", "93.184.216.34");
+    // A firewall's `SRC=` names an address, whatever the `kernel:` tag says.
+    hit(
+        Kind::IpAddress,
+        "Apr 11 02:13:55 fw01 kernel: [UFW BLOCK] IN=eth0 OUT= SRC=111.246.87.79 DST=10.0.0.15",
+        "111.246.87.79",
+    );
+    miss("Apr 11 fw01 kernel: upgraded to 111.246.87.79 today");
     hit(
         Kind::IpAddress,
         "v6 2a00:1450:4001:81c::200e client",
@@ -180,6 +187,9 @@ fn vendor_secrets() {
     hit(Kind::GoogleApiKey, gk, gk);
     let st = "sk_live_51H8kLq9ZxP4mN8vB3cT6yH1w";
     hit(Kind::StripeKey, st, st);
+    // Old Stripe keys are 24 letters that may hold no digit.
+    let st = "sk_live_ltLQEWVyYFVajGaurEqCtCok";
+    hit(Kind::StripeKey, &format!("apiKey={st} apiVersion=2024"), st);
     let wh = "whsec_Q8dK2mZr7TbX4nLp9VcF3hWy6JsA1eGu";
     hit(
         Kind::StripeKey,
@@ -225,6 +235,17 @@ fn passwords_and_assigned_secrets() {
         "Tr0ub4dor3x",
     );
     hit(Kind::Password, "DB_PASSWORD=s3cr3tP@ss!", "s3cr3tP@ss!");
+    // A Google app password, spaces and all; a chart's base64 `changeme` is no secret.
+    hit(
+        Kind::Password,
+        "MAIL_USERNAME=shop@gmail.com\nMAIL_PASSWORD=rmiz xfmz jlhr lcbr\nMAIL_ENCRYPTION=tls",
+        "rmiz xfmz jlhr lcbr",
+    );
+    miss("data:\n  password: Y2hhbmdlbWU=\n");
+    // A mailbox as the URL's user, its `@` escaped: both the address and the password.
+    let dsn = "MAILER_DSN=smtp://info%40moebel-ritter.de:Sommer2024Ritter@smtp.ionos.de:587";
+    hit(Kind::Password, dsn, "Sommer2024Ritter");
+    hit(Kind::Email, dsn, "info%40moebel-ritter.de");
     hit(
         Kind::Password,
         "\"password\": \"Winter2024!\"",
@@ -337,6 +358,9 @@ fn product_codes_and_sandbox_cards_are_not_cards() {
         "4718392056175",
     );
     miss("EAN 4718392056175 on the box");
+    // `pan` and `cc` are card words only as words, not inside "company" or "account".
+    miss("our company stocks 4718392056175 on the shelf");
+    hit(Kind::PaymentCard, "PAN 4718392056175", "4718392056175");
 }
 
 #[test]

@@ -145,6 +145,28 @@ fn keyword_ids_and_tables() {
         "Versichertennummer A123456780",
         "A123456780",
     );
+    // A NIR is a national id, on a Carte Vitale too; a bare `patient` labels only what
+    // follows it closely.
+    hit(
+        Kind::NationalId,
+        "Ma carte Vitale n'a pas été mise à jour. Numéro de sécurité sociale 2 87 04 93 249 846 06.",
+        "2 87 04 93 249 846 06",
+    );
+    let t = "Vertaal voor een patiënt: 'Meneer Haddad, uw afspraak is verzet naar dinsdag 10:30. \
+             Bel bij verhindering 040-551 9692.'";
+    assert!(found(&[t]).iter().all(|f| f.0 != Kind::MedicalId), "{t}");
+    // Abbreviated labels of a German insurance card and a Spanish social-security number.
+    hit(Kind::MedicalId, "Versichertennr.: M042055825", "M042055825");
+    hit(
+        Kind::MedicalId,
+        "Nº afiliación SS: 28/44543912/04",
+        "28/44543912/04",
+    );
+    hit(
+        Kind::NationalId,
+        "titular Francisco Javier Ramos, D.N.I. 33.906.455-Q.",
+        "33.906.455-Q",
+    );
     hit(
         Kind::NationalId,
         "driver's license number D1234567",
@@ -326,6 +348,9 @@ fn phones_wrapped_spelled_or_labelled_otherwise() {
         "+31 6 4664 3788",
     );
     miss("Handy-App: 4.9.2\n2024-06-08 04:50:03.175 INFO started");
+    // Dummies: a subscriber part of one digit.
+    miss("telefone?: string; // (00) 00000-0000");
+    miss("\"telefono\": \"+34 600 000 000\", \"dni\": \"00000000T\"");
     miss("Störungsticket 0800-4471-2291 (intern vergebene Ticket-ID): Drucker defekt.");
     miss("Unsere Bestellnummern sehen aus wie 0176-2024-55812, Kunden verwechseln sie.");
     miss("Mijn klantnummer bij de energieleverancier is 0612 447 190, schrijf een mail.");
@@ -375,6 +400,33 @@ fn versions_and_oids_are_not_addresses() {
 }
 
 #[test]
+fn door_alarm_and_key_safe_codes() {
+    hit(
+        Kind::Password,
+        "Hoi Agnieszka, de alarmcode is 1546 en de sleutel ligt onder de bloempot",
+        "1546",
+    );
+    hit(
+        Kind::Password,
+        "Bij de sleutelkluis van ons vakantiehuis hoort de code 4-8-1-9. Kun je",
+        "4-8-1-9",
+    );
+    hit(
+        Kind::Password,
+        "la voisine qui garde le chat : le code de l'alarme c'est 7240, et le wifi",
+        "7240",
+    );
+    hit(
+        Kind::Password,
+        "Código do alarme: 1938 (desligar ao entrar)",
+        "1938",
+    );
+    miss("the alarm code changed in 2019 and the installer left");
+    miss("Set a PIN code like 1234 or 0000 only for testing.");
+    miss("Die Alarmanlage hat 12 Zonen und 3 Sirenen.");
+}
+
+#[test]
 fn passwords_with_symbols_and_keys_that_are_not() {
     for (text, value) in [
         (
@@ -384,6 +436,14 @@ fn passwords_with_symbols_and_keys_that_are_not() {
         (
             "A senha do wi-fi da casa é Kiel&1243K – faz um cartaz.",
             "Kiel&1243K",
+        ),
+        (
+            "Mein Passwort für das Vereinsportal hab ich vergessen, aber im Browser gespeichert gesehen: Dortmund!1909bvb. Ist das sicher?",
+            "Dortmund!1909bvb",
+        ),
+        (
+            "Le mot de passe de l'admin du site WordPress de l'asso c'est admin / Vélo2Montagne!73 — tu peux ?",
+            "Vélo2Montagne!73",
         ),
         (
             "my password for the VPN, it's Marmotte4Harbour* – a mnemonic?",
@@ -518,4 +578,11 @@ fn phone_numbers_written_in_words() {
         hit(Kind::Phone, text, run);
     }
     miss("Set the counter to zero, one, two and three before the loop starts.");
+    // A run read out before its first zero, and a keyword a long clause before it.
+    hit(
+        Kind::UsSsn,
+        "My dad read his social security number to me over the phone for the Medicare form, I \
+         wrote it as words: four one two, seven seven, oh nine eight three. Can you",
+        "four one two, seven seven, oh nine eight three",
+    );
 }

@@ -458,3 +458,11 @@ pub(crate) fn looks_random(v: &[u8]) -> bool {
         && !is_placeholder(v)
         && !is_documented_example(v)
 }
+
+/// `00000000T`, `AA 111111`: six or more digits, all one digit, however valid a check
+/// letter after them.
+pub(crate) fn repeated_digits(v: &[u8]) -> bool {
+    let mut d = v.iter().filter(|c| c.is_ascii_digit());
+    let first = d.next();
+    v.iter().filter(|c| c.is_ascii_digit()).count() >= 6 && d.all(|c| Some(c) == first)
+}

@@ -1,10 +1,9 @@
 //! Vendor credentials with a shape of their own (GitLab, npm, Hugging Face, Shopify, PyPI,
-//! Mailgun, DigitalOcean tokens, Slack webhooks) and passwords given on command lines and in
-//! HTTP Basic auth.
+//! Mailgun, DigitalOcean tokens, Slack webhooks) and passwords given in URLs, on command
+//! lines and in HTTP Basic auth.
 
-use super::text::{is_alnum, line_after, run_end};
-use super::validate::is_placeholder;
-use super::validate::{looks_random, token_char};
+use super::text::{is_alnum, line_after, run_end, run_start};
+use super::validate::{is_documented_example, is_placeholder, looks_random, token_char};
 use super::{Kind, Sink};
 
 /// The length of a vendor prefix (`glpat-`, `npm_`, `hf_`, ...) that `tok` starts with, when
@@ -154,4 +153,40 @@ pub(crate) fn vendor_token(v: &[u8]) -> bool {
         "key-",
     ];
     PREFIXES.iter().any(|p| v.starts_with(p.as_bytes())) || vendor_prefix(v).is_some()
+}
+
+/// `scheme://user:password@host`; `s` is the position of `://`.
+pub(crate) fn url_password(b: &[u8], s: usize, sink: &mut Sink) {
+    let scheme_start = run_start(b, s, |c| is_alnum(c) || c == b'+' || c == b'-' || c == b'.');
+    if scheme_start == s {
+        return;
+    }
+    let from = s + 3;
+    let authority_end = run_end(b, from, |c| {
+        !matches!(
+            c,
+            b'/' | b' ' | b'\t' | b'\n' | b'"' | b'\'' | b'<' | b'>' | b'`'
+        )
+    });
+    // The host follows the last `@`: the user may be an address itself
+    // (`smtp://info%40shop.de:pw@smtp.host`, decoded before matching).
+    let Some(stop) = memchr::memrchr(b'@', &b[from..authority_end]).map(|p| from + p) else {
+        return;
+    };
+    let Some(colon) = b[from..stop]
+        .iter()
+        .position(|c| *c == b':')
+        .map(|p| from + p)
+    else {
+        return;
+    };
+    let pw = &b[colon + 1..stop];
+    if pw.len() >= 3
+        && !is_placeholder(pw)
+        && !is_documented_example(pw)
+        && !is_default_password(pw)
+        && !vendor_token(pw)
+    {
+        sink.push(Kind::Password, colon + 1, stop);
+    }
 }

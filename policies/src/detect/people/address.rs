@@ -104,7 +104,7 @@ pub(super) fn scan(b: &[u8], names: &[Name], sink: &mut Sink) {
         let named = names.iter().any(|n| {
             matches!(n.strength, Strength::Strong | Strength::Weak) && private_name_before(b, n, s)
         });
-        if !(strong || post || address_word_near(b, s)) || (!named && public(b, s, e)) {
+        if !(strong || post || address_word_near(b, s)) || (!named && public(b, s, e, names)) {
             continue;
         }
         sink.push(Kind::StreetAddress, s, floor_char(b, e));

@@ -3,7 +3,7 @@
 //! Someone saying they live there, or a private person's name right before it, wins.
 
 use super::floor_char;
-use super::names::Name;
+use super::names::{Name, Strength};
 use super::words::{contains_fold, contains_word_fold};
 use super::words::{eq_fold, in_list, FAMOUS_ADDRESSES, PUBLIC_PLACE_WORDS};
 
@@ -58,7 +58,7 @@ pub(super) fn address_word_near(b: &[u8], s: usize) -> bool {
 /// Whether the address at `s..e` is a landmark's, an institution's or a business's: a famous
 /// address, or a public-place word in the clause before it (or on the line above, for an
 /// address block) or after it on its line. Someone saying they live there wins.
-pub(super) fn public(b: &[u8], s: usize, e: usize) -> bool {
+pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
     let span = &b[s..e];
     if FAMOUS_ADDRESSES.iter().any(|f| contains_fold(span, f)) {
         return true;
@@ -107,13 +107,42 @@ pub(super) fn public(b: &[u8], s: usize, e: usize) -> bool {
         .position(|w| w[0] == b'\n' || (matches!(w[0], b'.' | b'!' | b'?') && w[1] == b' '))
         .map_or(hi, |p| e + p);
     let hi = floor_char(b, hi);
-    let before = &b[lo..s];
+    // A private person's name is no place, whatever it means ("Dolores Castillo Ramos").
+    let before = without_names(b, lo, s, names);
+    let before = before.as_ref();
     let after = &b[e..hi];
     PUBLIC_PLACE_WORDS
         .iter()
         .any(|w| contains_word_fold(before, w) || contains_word_fold(after, w))
         || PUBLIC_COMPOUND_ENDS.iter().any(|w| ends_a_word(before, w))
         || company_before(before)
+}
+
+/// `b[lo..hi]` with the private persons' names in it blanked out. A "name" led by a place
+/// word is the place's (`Estadio Santiago Bernabéu`): only later words are a person's.
+fn without_names<'a>(
+    b: &'a [u8],
+    lo: usize,
+    hi: usize,
+    names: &[Name],
+) -> std::borrow::Cow<'a, [u8]> {
+    let private = |n: &&Name| {
+        let first = &b[n.start..super::names::word_end(b, n.start).min(n.end)];
+        matches!(n.strength, Strength::Strong | Strength::Weak)
+            && n.start < hi
+            && n.end > lo
+            && !PUBLIC_PLACE_WORDS
+                .iter()
+                .any(|w| eq_fold(first, w.as_bytes()))
+    };
+    if !names.iter().any(|n| private(&n)) {
+        return std::borrow::Cow::Borrowed(&b[lo..hi]);
+    }
+    let mut out = b[lo..hi].to_vec();
+    for n in names.iter().filter(private) {
+        out[n.start.max(lo) - lo..n.end.min(hi) - lo].fill(b' ');
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether name `n` directly introduces the address at `s` ("Jonas Weber, Kastanienallee 42",

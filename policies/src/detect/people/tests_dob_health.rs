@@ -58,6 +58,11 @@ fn birth_labels_in_every_language() {
     hit(Kind::DateOfBirth, "F. nac.: 02/02/1957", "02/02/1957");
     hit(
         Kind::DateOfBirth,
+        "Empleado: Khadija Benali\nF. nacimiento: 27-02-1979\n",
+        "27-02-1979",
+    );
+    hit(
+        Kind::DateOfBirth,
         "data di nascita: 12 aprile 1990",
         "12 aprile 1990",
     );
@@ -216,6 +221,21 @@ fn german_and_dutch_health_words() {
     );
     none_of(Kind::Health, "Der Patient leidet an Depressionen");
     hit(Kind::Health, "Mevr. Bakker is zwanger", "zwanger");
+    // Being ill, and an impairment, said of a named person.
+    hit(
+        Kind::Health,
+        "Jakob ist krank, Magen-Darm, kommt Freitag wieder. Jakob Krüger, Klasse 5b.",
+        "Magen-Darm",
+    );
+    hit(
+        Kind::Health,
+        "Mijn buurvrouw, mevrouw Tjon-A-Fong, is slechtziend en durft niet naar buiten.",
+        "slechtziend",
+    );
+    none_of(
+        Kind::Health,
+        "Krank sein ist doof, was hilft bei Schnupfen?",
+    );
 }
 
 #[test]

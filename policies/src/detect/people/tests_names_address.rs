@@ -174,6 +174,12 @@ fn german_austrian_swiss_addresses() {
 
 #[test]
 fn french_spanish_italian_addresses() {
+    // `Castillo` names a castle, and a woman here: her name makes no address public.
+    hit(
+        Kind::StreetAddress,
+        "mi madre: Dolores Castillo Ramos, domicilio en Calle San Vicente Mártir 61, pta. 9, 46007 Valencia.",
+        "Calle San Vicente Mártir 61, pta. 9, 46007 Valencia",
+    );
     hit(
         Kind::StreetAddress,
         "J'habite au 12 rue des Lilas, 69003 Lyon.",
@@ -306,6 +312,7 @@ fn public_addresses_are_not_sensitive() {
         "Hoe kom ik van Utrecht Centraal naar het Rijksmuseum, Museumstraat 1, 1071 XX Amsterdam?",
     );
     benign("¿Cómo llego al Estadio Santiago Bernabéu (Av. de Concha Espina 1, 28036 Madrid)?");
+    benign("Die Adresse ist Süddeutsche Zeitung, Hultschiner Straße 8, 81677 München.");
     // PUBLIC_ADDRESS
     benign("The White House is at 1600 Pennsylvania Ave NW, Washington, DC 20500");
     benign("10 Downing St is the Prime Minister's residence");

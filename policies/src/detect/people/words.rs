@@ -9,6 +9,8 @@ pub(super) const BIRTH_LABELS: &[&str] = &[
     "dob", "d.o.b", "date of birth", "birth date", "birthdate", "date_of_birth", "birth_date",
     "geburtsdatum", "geb.", "geb.-datum", "date de naissance", "né(e) le", "date naiss",
     "fecha de nacimiento", "fecha nacimiento", "f. nac", "f.nac", "fec. nac", "data di nascita",
+    // Whole words too: a cue that ends inside a word (`f. nac` in `F. nacimiento`) is no cue.
+    "f. nacimiento", "f. de nacimiento", "fec. nacimiento",
     "data nascita", "nato/a il", "geboortedatum", "geb. datum", "data de nascimento",
     "data nasc", "dt. nasc", "fecha_nac", "fecha_nacimiento", "fec_nac", "f_nac",
     "date_naissance", "date_de_naissance", "datenaissance", "data_nascita", "data_di_nascita",
@@ -217,6 +219,9 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "concertgebouw", "philharmonie", " se,", " mc,", " umc", "gita", "excursion", "excursión",
     "escursione", "ausflug", "klassenfahrt", "schoolreis", "sortie scolaire", "passeio",
     "roteiro", "itinerary", "day trip", "orari", "a qué hora abre", "gaat open", "opent",
+    // Newspapers and their newsrooms, written to by readers.
+    "zeitung", "redaktion", "newspaper", "newsroom", "rédaction", "redacción", "redazione",
+    "redactie", "redação", "verlag",
 ];
 
 /// Famous addresses (seats of government, landmarks and company campuses) and placeholder
