@@ -1,8 +1,8 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout7/`;
-//! `holdout8/` (written later by two more writers) is the latest measure: its misses are not
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout8/`;
+//! `holdout9/` (written later by four more writers) is the latest measure: its misses are not
 //! to be looked at until the detector is next frozen. Each set is
 //! reported overall, per language, per kind and per near-miss tag, with Wilson 95% intervals,
 //! and gated just under what it measured.
@@ -456,4 +456,22 @@ fn independent_eighth_holdout_corpus() {
         lang_fpr: 0.045,
     };
     gate("holdout8", &report, &floors);
+}
+
+#[test]
+fn independent_ninth_holdout_corpus() {
+    let report = evaluate("holdout9", &corpus_dir("holdout9"));
+    // 865 prompts (396 sensitive, 469 benign, 44 obfuscated) by four more writers who read
+    // only the policy, written while the detector was being tuned against `holdout8/`, and
+    // measured once with it frozen, aggregates only: 97.5% / 1.7% overall (the detector
+    // before that round: the same); languages 96.0-98.1% recall, 0.0-4.8% fpr (from 50 to
+    // 109 prompts each). Not tuned against yet: the latest measure of how the detector
+    // generalises.
+    let floors = Floors {
+        recall: 0.97,
+        fpr: 0.02,
+        lang_recall: 0.95,
+        lang_fpr: 0.05,
+    };
+    gate("holdout9", &report, &floors);
 }
