@@ -102,7 +102,18 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         ],
         IdDocument,
     );
-    add(&["ssn", "social security"], Ssn);
+    // "You asked for my social": spoken English drops "security".
+    add(
+        &[
+            "ssn",
+            "social security",
+            "my social",
+            "your social",
+            "his social",
+            "her social",
+        ],
+        Ssn,
+    );
     add(
         &[
             "phone",

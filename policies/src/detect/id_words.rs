@@ -96,6 +96,9 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "documento de identidad",
         "documento nacional",
         "carta d'identità",
+        // Italian forms abbreviate the identity card: "CI n. CA48217BD".
+        "ci n.",
+        "c.i. n",
         "carta di identità",
         "identiteitskaart",
         "id-kaart",

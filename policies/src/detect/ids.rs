@@ -174,6 +174,12 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     if let Some(delim) = table_header(b, s) {
         return column(b, s, delim, fam, kind, sink);
     }
+    if fam == Family::Passport {
+        if let Some((vs, ve)) = letters_only_passport(b, e) {
+            sink.push(kind, vs, ve);
+            return;
+        }
+    }
     // The first few values on the rest of the line: "Passnummer ... Meiner: 617284915". The
     // bare word `patient` labels a number right after it, not one a sentence later ("patiënt:
     // 'uw afspraak … Bel 040-551 9692'").
@@ -187,6 +193,11 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         let Some((vs, ve)) = value_after(b, from, limit.saturating_sub(from)) else {
             return;
         };
+        // "Paciente Rosa Gil, DNI 12837465S", "paziente Ahmed Rahman, tel. 328 094 1172": a
+        // value another label announces is that label's.
+        if bare_patient && labelled_by_other(&b[e..ve]) {
+            return;
+        }
         // After a Dutch keyword nine digits are a BSN: the 11-test decides, not the other
         // nine-digit shapes of the family.
         if value_ok(fam, &b[vs..ve]) && !(dutch && fails_bsn(&b[vs..ve])) {
@@ -201,6 +212,44 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         }
         from = ve;
     }
+}
+
+/// A German passport number with no digit right after its keyword (`Reisepassnummer
+/// FGLYTGWCK`): nine characters of the passport alphabet, which has no vowels, so no word.
+fn letters_only_passport(b: &[u8], e: usize) -> Option<(usize, usize)> {
+    // From the end of the keyword's word (`Reisepass|nummer`), the next token or the one
+    // after a short label (`Nr.`).
+    let mut vs = run_end(b, e, |c| c.is_ascii_alphanumeric());
+    for _ in 0..2 {
+        vs = run_end(b, vs, |c| matches!(c, b' ' | b':' | b'.'));
+        let ve = run_end(b, vs, |c| c.is_ascii_alphanumeric());
+        let v = &b[vs..ve];
+        let mut seen = 0u32;
+        for c in v {
+            seen |= 1 << (c & 31);
+        }
+        let alphabet = v.iter().all(|c| b"CFGHJKLMNPRTVWXYZ".contains(c));
+        if v.len() == 9 && alphabet && seen.count_ones() >= 5 {
+            return Some((vs, ve));
+        }
+        if ve - vs > 3 {
+            return None;
+        }
+        vs = ve;
+    }
+    None
+}
+
+/// Whether the words between a bare patient word and a value label the value as something
+/// else: an identity number or a phone number.
+fn labelled_by_other(gap: &[u8]) -> bool {
+    const LABELS: [&str; 14] = [
+        "dni", "nie", "nif", "bsn", "cpf", "nir", "ssn", "c.f.", "tel", "tél", "phone", "móvil",
+        "cel", "handy",
+    ];
+    LABELS
+        .iter()
+        .any(|w| super::text::contains_word_start_ci(gap, w))
 }
 
 /// Whether `raw` is a French NIR with its key (15 characters once separators are gone).
@@ -253,9 +302,21 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
     {
         return false;
     }
+    // `529.982.247-25` is written as a CPF: its own check digits decide.
+    let cpf_form = raw.len() == 14 && raw[3] == b'.' && raw[7] == b'.' && raw[11] == b'-';
     let checked = match (n, all_digits) {
+        (11, true) if cpf_form => Some(cpf(v)),
         (11, true) if fam != Family::Medical => {
             Some(steuer_id(v) || cpf(v) || fam == Family::Social)
+        }
+        // A Spanish NIE (`X1234567L`): its first letter stands for a digit of the number.
+        (9, false)
+            if matches!(v[0], b'X' | b'Y' | b'Z')
+                && v[1..8].iter().all(u8::is_ascii_digit)
+                && v[8].is_ascii_uppercase() =>
+        {
+            let lead = u64::from(v[0] - b'X');
+            Some(v[8] == dni_letter(lead * 10_000_000 + number(&v[1..8])))
         }
         (9, true) if fam == Family::Tax => Some(bsn(v) || nif_pt(v) || ssn_shape(v)),
         (9, false) if v[8].is_ascii_uppercase() && v[..8].iter().all(u8::is_ascii_digit) => {
@@ -369,9 +430,9 @@ fn ssn_shape(v: &[u8]) -> bool {
 fn ssn_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     let itin_word = super::text::contains_ci(&b[s..e], "itin")
         || super::text::contains_ci(&b[s..e], "taxpayer");
-    // The number starts within 80 bytes of the keyword and may end past them.
-    let limit = line_after(b, e, 80);
-    let value_limit = line_after(b, e, 100);
+    // The number starts within 100 bytes of the keyword and may end past them.
+    let limit = line_after(b, e, 100);
+    let value_limit = line_after(b, e, 120);
     let mut from = e;
     while let Some(d) = b[from..limit]
         .iter()

@@ -438,3 +438,5 @@ impl Sink<'_> {
 mod tests;
 #[cfg(test)]
 mod tests_ids;
+#[cfg(test)]
+mod tests_phones;

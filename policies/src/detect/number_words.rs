@@ -3,10 +3,18 @@
 //! of number words (and digit groups) in one of the seven languages becomes its digits, so
 //! that the phone and identifier matchers see the number with the words around it.
 
-/// Words that start a run: a phone number's trunk prefix `0` (English also says "oh"), and
-/// Italian mobiles' `3`.
-pub(crate) const ANCHORS: [&str; 8] =
-    ["zero", "zéro", "null", "nul", "cero", "oh ", "tre ", "onze"];
+/// Words that mark a run: a phone number's trunk prefix `0` (English also says "oh"),
+/// Italian mobiles' `3`, and the digits from four to nine, which prose seldom spells out
+/// (a run may start anywhere: "seis uno siete, cuarenta y ocho…"). Short words that are
+/// also parts of common words (`six`, `sei`, `otto`) are left to the others in the run.
+#[rustfmt::skip]
+pub(crate) const ANCHORS: &[&str] = &[
+    "zero", "zéro", "null", "nul", "cero", "oh ", "tre ", "onze",
+    "four", "five", "seven", "eight", "nine", "vier", "fünf", "sieben", "acht ", "neun",
+    "vijf", "zeven", "negen", "quatre", "cinq ", "huit", "neuf ", "cuatro", "cinco", "seis",
+    "siete", "ocho", "nueve", "quattro", "cinque", "sette", "nove ", "quatro", "sete ",
+    "oito",
+];
 
 /// Fewest digits a run must give, and fewest words in it.
 const MIN_DIGITS: usize = 8;
@@ -53,9 +61,75 @@ fn value(w: &str) -> Option<u8> {
     })
 }
 
+/// The value of a number word, or of tens and units written as one word: Spanish
+/// `veintinueve`, Italian `quarantotto` and `trentatré`, German `neunundzwanzig`, Dutch
+/// `zesenzeventig` and `tweeëntwintig`.
+fn word_value(w: &str) -> Option<u8> {
+    value(w).or_else(|| compound(w))
+}
+
+fn compound(w: &str) -> Option<u8> {
+    let unit = |u: &str| {
+        let u = match u {
+            "dós" => "dos",
+            "trés" | "tré" => "tres",
+            "séis" => "seis",
+            "ein" => "eins",
+            u => u,
+        };
+        value(u).filter(|v| (1..=9).contains(v))
+    };
+    let tens = |t: &str| value(t).filter(|v| *v >= 20 && v % 10 == 0);
+    if let Some(u) = w.strip_prefix("veinti") {
+        return unit(u).map(|u| 20 + u);
+    }
+    const IT_TENS: [(&str, u8); 8] = [
+        ("vent", 20),
+        ("trent", 30),
+        ("quarant", 40),
+        ("cinquant", 50),
+        ("sessant", 60),
+        ("settant", 70),
+        ("ottant", 80),
+        ("novant", 90),
+    ];
+    for (stem, t) in IT_TENS {
+        if let Some(rest) = w.strip_prefix(stem) {
+            // `ventidue`, `trentadue`, but `ventuno` and `trentotto` drop the vowel.
+            let rest = rest.strip_prefix(['i', 'a']).unwrap_or(rest);
+            return unit(rest).map(|u| t + u);
+        }
+    }
+    // Units first, then the tens: `neunundzwanzig`, `negenentwintig`.
+    ["und", "en", "ën"].iter().find_map(|join| {
+        w.match_indices(join).find_map(|(p, _)| {
+            let (u, t) = (&w[..p], &w[p + join.len()..]);
+            Some(unit(u)? + tens(t)?)
+        })
+    })
+}
+
 /// Words joining tens and units ("trente et un", "treinta y uno", "trinta e um").
 fn connector(w: &str) -> bool {
     matches!(w, "et" | "y" | "e" | "and")
+}
+
+/// Words read out between digit groups ("three eight one dash one seven"), skipped.
+fn spoken_separator(w: &str) -> bool {
+    matches!(
+        w,
+        "dash"
+            | "hyphen"
+            | "tiret"
+            | "guion"
+            | "guión"
+            | "trattino"
+            | "strich"
+            | "bindestrich"
+            | "streepje"
+            | "hífen"
+            | "traço"
+    )
 }
 
 #[derive(Clone, Copy)]
@@ -97,6 +171,20 @@ pub(crate) fn run_around(text: &str, i: usize, floor: usize) -> Option<(usize, u
     run_at(text, i).map(|(e, d)| (i, e, d))
 }
 
+/// Whether a run of number words starts within `reach` bytes after `from`: the number a
+/// phone or identifier keyword announces may be read out without a zero to anchor it
+/// ("social, it's three eight one dash one seven…", "seis uno siete, cuarenta y ocho").
+pub(crate) fn run_in(text: &str, from: usize, reach: usize) -> bool {
+    let b = text.as_bytes();
+    let hi = (from + reach).min(b.len());
+    (from..hi).any(|i| {
+        b[i].is_ascii_alphabetic()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] >= 0x80))
+            && text.is_char_boundary(i)
+            && run_at(text, i).is_some()
+    })
+}
+
 /// The start of the number words right before `i` (digit groups are not followed back: a
 /// year or an amount before a number read out is another value).
 fn start_before(text: &str, i: usize, floor: usize) -> usize {
@@ -117,9 +205,9 @@ fn start_before(text: &str, i: usize, floor: usize) -> usize {
         }
         let w = &text[ws..sep];
         let known = if w.chars().any(char::is_uppercase) {
-            value(&w.to_lowercase()).is_some()
+            word_value(&w.to_lowercase()).is_some()
         } else {
-            value(w).is_some()
+            word_value(w).is_some()
         };
         if !known {
             break;
@@ -151,8 +239,9 @@ fn atoms(text: &str, i: usize) -> (Vec<Atom<'_>>, usize) {
             } else {
                 std::borrow::Cow::Borrowed(w)
             };
-            match value(&lower) {
+            match word_value(&lower) {
                 Some(v) => Atom::Word(v),
+                None if spoken_separator(&lower) && !out.is_empty() => Atom::And,
                 None if connector(&lower)
                     && matches!(out.last(), Some(Atom::Word(v)) if *v >= 20) =>
                 {

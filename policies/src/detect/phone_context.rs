@@ -235,10 +235,22 @@ pub(crate) fn labelled_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
     for w in words(b, start, i) {
         last = [last[1], last[2], w];
     }
-    if column_says_otherwise(b, i, tables) {
+    if column_says_otherwise(b, i, tables) || vat_prefix(b, i) {
         return true;
     }
     last.iter().any(|w| starts_with_any(w, NOT_PHONE)) || clause_says_otherwise(b, i)
+}
+
+/// `BE 0784.512.336`, `NL859…`: a country's letters right before the digits make them a
+/// company or VAT number; a phone number is written with `+32`, never with `BE`.
+fn vat_prefix(b: &[u8], i: usize) -> bool {
+    const COUNTRIES: [&[u8]; 12] = [
+        b"BE", b"NL", b"DE", b"FR", b"ES", b"IT", b"PT", b"AT", b"LU", b"IE", b"DK", b"SE",
+    ];
+    let end = if i > 0 && b[i - 1] == b' ' { i - 1 } else { i };
+    end >= 2
+        && COUNTRIES.contains(&&b[end - 2..end])
+        && (end == 2 || !b[end - 3].is_ascii_alphanumeric())
 }
 
 /// Ranges the regulators reserve for drama (NANP 555-01xx, Ofcom's 020 7946 0xxx and

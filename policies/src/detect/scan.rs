@@ -4,7 +4,7 @@
 
 use super::blobs;
 use super::normalize::Normalized;
-use super::{context, ids, numeric, people, secrets, spelled, split};
+use super::{context, ids, number_words, numeric, people, secrets, spelled, split};
 use super::{Anchor, Detector, Finding, Kind, Sink, Tables};
 
 /// How deep decoded blobs are searched for further blobs.
@@ -127,6 +127,9 @@ impl Detector {
             }
             match anchor {
                 Anchor::IdDocument | Anchor::Ssn | Anchor::PhoneWord => {
+                    if spellings && !spelled_seen {
+                        spelled_seen = number_words::run_in(text, e, 80);
+                    }
                     ids::on_anchor(bytes, s, e, anchor, &mut sink)
                 }
                 Anchor::Prefix => secrets::prefixed(bytes, s, &mut sink),
@@ -137,7 +140,14 @@ impl Detector {
         if has_digit {
             for m in self.id_anchors.find_iter(bytes) {
                 match self.id_anchor_kinds[m.pattern().as_usize()] {
-                    Anchor::Continuation => seen.cues.push((m.start(), m.end())),
+                    // A cue is a word of its own: "o segundo", not "do segundo dígito".
+                    Anchor::Continuation
+                        if !bytes[m.start()].is_ascii_alphabetic()
+                            || super::text::starts_token(bytes, m.start()) =>
+                    {
+                        seen.cues.push((m.start(), m.end()))
+                    }
+                    Anchor::Continuation => {}
                     anchor => ids::on_anchor(bytes, m.start(), m.end(), anchor, &mut sink),
                 }
             }

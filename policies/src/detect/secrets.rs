@@ -265,6 +265,7 @@ fn jwt(b: &[u8], s: usize, sink: &mut Sink) {
         && p.len() >= 10
         && sig.len() >= 16
         && !is_documented_example(sig)
+        && !is_documented_example(p)
     {
         let sig_end = s + h.len() + p.len() + sig.len() + 2;
         sink.push(Kind::Jwt, s, sig_end);

@@ -172,7 +172,9 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
             continue;
         }
         let first = b[i] | 0x20;
-        if matches!(first, b'z' | b'n' | b'c' | b't' | b'o') && text.is_char_boundary(i) {
+        // Any word may start a run (`three eight one dash …`, `seis uno siete`); the anchor
+        // pass decided that one is worth looking for.
+        if first.is_ascii_lowercase() && text.is_char_boundary(i) {
             if let Some((s, e, digits)) = super::number_words::run_around(text, i, done) {
                 w.replace(s, e, &digits);
                 done = e;

@@ -21,6 +21,9 @@ const CUES: &[&str] = &[
     "il secondo", "the second", "die zweite", "der zweite", "la deuxième", "le deuxième",
     "het tweede", "de tweede", "a segunda", "o segundo", "(sigue)", "(vervolg)", "(continua)",
     "(suite)", "(cont)", "(fortsetzung)", "(continuação)", "(continued)",
+    // A value sent in numbered messages: "SMS 1: FR81.2004… SMS 2: 505.1234…", "deel 2:".
+    "part 2", "teil 2", "deel 2", "partie 2", "parte 2", "sms 2", "msg2", "msg 2", "message 2",
+    "nachricht 2", "bericht 2", "mensaje 2", "messaggio 2", "mensagem 2", "(2/2)",
     // String concatenation in code: `"AKIARQ6QY5" + "9ZRHXJD72X"`, PHP's `'…' . '…'`.
     "\" + \"", "' + '", "\"+\"", "'+'", "\" . \"", "' . '",
 ];

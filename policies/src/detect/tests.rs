@@ -220,6 +220,8 @@ fn jwt_and_pem() {
     let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTQyIiwicm9sZSI6ImFkbWluIn0.kP9xQ2mR7vT1nB6cW3zY5hJ0pAeLkUd4";
     hit(Kind::Jwt, &format!("Authorization: Bearer {jwt}"), jwt);
     miss("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
+    // jwt.io's payload with its signature copied wrong is still jwt.io's sample.
+    miss("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yPJV_adQssw5c");
     let body = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvuNMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s";
     let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----");
     hit(Kind::PrivateKey, &format!("key:\n{pem}\nthanks"), &pem);
@@ -242,6 +244,9 @@ fn passwords_and_assigned_secrets() {
         "rmiz xfmz jlhr lcbr",
     );
     miss("data:\n  password: Y2hhbmdlbWU=\n");
+    // A SendGrid key given as the SMTP password is the key.
+    let sg = "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";
+    hit(Kind::GenericSecret, &format!("MAIL_PASSWORD={sg}\n"), sg);
     // A mailbox as the URL's user, its `@` escaped: both the address and the password.
     let dsn = "MAILER_DSN=smtp://info%40moebel-ritter.de:Sommer2024Ritter@smtp.ionos.de:587";
     hit(Kind::Password, dsn, "Sommer2024Ritter");

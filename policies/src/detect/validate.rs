@@ -431,12 +431,14 @@ fn longest_repeat(v: &[u8]) -> usize {
 
 /// Values published in vendor documentation as examples.
 pub(crate) fn is_documented_example(v: &[u8]) -> bool {
-    const EXAMPLES: [&str; 5] = [
+    const EXAMPLES: [&str; 6] = [
         // Stripe's documentation keys.
         "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
         "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
-        // jwt.io's example token signature.
+        // jwt.io's example token signature, and its payload (John Doe, `1234567890`), which
+        // stays documentation when the signature is copied wrong.
         "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+        "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ",
         // AWS's documentation keys (also caught by "EXAMPLE" below).
         "AKIAIOSFODNN7EXAMPLE",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

@@ -136,7 +136,8 @@ pub(crate) fn is_default_password(v: &[u8]) -> bool {
 /// Whether a value starts with a vendor's token prefix: the prefix matcher reports it under
 /// the vendor's kind, which says more than "a password".
 pub(crate) fn vendor_token(v: &[u8]) -> bool {
-    const PREFIXES: [&str; 14] = [
+    const PREFIXES: [&str; 15] = [
+        "SG.",
         "ghp_",
         "gho_",
         "ghs_",

@@ -5,7 +5,8 @@
 //! address: flat or floor, postal code and city, on the same line or the next. Landmarks,
 //! institutions and businesses (PUBLIC_ADDRESS) are left alone.
 
-use super::names::{key, word_end, HashSet64, Name, Strength};
+use super::name_tables::{key, HashSet64};
+use super::names::{word_end, Name, Strength};
 use super::postcode::{extend, postcode_at};
 use super::public_place::{address_word_near, private_name_before, public};
 use super::words::{

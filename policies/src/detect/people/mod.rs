@@ -12,6 +12,7 @@
 mod address;
 mod dob;
 mod health;
+mod name_tables;
 mod names;
 mod postcode;
 mod public_place;
@@ -24,7 +25,8 @@ mod tests_names_address;
 
 use super::{Anchor, Finding, Kind, Sink};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use names::{Name, NameTables, Public, Strength};
+use name_tables::NameTables;
+use names::{Name, Public, Strength};
 use std::sync::OnceLock;
 
 const HEALTH_TERMS: &str = include_str!("data/health_terms.txt");

@@ -6,17 +6,8 @@
 //! Only capitalised tokens are looked up, and each lookup is one hash of the lower-cased token
 //! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
 
-use super::words::{
-    contains_fold, in_list, CLINICIANS, CLOSINGS, FROM_LABELS, GREETINGS, HONORIFICS, PARTICLES,
-    ROLE_WORDS,
-};
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
-
-const GIVEN: &str = include_str!("data/given_names.txt");
-const SURNAMES: &str = include_str!("data/surnames.txt");
-const NOT_NAMES: &str = include_str!("data/not_names.txt");
-const PUBLIC: &str = include_str!("data/public_figures.txt");
+use super::name_tables::{key, NameTables, GIVEN_NAME, NOT_NAME, PUBLIC_PART, STARTER, SURNAME};
+use super::words::{contains_fold, in_list, CLOSINGS, FROM_LABELS, GREETINGS};
 
 /// How sure the matcher is that a span names a private person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,134 +44,6 @@ pub(super) struct Public {
     pub start: usize,
     /// Byte offset one past the last byte.
     pub end: usize,
-}
-
-/// Identity hasher for sets of precomputed 64-bit hashes.
-#[derive(Default)]
-pub(super) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// A set of precomputed word hashes.
-pub(super) type HashSet64 = HashSet<u64, BuildHasherDefault<IdHasher>>;
-
-/// What the lists say of a word, as bits of one map entry, so that a word costs one probe.
-const GIVEN_NAME: u8 = 1;
-const SURNAME: u8 = 2;
-const NOT_NAME: u8 = 4;
-const PUBLIC_PART: u8 = 8;
-/// A word that can start a name or a title: anything else is skipped at once.
-const STARTER: u8 = 16;
-
-/// The compiled name lists.
-pub(super) struct NameTables {
-    words: HashMap<u64, u8, BuildHasherDefault<IdHasher>>,
-    public_full: HashSet64,
-    public_single: HashSet64,
-    honorifics: HashSet64,
-    clinicians: HashSet64,
-    roles: HashSet64,
-    particles: HashSet64,
-}
-
-/// The case-folded hash of a word: every byte OR 0x20, which lower-cases ASCII letters and
-/// the Latin-1 capitals (UTF-8 `C3 80..9E` become `C3 A0..BE`), eight bytes per step. The lists
-/// are hashed the same way, so a lookup is one pass over the word and one probe.
-pub(super) fn key(w: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h = K ^ w.len() as u64;
-    for chunk in w.chunks(8) {
-        let mut x = 0u64;
-        for (i, c) in chunk.iter().enumerate() {
-            x |= u64::from(c | 0x20) << (8 * i);
-        }
-        h = (h ^ x).wrapping_mul(K).rotate_left(29);
-    }
-    h ^ (h >> 32)
-}
-
-fn set_of_words(words: &[&str]) -> HashSet64 {
-    words.iter().map(|w| hash_lower(w)).collect()
-}
-
-/// The case-folded hash of `t` (see [`key`]).
-pub(super) fn hash_lower(t: &str) -> u64 {
-    key(t.as_bytes())
-}
-
-impl NameTables {
-    /// Compiles the lists.
-    pub(super) fn new() -> NameTables {
-        let mut words: HashMap<u64, u8, BuildHasherDefault<IdHasher>> = HashMap::default();
-        let mut mark = |list: &str, bits: u8| {
-            for w in list.lines().map(str::trim) {
-                if !w.is_empty() && !w.starts_with('#') {
-                    *words.entry(hash_lower(w)).or_default() |= bits;
-                }
-            }
-        };
-        mark(GIVEN, GIVEN_NAME | STARTER);
-        mark(SURNAMES, SURNAME | STARTER);
-        mark(NOT_NAMES, NOT_NAME);
-        for w in HONORIFICS.iter().chain(ROLE_WORDS) {
-            *words
-                .entry(hash_lower(w.trim_end_matches('.')))
-                .or_default() |= STARTER;
-        }
-        let mut public_full = HashSet64::default();
-        let mut public_single = HashSet64::default();
-        for line in PUBLIC.lines().map(str::trim) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            public_full.insert(hash_lower(line));
-            for (i, w) in line.split(' ').enumerate() {
-                let bits = if i == 0 {
-                    PUBLIC_PART | STARTER
-                } else {
-                    PUBLIC_PART
-                };
-                let entry = words.entry(hash_lower(w)).or_default();
-                // A surname that ordinary people share ("Müller") does not suppress on its
-                // own; a distinctive one does ("Merkel").
-                let shared = *entry & (GIVEN_NAME | SURNAME | NOT_NAME) != 0;
-                *entry |= bits;
-                let mut rev = line.rsplit(' ');
-                let last = rev.next() == Some(w);
-                // "de Jong", "van Dijk": a surname after a particle is shared by too many.
-                let after_particle = rev.next().is_some_and(|p| PARTICLES.contains(&p));
-                let distinctive = !shared && !after_particle && w.chars().count() >= 5;
-                if last && (!line.contains(' ') || distinctive) {
-                    public_single.insert(hash_lower(w));
-                }
-            }
-        }
-        NameTables {
-            words,
-            public_full,
-            public_single,
-            honorifics: set_of_words(HONORIFICS),
-            clinicians: set_of_words(CLINICIANS),
-            roles: set_of_words(ROLE_WORDS),
-            particles: set_of_words(PARTICLES),
-        }
-    }
-
-    fn bits(&self, h: u64) -> u8 {
-        self.words.get(&h).copied().unwrap_or(0)
-    }
 }
 
 /// Whether the character starting at `b[i]` is an upper-case letter.
@@ -375,6 +238,40 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
         }
         i = group(t, b, Tok { start: i, end: e }, names, public).max(e);
     }
+    // "Hospital Universitario La Paz", "Museo Reina Sofía": a place named after someone.
+    names.retain(|n| !place_led(b, n.start));
+}
+
+/// Whether the capitalised words and particles right before `i` on its line include a
+/// public place word.
+fn place_led(b: &[u8], i: usize) -> bool {
+    let mut j = i;
+    for _ in 0..4 {
+        if j == 0 || b[j - 1] != b' ' {
+            return false;
+        }
+        let we = j - 1;
+        let mut ws = we;
+        while ws > 0 && (b[ws - 1].is_ascii_alphabetic() || b[ws - 1] >= 0x80) {
+            ws -= 1;
+        }
+        if ws == we {
+            return false;
+        }
+        let w = &b[ws..we];
+        if super::words::PUBLIC_PLACE_WORDS
+            .iter()
+            .any(|p| super::words::eq_fold(w, p.as_bytes()))
+        {
+            return true;
+        }
+        let particle = w.len() <= 3 && w[0].is_ascii_lowercase();
+        if !(particle || upper_at(b, ws)) {
+            return false;
+        }
+        j = ws;
+    }
+    false
 }
 
 /// The honorific or role word that `tok` is, with its end ("Dr." and "Sig.ra" included).

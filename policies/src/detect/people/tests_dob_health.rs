@@ -79,6 +79,11 @@ fn birth_labels_in_every_language() {
 fn birth_words_beside_a_person() {
     hit(
         Kind::DateOfBirth,
+        "Passeggeri:\n1) Andrea Pinna, nato 14/07/1980\n2) Valentina Pinna, nata 30/11/1983",
+        "30/11/1983",
+    );
+    hit(
+        Kind::DateOfBirth,
         "Lena Hoffmann wurde am 3. März 2015 geboren",
         "3. März 2015",
     );
@@ -235,6 +240,12 @@ fn german_and_dutch_health_words() {
     none_of(
         Kind::Health,
         "Krank sein ist doof, was hilft bei Schnupfen?",
+    );
+    // A family word names the person; an exchange programme is no public figure.
+    hit(
+        Kind::Health,
+        "Mi hermano Raúl (nacido el 5/9/1989) tiene diabetes tipo 1 y se va de Erasmus.",
+        "diabetes",
     );
 }
 

@@ -141,6 +141,12 @@ fn public_figures_are_not_private_persons() {
     none_of(Kind::Person, "un discours de Emmanuel Macron");
     none_of(Kind::Person, "a biography of Albert Einstein");
     benign("Resume the career of Pedro Sánchez");
+    benign("Hat Bruce Willis wirklich frontotemporale Demenz? Wie äußert sich die Krankheit?");
+    // A place named after someone is no person beside a health detail.
+    benign(
+        "Resume: 'El Hospital Universitario La Paz ha realizado su trasplante de pulmón número \
+         1.000, en una paciente de 54 años con fibrosis pulmonar.'",
+    );
 }
 
 #[test]
@@ -174,6 +180,12 @@ fn german_austrian_swiss_addresses() {
 
 #[test]
 fn french_spanish_italian_addresses() {
+    // The ancient road is famous; the street of the same name in Rome is where people live.
+    hit(
+        Kind::StreetAddress,
+        "io sottoscritto Fabrizio De Luca, residente in Via Appia Nuova 221, 00183 Roma, chiedo",
+        "Via Appia Nuova 221, 00183 Roma",
+    );
     // `Castillo` names a castle, and a woman here: her name makes no address public.
     hit(
         Kind::StreetAddress,

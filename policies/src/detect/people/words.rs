@@ -59,6 +59,7 @@ pub(super) const BIRTH_WORDS: &[&str] = &[
     "born", "birthday", "geboren", "geburtstag", "né le", "née le", "né à", "née à", "né en",
     "née en", "naissance", "anniversaire", "nacido", "nacida", "nació", "nacimiento",
     "cumpleaños", "nato il", "nata il", "nato a", "nata a", "nato nel", "nata nel", "nascita",
+    "nato", "nata",
     "compleanno", "geboren op", "verjaardag", "jarig", "nascido", "nascida", "nasceu",
     "nascimento", "aniversário", "aniversario",
 ];
@@ -234,7 +235,7 @@ pub(super) const FAMOUS_ADDRESSES: &[&str] = &[
     "piazza san pietro", "via del quirinale", "piazza venezia", "binnenhof", "praça do comércio",
     "amphitheatre parkway", "infinite loop", "apple park way", "microsoft way", "fifth avenue",
     "wall street", "hacker way", "abbey road", "unter den linden", "museumplein", "dam square",
-    "via appia", "510 townsend st", "354 oyster point", "prinsengracht 263",
+    "via appia antica", "510 townsend st", "354 oyster point", "prinsengracht 263",
     "avenue anatole france", "paulista, 1578",
     // The placeholder addresses of German forms and examples.
     "musterstraße", "musterstrasse", "musterweg", "beispielstraße", "beispielstrasse",
@@ -255,6 +256,18 @@ pub(super) const ROLE_WORDS: &[&str] = &[
     "lid", "sócio", "name", "nom", "nombre", "nome", "naam", "full name", "vorname", "nachname",
     "prénom", "apellido", "apellidos", "cognome", "voornaam", "achternaam", "sobrenome",
     "apelido",
+    // Family: "mi hermano Raúl", "meine Tochter Lena". Not the words for a man or a woman,
+    // which also start other phrases, nor `papa` (the Pope in Italian).
+    "brother", "sister", "son", "daughter", "husband", "wife", "mother", "father", "mom", "mum",
+    "dad", "grandma", "grandpa", "nephew", "niece", "cousin", "uncle", "aunt", "bruder",
+    "schwester", "sohn", "tochter", "mutter", "vater", "mama", "oma", "opa", "neffe", "nichte",
+    "cousine", "onkel", "tante", "frère", "sœur", "soeur", "fils", "fille", "mari", "mère",
+    "père", "maman", "neveu", "nièce", "oncle", "hermano", "hermana", "hijo", "hija", "marido",
+    "esposo", "esposa", "madre", "padre", "mamá", "papá", "abuela", "abuelo", "sobrino",
+    "sobrina", "tío", "tía", "fratello", "sorella", "figlio", "figlia", "marito", "moglie",
+    "mamma", "papà", "nonna", "nonno", "nipote", "cugino", "cugina", "zio", "zia", "broer",
+    "zus", "zoon", "dochter", "moeder", "vader", "neef", "oom", "irmão", "irmã",
+    "filho", "filha", "mãe", "pai", "avó", "avô", "sobrinho", "sobrinha", "tio", "tia",
 ];
 
 /// Honorifics and titles: a capitalised word after one is a name, even a rare surname.
