@@ -149,9 +149,10 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
         Anchor::Url => super::vendors::url_password(b, s, sink),
         Anchor::PasswordName => secrets::assignment(b, s, e, true, sink),
         Anchor::SecretName => secrets::assignment(b, s, e, false, sink),
-        Anchor::PinWord => super::secret_values::pin_after(b, e, sink),
-        // Identifier words are routed to `ids` and people cues to `people` by the scan.
+        // Identifier and code words are routed to `ids` and people cues to `people` by the
+        // scan.
         Anchor::IdDocument
+        | Anchor::PinWord
         | Anchor::Ssn
         | Anchor::PhoneWord
         | Anchor::Continuation

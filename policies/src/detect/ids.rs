@@ -27,6 +27,7 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
         Anchor::IdDocument => id_after(b, s, e, sink),
         Anchor::Ssn => ssn_after(b, s, e, sink),
         Anchor::PhoneWord => super::phone::phone_after(b, e, sink),
+        Anchor::PinWord => super::secret_values::pin_after(b, e, sink),
         _ => {}
     }
 }

@@ -356,6 +356,12 @@ impl Detector {
         // only texts with digits pay for, so the main one stays small and fast.
         let mut id_table = id_words::anchor_table();
         id_table.extend(split::anchor_table());
+        // A door or alarm code is digits too.
+        id_table.extend(
+            secret_values::PIN_WORDS
+                .iter()
+                .map(|w| (*w, Anchor::PinWord)),
+        );
         let id_anchors = build(&id_table)?;
         let mut class_of = Kind::ALL.map(Kind::default_class);
         for (kind, class) in &config.classes {

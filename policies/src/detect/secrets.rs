@@ -71,11 +71,6 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     let mut t: Vec<(&'static str, super::Anchor)> = PREFIXES.iter().map(|p| (*p, Prefix)).collect();
     t.extend(PASSWORD_WORDS.iter().map(|p| (*p, PasswordName)));
     t.extend(["private_key_id", "client_secret", "refresh_token"].map(|p| (p, SecretName)));
-    t.extend(
-        super::secret_values::PIN_WORDS
-            .iter()
-            .map(|p| (*p, super::Anchor::PinWord)),
-    );
     t
 }
 
