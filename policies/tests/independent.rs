@@ -1,11 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout9/`;
-//! `holdout10/` (written later by four more writers) is the latest measure: its misses are
-//! not to be looked at until the detector is next frozen. Each set is reported overall, per
-//! language, per kind and per near-miss tag, with Wilson 95% intervals, and gated just under
-//! what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout10/`.
+//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
+//! 95% intervals, and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -482,13 +480,12 @@ fn independent_tenth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout9/`, and
     // measured once with it frozen, aggregates only: 97.5% / 1.9% overall (the detector
     // before the eighth and ninth rounds: 96.2% / 2.1%); languages 94.4-100% recall,
-    // 0.0-4.9% fpr (from 50 to 112 prompts each). Not tuned against yet: the latest measure
-    // of how the detector generalises.
+    // 0.0-4.9% fpr (from 50 to 112 prompts each). Then tuned against: 98.7% / 0.0%.
     let floors = Floors {
-        recall: 0.97,
-        fpr: 0.022,
-        lang_recall: 0.94,
-        lang_fpr: 0.05,
+        recall: 0.985,
+        fpr: 0.005,
+        lang_recall: 0.97,
+        lang_fpr: 0.01,
     };
     gate("holdout10", &report, &floors);
 }

@@ -290,6 +290,7 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
         || date_like(raw)
         || date_like(from_digits)
         || is_placeholder(raw)
+        || super::validate::is_documented_example(raw)
         || sequential(v)
         || super::validate::repeated_digits(v)
         || digits < min_digits

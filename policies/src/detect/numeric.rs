@@ -365,9 +365,9 @@ fn iban(b: &[u8], s: usize, sink: &mut Sink) -> Option<usize> {
     if n != want || !ends_token(b, end) || mixed {
         return None;
     }
-    // `ad3789c5ba22c852d12cbd51`: a lowercase hex id that happens to pass mod 97.
-    let hexish = end - s == n
-        && letters().all(u8::is_ascii_lowercase)
+    // `ad3789c5ba22c852d12cbd51`, `be41b6b7-db54-4e89-…`: a lowercase hex id or UUID that
+    // happens to pass mod 97.
+    let hexish = letters().all(u8::is_ascii_lowercase)
         && compact[4..n].iter().all(u8::is_ascii_hexdigit)
         && compact[4..n].iter().any(|c| (b'A'..=b'F').contains(c));
     if hexish {

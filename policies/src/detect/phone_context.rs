@@ -8,6 +8,11 @@ use super::Tables;
 /// Words before a number that say it is something else: tickets, orders, tracking and build
 /// numbers, timestamps, product codes, coordinates, durations (matched as word prefixes).
 const NOT_PHONE: &[&str] = &[
+    // Postcodes: Brazil's `cep=05044-000`, and the words for a postcode.
+    "cep",
+    "zip",
+    "postcode",
+    "plz",
     "ticket",
     "order",
     "invoice",

@@ -404,11 +404,20 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         (run_start(b, s, id_char), run_end(b, e, id_char))
     };
     let name = &b[is..ie];
+    // `db.password.hex`, `API_KEY_B64`: the name of an encoded value is still its name.
+    let core = [".hex", "_hex", ".b64", "_b64", ".base64", "_base64"]
+        .iter()
+        .find_map(|x| {
+            let n = name.len();
+            (n > x.len() && name[n - x.len()..].eq_ignore_ascii_case(x.as_bytes()))
+                .then(|| &name[..n - x.len()])
+        })
+        .unwrap_or(name);
     let named = multiword
         || if password {
-            password_name(name)
+            password_name(core)
         } else {
-            secret_name(name)
+            secret_name(core)
         };
     if !named {
         return;
@@ -475,6 +484,11 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
                 j += 1;
             }
             prose = true;
+        }
+        // `aws configure set aws_secret_access_key GtvC…`: an identifier and its value as a
+        // command line's next argument.
+        _ if !multiword && j == ie + 1 && b[ie] == b' ' && name.contains(&b'_') => {
+            prose = false;
         }
         _ => return,
     }

@@ -11,7 +11,7 @@ use super::Anchor;
 /// case; only texts with a digit look for them).
 #[rustfmt::skip]
 const CUES: &[&str] = &[
-    "the rest", "rest is", "rest of it", "last part", "second part", "second half",
+    "the rest", "rest is", "rest of it", "last part", "second part", "second half", "second bit",
     "remaining digits", "the remainder", "der rest", "den rest", "rest lautet", "zweite hälfte",
     "zweiter teil", "zweite teil", "restlichen", "le reste", "la suite", "la fin", "deuxième partie",
     "seconde partie", "deuxième moitié", "el resto", "lo que falta", "segunda parte",
@@ -175,7 +175,12 @@ fn literals(b: &[u8], cs: usize, ce: usize) -> Option<((usize, usize), (usize, u
 fn first_piece(b: &[u8], cue: usize) -> Option<(usize, usize)> {
     let lo = cue.saturating_sub(BEFORE);
     let toks = tokens(b, lo, cue);
-    let last = toks.iter().rposition(|(s, e)| has_digit(&b[*s..*e]))?;
+    // A chat line's time (`[10:02] cust: rest is …`) is not the first piece.
+    let time =
+        |s: usize, e: usize| e - s <= 2 && (b.get(e) == Some(&b':') || (s > 0 && b[s - 1] == b':'));
+    let last = toks
+        .iter()
+        .rposition(|(s, e)| has_digit(&b[*s..*e]) && !time(*s, *e))?;
     let (mut s, e) = toks[last];
     if e - s > MAX_PIECE {
         // One long token: the first part of a token or key ("xoxb-9940…-1255…").

@@ -143,7 +143,9 @@ fn uk_nino_and_national_ids() {
     hit(Kind::UkNino, "NI number AB 12 34 56 C", "AB 12 34 56 C");
     hit(Kind::UkNino, "nino=JG103759A", "JG103759A");
     miss("QQ 12 34 56 C is HMRC's example; BG123456A is invalid");
-    hit(Kind::Passport, "passport number: C01X00T47", "C01X00T47");
+    hit(Kind::Passport, "passport number: CF3X91T47", "CF3X91T47");
+    // The specimen documents' numbers are documentation.
+    miss("Der Muster-Reisepass hat die Nummer C01X00T47, der Musterausweis T22000129.");
     hit(Kind::Passport, "Reisepass Nr. L8V9K2F41", "L8V9K2F41");
     hit(Kind::NationalId, "DNI 48392017V", "48392017V");
     miss("passport: XXXXXXXXX, passport office hours 9 to 5");
@@ -244,6 +246,17 @@ fn passwords_and_assigned_secrets() {
         "rmiz xfmz jlhr lcbr",
     );
     miss("data:\n  password: Y2hhbmdlbWU=\n");
+    // A command line's argument, and the name of an encoded value.
+    hit(
+        Kind::AwsSecretKey,
+        "+ aws configure set aws_secret_access_key GtvCvpesOZlxkhyK9ItXNDkyLw3xTT6x7GJ7b%2Fgr\n",
+        "GtvCvpesOZlxkhyK9ItXNDkyLw3xTT6x7GJ7b%2Fgr",
+    );
+    hit(
+        Kind::Password,
+        "db.user=payroll_rw\ndb.password.hex=4d6f6e736f6f6e234368616932303233\n",
+        "4d6f6e736f6f6e234368616932303233",
+    );
     // A SendGrid key given as the SMTP password is the key.
     let sg = "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";
     hit(Kind::GenericSecret, &format!("MAIL_PASSWORD={sg}\n"), sg);

@@ -496,6 +496,17 @@ fn values_given_in_two_pieces() {
             "ik geef het wachtwoord in twee berichten. het eerste deel is \"Fietsbel42\"\nen het tweede deel \"_Regenjas!\". Voldoet het?",
             "_Regenjas!",
         ),
+        // A chat's times are not pieces.
+        (
+            Kind::PaymentCard,
+            "[10:02] cust: first part 49795131\n[10:02] cust: rest is 20078952\n[10:03] cust: exp 11/26",
+            "20078952",
+        ),
+        (
+            Kind::PaymentCard,
+            "on two sticky notes, first bit 22292117\nand second bit 61350952. The website says",
+            "61350952",
+        ),
         // Numbered messages.
         (
             Kind::Iban,

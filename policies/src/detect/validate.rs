@@ -431,7 +431,7 @@ fn longest_repeat(v: &[u8]) -> usize {
 
 /// Values published in vendor documentation as examples.
 pub(crate) fn is_documented_example(v: &[u8]) -> bool {
-    const EXAMPLES: [&str; 6] = [
+    const EXAMPLES: [&str; 9] = [
         // Stripe's documentation keys.
         "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
         "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
@@ -439,6 +439,10 @@ pub(crate) fn is_documented_example(v: &[u8]) -> bool {
         // stays documentation when the signature is copied wrong.
         "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
         "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ",
+        // The specimen German identity card and passport (Erika Mustermann's).
+        "T22000129",
+        "L01X00T47",
+        "C01X00T47",
         // AWS's documentation keys (also caught by "EXAMPLE" below).
         "AKIAIOSFODNN7EXAMPLE",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

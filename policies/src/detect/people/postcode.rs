@@ -150,9 +150,13 @@ fn city_end(b: &[u8], e: usize) -> Option<usize> {
     let mut j = e;
     let mut end = None;
     for _ in 0..4 {
-        let k = run_end(b, j, |c| c == b' ');
+        let mut k = run_end(b, j, |c| c == b' ');
         if k == j || k - j > 2 {
             break;
+        }
+        // Dutch cities with an elided article: `'s-Hertogenbosch`, `'s-Gravenhage`.
+        if end.is_none() && (b[k..].starts_with(b"'s-") || b[k..].starts_with(b"'t ")) {
+            k += 3;
         }
         let we = word_end(b, k);
         if we == k {

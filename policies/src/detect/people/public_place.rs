@@ -88,7 +88,13 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
                 .rposition(|w| matches!(w[0], b'.' | b'!' | b'?' | b';') && w[1] == b' ')
                 .map_or(line_start, |p| line_start + p + 2)
         };
-        let clause = sentence_start(s);
+        let mut clause = sentence_start(s);
+        // "… dell'ufficio anagrafe del Comune di Milano. È quello di Via Larga 12?": a short
+        // question about an address asks after the place just named.
+        let asks = b[e..].iter().take(3).any(|c| *c == b'?');
+        if asks && s - clause <= 24 && clause >= line_start + 2 {
+            clause = sentence_start(clause - 2).max(s.saturating_sub(200));
+        }
         let question = (clause >= line_start + 2 && b[clause - 2] == b'?')
             .then(|| floor_char(b, sentence_start(clause - 2).max(s.saturating_sub(200))))
             .filter(|&q| {

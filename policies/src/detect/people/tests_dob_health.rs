@@ -136,6 +136,10 @@ fn dates_in_a_birth_column() {
 
 #[test]
 fn other_dates_and_public_figures_are_not_birth_dates() {
+    none_of(
+        Kind::DateOfBirth,
+        "Faz um resumo da trajetória política do Lula, nascido em 27 de outubro de 1945.",
+    );
     // DATE_NO_PERSON
     benign("La empresa se fundó el 14 de marzo de 1987");
     benign("Python was born in 1991; release date 2024-01-15");

@@ -186,6 +186,11 @@ fn french_spanish_italian_addresses() {
         "io sottoscritto Fabrizio De Luca, residente in Via Appia Nuova 221, 00183 Roma, chiedo",
         "Via Appia Nuova 221, 00183 Roma",
     );
+    hit(
+        Kind::StreetAddress,
+        "Mijn gegevens: Joris Verhoeven, Sint Janssingel 9, 5211 DA 's-Hertogenbosch\nCJIB",
+        "Janssingel 9, 5211 DA 's-Hertogenbosch",
+    );
     // `Castillo` names a castle, and a woman here: her name makes no address public.
     hit(
         Kind::StreetAddress,
@@ -325,6 +330,16 @@ fn public_addresses_are_not_sensitive() {
     );
     benign("¿Cómo llego al Estadio Santiago Bernabéu (Av. de Concha Espina 1, 28036 Madrid)?");
     benign("Die Adresse ist Süddeutsche Zeitung, Hultschiner Straße 8, 81677 München.");
+    benign(
+        "Schreib eine Beschwerde an die Siemens AG, Werner-von-Siemens-Straße 1, 80333 München.",
+    );
+    benign(
+        "Devo andare all'ufficio anagrafe del Comune di Milano per il cambio di residenza. È \
+         quello di Via Larga 12? Servono appuntamento?",
+    );
+    benign("Domenica vado agli Uffizi (Piazzale degli Uffizi 6, Firenze). Conviene prenotare?");
+    // A field label before a type name in a schema names no one.
+    benign("model Paciente {\n  nome           String\n  alergias       String[]\n}");
     // PUBLIC_ADDRESS
     benign("The White House is at 1600 Pennsylvania Ave NW, Washington, DC 20500");
     benign("10 Downing St is the Prime Minister's residence");

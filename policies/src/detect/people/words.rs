@@ -49,7 +49,8 @@ pub(super) const PUBLIC_CONTEXT: &[&str] = &[
     "oprichter", "footballers", "futbolistas", "calciatori", "fußballer", "footballeurs",
     "voetballers", "jogadores de futebol", "artículo", "articolo", "artikel", "article",
     "artigo", "celebrities", "famosos", "famosi", "berühmtheiten", "célébrités", "beroemdheden",
-    "presidents", "presidentes", "presidenti", "präsidenten", "présidents",
+    "presidents", "presidentes", "presidenti", "präsidenten", "présidents", "trajetória",
+    "trayectoria", "traiettoria", "parcours", "werdegang", "levensloop",
 ];
 
 /// Words saying someone was born, or has a birthday, in running prose: the date after them is
@@ -235,7 +236,7 @@ pub(super) const FAMOUS_ADDRESSES: &[&str] = &[
     "piazza san pietro", "via del quirinale", "piazza venezia", "binnenhof", "praça do comércio",
     "amphitheatre parkway", "infinite loop", "apple park way", "microsoft way", "fifth avenue",
     "wall street", "hacker way", "abbey road", "unter den linden", "museumplein", "dam square",
-    "via appia antica", "510 townsend st", "354 oyster point", "prinsengracht 263",
+    "via appia antica", "piazzale degli uffizi", "510 townsend st", "354 oyster point", "prinsengracht 263",
     "avenue anatole france", "paulista, 1578",
     // The placeholder addresses of German forms and examples.
     "musterstraße", "musterstrasse", "musterweg", "beispielstraße", "beispielstrasse",
@@ -473,9 +474,14 @@ pub(super) const CLINICIANS: &[&str] = &[
 /// Whether `hay` contains `needle` at the start of a word, ignoring case.
 pub(super) fn contains_word_fold(hay: &[u8], needle: &str) -> bool {
     let n = needle.as_bytes();
+    // A needle that starts with a space or a mark (` ag,`, ` s.a.`) carries its own boundary.
+    let marked = n
+        .first()
+        .is_some_and(|c| !c.is_ascii_alphanumeric() && *c < 0x80);
     n.len() <= hay.len()
         && hay.windows(n.len()).enumerate().any(|(p, w)| {
-            (p == 0 || !(hay[p - 1].is_ascii_alphanumeric() || hay[p - 1] >= 0x80)) && eq_fold(w, n)
+            (p == 0 || marked || !(hay[p - 1].is_ascii_alphanumeric() || hay[p - 1] >= 0x80))
+                && eq_fold(w, n)
         })
 }
 
