@@ -1,9 +1,11 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout10/`.
-//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
-//! 95% intervals, and gated just under what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout10/`;
+//! `holdout11/` (written later by four more writers) is the latest measure: its misses are
+//! not to be looked at until the detector is next frozen. Each set is reported overall, per
+//! language, per kind and per near-miss tag, with Wilson 95% intervals, and gated just under
+//! what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -488,4 +490,22 @@ fn independent_tenth_holdout_corpus() {
         lang_fpr: 0.01,
     };
     gate("holdout10", &report, &floors);
+}
+
+#[test]
+fn independent_eleventh_holdout_corpus() {
+    let report = evaluate("holdout11", &corpus_dir("holdout11"));
+    // 876 prompts (397 sensitive, 479 benign, 40 obfuscated) by four more writers who read
+    // only the policy, written while the detector was being tuned against `holdout10/`, and
+    // measured once with it frozen, aggregates only: 96.7% / 0.2% overall (the detector
+    // before the eighth to tenth rounds: 95.7% / 0.4%); languages 94.6-100% recall, 0.0-1.6%
+    // fpr (from 50 to 110 prompts each). Not tuned against yet: the latest measure of how the
+    // detector generalises.
+    let floors = Floors {
+        recall: 0.96,
+        fpr: 0.01,
+        lang_recall: 0.94,
+        lang_fpr: 0.02,
+    };
+    gate("holdout11", &report, &floors);
 }
