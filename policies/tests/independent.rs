@@ -1,11 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout10/`;
-//! `holdout11/` (written later by four more writers) is the latest measure: its misses are
-//! not to be looked at until the detector is next frozen. Each set is reported overall, per
-//! language, per kind and per near-miss tag, with Wilson 95% intervals, and gated just under
-//! what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout11/`.
+//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
+//! 95% intervals, and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -499,13 +497,12 @@ fn independent_eleventh_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout10/`, and
     // measured once with it frozen, aggregates only: 96.7% / 0.2% overall (the detector
     // before the eighth to tenth rounds: 95.7% / 0.4%); languages 94.6-100% recall, 0.0-1.6%
-    // fpr (from 50 to 110 prompts each). Not tuned against yet: the latest measure of how the
-    // detector generalises.
+    // fpr (from 50 to 110 prompts each). Then tuned against: 99.2% / 0.0%.
     let floors = Floors {
-        recall: 0.96,
-        fpr: 0.01,
-        lang_recall: 0.94,
-        lang_fpr: 0.02,
+        recall: 0.985,
+        fpr: 0.005,
+        lang_recall: 0.955,
+        lang_fpr: 0.01,
     };
     gate("holdout11", &report, &floors);
 }

@@ -202,6 +202,7 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "número de teléfono",
         "handynummer",
         "telefonnummer",
+        "rückrufnummer",
         "mobilnummer",
         "sms",
         "text me",

@@ -22,6 +22,7 @@ mod validate;
 
 // The scan pipeline, normalisation and decoding, identifiers and numbering plans.
 mod blobs;
+mod chat;
 mod columns;
 mod dotted;
 mod groups;
@@ -36,6 +37,7 @@ mod phone_context;
 mod plans;
 mod scan;
 mod secret_values;
+mod secret_words;
 mod spelled;
 mod split;
 mod vendors;
@@ -330,7 +332,7 @@ impl Detector {
     pub fn new(config: &DetectorConfig) -> Result<Detector, BuildError> {
         // Secret prefixes and names beside the shared table; then the markers of the spelling
         // layer, which are told apart by index (from `spelling_from` on), not by anchor kind.
-        let mut extra = secrets::anchor_table();
+        let mut extra = secret_words::anchor_table();
         let marker = Anchor::Prefix;
         let spelled_markers = spelled::ANCHORS
             .iter()

@@ -252,9 +252,12 @@ fn atoms(text: &str, i: usize) -> (Vec<Atom<'_>>, usize) {
         };
         out.push(atom);
         end = e;
-        // Separators inside a run: spaces, a comma, a hyphen, a slash.
-        let s = super::text::run_end(b, e, |c| matches!(c, b' ' | b',' | b'-' | b'/'));
-        if s == e || s - e > 3 {
+        // Separators inside a run: spaces, a comma, a hyphen, a slash, an en or em dash
+        // (` – `, the bytes E2 80 93/94).
+        let s = super::text::run_end(b, e, |c| {
+            matches!(c, b' ' | b',' | b'-' | b'/' | 0xE2 | 0x80 | 0x93 | 0x94)
+        });
+        if s == e || s - e > 5 || !text.is_char_boundary(s) {
             break;
         }
         k = s;

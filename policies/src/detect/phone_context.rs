@@ -238,6 +238,11 @@ pub(crate) fn labelled_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
     // Only the last three words count: "order 4711, call me on 0151 ..." is still a phone.
     let mut last: [&[u8]; 3] = [b"", b"", b""];
     for w in words(b, start, i) {
+        // "numero d'ordine": the word after an elided article.
+        let w = w
+            .iter()
+            .position(|c| *c == b'\'')
+            .map_or(w, |p| &w[p + 1..]);
         last = [last[1], last[2], w];
     }
     if column_says_otherwise(b, i, tables) || vat_prefix(b, i) {

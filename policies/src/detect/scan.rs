@@ -4,7 +4,7 @@
 
 use super::blobs;
 use super::normalize::Normalized;
-use super::{context, ids, number_words, numeric, people, secrets, spelled, split};
+use super::{chat, context, ids, number_words, numeric, people, secrets, spelled, split};
 use super::{Anchor, Detector, Finding, Kind, Sink, Tables};
 
 /// How deep decoded blobs are searched for further blobs.
@@ -69,7 +69,8 @@ impl Detector {
         let first = out.len();
         let mut norm = Normalized::chars(text);
         let (has_digit, has_run) = shape(norm.text.as_bytes());
-        let spaced = has_digit && spelled::has_spaced_value(norm.text.as_bytes());
+        let spaced = (has_digit && spelled::has_spaced_value(norm.text.as_bytes()))
+            || chat::has_joins(norm.text.as_bytes());
         let mut seen = Seen::default();
         if self.match_anchors(part, &norm.text, true, has_digit, &mut seen, out) || spaced {
             if let Some((t, edits)) = spelled::rewrite(&norm.text) {

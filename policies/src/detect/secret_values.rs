@@ -93,9 +93,9 @@ pub(super) fn default_literal(b: &[u8], j: usize) -> Option<(usize, usize)> {
 pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
     let limit = line_after(b, j, 96);
     let mut k = j;
-    // Up to a dozen words may stand between ("Passwort für das Vereinsportal hab ich
+    // A dozen words or more may stand between ("Passwort für das Vereinsportal hab ich
     // vergessen, aber im Browser gespeichert gesehen: …"); the line bounds the walk.
-    for _ in 0..14 {
+    for _ in 0..20 {
         k = run_end(b, k, |c| {
             matches!(c, b' ' | b'\t' | b':' | b'.' | b',' | b'?' | b'!' | b';')
         });

@@ -51,10 +51,13 @@ pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
         if i + 6 >= b.len() {
             return false;
         }
-        // A spelled-out value starts with a lone character: `0 1 5 1`, not `2024-05`.
+        // A spelled-out value starts with a lone character: `0 1 5 1`, `8  6  0` (as OCR
+        // spaces them), not `2024-05`.
+        let q = run_end(b, i + 1, |c| SPACERS.contains(&c));
         let lone = (i == 0 || !b[i - 1].is_ascii_alphanumeric())
-            && b[i + 2].is_ascii_alphanumeric()
-            && SPACERS.contains(&b[i + 3]);
+            && (1..=3).contains(&(q - i - 1))
+            && b.get(q).is_some_and(u8::is_ascii_alphanumeric)
+            && b.get(q + 1).is_some_and(|c| SPACERS.contains(c));
         if !lone {
             i += 1;
             continue;
@@ -108,16 +111,19 @@ fn spaced_value(b: &[u8], i: usize) -> Option<(usize, String)> {
     if !single(j) {
         return None;
     }
-    let sep = *b.get(j + 1)?;
-    if !SPACERS.contains(&sep) {
+    // The run's own separator: one to three marks (`0 1 5`, `8  6  0`).
+    let sep_end = run_end(b, j + 1, |c| SPACERS.contains(&c));
+    if !(1..=3).contains(&(sep_end - j - 1)) {
         return None;
     }
+    let sep = &b[j + 1..sep_end];
     let (mut chars, mut digits) = (0, 0);
     let mut end = j;
     loop {
         // A lone lowercase letter between a spelled number and a word is a word itself
         // ("para o 9 1 5 … 2 2 e pergunte"), unlike a code's letters ("d e 4 4 7 0 …").
-        let last = !(b.get(j + 1) == Some(&sep) && single(j + 2));
+        let own_sep = |k: usize| b[k..].starts_with(sep) && single(k + sep.len());
+        let last = !own_sep(j + 1);
         if b[j].is_ascii_lowercase() {
             if chars == 0 && b.get(j + 2).is_some_and(u8::is_ascii_digit) {
                 return None;
@@ -132,11 +138,11 @@ fn spaced_value(b: &[u8], i: usize) -> Option<(usize, String)> {
         end = j + 1;
         // The next separator: the run's own, or a group mark such as ` - `.
         let k = j + 1;
-        if b.get(k) == Some(&sep) && single(k + 1) {
-            j = k + 1;
+        if own_sep(k) {
+            j = k + sep.len();
         } else if let Some(m) = (1..=3).find(|m| {
             let g = &b[k..(k + m).min(b.len())];
-            g.len() == *m && g.iter().all(|c| SPACERS.contains(c)) && g != [sep] && single(k + m)
+            g.len() == *m && g.iter().all(|c| SPACERS.contains(c)) && g != sep && single(k + m)
         }) {
             out.push('-');
             j = k + m;
@@ -155,7 +161,16 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
     let mut i = 0;
     let mut buf = [0u8; 1];
     let spaced = has_spaced_value(b);
+    let chat = super::chat::has_joins(b);
     while i < b.len() {
+        if chat && b[i] == b'\n' {
+            if let Some(ns) = super::chat::join_at(b, i) {
+                w.replace(i, ns, " ");
+                done = ns;
+                i = ns;
+                continue;
+            }
+        }
         if spaced && (b[i].is_ascii_alphanumeric() || b[i] == b'+') {
             if let Some((e, joined)) = spaced_value(b, i) {
                 w.replace(i, e, &joined);

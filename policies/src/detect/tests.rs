@@ -510,3 +510,35 @@ fn systemd_units_and_verbs_that_are_also_names() {
     miss("Mar 20 04:00:12 srv systemd[1]: Started postgresql@15-main.service - postgresql");
     miss("Tenho enxaqueca com aura. Tomo sumatriptana quando começa. Quais são as opções?");
 }
+
+#[test]
+fn chat_pieces_logins_and_ocr_spacing() {
+    // One speaker's consecutive chat lines carry one value.
+    hit(
+        Kind::PaymentCard,
+        "[14:03] Customer: its 5024 9515\n[14:03] Customer: 0168\n[14:03] Customer: 7862 exp 11/26\n",
+        "5024 9515\n[14:03] Customer: 0168\n[14:03] Customer: 7862",
+    );
+    hit(
+        Kind::Iban,
+        "[09:01] Simona: ti mando l'iban in due pezzi\n[09:01] Simona: IT39R030623338\n[09:02] Simona: 5904948363239\n",
+        "IT39R030623338\n[09:02] Simona: 5904948363239",
+    );
+    // Credentials after a login; a password sent as base64 in chat.
+    hit(
+        Kind::Password,
+        "our runbook says to log into the grafana admin with admin / Gr4f@na-Pr0d-2024! but",
+        "Gr4f@na-Pr0d-2024",
+    );
+    hit(
+        Kind::Password,
+        "te paso la pass del router de la tienda en base64 para que no salga en claro en el chat: Q2FzdGVsbDBuIU1hcl8yMDIz",
+        "Q2FzdGVsbDBuIU1hcl8yMDIz",
+    );
+    // Digits spaced twice over by OCR.
+    hit(
+        Kind::UsSsn,
+        "the SSN came out with weird spacing: 8  6  0  4  6  4  4  2  0 . Can you",
+        "8  6  0  4  6  4  4  2  0",
+    );
+}

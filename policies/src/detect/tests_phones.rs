@@ -72,6 +72,14 @@ fn phone_numbers_written_in_words() {
         hit(Kind::Phone, text, run);
     }
     miss("Set the counter to zero, one, two and three before the loop starts.");
+    // Dashes read out between groups.
+    hit(
+        Kind::Phone,
+        "Rückrufnummer: null eins sieben fünf – zwo drei acht – vier vier eins – neun null\n",
+        "null eins sieben fünf – zwo drei acht – vier vier eins – neun null",
+    );
+    // An order number after an elided article.
+    miss("Nel gestionale il numero d'ordine è 0612345678 (sì, sembra un numero di Roma).");
     // Runs with no zero to anchor them, compound tens, and a spoken dash.
     hit(
         Kind::Phone,

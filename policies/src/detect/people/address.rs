@@ -332,6 +332,8 @@ fn street_by_postcode(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, b
 const FR_LEADING: &[&str] = &[
     "rue", "avenue", "av.", "boulevard", "bd", "bd.", "chemin", "allée", "allee", "impasse",
     "place", "quai", "cours", "route", "square", "faubourg", "passage", "résidence", "rua",
+    // Welsh streets put their type first too: "42 Heol y Parc".
+    "heol", "ffordd", "stryd",
 ];
 
 /// For a number first ("12 rue des Lilas", "221B Baker Street"): `(start, end, strong)`.

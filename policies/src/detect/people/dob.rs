@@ -54,7 +54,8 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         return;
     }
     if cue == Cue::Birth
-        && (!ctx.person_near(s.min(ds), e.max(de), 220, 120) || public_context(b, s))
+        && (!ctx.person_near(s.min(ds), e.max(de), 220, 120)
+            || (public_context(b, s) && !own_person_before(b, s)))
     {
         return;
     }
@@ -292,6 +293,17 @@ fn public_context(b: &[u8], i: usize) -> bool {
     PUBLIC_CONTEXT
         .iter()
         .any(|w| contains_whole_word_fold(&b[lo..hi], w))
+}
+
+/// Whether the writer names someone of their own just before `i` ("my husband Ravi … he was
+/// born"): a private person, whatever the paragraph's other words ("give me a timeline").
+fn own_person_before(b: &[u8], i: usize) -> bool {
+    const OWN: &[&str] = &[
+        "my", "mein", "meine", "meinem", "meiner", "mon", "ma", "mes", "mi", "mis", "mio", "mia",
+        "mijn", "meu", "minha",
+    ];
+    let lo = super::floor_char(b, i.saturating_sub(120));
+    OWN.iter().any(|w| contains_whole_word_fold(&b[lo..i], w))
 }
 
 fn line_bounds(b: &[u8], s: usize, e: usize) -> (usize, usize) {

@@ -136,6 +136,13 @@ fn dates_in_a_birth_column() {
 
 #[test]
 fn other_dates_and_public_figures_are_not_birth_dates() {
+    // The writer's own husband is no public figure, whatever else the text asks for.
+    hit(
+        Kind::DateOfBirth,
+        "Plan a surprise 40th for my husband Ravi Subramanian — he was born 21 August 1984. \
+         He loves cricket. Give me a timeline.",
+        "21 August 1984",
+    );
     none_of(
         Kind::DateOfBirth,
         "Faz um resumo da trajetória política do Lula, nascido em 27 de outubro de 1945.",
@@ -244,6 +251,21 @@ fn german_and_dutch_health_words() {
     none_of(
         Kind::Health,
         "Krank sein ist doof, was hilft bei Schnupfen?",
+    );
+    hit(
+        Kind::Health,
+        "Mon fils Rayan Benali a été absent car il a eu une gastro-entérite avec fièvre.",
+        "gastro-entérite",
+    );
+    hit(
+        Kind::Health,
+        "Elle s'appelle Ginette Lambert. Rappelle-lui que Lina est allergique aux arachides.",
+        "allergique",
+    );
+    hit(
+        Kind::Health,
+        "O colaborador Hélder Moniz entregou baixa médica de 30 dias por hérnia discal.",
+        "hérnia",
     );
     // A family word names the person; an exchange programme is no public figure.
     hit(

@@ -180,6 +180,11 @@ fn german_austrian_swiss_addresses() {
 
 #[test]
 fn french_spanish_italian_addresses() {
+    hit(
+        Kind::StreetAddress,
+        "His current address, as far as I know, is 42 Heol y Parc, Pontypridd CF37 2RT. I attach",
+        "42 Heol y Parc, Pontypridd CF37 2RT",
+    );
     // The ancient road is famous; the street of the same name in Rome is where people live.
     hit(
         Kind::StreetAddress,

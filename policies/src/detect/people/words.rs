@@ -269,6 +269,9 @@ pub(super) const ROLE_WORDS: &[&str] = &[
     "mamma", "papà", "nonna", "nonno", "nipote", "cugino", "cugina", "zio", "zia", "broer",
     "zus", "zoon", "dochter", "moeder", "vader", "neef", "oom", "irmão", "irmã",
     "filho", "filha", "mãe", "pai", "avó", "avô", "sobrinho", "sobrinha", "tio", "tia",
+    // Staff, as HR writes of them.
+    "colaborador", "colaboradora", "collaborateur", "collaboratrice", "collaboratore",
+    "collaboratrice", "trabajador", "trabajadora", "lavoratore", "lavoratrice",
 ];
 
 /// Honorifics and titles: a capitalised word after one is a name, even a rare surname.

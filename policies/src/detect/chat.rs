@@ -1,0 +1,111 @@
+//! Values typed over consecutive chat lines by one speaker ("[14:03] Customer: its 5024 9515",
+//! "[14:03] Customer: 0168", "[14:03] Customer: 7862 exp 11/26"): the spelling layer reads the
+//! line break and the next line's speaker prefix as a space, so the matchers see the value
+//! whole, and its finding covers every piece.
+
+use super::text::run_end;
+
+/// The longest line content that counts as a piece of a value.
+const MAX_PIECE: usize = 32;
+
+/// The speaker of the line `b[ls..le]` and where its content starts: the text before its
+/// first `": "` within 48 bytes, after a leading `[time]` and times or dates.
+fn speaker(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
+    let hi = (ls + 48).min(le);
+    let colon = ls + b[ls..hi].windows(2).position(|w| w == b": ")?;
+    let mut s = ls;
+    if b[s] == b'[' {
+        s += memchr::memchr(b']', &b[s..colon])? + 1;
+    }
+    loop {
+        s = run_end(b, s, |c| c == b' ');
+        let t = run_end(b, s, |c| {
+            c.is_ascii_digit() || matches!(c, b':' | b'.' | b'/' | b'-' | b',')
+        });
+        if t > s && t < colon && b[t] == b' ' {
+            s = t;
+        } else {
+            break;
+        }
+    }
+    let name = &b[s..colon];
+    let named = name.iter().any(|c| c.is_ascii_alphabetic() || *c >= 0x80);
+    (named && name.len() <= 32 && !name.contains(&b'=')).then_some((name, colon + 2))
+}
+
+/// The end of the line starting at `ls`.
+fn line_end(b: &[u8], ls: usize) -> usize {
+    memchr::memchr(b'\n', &b[ls..]).map_or(b.len(), |p| ls + p)
+}
+
+/// Whether `b[cs..le]` is short enough to be a piece of a value.
+fn piece(b: &[u8], cs: usize, le: usize) -> bool {
+    let mut e = le;
+    while e > cs && matches!(b[e - 1], b' ' | b'\r') {
+        e -= 1;
+    }
+    (1..=MAX_PIECE).contains(&(e - cs))
+}
+
+/// A piece may go on with a letter, a digit, or an address's `@` or `.`.
+fn continues(c: Option<&u8>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'.'))
+}
+
+/// Where the next line's content starts when the line break at `nl` joins two pieces by one
+/// speaker.
+pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<usize> {
+    let ls = memchr::memrchr(b'\n', &b[..nl]).map_or(0, |p| p + 1);
+    let (who, cs) = speaker(b, ls, nl)?;
+    if !piece(b, cs, nl) {
+        return None;
+    }
+    let next = nl + 1;
+    let (again, ns) = speaker(b, next, line_end(b, next))?;
+    (again == who && continues(b.get(ns))).then_some(ns)
+}
+
+/// Whether `b` holds such a join, which is what makes the spelling layer run for it.
+pub(crate) fn has_joins(b: &[u8]) -> bool {
+    let mut ls = 0;
+    let mut prev: Option<(&[u8], bool)> = None;
+    while ls < b.len() {
+        let le = line_end(b, ls);
+        let cur = speaker(b, ls, le);
+        if let (Some((who, true)), Some((again, cs))) = (prev, cur) {
+            if who == again && continues(b.get(cs)) {
+                return true;
+            }
+        }
+        prev = cur.map(|(who, cs)| (who, piece(b, cs, le)));
+        ls = le + 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_speakers_pieces_join() {
+        let t = b"[14:03] Customer: its 5024 9515\n[14:03] Customer: 0168\n[14:04] Agent: thanks";
+        assert!(has_joins(t));
+        let nl = t.iter().position(|c| *c == b'\n').unwrap();
+        assert_eq!(join_at(t, nl), Some(nl + 1 + "[14:03] Customer: ".len()));
+        // The agent's line is another speaker's.
+        let nl2 = nl + 1 + t[nl + 1..].iter().position(|c| *c == b'\n').unwrap();
+        assert_eq!(join_at(t, nl2), None);
+    }
+
+    #[test]
+    fn long_lines_and_other_speakers_do_not_join() {
+        assert!(!has_joins(
+            b"Kunde: Hallo, ich komme nicht mehr in mein Konto rein\nKunde: bitte helfen"
+        ));
+        assert!(!has_joins(b"Kunde: 0151\nSupport: 2345"));
+        assert!(!has_joins(
+            b"2024-05-01 10:00:01 INFO [w-1] GET /a 200\n2024-05-01 10:00:02 INFO"
+        ));
+    }
+}
