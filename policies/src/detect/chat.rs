@@ -12,7 +12,9 @@ const MAX_PIECE: usize = 32;
 /// first `": "` within 48 bytes, after a leading `[time]` and times or dates.
 fn speaker(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
     let hi = (ls + 48).min(le);
-    let colon = ls + b[ls..hi].windows(2).position(|w| w == b": ")?;
+    let colon = memchr::memchr_iter(b':', &b[ls..hi])
+        .map(|p| ls + p)
+        .find(|&p| b.get(p + 1) == Some(&b' '))?;
     let mut s = ls;
     if b[s] == b'[' {
         s += memchr::memchr(b']', &b[s..colon])? + 1;
