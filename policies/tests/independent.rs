@@ -1,11 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout11/`;
-//! `holdout12/` (written later by four more writers) is the latest measure: its misses are
-//! not to be looked at until the detector is next frozen. Each set is reported overall, per
-//! language, per kind and per near-miss tag, with Wilson 95% intervals, and gated just under
-//! what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout12/`.
+//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
+//! 95% intervals, and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -516,13 +514,12 @@ fn independent_twelfth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout11/`, and
     // measured once with it frozen, aggregates only: 96.5% / 1.3% overall (the detector
     // before the eighth to eleventh rounds: 94.9% / 1.5%); languages 92.0-100% recall,
-    // 0.0-2.7% fpr (from 50 to 111 prompts each). Not tuned against yet: the latest measure
-    // of how the detector generalises.
+    // 0.0-2.7% fpr (from 50 to 111 prompts each). Then tuned against: 98.7% / 0.0%.
     let floors = Floors {
-        recall: 0.96,
-        fpr: 0.016,
-        lang_recall: 0.91,
-        lang_fpr: 0.03,
+        recall: 0.985,
+        fpr: 0.005,
+        lang_recall: 0.95,
+        lang_fpr: 0.01,
     };
     gate("holdout12", &report, &floors);
 }

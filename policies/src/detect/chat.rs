@@ -67,6 +67,18 @@ pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<usize> {
     (again == who && continues(b.get(ns))).then_some(ns)
 }
 
+/// Where the next line's content starts when `i` is in a chat line ending at `nl` and the
+/// next line is a chat line too: a question there may be answered on the next line.
+pub(crate) fn answer_after(b: &[u8], i: usize, nl: usize) -> Option<usize> {
+    if b.get(nl) != Some(&b'\n') {
+        return None;
+    }
+    let ls = memchr::memrchr(b'\n', &b[..i]).map_or(0, |p| p + 1);
+    speaker(b, ls, nl)?;
+    let next = nl + 1;
+    speaker(b, next, line_end(b, next)).map(|(_, cs)| cs)
+}
+
 /// Whether `b` holds such a join, which is what makes the spelling layer run for it.
 pub(crate) fn has_joins(b: &[u8]) -> bool {
     let mut ls = 0;

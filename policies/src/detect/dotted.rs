@@ -231,6 +231,11 @@ pub(crate) const VERSION_WORDS: &[&str] = &[
     "firefox",
     "browser",
     "oids",
+    // Libraries in a dependency audit ("openssl 3.0.13.1 and libcurl 8.5.0.0").
+    "openssl",
+    "libcurl",
+    "sbom",
+    "dependenc",
     // Certificate extensions are named by OID ("the extension 2.5.29.17").
     "extens",
     "estension",

@@ -134,11 +134,20 @@ fn card(b: &[u8], g: &Groups, sink: &mut Sink) -> Option<usize> {
         let lens = || g.lens(k);
         // Groups of three to six, the last one possibly shorter (`6759 7282 4768 8017 85`);
         // over a line break also two halves (`45320151` / `12830366`).
+        // Pairs too, as OCR splits a receipt's card (`45.32.75.14.97.03.28.28`).
         let groups_ok = k == 1
             || (lens().take(k - 1).all(|l| (3..=6).contains(&l)) && g.len(k - 1) <= 6)
             || lens().all(|l| l == 1)
+            || (k >= 7 && lens().all(|l| l == 2))
             || (broken && k == 2 && lens().all(|l| l >= 6));
-        if !seps_ok || !groups_ok || !ends_token(b, g.end(k - 1)) {
+        // `4539 1488 0343 6467 1`: one more digit in the same grouping makes it another,
+        // longer number, not a card and a stray digit.
+        let goes_on = k < g.count
+            && k > 1
+            && g.len(k) == 1
+            && g.sep[k - 1] == g.sep[k - 2]
+            && ends_token(b, g.end(k));
+        if !seps_ok || !groups_ok || goes_on || !ends_token(b, g.end(k - 1)) {
             continue;
         }
         let d = g.digits(b, k, &mut buf)?;
@@ -366,8 +375,9 @@ fn iban(b: &[u8], s: usize, sink: &mut Sink) -> Option<usize> {
         return None;
     }
     // `ad3789c5ba22c852d12cbd51`, `be41b6b7-db54-4e89-…`: a lowercase hex id or UUID that
-    // happens to pass mod 97.
+    // happens to pass mod 97 (an IBAN typed in lowercase is grouped with spaces).
     let hexish = letters().all(u8::is_ascii_lowercase)
+        && !b[s..end].contains(&b' ')
         && compact[4..n].iter().all(u8::is_ascii_hexdigit)
         && compact[4..n].iter().any(|c| (b'A'..=b'F').contains(c));
     if hexish {

@@ -91,16 +91,25 @@ pub(super) fn default_literal(b: &[u8], j: usize) -> Option<(usize, usize)> {
 /// "set my router admin password to IiXoPT4VtdTL", "contraseña iman*6172BNL", also in the
 /// next sentence ("… the router's password. Right now it is #CSj7XPKSXRBi2a#m?zI").
 pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
-    let limit = line_after(b, j, 96);
+    let mut limit = line_after(b, j, 96);
+    let mut answered = false;
     let mut k = j;
     // A dozen words or more may stand between ("Passwort für das Vereinsportal hab ich
     // vergessen, aber im Browser gespeichert gesehen: …"); the line bounds the walk.
-    for _ in 0..20 {
+    for _ in 0..24 {
         k = run_end(b, k, |c| {
             matches!(c, b' ' | b'\t' | b':' | b'.' | b',' | b'?' | b'!' | b';')
         });
         if k >= limit {
-            return;
+            // In a chat the next line may answer: "…braucht ein Passwort fürs Webinterface",
+            // then "[08:53] Kai: admin / Druck3r#Lager2026".
+            match super::chat::answer_after(b, j, limit).filter(|_| !answered) {
+                Some(cs) => {
+                    (k, limit, answered) = (cs, line_after(b, cs, 96), true);
+                    continue;
+                }
+                None => return,
+            }
         }
         // Quoted, or up to the next blank: a password may hold `&`, `,` or `;`.
         let (vs, mut ve, quoted) = value_at(b, k);
@@ -200,7 +209,9 @@ pub(super) fn pin_after(b: &[u8], e: usize, sink: &mut Sink) {
     // The word itself labels what follows it (`Digicode 4821B`).
     let mut linked = true;
     for _ in 0..10 {
-        let ws = run_end(b, k, |c| matches!(c, b' ' | b'\t' | b',' | b'(' | b')'));
+        let ws = run_end(b, k, |c| {
+            matches!(c, b' ' | b'\t' | b',' | b'(' | b')' | b'-')
+        });
         if ws >= limit {
             return;
         }

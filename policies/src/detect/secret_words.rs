@@ -27,13 +27,25 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
         "mysql",
         "live_",
     ];
-    const PASSWORD_WORDS: [&str; 31] = [
+    const PASSWORD_WORDS: [&str; 42] = [
         "wachtwoord",
         "senha",
         "parola d'ordine",
         "mot de passe",
         "passwort",
         "passcode",
+        // Credential labels followed by `user / password` ("laptop login: rpark / …").
+        "login: ",
+        "logins: ",
+        "credentials: ",
+        "creds: ",
+        "zugangsdaten: ",
+        "identifiants : ",
+        "identifiants: ",
+        "credenciales: ",
+        "credenziali: ",
+        "inloggegevens: ",
+        "credenciais: ",
         // Spanish chat's `la pass del router`.
         "la pass del",
         "la pass de",

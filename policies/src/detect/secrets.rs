@@ -339,7 +339,8 @@ fn password_name(name: &[u8]) -> bool {
 /// `API_TOKEN: ...`, `"client_secret": "..."`, or in prose "my password is ...".
 pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mut Sink) {
     let id_char = |c: u8| token_char(c) || c == b'.' || c >= 0x80;
-    let multiword = b[s..e].contains(&b' ');
+    // A phrase, or a compound such as `WLAN-Schlüssel`, names a password by itself.
+    let multiword = b[s..e].contains(&b' ') || (password && b[s..e].contains(&b'-'));
     let (is, ie) = if multiword {
         (s, e)
     } else {

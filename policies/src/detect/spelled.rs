@@ -6,8 +6,11 @@ use super::normalize::{Edit, Rewriter};
 use super::text::run_end;
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
-pub(crate) const ANCHORS: [&str; 20] = [
+pub(crate) const ANCHORS: [&str; 22] = [
     "%",
+    // Defanged addresses in security tickets: `88[.]27[.]143[.]60`.
+    "[.]",
+    "(.)",
     " at ",
     "[at]",
     "(at)",
@@ -34,6 +37,7 @@ pub(crate) const ANCHORS: [&str; 20] = [
 pub(crate) fn starts_spelling(text: &str, i: usize) -> bool {
     let b = text.as_bytes();
     percent_at(b, i).is_some()
+        || defanged_at(b, i).is_some()
         || at_marker(b, i).is_some()
         || (text.is_char_boundary(i) && super::number_words::run_around(text, i, 0).is_some())
 }
@@ -179,6 +183,12 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
                 continue;
             }
         }
+        if let Some(e) = defanged_at(b, i) {
+            w.replace(i, e, ".");
+            done = e;
+            i = e;
+            continue;
+        }
         if let Some(c) = percent_at(b, i) {
             buf[0] = c;
             w.replace(i, i + 3, std::str::from_utf8(&buf).unwrap_or("%"));
@@ -208,6 +218,15 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
         i += 1;
     }
     w.finish()
+}
+
+/// The end of a defanged dot (`[.]`, `(.)`) at `i` between two letters or digits.
+fn defanged_at(b: &[u8], i: usize) -> Option<usize> {
+    let marker = b[i..].starts_with(b"[.]") || b[i..].starts_with(b"(.)");
+    let between = i > 0
+        && b[i - 1].is_ascii_alphanumeric()
+        && b.get(i + 3).is_some_and(u8::is_ascii_alphanumeric);
+    (marker && between).then_some(i + 3)
 }
 
 /// The byte a `%XX` escape at `i` stands for, when it is URL punctuation that a matcher

@@ -542,3 +542,47 @@ fn chat_pieces_logins_and_ocr_spacing() {
         "8  6  0  4  6  4  4  2  0",
     );
 }
+
+#[test]
+fn labels_compounds_answers_and_defanged_values() {
+    // A credentials label, a compound password word, a door code after a hyphen.
+    hit(
+        Kind::Password,
+        "- His laptop login: rpark / Welcome2Brightside!  (he must change on first login)",
+        "Welcome2Brightside",
+    );
+    let t = "Der WLAN-Schlüssel für das Ferienhaus ist 'Ostsee-Sonne-4471' und der Schlüsselsafe-Code 2608.";
+    hit(Kind::Password, t, "Ostsee-Sonne-4471");
+    hit(Kind::Password, t, "2608");
+    // A chat question answered on the next line by another speaker.
+    hit(
+        Kind::Password,
+        "[08:51] Sabine: Der Drucker braucht ein Passwort fürs Webinterface\n[08:53] Kai: admin / Druck3r#Lager2026\n",
+        "Druck3r#Lager2026",
+    );
+    // Defanged addresses, OCR's pairs, an IBAN typed in lowercase with random spaces.
+    hit(
+        Kind::IpAddress,
+        "alguien entra a su cuenta desde la IP 88[.]27[.]143[.]60 (se lo pone",
+        "88[.]27[.]143[.]60",
+    );
+    hit(
+        Kind::PaymentCard,
+        "L'OCR dello scontrino ha letto male la carta: '45.32.75.14.97.03.28.28'.",
+        "45.32.75.14.97.03.28.28",
+    );
+    hit(
+        Kind::Iban,
+        "me lo sistemi? it3 7e0 503 411 701 000 000 093 215",
+        "it3 7e0 503 411 701 000 000 093 215",
+    );
+    // One more digit in the card's grouping is another number; libraries' versions.
+    miss("Why does my Luhn validator return false for 4539 1488 0343 6467 1? It's 17 digits");
+    miss("our SBOM lists openssl 3.0.13.1 and libcurl 8.5.0.0, the scanner flagged them");
+    // Two pieces of a NIR, one after the other.
+    hit(
+        Kind::NationalId,
+        "je te donne mon numéro de sécu en deux fois :\n2930731\npuis\n58647339\ntu peux",
+        "58647339",
+    );
+}

@@ -242,8 +242,28 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
     names.retain(|n| !place_led(b, n.start));
 }
 
+/// Street types written before the street's name, which is often a person's.
+const STREET_LEADS: &[&str] = &[
+    "calle",
+    "avenida",
+    "paseo",
+    "plaza",
+    "via",
+    "viale",
+    "corso",
+    "piazza",
+    "largo",
+    "rue",
+    "avenue",
+    "boulevard",
+    "rua",
+    "praça",
+    "travessa",
+    "heol",
+];
+
 /// Whether the capitalised words and particles right before `i` on its line include a
-/// public place word.
+/// public place word or a street type.
 fn place_led(b: &[u8], i: usize) -> bool {
     let mut j = i;
     for _ in 0..4 {
@@ -259,8 +279,10 @@ fn place_led(b: &[u8], i: usize) -> bool {
             return false;
         }
         let w = &b[ws..we];
+        // A place word, or a street's type ("Calle de Ruiz de Alarcón").
         if super::words::PUBLIC_PLACE_WORDS
             .iter()
+            .chain(STREET_LEADS)
             .any(|p| super::words::eq_fold(w, p.as_bytes()))
         {
             return true;

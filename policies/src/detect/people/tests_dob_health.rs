@@ -267,6 +267,21 @@ fn german_and_dutch_health_words() {
         "O colaborador Hélder Moniz entregou baixa médica de 30 dias por hérnia discal.",
         "hérnia",
     );
+    hit(
+        Kind::Health,
+        "Mein Kollege Stefan Rieger hat seit einem Jahr Depressionen.",
+        "Depressionen",
+    );
+    hit(
+        Kind::Health,
+        "Doña Pilar Arnáiz tiene alzhéimer en fase moderada y vive sola.",
+        "alzhéimer",
+    );
+    hit(
+        Kind::Health,
+        "Mijn schoonvader (Henk Bos, 74) gebruikt acenocoumarol.",
+        "acenocoumarol",
+    );
     // A family word names the person; an exchange programme is no public figure.
     hit(
         Kind::Health,

@@ -343,6 +343,13 @@ fn public_addresses_are_not_sensitive() {
          quello di Via Larga 12? Servono appuntamento?",
     );
     benign("Domenica vado agli Uffizi (Piazzale degli Uffizi 6, Firenze). Conviene prenotare?");
+    // Agencies people write to; a street named after someone beside a health word.
+    benign("Devo mandare una raccomandata all'Agenzia delle Entrate, Direzione Provinciale di Milano, Via Manin 25.");
+    benign("Ik moet een brief sturen naar de Belastingdienst, Postbus 2508, 6401 DA Heerlen.");
+    benign(
+        "¿Cómo llego desde Atocha al Museo del Prado (Calle de Ruiz de Alarcón 23)? Voy con \
+         una persona en silla de ruedas.",
+    );
     // A field label before a type name in a schema names no one.
     benign("model Paciente {\n  nome           String\n  alergias       String[]\n}");
     // PUBLIC_ADDRESS

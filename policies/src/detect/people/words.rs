@@ -221,6 +221,10 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "concertgebouw", "philharmonie", " se,", " mc,", " umc", "gita", "excursion", "excursión",
     "escursione", "ausflug", "klassenfahrt", "schoolreis", "sortie scolaire", "passeio",
     "roteiro", "itinerary", "day trip", "orari", "a qué hora abre", "gaat open", "opent",
+    // Tax offices and agencies people write to, and the PO boxes of organisations.
+    "agenzia delle entrate", "agencia tributaria", "hacienda", "belastingdienst", "postbus",
+    "urssaf", "cpam", "inps", "inail", "receita federal", "finanças", "uwv", "direzione",
+    "delegación", "dirección provincial",
     // Newspapers and their newsrooms, written to by readers.
     "zeitung", "redaktion", "newspaper", "newsroom", "rédaction", "redacción", "redazione",
     "redactie", "redação", "verlag",
