@@ -360,7 +360,7 @@ impl Detector {
         id_table.extend(split::anchor_table());
         // A door or alarm code is digits too.
         id_table.extend(
-            secret_values::PIN_WORDS
+            secret_words::PIN_WORDS
                 .iter()
                 .map(|w| (*w, Anchor::PinWord)),
         );

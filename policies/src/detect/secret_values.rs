@@ -181,22 +181,6 @@ pub(super) fn app_password_end(b: &[u8], vs: usize) -> Option<usize> {
     (ends && distinct.count_ones() >= 9).then_some(k)
 }
 
-/// Words announcing a code that opens a door, an alarm or a key safe, or a card's PIN: a
-/// few digits that are as much a password as any ("de alarmcode is 1546"). `pin` alone is
-/// also the Dutch card payment and a version pin, so it comes with `code`.
-#[rustfmt::skip]
-pub(crate) const PIN_WORDS: &[&str] = &[
-    "alarm code", "door code", "gate code", "entry code", "key safe", "keysafe", "lockbox",
-    "pin code", "pincode", "pin-code", "code pin", "alarmcode", "türcode", "torcode",
-    "zugangscode", "tresorcode", "schlüsseltresor", "schlüsselsafe", "alarmanlage", "digicode",
-    "code d'accès", "code de l'alarme", "code alarme", "code du portail", "boîte à clés",
-    "código de acceso", "código de la alarma", "código de alarma", "código del portal",
-    "caja de llaves", "código pin", "codice di accesso", "codice dell'allarme",
-    "codice allarme", "codice del portone", "codice pin", "toegangscode", "sleutelkluis",
-    "deurcode", "poortcode", "código de acesso", "código do alarme", "código do portão",
-    "cofre de chaves",
-];
-
 /// A code of four to eight digits within a few words after a PIN word at `e`, given after a
 /// label or a linking word (`:`, "is", "c'est", "de code"): `1546`, `4-8-1-9`, `4821B`.
 pub(super) fn pin_after(b: &[u8], e: usize, sink: &mut Sink) {

@@ -1,8 +1,9 @@
 //! The words that put the secret matchers to work: vendor prefixes (`ghp_`, `SG.`), the
-//! words for a password in the languages served, and names a secret is assigned to.
+//! words for a password in the languages served, names a secret is assigned to, and the
+//! words for door, alarm and key-safe codes.
 
-/// Vendor prefixes and phrases this module adds to the automaton as `Anchor::Prefix` or
-/// name anchors, beside the shared table's.
+/// Vendor prefixes and phrases the secret matchers add to the main automaton as
+/// `Anchor::Prefix` or name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
     const PREFIXES: [&str; 20] = [
@@ -81,3 +82,19 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     t.extend(["private_key_id", "client_secret", "refresh_token"].map(|p| (p, SecretName)));
     t
 }
+
+/// Words announcing a code that opens a door, an alarm or a key safe, or a card's PIN: a
+/// few digits that are as much a password as any ("de alarmcode is 1546"). `pin` alone is
+/// also the Dutch card payment and a version pin, so it comes with `code`.
+#[rustfmt::skip]
+pub(crate) const PIN_WORDS: &[&str] = &[
+    "alarm code", "door code", "gate code", "entry code", "key safe", "keysafe", "lockbox",
+    "pin code", "pincode", "pin-code", "code pin", "alarmcode", "türcode", "torcode",
+    "zugangscode", "tresorcode", "schlüsseltresor", "schlüsselsafe", "alarmanlage", "digicode",
+    "code d'accès", "code de l'alarme", "code alarme", "code du portail", "boîte à clés",
+    "código de acceso", "código de la alarma", "código de alarma", "código del portal",
+    "caja de llaves", "código pin", "codice di accesso", "codice dell'allarme",
+    "codice allarme", "codice del portone", "codice pin", "toegangscode", "sleutelkluis",
+    "deurcode", "poortcode", "código de acesso", "código do alarme", "código do portão",
+    "cofre de chaves",
+];
