@@ -296,14 +296,21 @@ fn public_context(b: &[u8], i: usize) -> bool {
 }
 
 /// Whether the writer names someone of their own just before `i` ("my husband Ravi … he was
-/// born"): a private person, whatever the paragraph's other words ("give me a timeline").
+/// born"): a possessive and a family or role word make a private person, whatever the
+/// paragraph's other words ("give me a timeline").
 fn own_person_before(b: &[u8], i: usize) -> bool {
     const OWN: &[&str] = &[
         "my", "mein", "meine", "meinem", "meiner", "mon", "ma", "mes", "mi", "mis", "mio", "mia",
         "mijn", "meu", "minha",
     ];
     let lo = super::floor_char(b, i.saturating_sub(120));
-    OWN.iter().any(|w| contains_whole_word_fold(&b[lo..i], w))
+    let words: Vec<&[u8]> = b[lo..i]
+        .split(|c| !(c.is_ascii_alphabetic() || *c >= 0x80))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .any(|p| in_list(p[0], OWN) && in_list(p[1], super::words::ROLE_WORDS))
 }
 
 fn line_bounds(b: &[u8], s: usize, e: usize) -> (usize, usize) {

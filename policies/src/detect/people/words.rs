@@ -275,7 +275,7 @@ pub(super) const ROLE_WORDS: &[&str] = &[
     "filho", "filha", "mãe", "pai", "avó", "avô", "sobrinho", "sobrinha", "tio", "tia",
     // Staff, as HR writes of them.
     "colaborador", "colaboradora", "collaborateur", "collaboratrice", "collaboratore",
-    "collaboratrice", "trabajador", "trabajadora", "lavoratore", "lavoratrice",
+    "trabajador", "trabajadora", "lavoratore", "lavoratrice",
 ];
 
 /// Honorifics and titles: a capitalised word after one is a name, even a rare surname.
