@@ -1,11 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout12/`;
-//! `holdout13/` (written later by four more writers) is the latest measure: its misses are
-//! not to be looked at until the detector is next frozen. Each set is reported overall, per
-//! language, per kind and per near-miss tag, with Wilson 95% intervals, and gated just under
-//! what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout13/`.
+//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
+//! 95% intervals, and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -533,13 +531,12 @@ fn independent_thirteenth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout12/`, and
     // measured once with it frozen, aggregates only: 97.2% / 1.9% overall (the detector
     // before the eighth to twelfth rounds: 95.9% / 2.9%); languages 94.0-100% recall,
-    // 0.0-5.0% fpr (from 50 to 111 prompts each). Not tuned against yet: the latest measure
-    // of how the detector generalises.
+    // 0.0-5.0% fpr (from 50 to 111 prompts each). Then tuned against: 99.2% / 0.4%.
     let floors = Floors {
-        recall: 0.965,
-        fpr: 0.022,
-        lang_recall: 0.93,
-        lang_fpr: 0.055,
+        recall: 0.985,
+        fpr: 0.008,
+        lang_recall: 0.96,
+        lang_fpr: 0.02,
     };
     gate("holdout13", &report, &floors);
 }

@@ -1,7 +1,8 @@
 //! Values typed over consecutive chat lines by one speaker ("[14:03] Customer: its 5024 9515",
-//! "[14:03] Customer: 0168", "[14:03] Customer: 7862 exp 11/26"): the spelling layer reads the
-//! line break and the next line's speaker prefix as a space, so the matchers see the value
-//! whole, and its finding covers every piece.
+//! "[14:03] Customer: 0168", "[14:03] Customer: 7862 exp 11/26"): the spelling layer drops the
+//! next line's speaker prefix, so the matchers see the pieces on consecutive lines, as a value
+//! wrapped over lines (or one token, when the pieces are halves of one), and its finding
+//! covers every piece.
 
 use super::text::run_end;
 
@@ -30,7 +31,12 @@ fn speaker(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
             break;
         }
     }
-    let name = &b[s..colon];
+    // Numbered messages are one sender's: `msg1:`, `SMS 2:`, `deel 3:`.
+    let mut n = colon;
+    while n > s && (b[n - 1].is_ascii_digit() || b[n - 1] == b' ') {
+        n -= 1;
+    }
+    let name = &b[s..n];
     let named = name.iter().any(|c| c.is_ascii_alphabetic() || *c >= 0x80);
     (named && name.len() <= 32 && !name.contains(&b'=')).then_some((name, colon + 2))
 }
@@ -55,16 +61,26 @@ fn continues(c: Option<&u8>) -> bool {
 }
 
 /// Where the next line's content starts when the line break at `nl` joins two pieces by one
-/// speaker.
-pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<usize> {
+/// speaker, and whether the pieces are halves of one token (`ghp_8Ims…` then `DbXO…`,
+/// `ES440182` then `84770380`), to be joined directly, rather than digit groups
+/// (`5024 9515` then `0168`), which keep a line break between them.
+pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<(usize, bool)> {
     let ls = memchr::memrchr(b'\n', &b[..nl]).map_or(0, |p| p + 1);
     let (who, cs) = speaker(b, ls, nl)?;
     if !piece(b, cs, nl) {
         return None;
     }
     let next = nl + 1;
-    let (again, ns) = speaker(b, next, line_end(b, next))?;
-    (again == who && continues(b.get(ns))).then_some(ns)
+    let next_end = line_end(b, next);
+    let (again, ns) = speaker(b, next, next_end)?;
+    // A short digit group (`0168`) is one of a value's groups; a longer run, or one with
+    // letters or marks, is half a token when a short piece follows it (not a sentence: "…
+    // 27460589" then "validade 08/28").
+    let p = b[cs..nl].trim_ascii();
+    let token = !p.contains(&b' ')
+        && (p.len() >= 6 || !p.iter().all(u8::is_ascii_digit))
+        && piece(b, ns, next_end);
+    (again == who && continues(b.get(ns))).then_some((ns, token))
 }
 
 /// Where the next line's content starts when `i` is in a chat line ending at `nl` and the
@@ -106,7 +122,10 @@ mod tests {
         let t = b"[14:03] Customer: its 5024 9515\n[14:03] Customer: 0168\n[14:04] Agent: thanks";
         assert!(has_joins(t));
         let nl = t.iter().position(|c| *c == b'\n').unwrap();
-        assert_eq!(join_at(t, nl), Some(nl + 1 + "[14:03] Customer: ".len()));
+        assert_eq!(
+            join_at(t, nl),
+            Some((nl + 1 + "[14:03] Customer: ".len(), false))
+        );
         // The agent's line is another speaker's.
         let nl2 = nl + 1 + t[nl + 1..].iter().position(|c| *c == b'\n').unwrap();
         assert_eq!(join_at(t, nl2), None);

@@ -157,6 +157,9 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
     let dutch = ["bsn", "sofi", "burgerservice"]
         .iter()
         .any(|w| super::text::contains_ci(&b[s..e], w));
+    let portuguese = ["nif", "contribuinte"]
+        .iter()
+        .any(|w| super::text::contains_ci(&b[s..e], w));
     if fam == Family::Medical && super::text::contains_ci(&b[s..e], "dossier") {
         let lo = s.saturating_sub(200);
         let hi = (e + 200).min(b.len());
@@ -196,12 +199,19 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         };
         // "Paciente Rosa Gil, DNI 12837465S", "paziente Ahmed Rahman, tel. 328 094 1172": a
         // value another label announces is that label's.
-        if bare_patient && labelled_by_other(&b[e..ve]) {
+        // A specimen's number is documentation, and so is what follows it.
+        if (bare_patient && labelled_by_other(&b[e..ve]))
+            || super::validate::is_documented_example(&b[vs..ve])
+        {
             return;
         }
         // After a Dutch keyword nine digits are a BSN: the 11-test decides, not the other
-        // nine-digit shapes of the family.
-        if value_ok(fam, &b[vs..ve]) && !(dutch && fails_bsn(&b[vs..ve])) {
+        // nine-digit shapes of the family. A Portuguese NIF from 5, 6, 7 or 9 said to be a
+        // company's is a legal person's.
+        if value_ok(fam, &b[vs..ve])
+            && !(dutch && fails_bsn(&b[vs..ve]))
+            && !(portuguese && legal_person_nif(&b[vs..ve]) && company_near(b, s, ve))
+        {
             // The French social-security number is the person's NIR, also on a Carte Vitale.
             let kind = if kind == Kind::MedicalId && is_nir(&b[vs..ve]) {
                 Kind::NationalId
@@ -258,6 +268,32 @@ fn is_nir(raw: &[u8]) -> bool {
     let mut buf = [0u8; 32];
     let n = compact(raw, &mut buf);
     n == 15 && buf[0].is_ascii_digit() && nir(&buf[..n])
+}
+
+/// Whether `raw` is nine digits of a Portuguese NIF for a legal person (from 5, 6, 7 or 9).
+fn legal_person_nif(raw: &[u8]) -> bool {
+    let mut buf = [0u8; 32];
+    let n = compact(raw, &mut buf);
+    n == 9 && buf[..n].iter().all(u8::is_ascii_digit) && matches!(buf[0], b'5' | b'6' | b'7' | b'9')
+}
+
+/// Whether a company is named on the line around `s..e` ("o NIF da nossa empresa").
+fn company_near(b: &[u8], s: usize, e: usize) -> bool {
+    let lo = memchr::memrchr(b'\n', &b[..s]).map_or(0, |p| p + 1);
+    let hi = line_after(b, e, 80);
+    [
+        "empresa",
+        "sociedade",
+        "sociedad",
+        "lda",
+        "unipessoal",
+        "s.a.",
+        "companhia",
+        "associação",
+        "condomínio",
+    ]
+    .iter()
+    .any(|w| super::text::contains_word_start_ci(&b[lo..hi], w))
 }
 
 /// Whether `raw` is nine digits that fail the BSN's 11-test.

@@ -264,6 +264,42 @@ fn pin_value(b: &[u8], s: usize) -> Option<usize> {
     (ends && !counting && !repeated).then_some(k)
 }
 
+/// The literal inside a decoding call at `vs` (`bytes.fromhex("…")`, `base64.b64decode("…")`,
+/// `atob('…')`) when it decodes to a strong password.
+pub(super) fn decoded_literal(b: &[u8], vs: usize) -> Option<(usize, usize)> {
+    const CALLS: [&[u8]; 5] = [
+        b"bytes.fromhex(",
+        b"base64.b64decode(",
+        b"b64decode(",
+        b"atob(",
+        b"Buffer.from(",
+    ];
+    let call = CALLS.iter().find(|c| b[vs..].starts_with(c))?;
+    let q = vs + call.len();
+    let quote = *b.get(q)?;
+    if !matches!(quote, b'"' | b'\'') {
+        return None;
+    }
+    let ls = q + 1;
+    let le = ls + memchr::memchr(quote, &b[ls..line_after(b, ls, 200)])?;
+    let lit = &b[ls..le];
+    let text = if lit.iter().all(u8::is_ascii_hexdigit) && lit.len().is_multiple_of(2) {
+        let bytes: Vec<u8> = lit
+            .chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap_or("00"), 16).unwrap_or(0))
+            .collect();
+        String::from_utf8(bytes).ok()?
+    } else {
+        super::blobs::decode_text(lit)?
+    };
+    let t = text.as_bytes();
+    let strong = (6..=64).contains(&t.len())
+        && t.iter().all(u8::is_ascii_graphic)
+        && char_classes(t) >= 3
+        && !is_placeholder(t);
+    strong.then_some((ls, le))
+}
+
 /// A password sent base64-encoded "for safety": a short blob that decodes to one strong
 /// word.
 fn encoded_password(v: &[u8]) -> bool {

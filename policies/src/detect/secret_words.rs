@@ -6,8 +6,9 @@
 /// `Anchor::Prefix` or name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 20] = [
+    const PREFIXES: [&str; 21] = [
         "1//0",
+        "redis-cli",
         "glpat-",
         "SG.",
         "npm_",

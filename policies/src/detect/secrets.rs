@@ -39,6 +39,9 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     if rest.starts_with(b"mysql") {
         return mysql_password(b, s, sink);
     }
+    if rest.starts_with(b"redis-cli") {
+        return super::vendors::redis_password(b, s, sink);
+    }
     if rest.starts_with(b"Basic ") {
         return basic_auth(b, s + 6, sink);
     }
@@ -465,6 +468,13 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         }
     }
     if !quoted && code_like(&b[vs..ve]) {
+        // `bytes.fromhex("4672…").decode()`: a password hidden in an encoding is the password.
+        if password {
+            if let Some((ls, le)) = super::secret_values::decoded_literal(b, vs) {
+                sink.push(Kind::Password, ls, le);
+                return;
+            }
+        }
         // `os.environ.get("DJANGO_SECRET", "i-m(@h0c…")`: a lookup whose default is a literal
         // is that literal whenever the variable is unset.
         match default_literal(b, vs) {

@@ -45,6 +45,9 @@ pub(crate) fn starts_spelling(text: &str, i: usize) -> bool {
 /// Whether `b` has a value spelled out character by character (`0 1 5 1 ...`,
 /// `I-T-4-4-...`, `+.3.9.3...`), which the spelling layer joins.
 pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
+    if memchr::memmem::find_iter(b, b" . ").any(|p| p > 0 && spaced_quad_at(b, p)) {
+        return true;
+    }
     let mut i = 0;
     while i + 6 < b.len() {
         // Jump to the next digit: prose has few.
@@ -90,6 +93,40 @@ pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
 }
 
 const SPACERS: [u8; 4] = [b' ', b'.', b'-', b'/'];
+
+/// Whether the ` . ` at `p` sits inside a dotted quad written with spaces (`86 . 142 . 77 .
+/// 203`, to keep a chat from linking it).
+fn spaced_quad_at(b: &[u8], p: usize) -> bool {
+    let s = super::text::run_start(b, p, |c| c.is_ascii_digit() || c == b' ' || c == b'.');
+    let s = run_end(b, s, |c| !c.is_ascii_digit());
+    spaced_quad(b, s).is_some_and(|(e, _)| e > p)
+}
+
+/// A dotted quad written with ` . ` between its groups at `i`: its end and its plain form.
+fn spaced_quad(b: &[u8], i: usize) -> Option<(usize, String)> {
+    if i > 0 && b[i - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    let mut out = String::new();
+    let mut j = i;
+    for k in 0..4 {
+        let e = run_end(b, j, |c| c.is_ascii_digit());
+        if !(1..=3).contains(&(e - j)) {
+            return None;
+        }
+        out.push_str(std::str::from_utf8(&b[j..e]).ok()?);
+        if k == 3 {
+            let ends = b.get(e).is_none_or(|c| !c.is_ascii_alphanumeric());
+            return ends.then_some((e, out));
+        }
+        if !b[e..].starts_with(b" . ") {
+            return None;
+        }
+        out.push('.');
+        j = e + 3;
+    }
+    None
+}
 
 /// A value spelled out one character at a time starting at `i`: at least eight single
 /// letters or digits (six of them digits), an optional leading `+`, one separator between
@@ -168,10 +205,18 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
     let chat = super::chat::has_joins(b);
     while i < b.len() {
         if chat && b[i] == b'\n' {
-            if let Some(ns) = super::chat::join_at(b, i) {
-                w.replace(i, ns, " ");
+            if let Some((ns, token)) = super::chat::join_at(b, i) {
+                w.replace(i, ns, if token { "" } else { "\n" });
                 done = ns;
                 i = ns;
+                continue;
+            }
+        }
+        if spaced && b[i].is_ascii_digit() {
+            if let Some((e, joined)) = spaced_quad(b, i) {
+                w.replace(i, e, &joined);
+                done = e;
+                i = e;
                 continue;
             }
         }

@@ -586,3 +586,55 @@ fn labels_compounds_answers_and_defanged_values() {
         "58647339",
     );
 }
+
+#[test]
+fn numbered_messages_encodings_and_command_lines() {
+    // Numbered messages are one sender's; chat pieces of a card on their own lines.
+    hit(
+        Kind::Iban,
+        "por SMS en varios mensajes:\nmsg1: ES440182\nmsg2: 84770380\nmsg3: 79453264\nEs para",
+        "ES440182\nmsg2: 84770380\nmsg3: 79453264",
+    );
+    hit(
+        Kind::PaymentCard,
+        "[10:41] eu: vou te mandar o número em partes\n[10:41] eu: 43897150\n[10:42] eu: 27460589\n",
+        "43897150\n[10:42] eu: 27460589",
+    );
+    // Halves of one token, on numbered lines or typed by one chat speaker.
+    hit(
+        Kind::GithubToken,
+        "split over two lines:\npart 1: ghp_8ImsNMcMzsvcoM9M\npart 2: DbXOXUak3pLNCsHzP1ts\nDoes",
+        "ghp_8ImsNMcMzsvcoM9M\npart 2: DbXOXUak3pLNCsHzP1ts",
+    );
+    hit(
+        Kind::Email,
+        "Support: Wie lautet Ihre E-Mail?\nKunde: thorsten.meier1975\nKunde: @\nKunde: gmail.com\nSupport: Danke",
+        "thorsten.meier1975\nKunde: @\nKunde: gmail.com",
+    );
+    hit(
+        Kind::PaymentCard,
+        "[10:41] eu: em partes\n[10:41] eu: 43897150\n[10:42] eu: 27460589\n[10:42] eu: validade 08/28. Dá pra ver se é crédito?",
+        "43897150\n[10:42] eu: 27460589",
+    );
+    // A quad spaced out so a chat does not link it.
+    hit(
+        Kind::IpAddress,
+        "My home IP is 86 . 142 . 77 . 203 (had to space it out)",
+        "86 . 142 . 77 . 203",
+    );
+    // A password hidden in a decoding call; redis-cli's password flag; a default at a
+    // sentence's end.
+    hit(
+        Kind::Password,
+        "SMTP_PASS = bytes.fromhex(\"467221747a2d4b616e616c5f38383132\").decode()\n",
+        "467221747a2d4b616e616c5f38383132",
+    );
+    hit(
+        Kind::Password,
+        "$ redis-cli -h 10.0.0.15 -a 'R3d!s-pr0d-2025' ping",
+        "R3d!s-pr0d-2025",
+    );
+    miss("El servicio de postgres lo levanto con POSTGRES_PASSWORD=postgres. ¿Tengo que esperar?");
+    // The specimen identity card, number and address.
+    miss("Auf dem Muster-Personalausweis steht 'ERIKA MUSTERMANN', Ausweisnummer L01X00T47, Heidestraße 17, 51147 Köln.");
+}

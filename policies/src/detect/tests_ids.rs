@@ -173,6 +173,13 @@ fn keyword_ids_and_tables() {
         "per il paziente Ahmed Rahman, tel. 328 094 1172, appuntamento martedì",
         "328 094 1172",
     );
+    // A company's NIF is a legal person's.
+    miss("O NIF da nossa empresa é 536506477 (sociedade por quotas). Como configuro?");
+    hit(
+        Kind::NationalId,
+        "meus dados: NIF 936285559, morada",
+        "936285559",
+    );
     // Check letters and digits decide after their keyword: a NIE, a CPF in its own format.
     hit(Kind::NationalId, "DNI/NIE: X8732701S", "X8732701S");
     miss("En un test unitario tengo el NIE 'X1234567A' y la validación lo rechaza.");
@@ -511,12 +518,12 @@ fn values_given_in_two_pieces() {
         (
             Kind::Iban,
             "Ik stuur het rekeningnummer in twee delen:\ndeel 1: BE853102\ndeel 2: 90468206\nklopt het?",
-            "90468206",
+            "BE853102\ndeel 2: 90468206",
         ),
         (
             Kind::PaymentCard,
             "Mio padre mi ha mandato la carta in due messaggi\nmsg1: 4916 6759\nmsg2: 3323 5776 scad 11/26",
-            "4916 6759",
+            "4916 6759\nmsg2: 3323 5776",
         ),
     ] {
         hit(kind, text, piece);

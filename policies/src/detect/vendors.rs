@@ -78,6 +78,30 @@ pub(crate) fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
     }
 }
 
+/// `redis-cli -a 'secret'`, `redis-cli --pass secret`: the server's password on the command
+/// line.
+pub(crate) fn redis_password(b: &[u8], s: usize, sink: &mut Sink) {
+    let end = line_after(b, s, 400);
+    let line = &b[s..end];
+    for flag in [&b" -a "[..], b" --pass ", b" --askpass "] {
+        let Some(p) = memchr::memmem::find(line, flag) else {
+            continue;
+        };
+        let mut vs = s + p + flag.len();
+        if matches!(b.get(vs), Some(b'\'' | b'"')) {
+            vs += 1;
+        }
+        let ve = run_end(b, vs, |c| {
+            !(c.is_ascii_whitespace() || matches!(c, b'\'' | b'"'))
+        });
+        let pw = &b[vs..ve];
+        if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) && pw[0] != b'$' {
+            sink.push(Kind::Password, vs, ve);
+        }
+        return;
+    }
+}
+
 /// `mysql -p'secret'`, `mysqldump -psecret`, `--password=secret`.
 pub(crate) fn mysql_password(b: &[u8], s: usize, sink: &mut Sink) {
     let end = line_after(b, s, 400);
@@ -124,6 +148,12 @@ pub(crate) fn basic_auth(b: &[u8], vs: usize, sink: &mut Sink) {
 /// Passwords that ship as defaults and so protect nothing: `postgres`, `guest`, `root`,
 /// `admin`, `changeme`, `demo`, `secret`.
 pub(crate) fn is_default_password(v: &[u8]) -> bool {
+    // `POSTGRES_PASSWORD=postgres.` at the end of a sentence is still the default.
+    let mut n = v.len();
+    while n > 0 && matches!(v[n - 1], b'.' | b',' | b';' | b')') {
+        n -= 1;
+    }
+    let v = &v[..n];
     const DEFAULTS: [&str; 16] = [
         "postgres", "guest", "root", "admin", "changeme", "demo", "secret", "password", "pass",
         "test", "user", "default", "letmein", "1234", "12345", "123456",

@@ -108,7 +108,12 @@ pub(super) fn scan(b: &[u8], names: &[Name], sink: &mut Sink) {
         if !(strong || post || address_word_near(b, s)) || (!named && public(b, s, e, names)) {
             continue;
         }
-        sink.push(Kind::StreetAddress, s, floor_char(b, e));
+        // The sentence's full stop after a postcode or city is not the address's.
+        let mut end = floor_char(b, e);
+        if end > s && b[end - 1] == b'.' && b.get(end).is_none_or(u8::is_ascii_whitespace) {
+            end -= 1;
+        }
+        sink.push(Kind::StreetAddress, s, end);
         i = i.max(e);
     }
 }

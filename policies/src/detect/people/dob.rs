@@ -38,8 +38,15 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
     if !starts_token(b, s) || (b[e - 1].is_ascii_alphanumeric() && !ends_token(b, e)) {
         return;
     }
-    let found =
-        date_after(b, e).or_else(|| (cue == Cue::Birth).then(|| date_before(b, s)).flatten());
+    // In a chat the next speaker may answer a label ("pouvez-vous me confirmer votre date de
+    // naissance ?", then "[10:03] Client : 12/08/1983, Jérôme Vasseur").
+    let answered = || {
+        let nl = memchr::memchr(b'\n', &b[e..]).map_or(b.len(), |p| e + p);
+        crate::detect::chat::answer_after(b, s, nl).and_then(|cs| date_after(b, cs))
+    };
+    let found = date_after(b, e)
+        .or_else(|| (cue == Cue::Birth).then(|| date_before(b, s)).flatten())
+        .or_else(|| (cue != Cue::Birth).then(answered).flatten());
     let Some((ds, de, year)) = found else {
         table_column(ctx, s, e, sink);
         return;
@@ -55,7 +62,7 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
     }
     if cue == Cue::Birth
         && (!ctx.person_near(s.min(ds), e.max(de), 220, 120)
-            || (public_context(b, s) && !own_person_before(b, s)))
+            || (public_context(ctx, s) && !own_person_before(b, s)))
     {
         return;
     }
@@ -285,14 +292,17 @@ fn month_day_year(b: &[u8], m: usize) -> Option<(usize, usize, u32)> {
 
 /// Whether the paragraph around `i` reads as being about a public figure (a biography, a
 /// career, a reign).
-fn public_context(b: &[u8], i: usize) -> bool {
+fn public_context(ctx: &Ctx, i: usize) -> bool {
+    let b = ctx.b;
     let lo = super::paragraph_start(b, i, 400);
     let hi = super::paragraph_end(b, i, 400);
     let lo = super::floor_char(b, lo);
     let hi = super::floor_char(b, hi);
+    // A private person's surname is no reign ("Óscar Villalobos Rey").
+    let text = super::public_place::without_names(b, lo, hi, &ctx.names);
     PUBLIC_CONTEXT
         .iter()
-        .any(|w| contains_whole_word_fold(&b[lo..hi], w))
+        .any(|w| contains_whole_word_fold(&text, w))
 }
 
 /// Whether the writer names someone of their own just before `i` ("my husband Ravi … he was
@@ -339,7 +349,7 @@ fn table_column(ctx: &Ctx, s: usize, e: usize, sink: &mut Sink) {
     };
     // A table of famous people's birth dates ("sort these footballers by age") is not
     // personal data.
-    if public_context(b, ls) || public_context(b, ls.saturating_sub(2)) {
+    if public_context(ctx, ls) || public_context(ctx, ls.saturating_sub(2)) {
         return;
     }
     let col = b[ls..s].iter().filter(|c| **c == sep).count();

@@ -126,7 +126,7 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
 
 /// `b[lo..hi]` with the private persons' names in it blanked out. A "name" led by a place
 /// word is the place's (`Estadio Santiago Bernabéu`): only later words are a person's.
-fn without_names<'a>(
+pub(super) fn without_names<'a>(
     b: &'a [u8],
     lo: usize,
     hi: usize,

@@ -136,6 +136,18 @@ fn dates_in_a_birth_column() {
 
 #[test]
 fn other_dates_and_public_figures_are_not_birth_dates() {
+    // A surname that is also a royal word makes no reign.
+    hit(
+        Kind::DateOfBirth,
+        "- Óscar Villalobos Rey, PAK284913, caduca 03/2031, nacido 09/12/1984",
+        "09/12/1984",
+    );
+    // A chat agent's question answered on the next line.
+    hit(
+        Kind::DateOfBirth,
+        "[10:02] Agent Maëlle : pouvez-vous me confirmer votre date de naissance ?\n[10:03] Client : 12/08/1983, Jérôme Vasseur, fin 7731",
+        "12/08/1983",
+    );
     // The writer's own husband is no public figure, whatever else the text asks for.
     hit(
         Kind::DateOfBirth,

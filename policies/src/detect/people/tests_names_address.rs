@@ -343,6 +343,20 @@ fn public_addresses_are_not_sensitive() {
          quello di Via Larga 12? Servono appuntamento?",
     );
     benign("Domenica vado agli Uffizi (Piazzale degli Uffizi 6, Firenze). Conviene prenotare?");
+    benign("un courrier à la Caisse primaire d'assurance maladie de Paris, 21 rue Georges Auric, 75948 Paris Cedex 19.");
+    benign("Faz um e-mail formal ao Banco de Portugal, Rua do Comércio 148, 1100-150 Lisboa.");
+    benign("For the offsite we booked the Moscone Center, 747 Howard St, San Francisco.");
+    // Having no PO box says nothing of the address given.
+    hit(
+        Kind::StreetAddress,
+        "Mijn adres is Van Speijkstraat 114-2, 1057 HB Amsterdam en ik heb geen postbus.",
+        "Speijkstraat 114-2, 1057 HB Amsterdam",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Her address is: Mrs. Gurpreet Kaur Sandhu, 58 Cottonwood Cres, Brampton ON L6Z 3K4.",
+        "58 Cottonwood Cres, Brampton ON L6Z 3K4",
+    );
     // Agencies people write to; a street named after someone beside a health word.
     benign("Devo mandare una raccomandata all'Agenzia delle Entrate, Direzione Provinciale di Milano, Via Manin 25.");
     benign("Ik moet een brief sturen naar de Belastingdienst, Postbus 2508, 6401 DA Heerlen.");

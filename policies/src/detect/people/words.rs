@@ -161,7 +161,7 @@ pub(super) const STREET_TYPES_EN: &[&str] = &[
     "ln.", "drive", "dr", "dr.", "close", "way", "court", "ct", "ct.", "place", "pl", "pl.",
     "crescent", "terrace", "gardens", "boulevard", "blvd", "blvd.", "square", "sq", "grove",
     "parkway", "pkwy", "highway", "hwy", "row", "mews", "hill", "circle", "cir", "walk", "park",
-    "view", "rise", "green", "trail", "terr", "pike",
+    "view", "rise", "green", "trail", "terr", "pike", "cres",
 ];
 
 /// Words that make an address public: landmarks, institutions, businesses and invitations.
@@ -221,8 +221,11 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "concertgebouw", "philharmonie", " se,", " mc,", " umc", "gita", "excursion", "excursión",
     "escursione", "ausflug", "klassenfahrt", "schoolreis", "sortie scolaire", "passeio",
     "roteiro", "itinerary", "day trip", "orari", "a qué hora abre", "gaat open", "opent",
-    // Tax offices and agencies people write to, and the PO boxes of organisations.
-    "agenzia delle entrate", "agencia tributaria", "hacienda", "belastingdienst", "postbus",
+    // CEDEX is La Poste's delivery to organisations; banks and convention centres.
+    "cedex", "caisse primaire", "assurance maladie", "banco de", "bank of", "banque de",
+    "center", "centre",
+    // Tax offices and agencies people write to.
+    "agenzia delle entrate", "agencia tributaria", "hacienda", "belastingdienst",
     "urssaf", "cpam", "inps", "inail", "receita federal", "finanças", "uwv", "direzione",
     "delegación", "dirección provincial",
     // Newspapers and their newsrooms, written to by readers.
@@ -244,6 +247,8 @@ pub(super) const FAMOUS_ADDRESSES: &[&str] = &[
     "avenue anatole france", "paulista, 1578",
     // The placeholder addresses of German forms and examples.
     "musterstraße", "musterstrasse", "musterweg", "beispielstraße", "beispielstrasse",
+    // The specimen identity card's address (Erika Mustermann's).
+    "heidestraße 17, 51147 köln",
 ];
 
 /// Words that tie details to a person by role: the name after them is a person's.
