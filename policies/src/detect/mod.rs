@@ -448,3 +448,5 @@ mod tests;
 mod tests_ids;
 #[cfg(test)]
 mod tests_phones;
+#[cfg(test)]
+mod tests_pieces;

@@ -1,0 +1,135 @@
+//! Detector-level tests of values given in pieces or disguised: chat lines by one speaker,
+//! numbered messages, credentials after labels and logins, spaced and defanged addresses,
+//! encoded passwords and command-line flags.
+
+use super::*;
+
+use super::tests::{hit, miss};
+
+#[test]
+fn chat_pieces_logins_and_ocr_spacing() {
+    // One speaker's consecutive chat lines carry one value.
+    hit(
+        Kind::PaymentCard,
+        "[14:03] Customer: its 5024 9515\n[14:03] Customer: 0168\n[14:03] Customer: 7862 exp 11/26\n",
+        "5024 9515\n[14:03] Customer: 0168\n[14:03] Customer: 7862",
+    );
+    hit(
+        Kind::Iban,
+        "[09:01] Simona: ti mando l'iban in due pezzi\n[09:01] Simona: IT39R030623338\n[09:02] Simona: 5904948363239\n",
+        "IT39R030623338\n[09:02] Simona: 5904948363239",
+    );
+    // Credentials after a login; a password sent as base64 in chat.
+    hit(
+        Kind::Password,
+        "our runbook says to log into the grafana admin with admin / Gr4f@na-Pr0d-2024! but",
+        "Gr4f@na-Pr0d-2024",
+    );
+    hit(
+        Kind::Password,
+        "te paso la pass del router de la tienda en base64 para que no salga en claro en el chat: Q2FzdGVsbDBuIU1hcl8yMDIz",
+        "Q2FzdGVsbDBuIU1hcl8yMDIz",
+    );
+    // Digits spaced twice over by OCR.
+    hit(
+        Kind::UsSsn,
+        "the SSN came out with weird spacing: 8  6  0  4  6  4  4  2  0 . Can you",
+        "8  6  0  4  6  4  4  2  0",
+    );
+}
+
+#[test]
+fn labels_compounds_answers_and_defanged_values() {
+    // A credentials label, a compound password word, a door code after a hyphen.
+    hit(
+        Kind::Password,
+        "- His laptop login: rpark / Welcome2Brightside!  (he must change on first login)",
+        "Welcome2Brightside",
+    );
+    let t = "Der WLAN-Schlüssel für das Ferienhaus ist 'Ostsee-Sonne-4471' und der Schlüsselsafe-Code 2608.";
+    hit(Kind::Password, t, "Ostsee-Sonne-4471");
+    hit(Kind::Password, t, "2608");
+    // A chat question answered on the next line by another speaker.
+    hit(
+        Kind::Password,
+        "[08:51] Sabine: Der Drucker braucht ein Passwort fürs Webinterface\n[08:53] Kai: admin / Druck3r#Lager2026\n",
+        "Druck3r#Lager2026",
+    );
+    // Defanged addresses, OCR's pairs, an IBAN typed in lowercase with random spaces.
+    hit(
+        Kind::IpAddress,
+        "alguien entra a su cuenta desde la IP 88[.]27[.]143[.]60 (se lo pone",
+        "88[.]27[.]143[.]60",
+    );
+    hit(
+        Kind::PaymentCard,
+        "L'OCR dello scontrino ha letto male la carta: '45.32.75.14.97.03.28.28'.",
+        "45.32.75.14.97.03.28.28",
+    );
+    hit(
+        Kind::Iban,
+        "me lo sistemi? it3 7e0 503 411 701 000 000 093 215",
+        "it3 7e0 503 411 701 000 000 093 215",
+    );
+    // One more digit in the card's grouping is another number; libraries' versions.
+    miss("Why does my Luhn validator return false for 4539 1488 0343 6467 1? It's 17 digits");
+    miss("our SBOM lists openssl 3.0.13.1 and libcurl 8.5.0.0, the scanner flagged them");
+    // Two pieces of a NIR, one after the other.
+    hit(
+        Kind::NationalId,
+        "je te donne mon numéro de sécu en deux fois :\n2930731\npuis\n58647339\ntu peux",
+        "58647339",
+    );
+}
+
+#[test]
+fn numbered_messages_encodings_and_command_lines() {
+    // Numbered messages are one sender's; chat pieces of a card on their own lines.
+    hit(
+        Kind::Iban,
+        "por SMS en varios mensajes:\nmsg1: ES440182\nmsg2: 84770380\nmsg3: 79453264\nEs para",
+        "ES440182\nmsg2: 84770380\nmsg3: 79453264",
+    );
+    hit(
+        Kind::PaymentCard,
+        "[10:41] eu: vou te mandar o número em partes\n[10:41] eu: 43897150\n[10:42] eu: 27460589\n",
+        "43897150\n[10:42] eu: 27460589",
+    );
+    // Halves of one token, on numbered lines or typed by one chat speaker.
+    hit(
+        Kind::GithubToken,
+        "split over two lines:\npart 1: ghp_8ImsNMcMzsvcoM9M\npart 2: DbXOXUak3pLNCsHzP1ts\nDoes",
+        "ghp_8ImsNMcMzsvcoM9M\npart 2: DbXOXUak3pLNCsHzP1ts",
+    );
+    hit(
+        Kind::Email,
+        "Support: Wie lautet Ihre E-Mail?\nKunde: thorsten.meier1975\nKunde: @\nKunde: gmail.com\nSupport: Danke",
+        "thorsten.meier1975\nKunde: @\nKunde: gmail.com",
+    );
+    hit(
+        Kind::PaymentCard,
+        "[10:41] eu: em partes\n[10:41] eu: 43897150\n[10:42] eu: 27460589\n[10:42] eu: validade 08/28. Dá pra ver se é crédito?",
+        "43897150\n[10:42] eu: 27460589",
+    );
+    // A quad spaced out so a chat does not link it.
+    hit(
+        Kind::IpAddress,
+        "My home IP is 86 . 142 . 77 . 203 (had to space it out)",
+        "86 . 142 . 77 . 203",
+    );
+    // A password hidden in a decoding call; redis-cli's password flag; a default at a
+    // sentence's end.
+    hit(
+        Kind::Password,
+        "SMTP_PASS = bytes.fromhex(\"467221747a2d4b616e616c5f38383132\").decode()\n",
+        "467221747a2d4b616e616c5f38383132",
+    );
+    hit(
+        Kind::Password,
+        "$ redis-cli -h 10.0.0.15 -a 'R3d!s-pr0d-2025' ping",
+        "R3d!s-pr0d-2025",
+    );
+    miss("El servicio de postgres lo levanto con POSTGRES_PASSWORD=postgres. ¿Tengo que esperar?");
+    // The specimen identity card, number and address.
+    miss("Auf dem Muster-Personalausweis steht 'ERIKA MUSTERMANN', Ausweisnummer L01X00T47, Heidestraße 17, 51147 Köln.");
+}
