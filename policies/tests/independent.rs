@@ -1,9 +1,11 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout13/`.
-//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
-//! 95% intervals, and gated just under what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout13/`;
+//! `holdout14/` (written later by four more writers) is the latest measure: its misses are
+//! not to be looked at until the detector is next frozen. Each set is reported overall, per
+//! language, per kind and per near-miss tag, with Wilson 95% intervals, and gated just under
+//! what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -539,4 +541,22 @@ fn independent_thirteenth_holdout_corpus() {
         lang_fpr: 0.02,
     };
     gate("holdout13", &report, &floors);
+}
+
+#[test]
+fn independent_fourteenth_holdout_corpus() {
+    let report = evaluate("holdout14", &corpus_dir("holdout14"));
+    // 866 prompts (392 sensitive, 474 benign, 43 obfuscated) by four more writers who read
+    // only the policy, written while the detector was being tuned against `holdout13/`, and
+    // measured once with it frozen, aggregates only: 98.2% / 2.1% overall (the detector
+    // before the eighth to thirteenth rounds: 96.7% / 2.5%); languages 94.0-100% recall,
+    // 0.0-4.9% fpr (from 50 to 110 prompts each). Not tuned against yet: the latest measure
+    // of how the detector generalises.
+    let floors = Floors {
+        recall: 0.975,
+        fpr: 0.025,
+        lang_recall: 0.93,
+        lang_fpr: 0.055,
+    };
+    gate("holdout14", &report, &floors);
 }
