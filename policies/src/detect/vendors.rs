@@ -52,53 +52,48 @@ pub(crate) fn slack_hook(b: &[u8], s: usize, sink: &mut Sink) {
     }
 }
 
+/// The value after the first of `flags` on the command line starting at `s`, without its
+/// opening quote and up to a blank or a quote.
+fn flag_value(b: &[u8], s: usize, flags: &[&[u8]]) -> Option<(usize, usize)> {
+    let line = &b[s..line_after(b, s, 400)];
+    let (p, flag) = flags
+        .iter()
+        .find_map(|f| memchr::memmem::find(line, f).map(|p| (p, f)))?;
+    let mut vs = s + p + flag.len();
+    if matches!(b.get(vs), Some(b'\'' | b'"')) {
+        vs += 1;
+    }
+    let ve = run_end(b, vs, |c| {
+        !(c.is_ascii_whitespace() || matches!(c, b'\'' | b'"'))
+    });
+    Some((vs, ve))
+}
+
 /// `curl -u user:password` or `--user user:password`: the password after the colon.
 pub(crate) fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
-    let end = line_after(b, s, 400);
-    let line = &b[s..end];
-    for flag in [&b" -u "[..], b" --user ", b" -u'", b" -u\""] {
-        let Some(p) = memchr::memmem::find(line, flag) else {
-            continue;
-        };
-        let mut vs = s + p + flag.len();
-        if matches!(b.get(vs), Some(b'\'' | b'"')) {
-            vs += 1;
-        }
-        let ve = run_end(b, vs, |c| {
-            !(c.is_ascii_whitespace() || matches!(c, b'\'' | b'"'))
-        });
-        let v = &b[vs..ve];
-        if let Some(colon) = v.iter().position(|c| *c == b':') {
-            let pw = &v[colon + 1..];
-            if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
-                sink.push(Kind::Password, vs + colon + 1, ve);
-            }
-        }
+    let flags: [&[u8]; 4] = [b" -u ", b" --user ", b" -u'", b" -u\""];
+    let Some((vs, ve)) = flag_value(b, s, &flags) else {
         return;
+    };
+    let v = &b[vs..ve];
+    if let Some(colon) = v.iter().position(|c| *c == b':') {
+        let pw = &v[colon + 1..];
+        if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
+            sink.push(Kind::Password, vs + colon + 1, ve);
+        }
     }
 }
 
 /// `redis-cli -a 'secret'`, `redis-cli --pass secret`: the server's password on the command
 /// line.
 pub(crate) fn redis_password(b: &[u8], s: usize, sink: &mut Sink) {
-    let end = line_after(b, s, 400);
-    let line = &b[s..end];
-    for flag in [&b" -a "[..], b" --pass ", b" --askpass "] {
-        let Some(p) = memchr::memmem::find(line, flag) else {
-            continue;
-        };
-        let mut vs = s + p + flag.len();
-        if matches!(b.get(vs), Some(b'\'' | b'"')) {
-            vs += 1;
-        }
-        let ve = run_end(b, vs, |c| {
-            !(c.is_ascii_whitespace() || matches!(c, b'\'' | b'"'))
-        });
-        let pw = &b[vs..ve];
-        if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) && pw[0] != b'$' {
-            sink.push(Kind::Password, vs, ve);
-        }
+    let flags: [&[u8]; 3] = [b" -a ", b" --pass ", b" --askpass "];
+    let Some((vs, ve)) = flag_value(b, s, &flags) else {
         return;
+    };
+    let pw = &b[vs..ve];
+    if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) && pw[0] != b'$' {
+        sink.push(Kind::Password, vs, ve);
     }
 }
 
