@@ -1,11 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout13/`;
-//! `holdout14/` (written later by four more writers) is the latest measure: its misses are
-//! not to be looked at until the detector is next frozen. Each set is reported overall, per
-//! language, per kind and per near-miss tag, with Wilson 95% intervals, and gated just under
-//! what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout14/`.
+//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
+//! 95% intervals, and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -550,13 +548,12 @@ fn independent_fourteenth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout13/`, and
     // measured once with it frozen, aggregates only: 98.2% / 2.1% overall (the detector
     // before the eighth to thirteenth rounds: 96.7% / 2.5%); languages 94.0-100% recall,
-    // 0.0-4.9% fpr (from 50 to 110 prompts each). Not tuned against yet: the latest measure
-    // of how the detector generalises.
+    // 0.0-4.9% fpr (from 50 to 110 prompts each). Then tuned against: 99.7% / 0.0%.
     let floors = Floors {
-        recall: 0.975,
-        fpr: 0.025,
-        lang_recall: 0.93,
-        lang_fpr: 0.055,
+        recall: 0.99,
+        fpr: 0.005,
+        lang_recall: 0.98,
+        lang_fpr: 0.01,
     };
     gate("holdout14", &report, &floors);
 }

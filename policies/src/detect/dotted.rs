@@ -135,7 +135,10 @@ pub(crate) fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<us
     let followed_by_word = end + 1 < b.len() && b[end] == b'.' && is_alnum(b[end + 1]);
     // `Chrome/124.0.0.0`: a product's version in a user agent.
     let product = i >= 2 && b[i - 1] == b'/' && b[i - 2].is_ascii_alphanumeric();
+    // `85.12.0.0` names a network, not a host; `2.4.0.0` is a version more often still.
+    let network = o[2] == 0 && o[3] == 0;
     if ipv4_public(o)
+        && !network
         && !RESOLVERS.contains(&o)
         && !followed_by_word
         && !product

@@ -200,8 +200,11 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         // "Paciente Rosa Gil, DNI 12837465S", "paziente Ahmed Rahman, tel. 328 094 1172": a
         // value another label announces is that label's.
         // A specimen's number is documentation, and so is what follows it.
+        // A value running into mask characters (`8038000********4921`) is masked.
+        let masked = b.get(ve) == Some(&b'*') || (vs > 0 && b[vs - 1] == b'*');
         if (bare_patient && labelled_by_other(&b[e..ve]))
             || super::validate::is_documented_example(&b[vs..ve])
+            || masked
         {
             return;
         }
@@ -390,7 +393,11 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
                 (5..=16).contains(&n) && (digits >= 4 || (n >= 8 && digits >= 1 && code))
             }
             Family::Tax | Family::Social => (8..=15).contains(&n) && digits >= 6,
-            Family::Card => (6..=14).contains(&n),
+            // Identity-card numbers are written in capitals: `base64` after "DNI" is a word.
+            Family::Card => {
+                let lower = raw.iter().filter(|c| c.is_ascii_lowercase()).count();
+                (6..=14).contains(&n) && (lower == 0 || digits > lower)
+            }
         },
     }
 }

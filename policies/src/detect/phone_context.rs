@@ -188,11 +188,19 @@ fn clause_says_otherwise(b: &[u8], i: usize) -> bool {
     for w in words(b, start, i) {
         if starts_with_any(w, CALL_WORDS) {
             labelled = false;
-        } else if starts_with_any(w, NOT_PHONE) || ends_with_label(w) {
+        } else if (starts_with_any(w, NOT_PHONE) && !customer(w)) || ends_with_label(w) {
             labelled = true;
         }
     }
     labelled
+}
+
+/// A customer named as a person, not as a number's label: "De klant heeft het zo ingevuld:
+/// 010…" is the customer's phone; "klantnummer", "n° client" stay labels.
+fn customer(w: &[u8]) -> bool {
+    ["klant", "client", "cliente", "kunden"]
+        .iter()
+        .any(|p| w.eq_ignore_ascii_case(p.as_bytes()))
 }
 
 /// German and Dutch compounds ending in a label ("Störungsticket", "Vorgangsnummer" is not
@@ -245,10 +253,37 @@ pub(crate) fn labelled_otherwise(b: &[u8], i: usize, tables: &Tables) -> bool {
             .map_or(w, |p| &w[p + 1..]);
         last = [last[1], last[2], w];
     }
-    if column_says_otherwise(b, i, tables) || vat_prefix(b, i) {
+    if column_says_otherwise(b, i, tables) || vat_prefix(b, i) || unit_after(b, i) {
         return true;
     }
     last.iter().any(|w| starts_with_any(w, NOT_PHONE)) || clause_says_otherwise(b, i)
+}
+
+/// Whether the number starting at `i` is a measure: a unit right after its digits
+/// (`3312456789 ms`, `4915123456 bytes`).
+fn unit_after(b: &[u8], i: usize) -> bool {
+    const UNITS: &[&str] = &[
+        "ms", "s", "sec", "secs", "seconds", "µs", "us", "ns", "bytes", "b", "kb", "mb", "gb",
+        "tb", "kib", "mib", "gib", "km", "kg", "mah", "hz", "khz", "mhz", "ghz", "rpm", "px",
+        "tokens", "%", "€", "eur", "usd",
+    ];
+    let mut j = i;
+    while j < b.len()
+        && (b[j].is_ascii_digit()
+            || (matches!(b[j], b' ' | b'-' | b'.' | b'/' | b'(' | b')' | b'+')
+                && b.get(j + 1).is_some_and(u8::is_ascii_digit)))
+    {
+        j += 1;
+    }
+    if b.get(j) == Some(&b' ') {
+        j += 1;
+    }
+    let e = super::text::run_end(b, j, |c| {
+        c.is_ascii_alphanumeric() || c >= 0x80 || c == b'%'
+    });
+    e > j
+        && std::str::from_utf8(&b[j..e])
+            .is_ok_and(|w| UNITS.iter().any(|u| u.eq_ignore_ascii_case(w)))
 }
 
 /// `BE 0784.512.336`, `NL859…`: a country's letters right before the digits make them a

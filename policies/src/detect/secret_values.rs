@@ -274,7 +274,12 @@ pub(super) fn decoded_literal(b: &[u8], vs: usize) -> Option<(usize, usize)> {
         b"atob(",
         b"Buffer.from(",
     ];
-    let call = CALLS.iter().find(|c| b[vs..].starts_with(c))?;
+    // The shell's `$(echo 'QWxt…' | base64 -d)`, decoded by the pipe after the literal.
+    const SHELL: [&[u8]; 4] = [b"$(echo ", b"$(echo -n ", b"$(printf ", b"`echo "];
+    let (call, shell) = match CALLS.iter().find(|c| b[vs..].starts_with(c)) {
+        Some(c) => (c, false),
+        None => (SHELL.iter().find(|c| b[vs..].starts_with(c))?, true),
+    };
     let q = vs + call.len();
     let quote = *b.get(q)?;
     if !matches!(quote, b'"' | b'\'') {
@@ -283,6 +288,12 @@ pub(super) fn decoded_literal(b: &[u8], vs: usize) -> Option<(usize, usize)> {
     let ls = q + 1;
     let le = ls + memchr::memchr(quote, &b[ls..line_after(b, ls, 200)])?;
     let lit = &b[ls..le];
+    if shell {
+        let rest = &b[le..line_after(b, le, 80)];
+        if !(super::text::contains_ci(rest, "base64") || super::text::contains_ci(rest, "xxd")) {
+            return None;
+        }
+    }
     let text = if lit.iter().all(u8::is_ascii_hexdigit) && lit.len().is_multiple_of(2) {
         let bytes: Vec<u8> = lit
             .chunks(2)

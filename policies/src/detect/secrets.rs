@@ -467,14 +467,15 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             ve -= 1;
         }
     }
-    if !quoted && code_like(&b[vs..ve]) {
-        // `bytes.fromhex("4672…").decode()`: a password hidden in an encoding is the password.
-        if password {
-            if let Some((ls, le)) = super::secret_values::decoded_literal(b, vs) {
-                sink.push(Kind::Password, ls, le);
-                return;
-            }
+    // `bytes.fromhex("4672…").decode()`, `$(echo '…' | base64 -d)`: a password hidden in an
+    // encoding is the password.
+    if password && !quoted {
+        if let Some((ls, le)) = super::secret_values::decoded_literal(b, vs) {
+            sink.push(Kind::Password, ls, le);
+            return;
         }
+    }
+    if !quoted && code_like(&b[vs..ve]) {
         // `os.environ.get("DJANGO_SECRET", "i-m(@h0c…")`: a lookup whose default is a literal
         // is that literal whenever the variable is unset.
         match default_literal(b, vs) {
@@ -483,7 +484,7 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         }
     }
     let v = &b[vs..ve];
-    if v.is_empty() || is_placeholder(v) || is_documented_example(v) {
+    if v.is_empty() || is_placeholder(v) || is_documented_example(v) || stripe_object_id(v) {
         return;
     }
     // A Kubernetes secret's `data:` holds values base64-encoded: `Y2hhbmdlbWU=` is the
@@ -540,4 +541,17 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
             sink.push(kind, vs, ve);
         }
     }
+}
+
+/// A Stripe object's id (`tok_1OqY2bLkdIwHu7ix`, `cus_…`, `pm_…`): a reference the API hands
+/// to browsers, not a credential. A PaymentIntent's `…_secret_…` is one.
+fn stripe_object_id(v: &[u8]) -> bool {
+    const PREFIXES: [&str; 9] = [
+        "tok_", "pm_", "card_", "cus_", "ch_", "pi_", "src_", "seti_", "evt_",
+    ];
+    PREFIXES.iter().any(|p| v.starts_with(p.as_bytes()))
+        && !super::text::contains_ci(v, "_secret_")
+        && v[v.iter().position(|c| *c == b'_').unwrap_or(0) + 1..]
+            .iter()
+            .all(u8::is_ascii_alphanumeric)
 }

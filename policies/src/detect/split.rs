@@ -22,7 +22,10 @@ const CUES: &[&str] = &[
     "het tweede", "de tweede", "a segunda", "o segundo", "(sigue)", "(vervolg)", "(continua)",
     "(suite)", "(cont)", "(fortsetzung)", "(continuação)", "(continued)",
     // "je te donne mon numéro en deux fois : 2930731 puis 58647339".
-    "puis", "then", "dann", "luego", "poi", "daarna", "depois",
+    "puis", "then", "dann", "luego", "poi", "daarna", "depois", "en dan",
+    // "los primeros: 49408442" then "y los últimos 37659178".
+    "los últimos", "las últimas", "the last", "die letzten", "les derniers", "les dernières",
+    "gli ultimi", "le ultime", "de laatste", "os últimos", "as últimas",
     // A value sent in numbered messages: "SMS 1: FR81.2004… SMS 2: 505.1234…", "deel 2:".
     "part 2", "teil 2", "deel 2", "partie 2", "parte 2", "sms 2", "msg2", "msg 2", "message 2",
     "nachricht 2", "bericht 2", "mensaje 2", "messaggio 2", "mensagem 2", "(2/2)",

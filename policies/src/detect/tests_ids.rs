@@ -542,3 +542,40 @@ fn values_given_in_two_pieces() {
     miss("Order 1234 is here; the rest is in box 5678.");
     miss("Ticket 4711 closed, the rest of it stays open until 2025.");
 }
+
+#[test]
+fn networks_placeholders_and_documented_tokens() {
+    // A version with a zero tail is no address; a host in a connect error is.
+    miss("[INFO] fallback to HDX 2.4.0.0");
+    hit(
+        Kind::IpAddress,
+        "connect to 85.12.0.7 port 22 failed",
+        "85.12.0.7",
+    );
+    // A password may start with '%'; a '%NAME%' or '%(name)s' template is none.
+    hit(
+        Kind::Password,
+        "REDIS_PASSWORD=%nD^EVgyrQ*oN_DS#QqlBOys",
+        "%nD^EVgyrQ*oN_DS#QqlBOys",
+    );
+    miss("DB_PASSWORD=%DB_PASSWORD%");
+    miss("password = %(db_password)s");
+    // Telegram's documented bot token against a real-looking one.
+    miss("BOT_TOKEN=123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11 come esempio");
+    hit(
+        Kind::GenericSecret,
+        "BOT_TOKEN=7012345678:AAHfT3kWq9Zx_Lm2PbR8vNc4YdE6uJ0sGhQ",
+        "7012345678:AAHfT3kWq9Zx_Lm2PbR8vNc4YdE6uJ0sGhQ",
+    );
+    // Stripe object ids are references; a client secret is a secret.
+    miss("INFO card_token=tok_1OqY2bLkdIwHu7ix pan=**** 1881");
+    miss("customer=cus_NffrFeUfNV2Hib");
+    hit(
+        Kind::GenericSecret,
+        "client_secret=pi_3MtwBwLkdIwHu7ix28a3tqPa_secret_YrKJUKribcBjcG8HVhfZluoGH",
+        "pi_3MtwBwLkdIwHu7ix28a3tqPa_secret_YrKJUKribcBjcG8HVhfZluoGH",
+    );
+    // Masked card digits and a picture's base64 carry no whole value.
+    miss("la tessera sanitaria come 8038000********4921. Vale lo stesso?");
+    miss("La API me devuelve la imagen del DNI escaneado como data URI: data:image/png;base64,M+EtcN88dJ/jl0npj1SqzY1riG0bOfnmezDUPJljx");
+}

@@ -126,3 +126,17 @@ fn door_alarm_and_key_safe_codes() {
     miss("Set a PIN code like 1234 or 0000 only for testing.");
     miss("Die Alarmanlage hat 12 Zonen und 3 Sirenen.");
 }
+
+#[test]
+fn full_width_digits_and_numbers_with_a_unit() {
+    // A customer's number typed in full-width digits is still a number.
+    hit(
+        Kind::Phone,
+        "De klant heeft het zo ingevuld: ０１０３９２２０９４. Het veld zegt ongeldig.",
+        "０１０３９２２０９４",
+    );
+    // A customer number, or digits with a unit after them, is no phone.
+    miss("Mijn klantnummer 0103922094 staat op de factuur.");
+    miss("Durata dei test: 3312456789 ms in totale");
+    miss("upload of 4915123456 bytes done");
+}

@@ -133,3 +133,24 @@ fn numbered_messages_encodings_and_command_lines() {
     // The specimen identity card, number and address.
     miss("Auf dem Muster-Personalausweis steht 'ERIKA MUSTERMANN', Ausweisnummer L01X00T47, Heidestraße 17, 51147 Köln.");
 }
+
+#[test]
+fn shell_decoded_passwords_and_chat_pieces_after_cues() {
+    hit(
+        Kind::Password,
+        "export SFTP_PASS=$(echo 'QWxtNGMzbl9Ob3J0ZSMxOQ==' | base64 -d)",
+        "QWxtNGMzbl9Ob3J0ZSMxOQ==",
+    );
+    hit(
+        Kind::Password,
+        "DB_PASS=$(printf 'cGFzc3dvcmQxMjMh' | base64 --decode)",
+        "cGFzc3dvcmQxMjMh",
+    );
+    // "the last ones", "and then": the next piece of the same value.
+    let card = "[10:14] Cliente: te paso la tarjeta, los primeros: 49408442\n[10:14] Cliente: y los últimos 37659178\n[10:15] Cliente: caduca 11/26";
+    hit(Kind::PaymentCard, card, "49408442");
+    hit(Kind::PaymentCard, card, "37659178");
+    let iban = "[14:02] Jeroen Bouw: eerste deel NL58RABO35\n[14:02] Jeroen Bouw: en dan 63464052";
+    hit(Kind::Iban, iban, "NL58RABO35");
+    hit(Kind::Iban, iban, "63464052");
+}

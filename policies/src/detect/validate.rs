@@ -387,7 +387,11 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
         return true;
     }
     let first = v[0];
-    if matches!(first, b'$' | b'%' | b':' | b'{' | b'<' | b'[' | b'@') {
+    if matches!(first, b'$' | b':' | b'{' | b'<' | b'[' | b'@') {
+        return true;
+    }
+    // `%DB_PASS%`, `%s`, `%(pw)s` are substitutions; `%nD^EVgyrQ*oN_DS#Qq` is a value.
+    if first == b'%' && (v.len() <= 3 || v.ends_with(b"%") || v[1] == b'(') {
         return true;
     }
     if v.iter().all(|b| *b == first) || v.iter().all(|b| b"xX*.#-_0".contains(b)) {
@@ -431,7 +435,7 @@ fn longest_repeat(v: &[u8]) -> usize {
 
 /// Values published in vendor documentation as examples.
 pub(crate) fn is_documented_example(v: &[u8]) -> bool {
-    const EXAMPLES: [&str; 9] = [
+    const EXAMPLES: [&str; 10] = [
         // Stripe's documentation keys.
         "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
         "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
@@ -446,6 +450,8 @@ pub(crate) fn is_documented_example(v: &[u8]) -> bool {
         // AWS's documentation keys (also caught by "EXAMPLE" below).
         "AKIAIOSFODNN7EXAMPLE",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        // Telegram's Bot API documentation token.
+        "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
     ];
     EXAMPLES.iter().any(|e| super::text::contains_ci(v, e))
         || super::text::contains_ci(v, "EXAMPLE")

@@ -306,21 +306,36 @@ fn public_context(ctx: &Ctx, i: usize) -> bool {
 }
 
 /// Whether the writer names someone of their own just before `i` ("my husband Ravi … he was
-/// born"): a possessive and a family or role word make a private person, whatever the
-/// paragraph's other words ("give me a timeline").
+/// born", "la nonna Assunta"): a possessive and a family or role word make a private person,
+/// whatever the paragraph's other words ("give me a timeline").
 fn own_person_before(b: &[u8], i: usize) -> bool {
+    #[rustfmt::skip]
     const OWN: &[&str] = &[
         "my", "mein", "meine", "meinem", "meiner", "mon", "ma", "mes", "mi", "mis", "mio", "mia",
-        "mijn", "meu", "minha",
+        "mijn", "meu", "minha", "our", "unsere", "unser", "notre", "nos", "nuestra", "nuestro",
+        "nostra", "nostro", "onze", "ons", "nossa", "nosso",
+    ];
+    // With an article, only the words a family or a file uses of its own ("la nonna", "die
+    // Oma", "the patient"): "the son of Henry VIII" and "la madre de Napoleón" are history.
+    const ARTICLES: &[&str] = &[
+        "the", "la", "il", "lo", "el", "die", "der", "de", "het", "a", "o",
+    ];
+    #[rustfmt::skip]
+    const ARTICLE_ROLES: &[&str] = &[
+        "patient", "patientin", "patiente", "paciente", "paziente", "patiënt", "patiënte",
+        "client", "cliente", "customer", "kunde", "kundin", "klant", "tenant", "mieter",
+        "mieterin", "locataire", "inquilino", "inquilina", "huurder", "grandma", "grandpa",
+        "oma", "opa", "mamie", "papy", "abuela", "abuelo", "nonna", "nonno", "avó", "avô",
     ];
     let lo = super::floor_char(b, i.saturating_sub(120));
     let words: Vec<&[u8]> = b[lo..i]
         .split(|c| !(c.is_ascii_alphabetic() || *c >= 0x80))
         .filter(|w| !w.is_empty())
         .collect();
-    words
-        .windows(2)
-        .any(|p| in_list(p[0], OWN) && in_list(p[1], super::words::ROLE_WORDS))
+    words.windows(2).any(|p| {
+        (in_list(p[0], OWN) && in_list(p[1], super::words::ROLE_WORDS))
+            || (in_list(p[0], ARTICLES) && in_list(p[1], ARTICLE_ROLES))
+    })
 }
 
 fn line_bounds(b: &[u8], s: usize, e: usize) -> (usize, usize) {

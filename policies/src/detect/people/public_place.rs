@@ -60,7 +60,9 @@ pub(super) fn address_word_near(b: &[u8], s: usize) -> bool {
 /// address block) or after it on its line. Someone saying they live there wins.
 pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
     let span = &b[s..e];
-    if FAMOUS_ADDRESSES.iter().any(|f| contains_fold(span, f)) {
+    // CEDEX is La Poste's delivery to organisations.
+    if FAMOUS_ADDRESSES.iter().any(|f| contains_fold(span, f)) || contains_word_fold(span, "cedex")
+    {
         return true;
     }
     if listed_before(b, s, RESIDENCE_WORDS) {
@@ -91,7 +93,13 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
         let mut clause = sentence_start(s);
         // "… dell'ufficio anagrafe del Comune di Milano. È quello di Via Larga 12?": a short
         // question about an address asks after the place just named.
-        let asks = b[e..].iter().take(3).any(|c| *c == b'?');
+        // "A morada é Rua Abranches Ferrão, 10, em Lisboa?": the question may end a few
+        // words later.
+        let asks = b[e..]
+            .iter()
+            .take(40)
+            .take_while(|c| !matches!(c, b'.' | b'!' | b'\n'))
+            .any(|c| *c == b'?');
         if asks && s - clause <= 24 && clause >= line_start + 2 {
             clause = sentence_start(clause - 2).max(s.saturating_sub(200));
         }
@@ -122,6 +130,21 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
         .any(|w| contains_word_fold(before, w) || contains_word_fold(after, w))
         || PUBLIC_COMPOUND_ENDS.iter().any(|w| ends_a_word(before, w))
         || company_before(before)
+        || acronym_leads(before)
+}
+
+/// Whether the text before an address starts with a company's acronym and a separator, as a
+/// signature's line does ("SNCF Voyageurs – 9 rue Jean-Philippe Rameau").
+fn acronym_leads(before: &[u8]) -> bool {
+    let t = before.trim_ascii_start();
+    let w = super::super::text::run_end(t, 0, |c| c.is_ascii_alphabetic());
+    let word = &t[..w];
+    (3..=6).contains(&word.len())
+        && word.iter().all(u8::is_ascii_uppercase)
+        && t.get(w).is_none_or(|c| !c.is_ascii_alphanumeric())
+        && ["– ", "- ", "| ", ", ", "· "]
+            .iter()
+            .any(|sep| contains_fold(t, sep))
 }
 
 /// `b[lo..hi]` with the private persons' names in it blanked out. A "name" led by a place

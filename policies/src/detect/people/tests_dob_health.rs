@@ -388,3 +388,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_family_member_s_birth_against_a_historical_one() {
+    hit(
+        Kind::DateOfBirth,
+        "La nonna Assunta Caruso è nata il 2 ottobre 1935 a Lecce. Mi scrivi una cronologia della sua vita con i fatti storici di quegli anni?",
+        "2 ottobre 1935",
+    );
+    none_of(
+        Kind::DateOfBirth,
+        "La madre di Napoleone, Letizia Ramolino, è nata il 24 agosto 1750 ad Ajaccio: mi scrivi una cronologia storica?",
+    );
+    none_of(
+        Kind::DateOfBirth,
+        "The son of Henry VIII, Edward Tudor, was born on 12 October 1537. Give me a timeline of his reign.",
+    );
+}

@@ -449,3 +449,24 @@ fn placeholder_and_famous_streets_are_nobody_s() {
         "Spreekbeurt over Anne Frank: het Achterhuis aan de Prinsengracht 263, het dagboek.",
     );
 }
+
+#[test]
+fn offices_entrances_and_letterheads_are_public_places() {
+    benign(
+        "L'adresse de la CAF de Paris c'est bien 50 rue du Docteur Finlay, 75750 Paris Cedex 15 ?",
+    );
+    benign("Christophe Arnaud\nDirecteur commercial\nSNCF Voyageurs – 9 rue Jean-Philippe Rameau, 93200 Saint-Denis");
+    benign("Tenho de ir à Loja do Cidadão das Laranjeiras. A morada é Rua Abranches Ferrão, 10, em Lisboa? Preciso de marcação?");
+    benign("Voy al Museo del Prado. La entrada de grupos es por la calle Ruiz de Alarcón 23. ¿Cuál es más cómoda?");
+    // Where one lives stays an address.
+    hit(
+        Kind::StreetAddress,
+        "Moro na Rua Abranches Ferrão, 10, em Lisboa. Podes ajudar?",
+        "Rua Abranches Ferrão, 10",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Ik woon op de Kerkstraat 14, 3512 AB Utrecht",
+        "Kerkstraat 14, 3512 AB Utrecht",
+    );
+}

@@ -231,6 +231,8 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     // Newspapers and their newsrooms, written to by readers.
     "zeitung", "redaktion", "newspaper", "newsroom", "rédaction", "redacción", "redazione",
     "redactie", "redação", "verlag",
+    // A building's entrances, and France's family-allowance offices.
+    "entrance", "eingang", "entrée", "entrada", "ingresso", "ingang", "caf",
 ];
 
 /// Famous addresses (seats of government, landmarks and company campuses) and placeholder
