@@ -12,29 +12,28 @@
 //! a dead server) while a probe pings until Redis answers again, and the pipeline applies
 //! `state_unavailable`.
 
+mod conn;
 mod parts;
 mod scripts;
 
+use conn::{Inner, Which};
 use parts::{ping, uuid_like, windows, StateMetrics};
 
 use crate::config::{BudgetsConfig, ClusterConfig, RateLimitsConfig, StateUnavailable};
 use crate::ratelimit::{self, Headroom, Kind, RateExceeded, Used, MINUTE_MS};
-use crate::window::{BudgetExceeded, Period, Scope};
+use crate::window::BudgetExceeded;
 use prometheus::Registry;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{FromRedisValue, RedisError, Script};
+use redis::{FromRedisValue, Script};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::runtime::{Handle, Runtime};
 
 /// Nano-dollars per dollar: amounts are integers in Redis.
 const NANOS: f64 = 1e9;
 /// How long an id's settled-marker is kept: longer than any retry of its settlement.
 const MARKER_TTL_MS: i64 = 2 * 86_400_000;
-/// Pause between probes while Redis is unreachable.
-const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// Pause between tries of a settlement that did not reach Redis.
 const SETTLE_RETRY: Duration = Duration::from_millis(500);
 
@@ -50,145 +49,6 @@ pub struct Unreachable(pub String);
 impl fmt::Display for Unreachable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "the shared state (Redis) is unreachable: {}", self.0)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Which {
-    BudgetReserve,
-    BudgetSettle,
-    RateAdmit,
-    RateSettle,
-}
-
-struct Inner {
-    runtime: Option<Runtime>,
-    handle: Handle,
-    conn: ConnectionManager,
-    server: String,
-    prefix: String,
-    timeout: Duration,
-    lease_ms: i64,
-    mode: StateUnavailable,
-    replicas: u32,
-    up: AtomicBool,
-    probing: AtomicBool,
-    next_id: AtomicU64,
-    id_prefix: String,
-    metrics: StateMetrics,
-    scripts: [Script; 4],
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // A runtime may not be dropped on an async thread; its tasks are only settlements.
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-}
-
-impl Inner {
-    fn script(&self, which: Which) -> &Script {
-        &self.scripts[which as usize]
-    }
-
-    fn publish(&self, up: bool) {
-        self.metrics.up.set(i64::from(up));
-        let now = if up { "shared" } else { self.mode.as_str() };
-        for m in ["shared", "reject", "local_share"] {
-            self.metrics
-                .mode
-                .with_label_values(&[m])
-                .set(i64::from(m == now));
-        }
-    }
-
-    /// Runs one script, on the state's own runtime (the caller awaits it from anywhere).
-    async fn call<T: FromRedisValue>(
-        self: &Arc<Self>,
-        which: Which,
-        keys: &[String],
-        args: &[String],
-    ) -> Result<T, RedisError> {
-        let mut inv = self.script(which).prepare_invoke();
-        for k in keys {
-            inv.key(k);
-        }
-        for a in args {
-            inv.arg(a);
-        }
-        let mut conn = self.conn.clone();
-        match tokio::time::timeout(self.timeout, inv.invoke_async::<T>(&mut conn)).await {
-            Ok(r) => r,
-            Err(_) => Err(RedisError::from(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("no answer within {} ms", self.timeout.as_millis()),
-            ))),
-        }
-    }
-
-    fn went_down(self: &Arc<Self>, why: &str) {
-        self.metrics.errors.inc();
-        if self.up.swap(false, Ordering::AcqRel) {
-            tracing::warn!(
-                server = %self.server,
-                error = why,
-                in_force = self.mode.as_str(),
-                "shared state unreachable: budgets and rate limits now follow state_unavailable = {}",
-                self.mode.as_str()
-            );
-            self.publish(false);
-        }
-        self.probe();
-    }
-
-    /// Pings until Redis answers, then marks the state up (once per outage).
-    fn probe(self: &Arc<Self>) {
-        if self.probing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let inner = Arc::clone(self);
-        self.handle.spawn(async move {
-            while !ping(&inner.conn, inner.timeout).await {
-                tokio::time::sleep(PROBE_EVERY).await;
-            }
-            inner.probing.store(false, Ordering::Release);
-            if !inner.up.swap(true, Ordering::AcqRel) {
-                tracing::info!(server = %inner.server, "shared state reachable again: budgets and rate limits are shared");
-                inner.publish(true);
-            }
-        });
-    }
-
-    fn new_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("{}-{n:x}", self.id_prefix)
-    }
-
-    fn budget_key(&self, scope: Scope, name: &str, period: Period, window_start: i64) -> String {
-        // The name's length first: a name with `:` in it cannot pass for another key.
-        format!(
-            "{}:budget:{}:{}:{name}:{}:{window_start}",
-            self.prefix,
-            scope.as_str(),
-            name.len(),
-            period.as_str()
-        )
-    }
-
-    fn rate_keys(&self, scope: Scope, name: &str, minute: i64) -> [String; 2] {
-        let base = format!(
-            "{}:rate:{}:{}:{name}",
-            self.prefix,
-            scope.as_str(),
-            name.len()
-        );
-        [format!("{base}:m:{minute}"), format!("{base}:slots")]
-    }
-
-    fn marker(&self, what: &str, id: &str) -> String {
-        format!("{}:settled:{what}:{id}", self.prefix)
     }
 }
 
