@@ -27,6 +27,11 @@ pub(crate) fn email(b: &[u8], at: usize, sink: &mut Sink) -> usize {
     let labels_ok = domain
         .split(|c| *c == b'.')
         .all(|l| !l.is_empty() && l[0] != b'-');
+    // `ssh admin@85.12.0.7`: a host given by its address is read as one, by the digit
+    // matchers after the `@`.
+    if domain.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return at + 1;
+    }
     if tld.len() < 2 || !tld.iter().all(u8::is_ascii_alphabetic) || !labels_ok {
         return de;
     }

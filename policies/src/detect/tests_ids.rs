@@ -552,6 +552,9 @@ fn networks_placeholders_and_documented_tokens() {
         "connect to 85.12.0.7 port 22 failed",
         "85.12.0.7",
     );
+    // A login at a host's address: the address is the host's.
+    hit(Kind::IpAddress, "ssh admin@85.12.0.7 -p 2222", "85.12.0.7");
+    miss("ssh deploy@10.0.3.14 and npm i lodash@4.17.21");
     // A password may start with '%'; a '%NAME%' or '%(name)s' template is none.
     hit(
         Kind::Password,
