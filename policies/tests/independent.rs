@@ -1,9 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout14/`;
-//! `holdout15/` is the latest measure. Each set is reported overall, per language, per kind
-//! and per near-miss tag, with Wilson 95% intervals, and gated just under what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout15/`.
+//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
+//! 95% intervals, and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -565,12 +565,12 @@ fn independent_fifteenth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout14/`, and
     // measured once with it frozen, aggregates only: 97.4% / 2.1% overall (the detector
     // before the eighth to fourteenth rounds: 96.7% / 2.6%); languages 92.7-100% recall,
-    // 0.0-3.3% fpr (from 50 to 105 prompts each). Not tuned against yet.
+    // 0.0-3.3% fpr (from 50 to 105 prompts each). Then tuned against: 99.7% / 0.2%.
     let floors = Floors {
-        recall: 0.97,
-        fpr: 0.025,
-        lang_recall: 0.92,
-        lang_fpr: 0.04,
+        recall: 0.99,
+        fpr: 0.005,
+        lang_recall: 0.975,
+        lang_fpr: 0.02,
     };
     gate("holdout15", &report, &floors);
 }

@@ -77,8 +77,11 @@ pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<(usize, bool)> {
     // letters or marks, is half a token when a short piece follows it (not a sentence: "…
     // 27460589" then "validade 08/28").
     let p = b[cs..nl].trim_ascii();
+    let digits = p.iter().all(u8::is_ascii_digit);
+    // Digits go on with digits: after `94243853`, "caduca en el 28" is a new sentence.
+    let letters_next = b.get(ns).is_some_and(u8::is_ascii_alphabetic);
     let token = !p.contains(&b' ')
-        && (p.len() >= 6 || !p.iter().all(u8::is_ascii_digit))
+        && (!digits || (p.len() >= 6 && !letters_next))
         && piece(b, ns, next_end);
     (again == who && continues(b.get(ns))).then_some((ns, token))
 }

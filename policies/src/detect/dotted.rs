@@ -137,8 +137,11 @@ pub(crate) fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<us
     let product = i >= 2 && b[i - 1] == b'/' && b[i - 2].is_ascii_alphanumeric();
     // `85.12.0.0` names a network, not a host; `2.4.0.0` is a version more often still.
     let network = o[2] == 0 && o[3] == 0;
+    // `1.3.6.1` is the SNMP internet arc (`snmpwalk … 1.3.6.1`), never a host.
+    let oid = o == [1, 3, 6, 1];
     if ipv4_public(o)
         && !network
+        && !oid
         && !RESOLVERS.contains(&o)
         && !followed_by_word
         && !product

@@ -126,6 +126,12 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "n° de sécu",
         "sécu",
         "documento",
+        // A document's number on a copy of a passport or an identity card.
+        "documentnummer",
+        "document number",
+        "dokumentennummer",
+        "numéro de document",
+        "numéro du document",
         // Patient records: the word alone announces a record number in notes and tables.
         "patient",
         "patiente",

@@ -144,8 +144,54 @@ const CARE_WORDS: &[&str] = &[
     "médecin",
 ];
 
+enum Document {
+    Passport,
+    Other,
+}
+
+/// For a document-number keyword at `s..e`, whether the text before it speaks of a passport;
+/// `None` for any other keyword.
+fn document_of(b: &[u8], s: usize, e: usize) -> Option<Document> {
+    let kw = &b[s..e];
+    if ![
+        "documentnummer",
+        "document number",
+        "dokumentennummer",
+        "de document",
+        "du document",
+    ]
+    .iter()
+    .any(|w| super::text::contains_ci(kw, w))
+    {
+        return None;
+    }
+    let before = &b[s.saturating_sub(600)..s];
+    let passport = [
+        "passport",
+        "paspoort",
+        "reisepass",
+        "passeport",
+        "pasaporte",
+        "passaporto",
+        "passaporte",
+    ]
+    .iter()
+    .any(|w| super::text::contains_ci(before, w));
+    Some(if passport {
+        Document::Passport
+    } else {
+        Document::Other
+    })
+}
+
 fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
-    let fam = family(&b[s..e]);
+    // "Documentnummer" under a passport's copy is the passport's number; elsewhere it may be
+    // an invoice's or an ERP's ("document number 4500012345").
+    let fam = match (family(&b[s..e]), document_of(b, s, e)) {
+        (_, Some(Document::Passport)) => Family::Passport,
+        (_, Some(Document::Other)) => return,
+        (f, _) => f,
+    };
     // `USt-IdNr.`, `Umsatzsteuer-ID`: a company's VAT number, not a person's tax id.
     let before = &b[s.saturating_sub(7)..s];
     if super::text::contains_ci(before, "ust-")

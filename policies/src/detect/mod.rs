@@ -445,6 +445,8 @@ impl Sink<'_> {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_documents;
+#[cfg(test)]
 mod tests_ids;
 #[cfg(test)]
 mod tests_phones;

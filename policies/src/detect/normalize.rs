@@ -6,9 +6,9 @@
 //!   hyphens and bidi controls removed; Unicode spaces as spaces, Unicode dashes as `-`;
 //!   decimal digits of every script as ASCII digits; Cyrillic and Greek look-alike letters as
 //!   Latin where they sit in an otherwise Latin token (`pаypal@gmаil.com`);
-//! - spellings (only where the matcher saw one): `%XX` escapes of URL punctuation decoded and
-//!   e-mail addresses written with `[at]`, `(at)`, ` at `, `[dot]`, ` dot ` rewritten to
-//!   their plain form.
+//! - spellings (only where the matcher saw one): `%XX` escapes of URL punctuation and JSON
+//!   `\uXXXX` escapes decoded and e-mail addresses written with `[at]`, `(at)`, ` at `,
+//!   `[dot]`, ` dot ` rewritten to their plain form.
 //!
 //! Every rewrite is an [`Edit`] from a span of the layer's input to a span of its output;
 //! bytes between edits are copied, so the map is a binary search over the edits.

@@ -295,14 +295,19 @@ pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) ->
     let lens = &lens_buf[..k];
     let seps = &g.sep[..k - 1];
     let same = |s: u8| seps.iter().all(|x| *x == s);
+    // Belgium writes the zone, a slash, then dotted pairs: `0485/65.90.31`.
+    let belgian =
+        seps.len() >= 2 && seps[0] == b'/' && seps[1..].iter().all(|x| matches!(x, b'.' | b' '));
     let one_sep = [b' ', b'-', b'.', b'/'].iter().any(|s| same(*s))
-        || seps.iter().all(|x| matches!(x, b' ' | b'-'));
+        || seps.iter().all(|x| matches!(x, b' ' | b'-'))
+        || belgian;
     if !one_sep || !(9..=13).contains(&total) {
         return None;
     }
     // `08-04-2024 16:22`: a date, then a time.
+    // A year is not written with a leading zero: `0485/65.90.31` is a Belgian number.
     let date = k >= 3
-        && ((lens[..3] == [2, 2, 4] || lens[..3] == [4, 2, 2])
+        && ((lens[..3] == [2, 2, 4] || (lens[..3] == [4, 2, 2] && d[0] != b'0'))
             && seps[..2].iter().all(|s| matches!(s, b'-' | b'.' | b'/')));
     if date {
         return None;
@@ -428,7 +433,7 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
     if !(7..=15).contains(&n) || !ends_token(b, end) || date_or_time(span) {
         return;
     }
-    if span.windows(2).any(|w| w[0] == b' ' && w[1] == b' ') {
+    if span.windows(2).any(|w| w[0] == b' ' && w[1] == b' ') || dotted_quad(span) {
         return;
     }
     let intl = span.starts_with(b"+") || span.starts_with(b"00");
@@ -443,6 +448,16 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
         }
     }
     sink.push(super::Kind::Phone, d, end);
+}
+
+/// `192.168.1.23`: four dotted groups of up to three digits are an address ("my phone can't
+/// open http://192.168.1.23:5000"), not a number to call.
+fn dotted_quad(span: &[u8]) -> bool {
+    let groups: Vec<&[u8]> = span.split(|c| *c == b'.').collect();
+    groups.len() == 4
+        && groups
+            .iter()
+            .all(|g| (1..=3).contains(&g.len()) && g.iter().all(u8::is_ascii_digit))
 }
 
 /// `12.03.2024`, `2024-03-12`, `10:30`: dates and times after a phone word ("call me on

@@ -56,6 +56,13 @@ const NOT_PHONE: &[&str] = &[
     "txn",
     "booking",
     "reservation",
+    // "referentienummer", "referencia", "Referenz"; "la reserva del hotel con número …".
+    "referen",
+    "reserva",
+    "prenotazione",
+    "réservation",
+    "reservering",
+    "buchung",
     "confirmation",
     "parcel",
     "shipment",

@@ -6,9 +6,11 @@
 /// `Anchor::Prefix` or name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 21] = [
+    const PREFIXES: [&str; 23] = [
         "1//0",
         "redis-cli",
+        "docker login",
+        "sshpass ",
         "glpat-",
         "SG.",
         "npm_",

@@ -42,6 +42,9 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     if rest.starts_with(b"redis-cli") {
         return super::vendors::redis_password(b, s, sink);
     }
+    if rest.starts_with(b"docker login") || rest.starts_with(b"sshpass ") {
+        return super::vendors::login_password(b, s, sink);
+    }
     if rest.starts_with(b"Basic ") {
         return basic_auth(b, s + 6, sink);
     }

@@ -1,4 +1,5 @@
-//! The spelling layer of normalisation: `%XX` escapes of URL punctuation, and e-mail
+//! The spelling layer of normalisation: `%XX` escapes of URL punctuation, JSON's `\uXXXX`
+//! escapes, labels and values spaced out by OCR, numbers in words, and e-mail
 //! addresses written out to dodge filters (`jane dot doe at gmail dot com`,
 //! `jane(at)web[dot]de`), rewritten to their plain form so the matchers see them.
 
@@ -6,8 +7,10 @@ use super::normalize::{Edit, Rewriter};
 use super::text::run_end;
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
-pub(crate) const ANCHORS: [&str; 22] = [
+pub(crate) const ANCHORS: [&str; 23] = [
     "%",
+    // JSON's `\u0040` escapes, in a string encoded twice.
+    "\\u",
     // Defanged addresses in security tickets: `88[.]27[.]143[.]60`.
     "[.]",
     "(.)",
@@ -37,6 +40,7 @@ pub(crate) const ANCHORS: [&str; 22] = [
 pub(crate) fn starts_spelling(text: &str, i: usize) -> bool {
     let b = text.as_bytes();
     percent_at(b, i).is_some()
+        || json_escape_at(b, i).is_some()
         || defanged_at(b, i).is_some()
         || at_marker(b, i).is_some()
         || (text.is_char_boundary(i) && super::number_words::run_around(text, i, 0).is_some())
@@ -220,6 +224,19 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
                 continue;
             }
         }
+        if spaced && b[i].is_ascii_uppercase() {
+            if let Some(e) = spaced_label(b, i) {
+                let joined: String = b[i..e]
+                    .iter()
+                    .filter(|c| **c != b' ')
+                    .map(|c| char::from(*c))
+                    .collect();
+                w.replace(i, e, &joined);
+                done = e;
+                i = e;
+                continue;
+            }
+        }
         if spaced && (b[i].is_ascii_alphanumeric() || b[i] == b'+') {
             if let Some((e, joined)) = spaced_value(b, i) {
                 w.replace(i, e, &joined);
@@ -234,6 +251,13 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
             i = e;
             continue;
         }
+        if let Some(c) = json_escape_at(b, i) {
+            let mut utf8 = [0u8; 4];
+            w.replace(i, i + 6, c.encode_utf8(&mut utf8));
+            done = i + 6;
+            i += 6;
+            continue;
+        }
         if let Some(c) = percent_at(b, i) {
             buf[0] = c;
             w.replace(i, i + 3, std::str::from_utf8(&buf).unwrap_or("%"));
@@ -245,7 +269,8 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
         // Any word may start a run (`three eight one dash …`, `seis uno siete`); the anchor
         // pass decided that one is worth looking for.
         if first.is_ascii_lowercase() && text.is_char_boundary(i) {
-            if let Some((s, e, digits)) = super::number_words::run_around(text, i, done) {
+            if let Some((s, e, mut digits)) = super::number_words::run_around(text, i, done) {
+                let e = spelled_letter(b, e, &mut digits).unwrap_or(e);
                 w.replace(s, e, &digits);
                 done = e;
                 i = e;
@@ -265,6 +290,46 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
     w.finish()
 }
 
+/// A DNI's letter dictated after its digits ("… nueve tres letra S"): appends it to
+/// `digits` and returns the end of the letter.
+fn spelled_letter(b: &[u8], e: usize, digits: &mut String) -> Option<usize> {
+    if !(7..=8).contains(&digits.len()) {
+        return None;
+    }
+    let rest = &b[e..];
+    let word = ["letra ", "letter ", "lettre ", "lettera "]
+        .iter()
+        .find(|w| {
+            rest.len() > w.len() + 1 && rest[1..].starts_with(w.as_bytes()) && rest[0] == b' '
+        })?;
+    let at = e + 1 + word.len();
+    let c = *b.get(at)?;
+    if !c.is_ascii_alphabetic() || b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric) {
+        return None;
+    }
+    digits.push(char::from(c.to_ascii_uppercase()));
+    Some(at + 1)
+}
+
+/// The end of a label spelled out in capitals by OCR (`B S N :`, `I B A N:`) at `i`: two to
+/// five more single capitals, each after one space, then a colon.
+fn spaced_label(b: &[u8], i: usize) -> Option<usize> {
+    if i > 0 && b[i - 1].is_ascii_alphanumeric() {
+        return None;
+    }
+    let mut e = i + 1;
+    let mut letters = 1;
+    while b.get(e) == Some(&b' ')
+        && b.get(e + 1).is_some_and(u8::is_ascii_uppercase)
+        && !b.get(e + 2).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        e += 2;
+        letters += 1;
+    }
+    let colon = run_end(b, e, |c| c == b' ');
+    ((3..=6).contains(&letters) && b.get(colon) == Some(&b':')).then_some(e)
+}
+
 /// The end of a defanged dot (`[.]`, `(.)`) at `i` between two letters or digits.
 fn defanged_at(b: &[u8], i: usize) -> Option<usize> {
     let marker = b[i..].starts_with(b"[.]") || b[i..].starts_with(b"(.)");
@@ -272,6 +337,26 @@ fn defanged_at(b: &[u8], i: usize) -> Option<usize> {
         && b[i - 1].is_ascii_alphanumeric()
         && b.get(i + 3).is_some_and(u8::is_ascii_alphanumeric);
     (marker && between).then_some(i + 3)
+}
+
+/// The character a JSON `\uXXXX` escape at `i` stands for (`marco.villa\u0040web.it`), when
+/// it is printable: a control character or half a surrogate pair stays escaped.
+fn json_escape_at(b: &[u8], i: usize) -> Option<char> {
+    if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') || i + 6 > b.len() {
+        return None;
+    }
+    let digits = &b[i + 2..i + 6];
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let v = u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()?;
+    // An escaped backslash before (`\\u0040`) is a backslash and the letter u.
+    if i > 0 && b[i - 1] == b'\\' {
+        return None;
+    }
+    ((0x20..0x7f).contains(&v) || (0xa0..0xd800).contains(&v))
+        .then(|| char::from_u32(v))
+        .flatten()
 }
 
 /// The byte a `%XX` escape at `i` stands for, when it is URL punctuation that a matcher
@@ -288,7 +373,23 @@ fn percent_at(b: &[u8], i: usize) -> Option<u8> {
     let escape_at =
         |k: usize| b.get(k) == Some(&b'%') && b.get(k + 1).is_some_and(u8::is_ascii_hexdigit);
     let in_run = escape_at(i + 3) || (i >= 3 && escape_at(i - 3));
+    // A `/` escaped in a URL's password (`user:K%C3%A4se%2Fx@db`) stays escaped: decoded, it
+    // would end the URL's authority there and hide the password.
+    if c == b'/' && in_userinfo(b, i) {
+        return None;
+    }
     (b"@:/+=?&#%!$'()*,;~ ".contains(&c) || (in_run && (0x21..0x7f).contains(&c))).then_some(c)
+}
+
+/// Whether `i` sits between a URL's `://` and the `@` ending its user info, in one token.
+fn in_userinfo(b: &[u8], i: usize) -> bool {
+    let token_end = |c: &u8| c.is_ascii_whitespace() || matches!(c, b'"' | b'\'' | b'<' | b'>');
+    let start = b[..i].iter().rposition(token_end).map_or(0, |p| p + 1);
+    let end = b[i..].iter().position(token_end).map_or(b.len(), |p| i + p);
+    let Some(scheme) = memchr::memmem::find(&b[start..i], b"://").map(|p| start + p + 3) else {
+        return false;
+    };
+    !b[scheme..i].contains(&b'/') && b[i..end].contains(&b'@')
 }
 
 /// `(marker start, marker end)` of an `at` spelling whose `a`/`@` is at `i`:

@@ -7,7 +7,7 @@ pub(super) fn detector() -> &'static Detector {
 }
 
 /// The kinds found in `text`, with the matched text, for assertions.
-fn found(text: &str) -> Vec<(Kind, String)> {
+pub(super) fn found(text: &str) -> Vec<(Kind, String)> {
     detector()
         .scan(&[text])
         .findings

@@ -140,3 +140,17 @@ fn full_width_digits_and_numbers_with_a_unit() {
     miss("Durata dei test: 3312456789 ms in totale");
     miss("upload of 4915123456 bytes done");
 }
+
+#[test]
+fn references_bookings_and_belgian_numbers() {
+    miss("KPN heeft mijn storing aangemaakt onder referentienummer 0612-4471-88, maar");
+    miss("Tengo la reserva del hotel con número 912 448 301 y el localizador QX7TPL.");
+    // Belgium's zone, a slash, then dotted pairs; a year never starts with a zero.
+    hit(Kind::Phone, "bel: 0485/65.90.31", "0485/65.90.31");
+    hit(
+        Kind::Phone,
+        "bel of stuur een berichtje: 0 4 8 5 / 6 5 . 9 0 . 3 1",
+        "0 4 8 5 / 6 5 . 9 0 . 3 1",
+    );
+    miss("release 2024/12.04.01 shipped");
+}

@@ -154,3 +154,32 @@ fn shell_decoded_passwords_and_chat_pieces_after_cues() {
     hit(Kind::Iban, iban, "NL58RABO35");
     hit(Kind::Iban, iban, "63464052");
 }
+
+#[test]
+fn escaped_spaced_and_dictated_values() {
+    // A JSON string inside a JSON string: `\u0040` is the `@`.
+    hit(
+        Kind::Email,
+        "{\"cliente\":\"{\\\"email\\\":\\\"marco.villa\\u0040fastwebnet.it\\\"}\"}",
+        "marco.villa\\u0040fastwebnet.it",
+    );
+    // OCR spacing the label as well as the digits.
+    hit(
+        Kind::NationalId,
+        "Werknemer:  S. A. Öztürk\nB S N :  9 0 5 6 2 3 8 9 7\nPersoneelsnr 10482",
+        "9 0 5 6 2 3 8 9 7",
+    );
+    // A DNI dictated, its letter after the digits; a wrong letter is no DNI.
+    hit(
+        Kind::NationalId,
+        "cliente: sí claro es el cinco nueve nueve cuatro seis ocho nueve tres letra S",
+        "cinco nueve nueve cuatro seis ocho nueve tres letra S",
+    );
+    miss("cliente: sí claro es el cinco nueve nueve cuatro seis ocho nueve tres letra T");
+    // Digits go on with digits: the card is the two middle lines, not the sentence after.
+    hit(
+        Kind::PaymentCard,
+        "[10:03] Cliente: 41760506\n[10:03] Cliente: 94243853\n[10:03] Cliente: caduca en el 28",
+        "41760506\n[10:03] Cliente: 94243853",
+    );
+}

@@ -38,6 +38,8 @@ pub(crate) fn card_issuer_ok(d: &[u8]) -> bool {
             ((p4 == 6011 || p2 == 65 || (644..=649).contains(&(p4 / 10)) || p2 == 62)
                 && (16..=19).contains(&n))
                 || (matches!(p4, 6304 | 6759 | 6761..=6763) && (12..=19).contains(&n))
+                // Bancontact, Belgium's debit card, co-badged Maestro: 17 digits typically.
+                || (p4 == 6703 && (16..=19).contains(&n))
         }
         _ => false,
     }

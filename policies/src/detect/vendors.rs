@@ -97,8 +97,55 @@ pub(crate) fn redis_password(b: &[u8], s: usize, sink: &mut Sink) {
     }
 }
 
+/// `docker login registry -u ci -p "secret"`, `sshpass -p secret ssh …`: a password flag.
+pub(crate) fn login_password(b: &[u8], s: usize, sink: &mut Sink) {
+    let flags: [&[u8]; 3] = [b" -p ", b" --password ", b" --password="];
+    let Some((vs, ve)) = flag_value(b, s, &flags) else {
+        return;
+    };
+    let pw = &b[vs..ve];
+    if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
+        sink.push(Kind::Password, vs, ve);
+    }
+}
+
+/// `new mysqli("localhost", "user", "secret", "db")`, `mysqli_connect(…)`: the third
+/// argument, when every argument up to it is a string literal.
+fn mysqli_password(b: &[u8], open: usize, sink: &mut Sink) {
+    let end = line_after(b, open, 400);
+    let mut i = open;
+    for arg in 0..3 {
+        i = run_end(b, i, |c| c == b' ');
+        let Some(&q) = b.get(i).filter(|c| matches!(c, b'"' | b'\'')) else {
+            return;
+        };
+        let vs = i + 1;
+        let Some(len) = memchr::memchr(q, &b[vs..end]) else {
+            return;
+        };
+        let ve = vs + len;
+        if arg == 2 {
+            let pw = &b[vs..ve];
+            if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
+                sink.push(Kind::Password, vs, ve);
+            }
+            return;
+        }
+        i = run_end(b, ve + 1, |c| c == b' ');
+        if b.get(i) != Some(&b',') {
+            return;
+        }
+        i += 1;
+    }
+}
+
 /// `mysql -p'secret'`, `mysqldump -psecret`, `--password=secret`.
 pub(crate) fn mysql_password(b: &[u8], s: usize, sink: &mut Sink) {
+    for call in [&b"mysqli("[..], b"mysqli_connect("] {
+        if b[s..].starts_with(call) {
+            return mysqli_password(b, s + call.len(), sink);
+        }
+    }
     let end = line_after(b, s, 400);
     let line = &b[s..end];
     for flag in [&b" -p"[..], b" --password="] {

@@ -156,6 +156,11 @@ fn house_number_end(b: &[u8], ds: usize, de: usize) -> Option<usize> {
     Some(e)
 }
 
+/// Signs for "number" written before a house number (`nº` is `no` once NFKC-folded).
+const NUMBER_SIGNS: &[&str] = &[
+    "n.º", "nº", "n.o", "no", "n°", "n.°", "nr.", "no.", "núm.", "num.", "n.",
+];
+
 /// The street that a house number at `ds` follows: `(start, end, strong)`, where a weak
 /// one needs a postal code or an address word to count.
 fn street_after(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> {
@@ -163,6 +168,20 @@ fn street_after(b: &[u8], ds: usize, he: usize) -> Option<(usize, usize, bool)> 
     // "Rua Augusta, 100", "Calle Mayor, 5", "Hauptstr. 5".
     while j > 0 && b[j - 1] == b' ' {
         j -= 1;
+    }
+    // "Rua Frederico Arouca, n.º 14", "Calle Mayor, núm. 5": a number sign before the number.
+    if j < ds {
+        if let Some(sign) = NUMBER_SIGNS.iter().find(|m| {
+            let m = m.as_bytes();
+            j > m.len()
+                && eq_fold(&b[j - m.len()..j], m)
+                && matches!(b[j - m.len() - 1], b' ' | b',')
+        }) {
+            j -= sign.len();
+            while j > 0 && b[j - 1] == b' ' {
+                j -= 1;
+            }
+        }
     }
     if j > 0 && b[j - 1] == b',' {
         j -= 1;

@@ -44,6 +44,13 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         let nl = memchr::memchr(b'\n', &b[e..]).map_or(b.len(), |p| e + p);
         crate::detect::chat::answer_after(b, s, nl).and_then(|cs| date_after(b, cs))
     };
+    // The degree sign marks a birth only right before the date and after a word, not after a
+    // measure ("flessione 95° 12/03/2024").
+    let degree = &b[s..e] == "°".as_bytes();
+    if degree && (s == 0 || b[s - 1].is_ascii_digit() || !b.get(e).is_some_and(u8::is_ascii_digit))
+    {
+        return;
+    }
     let found = date_after(b, e)
         .or_else(|| (cue == Cue::Birth).then(|| date_before(b, s)).flatten())
         .or_else(|| (cue != Cue::Birth).then(answered).flatten());

@@ -178,6 +178,26 @@ struct Facts {
 }
 
 impl Facts {
+    /// The facts of a word; a hyphenated one not listed whole ("Jana-Marie",
+    /// "Schmidt-Kowalski") is a given name when each part is one, a surname when each part is
+    /// a name of either sort.
+    fn of_word(t: &NameTables, w: &[u8]) -> Facts {
+        let whole = Facts::of(t, key(w));
+        if whole.given || whole.surname || whole.stop || !w.contains(&b'-') {
+            return whole;
+        }
+        let parts: Vec<Facts> = w
+            .split(|c| *c == b'-')
+            .map(|p| Facts::of(t, key(p)))
+            .collect();
+        let named = |f: &Facts| (f.given || f.surname) && !f.stop;
+        Facts {
+            given: parts.iter().all(|f| f.given && !f.stop),
+            surname: parts.iter().all(named) && !parts.iter().all(|f| f.given),
+            ..whole
+        }
+    }
+
     fn of(t: &NameTables, h: u64) -> Facts {
         let x = t.bits(h);
         Facts {
@@ -238,8 +258,10 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
         }
         i = group(t, b, Tok { start: i, end: e }, names, public).max(e);
     }
-    // "Hospital Universitario La Paz", "Museo Reina Sofía": a place named after someone.
+    // "Hospital Universitario La Paz", "Museo Reina Sofía": a place named after someone, who
+    // is no one mentioned ("Via Dante Alighieri 63" beside a CV's birth date).
     names.retain(|n| !place_led(b, n.start));
+    public.retain(|p| !place_led(b, p.start));
 }
 
 /// Street types written before the street's name, which is often a person's.
@@ -401,7 +423,7 @@ fn group(
     let run_end = toks[n - 1].end;
     let mut facts = [Facts::default(); 4];
     for (f, w) in facts.iter_mut().zip(toks) {
-        *f = Facts::of(t, key(&b[w.start..w.end]));
+        *f = Facts::of_word(t, &b[w.start..w.end]);
     }
     // Public figures: any window of the run as a listed full name, or a distinctive surname.
     if facts[..n].iter().any(|f| f.public_part) {

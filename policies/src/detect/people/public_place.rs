@@ -72,10 +72,14 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
         .iter()
         .rposition(|c| *c == b'\n')
         .map_or(0, |p| p + 1);
-    let lo = if b[line_start..s]
-        .iter()
-        .all(|c| !c.is_ascii_alphanumeric() && *c < 0x80)
-    {
+    // A line holding only the address, or a street's preposition and then the address
+    // ("Am Sandtorkai 48" under a company's name).
+    let lead = &b[line_start..s];
+    let only_address = lead.iter().all(|c| !c.is_ascii_alphanumeric() && *c < 0x80)
+        || (lead.len() <= 8
+            && !lead.iter().any(u8::is_ascii_digit)
+            && lead.split(|c| *c == b' ').filter(|w| !w.is_empty()).count() <= 2);
+    let lo = if only_address {
         // An address block: the line above names the place.
         b[..line_start.saturating_sub(1)]
             .iter()
@@ -131,6 +135,31 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
         || PUBLIC_COMPOUND_ENDS.iter().any(|w| ends_a_word(before, w))
         || company_before(before)
         || acronym_leads(before)
+        || json_ld_place(b, s)
+}
+
+/// Whether the address is a schema.org `PostalAddress` of a place or an organisation (a
+/// museum's or a shop's JSON-LD), not of a `Person`: the nearest other `@type` before it says.
+fn json_ld_place(b: &[u8], s: usize) -> bool {
+    let lo = floor_char(b, s.saturating_sub(1500));
+    let window = &b[lo..s];
+    if !contains_fold(window, "schema.org") || !contains_fold(window, "postaladdress") {
+        return false;
+    }
+    let mut owner = None;
+    let mut rest = window;
+    while let Some(p) = memchr::memmem::find(rest, b"\"@type\"") {
+        rest = &rest[p + 7..];
+        let v = rest
+            .iter()
+            .position(|c| *c == b'"')
+            .map(|q| &rest[q + 1..])
+            .and_then(|r| r.iter().position(|c| *c == b'"').map(|e| &r[..e]));
+        if let Some(v) = v.filter(|v| !v.eq_ignore_ascii_case(b"PostalAddress")) {
+            owner = Some(v);
+        }
+    }
+    owner.is_some_and(|v| !v.eq_ignore_ascii_case(b"Person") && !v.eq_ignore_ascii_case(b"Patient"))
 }
 
 /// Whether the text before an address starts with a company's acronym and a separator, as a

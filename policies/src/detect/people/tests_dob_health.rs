@@ -405,3 +405,27 @@ fn a_family_member_s_birth_against_a_historical_one() {
         "The son of Henry VIII, Edward Tudor, was born on 12 October 1537. Give me a timeline of his reign.",
     );
 }
+
+#[test]
+fn degree_signs_abbreviations_and_streets_named_after_poets() {
+    hit(
+        Kind::DateOfBirth,
+        "- Wout De Smedt, °17/09/1991, Kortrijksesteenweg 118 bus 3, 9000 Gent",
+        "17/09/1991",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "Paz. Bruno Galli – d.n. 15/06/1959",
+        "15/06/1959",
+    );
+    none_of(
+        Kind::DateOfBirth,
+        "Temperatur 38° 12/03/2024 bei Herrn Weber",
+    );
+    // "Via Dante Alighieri" names a street, not the poet: the CV's birth date stays private.
+    hit(
+        Kind::DateOfBirth,
+        "Nome: Valentina Serra\nData di nascita: 19/11/1993\nResidenza: Via Dante Alighieri 63, 09128 Cagliari",
+        "19/11/1993",
+    );
+}

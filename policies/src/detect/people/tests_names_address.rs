@@ -470,3 +470,39 @@ fn offices_entrances_and_letterheads_are_public_places() {
         "Kerkstraat 14, 3512 AB Utrecht",
     );
 }
+
+#[test]
+fn foundations_imprints_and_schema_org_places() {
+    benign("Vou levar uma turma à Fundação de Serralves (Rua D. João de Castro, 210, 4150-417 Porto). Quanto custa?");
+    benign("Ik stuur een brief naar de FOD Financiën, North Galaxy, Koning Albert II-laan 33, 1030 Brussel.");
+    benign("Quiero enviar mi currículum al departamento de Recursos Humanos de El Corte Inglés, en Calle de Hermosilla, 112, 28009 Madrid.");
+    // A company's name on the line above its address block.
+    benign("Nordlicht Software GmbH\nAm Sandtorkai 48\n20457 Hamburg");
+    let museum = "{\"@context\": \"https://schema.org\", \"@type\": \"Museum\", \"name\": \"Field Museum\", \"address\": {\"@type\": \"PostalAddress\", \"streetAddress\": \"1400 S DuSable Lake Shore Dr\", \"postalCode\": \"60605\"}}";
+    none_of(Kind::StreetAddress, museum);
+    hit(
+        Kind::StreetAddress,
+        "{\"@context\": \"https://schema.org\", \"@type\": \"Person\", \"name\": \"Jan Vos\", \"address\": {\"@type\": \"PostalAddress\", \"streetAddress\": \"Kerkstraat 14\", \"postalCode\": \"3512 AB\"}}",
+        "Kerkstraat 14",
+    );
+}
+
+#[test]
+fn number_signs_and_hyphenated_given_names() {
+    hit(
+        Kind::StreetAddress,
+        "Moro na Rua Frederico Arouca, n.º 14, 2750-355 Cascais",
+        "Rua Frederico Arouca, n.º 14, 2750-355 Cascais",
+    );
+    hit(
+        Kind::StreetAddress,
+        "Vivo en la Calle Mayor, núm. 5, 28013 Madrid",
+        "Calle Mayor, núm. 5, 28013 Madrid",
+    );
+    hit(
+        Kind::Person,
+        "Jana-Marie Schulz, geboren am 02.11.1996",
+        "Jana-Marie Schulz",
+    );
+    none_of(Kind::Person, "Coca-Cola Zero ist lecker, oder?");
+}

@@ -16,7 +16,9 @@ pub(super) const BIRTH_LABELS: &[&str] = &[
     "date_naissance", "date_de_naissance", "datenaissance", "data_nascita", "data_di_nascita",
     "data_nascimento", "data_de_nascimento", "dt_nasc", "geb_datum", "geburtstag:",
     "geboorte_datum", "dateofbirth", "birthday:", "nacimiento:", "naissance:", "nascita:",
-    "nascimento:", "geboren:", "born:", "ddn", "d.d.n.", "né(e)", "geb.dat",
+    "nascimento:", "geboren:", "born:", "ddn", "d.d.n.", "né(e)", "geb.dat", "d.n.",
+    // Belgium and France mark a birth date with a degree sign: "De Smedt, °17/09/1991".
+    "°",
 ];
 
 /// Words that mark a text about a public figure: a biography, a career, a reign, an office.
@@ -233,6 +235,10 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "redactie", "redação", "verlag",
     // A building's entrances, and France's family-allowance offices.
     "entrance", "eingang", "entrée", "entrada", "ingresso", "ingang", "caf",
+    // Foundations, federal services and a company's departments.
+    "foundation", "stiftung", "fondation", "fundación", "fondazione", "stichting", "fundação",
+    "fod", "spf", "human resources", "personalabteilung", "ressources humaines",
+    "recursos humanos", "risorse umane", "personeelszaken", "impressum",
 ];
 
 /// Famous addresses (seats of government, landmarks and company campuses) and placeholder

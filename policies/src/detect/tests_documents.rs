@@ -1,0 +1,77 @@
+//! Detector-level tests of documents and logins: a passport by its document number, Belgian
+//! debit cards, tax ids in records, passwords on command lines and in database calls, and
+//! the numbers that only look like addresses.
+
+use super::*;
+
+use super::tests::{found, hit, miss};
+
+#[test]
+fn a_document_number_is_a_passport_s_on_a_passport_copy() {
+    hit(
+        Kind::Passport,
+        "Mijn werkgever vraagt een kopie van mijn paspoort.\nAchternaam: VAN DER MEER\nDocumentnummer: RZQU1KI94\nGeldig tot: 22 06 2032",
+        "RZQU1KI94",
+    );
+    // An ERP's or an invoice's document number is neither.
+    miss("Document number: 4500012345 for the PO");
+    miss("Documentnummer: RZQU1KI94");
+}
+
+#[test]
+fn bancontact_cards_and_tax_ids_in_records() {
+    hit(
+        Kind::PaymentCard,
+        "waarom weigert zalando mijn bancontactkaart? ik tik 6703 1284 3431 0305 9 in",
+        "6703 1284 3431 0305 9",
+    );
+    hit(
+        Kind::NationalId,
+        "{\"vorname\": \"Paulina\", \"steuer_id\": \"50177324690\"}",
+        "50177324690",
+    );
+    hit(
+        Kind::NationalId,
+        "Steuerliche ID: 48937861505",
+        "48937861505",
+    );
+}
+
+#[test]
+fn passwords_on_command_lines_and_in_database_calls() {
+    hit(
+        Kind::Password,
+        "sh 'docker login registry.internal.io -u ci-publisher -p \"Hx9!mQ2v#Lr7\"'",
+        "Hx9!mQ2v#Lr7",
+    );
+    hit(
+        Kind::Password,
+        "sshpass -p 'Tr0ub4dor&3' ssh pi@10.0.0.5",
+        "Tr0ub4dor&3",
+    );
+    hit(
+        Kind::Password,
+        "$conn = new mysqli(\"localhost\", \"web_academia\", \"SolhOf8LLFc#52\", \"academia\");",
+        "SolhOf8LLFc#52",
+    );
+    // A variable or a default is no password.
+    miss("docker login -u $USER -p $TOKEN");
+    miss("$c = mysqli_connect('localhost', 'root', $pass, 'db');");
+    miss("mysqli_connect('localhost','root','root','db')");
+    // A password URL-encoded in a URL keeps its escaped slash.
+    hit(
+        Kind::Password,
+        "url: mysql://grafana_ro:K%C3%A4se%23424%21Zug%2Fcexa@db-prod.intern:3306/shop",
+        "K%C3%A4se%23424%21Zug%2Fcexa",
+    );
+}
+
+#[test]
+fn snmp_arcs_and_addresses_after_a_phone_word() {
+    miss("snmpwalk -v2c -c public 192.168.10.2 1.3.6.1");
+    miss("my phone on the same wifi can't open http://192.168.1.23:5000. I tried");
+    // A public one is an address, still no phone.
+    let public = "my phone on the same wifi can't open http://85.12.33.7:5000 either";
+    hit(Kind::IpAddress, public, "85.12.33.7");
+    assert!(found(public).iter().all(|(k, _)| *k != Kind::Phone));
+}
