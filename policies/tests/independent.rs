@@ -1,9 +1,9 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout15/`;
-//! `holdout16/` is the latest measure. Each set is reported overall, per language, per kind
-//! and per near-miss tag, with Wilson 95% intervals, and gated just under what it measured.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout16/`.
+//! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
+//! 95% intervals, and gated just under what it measured.
 //!
 //! `TOLLGATE_CORPUS_DIR=DIR` evaluates the `*.jsonl` files of another folder instead;
 //! `TOLLGATE_CORPUS_MISSES=1` lists every miss, false positive and missed kind by id.
@@ -582,12 +582,12 @@ fn independent_sixteenth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout15/`, and
     // measured once with it frozen, aggregates only: 97.7% / 3.2% overall (the detector
     // before the eighth to fifteenth rounds: 95.4% / 3.8%); languages 94.0-100% recall,
-    // 0.0-8.3% fpr (from 50 to 105 prompts each). Not tuned against yet.
+    // 0.0-8.3% fpr (from 50 to 105 prompts each). Then tuned against: 99.0% / 1.1%.
     let floors = Floors {
-        recall: 0.97,
-        fpr: 0.035,
-        lang_recall: 0.93,
-        lang_fpr: 0.09,
+        recall: 0.985,
+        fpr: 0.015,
+        lang_recall: 0.96,
+        lang_fpr: 0.035,
     };
     gate("holdout16", &report, &floors);
 }

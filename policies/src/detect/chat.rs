@@ -12,6 +12,10 @@ const MAX_PIECE: usize = 32;
 /// The speaker of the line `b[ls..le]` and where its content starts: the text before its
 /// first `": "` within 48 bytes, after a leading `[time]` and times or dates.
 fn speaker(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
+    // The quoted lines of a forwarded mail are one sender's ("> 25390971", "> 28896893").
+    if b[ls..le].starts_with(b"> ") {
+        return Some((&b[ls..ls + 1], ls + 2));
+    }
     let hi = (ls + 48).min(le);
     let colon = memchr::memchr_iter(b':', &b[ls..hi])
         .map(|p| ls + p)

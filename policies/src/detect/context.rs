@@ -53,6 +53,9 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
             "mot de passe",
             "mdp",
             "clave",
+            // SSSD's and OpenLDAP's bind password: `ldap_default_authtok = …`, `bindpw`.
+            "authtok",
+            "bindpw",
         ],
         PasswordName,
     );

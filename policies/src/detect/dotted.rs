@@ -24,12 +24,18 @@ fn version_like(b: &[u8], i: usize, end: usize, sink: &Sink) -> bool {
     }) {
         return true;
     }
-    // Another dotted number on the line with a part above 255 or more than four parts.
+    // Another dotted number on the line with a part above 255 or more than four parts; a
+    // log line's date (`12.06.2024 19:41:03 … IP 192.134.76.149`) is none.
     line.split(|c| !(c.is_ascii_digit() || *c == b'.'))
         .filter(|t| t.iter().filter(|c| **c == b'.').count() >= 2)
         .any(|t| {
             let parts: Vec<&[u8]> = t.split(|c| *c == b'.').filter(|p| !p.is_empty()).collect();
-            parts.len() > 4 || parts.iter().any(|p| p.len() > 3 || number(p) > 255)
+            let date = parts.len() == 3
+                && parts[2].len() == 4
+                && (1..=31).contains(&number(parts[0]))
+                && (1..=12).contains(&number(parts[1]))
+                && parts[..2].iter().all(|p| p.len() <= 2);
+            !date && (parts.len() > 4 || parts.iter().any(|p| p.len() > 3 || number(p) > 255))
         })
 }
 

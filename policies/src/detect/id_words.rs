@@ -33,6 +33,9 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "patientnummer",
         "patiëntnummer",
         "patiëntnummer",
+        // Dutch notes abbreviate it: "dhr K. Bakker, pt.nr 8971427".
+        "pt.nr",
+        "ptnr",
         "patiënt-id",
         "versichertennummer",
         "krankenversichertennummer",
@@ -299,6 +302,8 @@ pub(crate) fn family(kw: &[u8]) -> Family {
         Family::Social
     } else if [
         "mrn",
+        "pt.nr",
+        "ptnr",
         "medical",
         "patient",
         "hospital",

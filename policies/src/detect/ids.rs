@@ -354,6 +354,16 @@ fn fails_bsn(raw: &[u8]) -> bool {
 
 /// Whether `raw` is a value of the family: the check digit where its shape has one, the
 /// shape otherwise.
+/// `1011 PN`: a Dutch postcode, four digits and two capitals, is the address after an
+/// office's name ("paspoort ophalen bij het Stadsloket, Amstel 1, 1011 PN Amsterdam").
+fn dutch_postcode(raw: &[u8]) -> bool {
+    raw.len() == 7
+        && raw[..4].iter().all(u8::is_ascii_digit)
+        && raw[0] != b'0'
+        && raw[4] == b' '
+        && raw[5..].iter().all(u8::is_ascii_uppercase)
+}
+
 fn value_ok(fam: Family, raw: &[u8]) -> bool {
     let mut buf = [0u8; 32];
     let n = compact(raw, &mut buf);
@@ -374,6 +384,7 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
         || dotted_quad(raw)
         || date_like(raw)
         || date_like(from_digits)
+        || dutch_postcode(raw)
         || is_placeholder(raw)
         || super::validate::is_documented_example(raw)
         || sequential(v)

@@ -29,6 +29,7 @@ mod groups;
 mod id_words;
 mod idcheck;
 mod ids;
+mod mrz;
 mod net;
 mod normalize;
 mod number_words;

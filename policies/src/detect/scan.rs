@@ -4,7 +4,7 @@
 
 use super::blobs;
 use super::normalize::Normalized;
-use super::{chat, context, ids, number_words, numeric, people, secrets, spelled, split};
+use super::{chat, context, ids, mrz, number_words, numeric, people, secrets, spelled, split};
 use super::{Anchor, Detector, Finding, Kind, Sink, Tables};
 
 /// How deep decoded blobs are searched for further blobs.
@@ -83,6 +83,7 @@ impl Detector {
         let Seen { people: hits, cues } = seen;
         let mut sink = self.sink(part, out);
         numeric::scan(norm.text.as_bytes(), &mut sink);
+        mrz::scan(norm.text.as_bytes(), &mut sink);
         people::scan(norm.text.as_bytes(), &hits, &mut sink);
         if depth < MAX_DEPTH && !cues.is_empty() {
             self.scan_split(part, &norm.text, &cues, first, budget, out);

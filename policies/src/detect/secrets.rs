@@ -319,7 +319,9 @@ fn type_name(v: &[u8], quoted: bool) -> bool {
 }
 
 fn password_name(name: &[u8]) -> bool {
-    const ENDINGS: [&str; 13] = [
+    const ENDINGS: [&str; 15] = [
+        "authtok",
+        "bindpw",
         "clave",
         "palavra-passe",
         "password",

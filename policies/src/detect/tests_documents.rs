@@ -75,3 +75,42 @@ fn snmp_arcs_and_addresses_after_a_phone_word() {
     hit(Kind::IpAddress, public, "85.12.33.7");
     assert!(found(public).iter().all(|(k, _)| *k != Kind::Phone));
 }
+
+#[test]
+fn a_passport_s_machine_readable_zone() {
+    let scan = "OCR van de testscan:\n\nP<NLDJANSEN<<PIETER<JAN<<<<<<<<<<<<<<<<<<<<<\nAF780UTX66NLD8904171M3308028811253752<<<<<88\n";
+    hit(Kind::Passport, scan, "AF780UTX6");
+    hit(Kind::DateOfBirth, scan, "890417");
+    // A wrong check digit is no zone.
+    miss("P<NLDJANSEN<<PIETER<JAN<<<<<<<<<<<<<<<<<<<<<\nAF780UTX67NLD8904171M3308028811253752<<<<<88\n");
+    // An office's postcode after a passport word is no passport number.
+    miss("Ik moet mijn nieuwe paspoort ophalen bij het Stadsloket Centrum, Amstel 1, 1011 PN Amsterdam.");
+}
+
+#[test]
+fn bind_passwords_patient_abbreviations_and_log_addresses() {
+    hit(
+        Kind::Password,
+        "ldap_default_authtok = DYhR7GquCUlH!",
+        "DYhR7GquCUlH!",
+    );
+    hit(
+        Kind::MedicalId,
+        "dhr K. Bakker, pt.nr 8971427, 67 jr",
+        "8971427",
+    );
+    // A password may start with `@`, and a curl command may go on over lines.
+    hit(
+        Kind::Password,
+        "curl -s -X POST https://api.x.de/v2 \\\n  -u \"mk_40712:@xkjrgDLaK#yx&-!\" \\\n  -H 'x'",
+        "@xkjrgDLaK#yx&-!",
+    );
+    miss("DB_PASSWORD=@DB_PASSWORD@");
+    miss("password: @vault_pass");
+    // A log line's date is no version beside the address.
+    hit(
+        Kind::IpAddress,
+        "12.06.2024 19:41:03  Marie Albrecht (10b)  Test begonnen  IP 192.134.76.149",
+        "192.134.76.149",
+    );
+}

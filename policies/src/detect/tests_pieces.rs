@@ -183,3 +183,12 @@ fn escaped_spaced_and_dictated_values() {
         "41760506\n[10:03] Cliente: 94243853",
     );
 }
+
+#[test]
+fn a_forwarded_mail_s_quoted_lines_are_one_sender_s() {
+    hit(
+        Kind::PaymentCard,
+        "> Hi Sam, use the corporate card for the guarantee, it's\n> 25390971\n> 28896893\n> exp 04/27",
+        "25390971\n> 28896893",
+    );
+}

@@ -389,7 +389,16 @@ pub(crate) fn is_placeholder(v: &[u8]) -> bool {
         return true;
     }
     let first = v[0];
-    if matches!(first, b'$' | b':' | b'{' | b'<' | b'[' | b'@') {
+    if matches!(first, b'$' | b':' | b'{' | b'<' | b'[') {
+        return true;
+    }
+    // `@DB_PASS@`, `@password`: a template's substitution; `@xkjrgDLaK#yx&-!` is a value.
+    if first == b'@'
+        && (v.ends_with(b"@")
+            || v[1..]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.')))
+    {
         return true;
     }
     // `%DB_PASS%`, `%s`, `%(pw)s` are substitutions; `%nD^EVgyrQ*oN_DS#Qq` is a value.

@@ -55,7 +55,12 @@ pub(crate) fn slack_hook(b: &[u8], s: usize, sink: &mut Sink) {
 /// The value after the first of `flags` on the command line starting at `s`, without its
 /// opening quote and up to a blank or a quote.
 fn flag_value(b: &[u8], s: usize, flags: &[&[u8]]) -> Option<(usize, usize)> {
-    let line = &b[s..line_after(b, s, 400)];
+    // A command continued over lines with `\` is one command line.
+    let mut end = line_after(b, s, 400);
+    while end < b.len() && end > s && b[end - 1] == b'\\' && end - s < 1200 {
+        end = line_after(b, end + 1, 400);
+    }
+    let line = &b[s..end];
     let (p, flag) = flags
         .iter()
         .find_map(|f| memchr::memmem::find(line, f).map(|p| (p, f)))?;

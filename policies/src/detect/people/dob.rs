@@ -58,8 +58,9 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         table_column(ctx, s, e, sink);
         return;
     };
-    // 1900 itself is the placeholder year of fixtures and forms (`1900-01-01`).
-    if year <= 1900 || ctx.public_near(s.min(ds), e.max(de), 160, 60) {
+    // 1900 itself is the placeholder year of fixtures and forms (`1900-01-01`), and the Unix
+    // epoch the placeholder date of code (`"dob": "1970-01-01"`).
+    if year <= 1900 || epoch(&b[ds..de]) || ctx.public_near(s.min(ds), e.max(de), 160, 60) {
         return;
     }
     // "Anna's birthday party on 12 March 2025": a birthday with a recent year is an event.
@@ -74,6 +75,12 @@ pub(super) fn at(ctx: &Ctx, cue: Cue, s: usize, e: usize, sink: &mut Sink) {
         return;
     }
     sink.push(Kind::DateOfBirth, ds, de);
+}
+
+/// Whether a date is 1 January 1970 written with digits (`1970-01-01`, `01.01.1970`).
+fn epoch(date: &[u8]) -> bool {
+    let digits: Vec<u8> = date.iter().copied().filter(u8::is_ascii_digit).collect();
+    digits == b"19700101" || digits == b"01011970"
 }
 
 /// A date within a few words after `i` on the same line: `(start, end, year)`.

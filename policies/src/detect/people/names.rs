@@ -264,6 +264,15 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
     public.retain(|p| !place_led(b, p.start));
 }
 
+/// Whether the word right before `i` is a preposition of place or an article.
+fn place_or_article_before(b: &[u8], i: usize) -> bool {
+    const WORDS: &[&str] = &[
+        "in", "the", "nach", "aus", "der", "die", "das", "dem", "den", "des", "naar", "uit", "het",
+        "en", "em", "no", "na",
+    ];
+    prev_word(b, i).is_some_and(|(w, colon)| !colon && in_list(w, WORDS))
+}
+
 /// Street types written before the street's name, which is often a person's.
 const STREET_LEADS: &[&str] = &[
     "calle",
@@ -509,6 +518,13 @@ fn group(
                 e += 1;
             }
             let full = e > k + 1;
+            // "a travel agency in Ireland", "seit dem Winter": a lone given name after a
+            // place's preposition or an article is a place or a noun ("to" and "from" are
+            // also how people are written to).
+            if !full && place_or_article_before(b, toks[k].start) {
+                k = e;
+                continue;
+            }
             names.push(Name {
                 start: toks[k].start,
                 end: toks[e - 1].end,

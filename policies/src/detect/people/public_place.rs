@@ -80,11 +80,24 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
             && !lead.iter().any(u8::is_ascii_digit)
             && lead.split(|c| *c == b' ').filter(|w| !w.is_empty()).count() <= 2);
     let lo = if only_address {
-        // An address block: the line above names the place.
-        b[..line_start.saturating_sub(1)]
-            .iter()
-            .rposition(|c| *c == b'\n')
-            .map_or(0, |p| p + 1)
+        // An address block: the line above names the place, or up to three lines of the
+        // block's heading ("Préfecture du Rhône\nDirection des migrations\n106 rue …"), not
+        // past a blank line or a line of fields ("Employee: Marisol Ibarra  Emp ID 004417").
+        let mut lo = line_start;
+        for _ in 0..3 {
+            if lo < 2 || b[lo - 2] == b'\n' {
+                break;
+            }
+            let end = lo - 1;
+            lo = b[..end]
+                .iter()
+                .rposition(|c| *c == b'\n')
+                .map_or(0, |p| p + 1);
+            if b[lo..end].iter().any(|c| c.is_ascii_digit() || *c == b':') {
+                break;
+            }
+        }
+        lo
     } else {
         // Within the line: from the start of the clause holding the address, or of the
         // question just before it ("What time does the Prado open? I have the address as …").
@@ -231,6 +244,9 @@ const PUBLIC_COMPOUND_ENDS: &[&str] = &[
     "kliniek", "ziekenhuis", "krankenhaus", "hotel", "zentrum", "centrum", "kamer", "palast",
     "paleis", "gymnasium", "universität", "universiteit", "akademie", "academie",
     "philharmonie", "arena",
+    // Offices and agencies: "Bundeszentralamt", "Bezirksamt", "Rentenversicherung",
+    // "Stadsloket", "Krankenkasse".
+    "amt", "behörde", "versicherung", "loket", "kasse", "agentur", "dienst",
 ];
 
 /// Whether some word of `hay` ends with `suffix` (ignoring case).

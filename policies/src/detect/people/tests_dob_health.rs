@@ -429,3 +429,21 @@ fn degree_signs_abbreviations_and_streets_named_after_poets() {
         "19/11/1993",
     );
 }
+
+#[test]
+fn epoch_dates_and_places_that_are_given_names() {
+    none_of(
+        Kind::DateOfBirth,
+        "def fake_employee():\n    return {\"name\": \"Test User\", \"dob\": \"1970-01-01\"}",
+    );
+    benign(
+        "Mein Sohn (4) hat seit dem Winter wieder schlimmere Neurodermitis. Was kann man machen?",
+    );
+    benign("We're a small travel agency in Ireland. Does wheelchair assistance count as special category data?");
+    // Written to, a person stays one.
+    hit(
+        Kind::Person,
+        "Write to Anna about her diabetes follow-up",
+        "Anna",
+    );
+}

@@ -506,3 +506,16 @@ fn number_signs_and_hyphenated_given_names() {
     );
     none_of(Kind::Person, "Coca-Cola Zero ist lecker, oder?");
 }
+
+#[test]
+fn agencies_consulates_and_block_headings() {
+    benign("Bitte formuliere ein Schreiben an das Bundeszentralamt für Steuern, An der Küppe 1, 53225 Bonn, mit einer Nachfrage.");
+    benign("Posso mandar para a Segurança Social, Centro Distrital de Lisboa, Av. Afonso Costa, 6-8, 1900-034 Lisboa?");
+    benign("Je dois l'envoyer à :\nPréfecture du Rhône\nDirection des migrations et de l'intégration\n106 rue Pierre Corneille\n69003 Lyon");
+    // A line of fields above the address ends its heading: the employee's address is theirs.
+    hit(
+        Kind::StreetAddress,
+        "NORTHWIND FULFILLMENT LLC          Pay date 06/14/2024\nEmployee: Marisol Ibarra           Emp ID 004417\n1583 W Juniper Ct, Unit 12, Mesa AZ 85201\n",
+        "1583 W Juniper Ct, Unit 12, Mesa AZ 85201",
+    );
+}

@@ -239,6 +239,10 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "foundation", "stiftung", "fondation", "fundación", "fondazione", "stichting", "fundação",
     "fod", "spf", "human resources", "personalabteilung", "ressources humaines",
     "recursos humanos", "risorse umane", "personeelszaken", "impressum",
+    // Social security offices, consulates, and what a venue is called.
+    "segurança social", "seguridad social", "sécurité sociale", "previdenza sociale",
+    "consulado", "consolato", "consulaat", "centro distrital", "préfecture", "prefeitura",
+    "return address", "rücksendeadresse", "retouradres", "adresse de retour",
 ];
 
 /// Famous addresses (seats of government, landmarks and company campuses) and placeholder
