@@ -276,3 +276,33 @@ fn class_reasons<'f>(
     why.sort_by_key(|w| std::cmp::Reverse(w.0));
     why
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::env::MapEnv;
+
+    /// A gateway built from its config, whose listeners were never started.
+    fn built() -> Gateway {
+        let config = crate::config::from_toml_str(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[ledger]\nenabled = false\n",
+        )
+        .unwrap();
+        Gateway::build_with(config, &MapEnv::of([])).unwrap()
+    }
+
+    #[test]
+    fn readyz_is_ready_only_between_the_listeners_starting_and_shutdown() {
+        let gw = built();
+        // Config loaded, listeners not started: not ready.
+        let err = readyz(&gw).unwrap_err();
+        assert_eq!((err.status, err.code), (503, ErrorCode::NotReady));
+        assert_eq!(err.message, "listeners are not up yet");
+        // What the API service does once its sockets are handed to pingora.
+        gw.set_ready();
+        assert_eq!(readyz(&gw).unwrap().status, 200);
+        gw.begin_shutdown();
+        let err = readyz(&gw).unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (503, "shutting down"));
+    }
+}
