@@ -109,15 +109,6 @@ fn date_like(v: &[u8]) -> bool {
             || (groups[0].len() <= 2 && matches!(groups[2].len(), 2 | 4)))
 }
 
-/// `203.0.113.45`: an IPv4 address, which an id never is.
-fn dotted_quad(v: &[u8]) -> bool {
-    let groups: Vec<&[u8]> = v.split(|c| *c == b'.').collect();
-    groups.len() == 4
-        && groups
-            .iter()
-            .all(|g| (1..=3).contains(&g.len()) && g.iter().all(u8::is_ascii_digit))
-}
-
 /// `123456789`, `987654321`: the digits people type when they mean "some number".
 fn sequential(v: &[u8]) -> bool {
     v.len() >= 6
@@ -352,8 +343,6 @@ fn fails_bsn(raw: &[u8]) -> bool {
     n == 9 && buf[..n].iter().all(u8::is_ascii_digit) && !bsn(&buf[..n])
 }
 
-/// Whether `raw` is a value of the family: the check digit where its shape has one, the
-/// shape otherwise.
 /// `1011 PN`: a Dutch postcode, four digits and two capitals, is the address after an
 /// office's name ("paspoort ophalen bij het Stadsloket, Amstel 1, 1011 PN Amsterdam").
 fn dutch_postcode(raw: &[u8]) -> bool {
@@ -364,6 +353,8 @@ fn dutch_postcode(raw: &[u8]) -> bool {
         && raw[5..].iter().all(u8::is_ascii_uppercase)
 }
 
+/// Whether `raw` is a value of the family: the check digit where its shape has one, the
+/// shape otherwise.
 fn value_ok(fam: Family, raw: &[u8]) -> bool {
     let mut buf = [0u8; 32];
     let n = compact(raw, &mut buf);
@@ -381,7 +372,8 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
         .position(u8::is_ascii_digit)
         .map_or(raw, |i| &raw[i..]);
     if n == 0
-        || dotted_quad(raw)
+        // `203.0.113.45`: an IPv4 address, which an id never is.
+        || super::text::dotted_quad(raw)
         || date_like(raw)
         || date_like(from_digits)
         || dutch_postcode(raw)

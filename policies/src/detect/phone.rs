@@ -433,7 +433,8 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
     if !(7..=15).contains(&n) || !ends_token(b, end) || date_or_time(span) {
         return;
     }
-    if span.windows(2).any(|w| w[0] == b' ' && w[1] == b' ') || dotted_quad(span) {
+    // `192.168.1.23`: an address ("my phone can't open http://192.168.1.23:5000").
+    if span.windows(2).any(|w| w[0] == b' ' && w[1] == b' ') || super::text::dotted_quad(span) {
         return;
     }
     let intl = span.starts_with(b"+") || span.starts_with(b"00");
@@ -448,16 +449,6 @@ pub(crate) fn phone_after(b: &[u8], e: usize, sink: &mut super::Sink) {
         }
     }
     sink.push(super::Kind::Phone, d, end);
-}
-
-/// `192.168.1.23`: four dotted groups of up to three digits are an address ("my phone can't
-/// open http://192.168.1.23:5000"), not a number to call.
-fn dotted_quad(span: &[u8]) -> bool {
-    let groups: Vec<&[u8]> = span.split(|c| *c == b'.').collect();
-    groups.len() == 4
-        && groups
-            .iter()
-            .all(|g| (1..=3).contains(&g.len()) && g.iter().all(u8::is_ascii_digit))
 }
 
 /// `12.03.2024`, `2024-03-12`, `10:30`: dates and times after a phone word ("call me on

@@ -117,3 +117,12 @@ pub(crate) fn number(digits: &[u8]) -> u64 {
         n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
     })
 }
+
+/// Whether `v` is four dot-separated groups of one to three digits, an IPv4 address's shape.
+pub(crate) fn dotted_quad(v: &[u8]) -> bool {
+    let groups: Vec<&[u8]> = v.split(|c| *c == b'.').collect();
+    groups.len() == 4
+        && groups
+            .iter()
+            .all(|g| (1..=3).contains(&g.len()) && g.iter().all(u8::is_ascii_digit))
+}

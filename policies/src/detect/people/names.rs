@@ -267,8 +267,9 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
 /// Whether the word right before `i` is a preposition of place or an article.
 fn place_or_article_before(b: &[u8], i: usize) -> bool {
     const WORDS: &[&str] = &[
+        // Not "en": Dutch for "and" ("Jan en Anna").
         "in", "the", "nach", "aus", "der", "die", "das", "dem", "den", "des", "naar", "uit", "het",
-        "en", "em", "no", "na",
+        "em", "no", "na",
     ];
     prev_word(b, i).is_some_and(|(w, colon)| !colon && in_list(w, WORDS))
 }

@@ -245,8 +245,10 @@ const PUBLIC_COMPOUND_ENDS: &[&str] = &[
     "paleis", "gymnasium", "universität", "universiteit", "akademie", "academie",
     "philharmonie", "arena",
     // Offices and agencies: "Bundeszentralamt", "Bezirksamt", "Rentenversicherung",
-    // "Stadsloket", "Krankenkasse".
-    "amt", "behörde", "versicherung", "loket", "kasse", "agentur", "dienst",
+    // "Stadsloket", "Krankenkasse" (not "amt" alone: "insgesamt").
+    "zentralamt", "bezirksamt", "standesamt", "ratsamt", "ordnungsamt", "sozialamt",
+    "jugendamt", "bundesamt", "landesamt", "arbeitsamt", "heitsamt", "meldeamt", "zollamt",
+    "verkehrsamt", "behörde", "versicherung", "loket", "kasse", "agentur", "dienst",
 ];
 
 /// Whether some word of `hay` ends with `suffix` (ignoring case).

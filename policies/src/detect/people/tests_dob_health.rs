@@ -440,10 +440,15 @@ fn epoch_dates_and_places_that_are_given_names() {
         "Mein Sohn (4) hat seit dem Winter wieder schlimmere Neurodermitis. Was kann man machen?",
     );
     benign("We're a small travel agency in Ireland. Does wheelchair assistance count as special category data?");
-    // Written to, a person stays one.
+    // Written to, or after Dutch "en" (and), a person stays one.
     hit(
         Kind::Person,
         "Write to Anna about her diabetes follow-up",
+        "Anna",
+    );
+    hit(
+        Kind::Person,
+        "Mijn collega's Jan en Anna hebben allebei diabetes",
         "Anna",
     );
 }

@@ -512,6 +512,12 @@ fn agencies_consulates_and_block_headings() {
     benign("Bitte formuliere ein Schreiben an das Bundeszentralamt für Steuern, An der Küppe 1, 53225 Bonn, mit einer Nachfrage.");
     benign("Posso mandar para a Segurança Social, Centro Distrital de Lisboa, Av. Afonso Costa, 6-8, 1900-034 Lisboa?");
     benign("Je dois l'envoyer à :\nPréfecture du Rhône\nDirection des migrations et de l'intégration\n106 rue Pierre Corneille\n69003 Lyon");
+    // "insgesamt" ends with no office's name.
+    hit(
+        Kind::StreetAddress,
+        "Insgesamt wohnen wir seit 2019 in der Hauptstraße 5, 10115 Berlin.",
+        "Hauptstraße 5, 10115 Berlin",
+    );
     // A line of fields above the address ends its heading: the employee's address is theirs.
     hit(
         Kind::StreetAddress,
