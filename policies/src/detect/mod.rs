@@ -39,6 +39,7 @@ mod plans;
 mod scan;
 mod secret_values;
 mod secret_words;
+mod spaced;
 mod spelled;
 mod split;
 mod vendors;

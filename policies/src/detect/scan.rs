@@ -69,7 +69,7 @@ impl Detector {
         let first = out.len();
         let mut norm = Normalized::chars(text);
         let (has_digit, has_run) = shape(norm.text.as_bytes());
-        let spaced = (has_digit && spelled::has_spaced_value(norm.text.as_bytes()))
+        let spaced = (has_digit && super::spaced::has_spaced_value(norm.text.as_bytes()))
             || chat::has_joins(norm.text.as_bytes());
         let mut seen = Seen::default();
         if self.match_anchors(part, &norm.text, true, has_digit, &mut seen, out) || spaced {
