@@ -83,7 +83,7 @@ pub(crate) fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
     let v = &b[vs..ve];
     if let Some(colon) = v.iter().position(|c| *c == b':') {
         let pw = &v[colon + 1..];
-        if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
+        if concrete_password(pw) {
             sink.push(Kind::Password, vs + colon + 1, ve);
         }
     }
@@ -92,26 +92,27 @@ pub(crate) fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
 /// `redis-cli -a 'secret'`, `redis-cli --pass secret`: the server's password on the command
 /// line.
 pub(crate) fn redis_password(b: &[u8], s: usize, sink: &mut Sink) {
-    let flags: [&[u8]; 3] = [b" -a ", b" --pass ", b" --askpass "];
-    let Some((vs, ve)) = flag_value(b, s, &flags) else {
-        return;
-    };
-    let pw = &b[vs..ve];
-    if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) && pw[0] != b'$' {
-        sink.push(Kind::Password, vs, ve);
-    }
+    flag_password(b, s, &[b" -a ", b" --pass ", b" --askpass "], sink);
 }
 
 /// `docker login registry -u ci -p "secret"`, `sshpass -p secret ssh …`: a password flag.
 pub(crate) fn login_password(b: &[u8], s: usize, sink: &mut Sink) {
-    let flags: [&[u8]; 3] = [b" -p ", b" --password ", b" --password="];
-    let Some((vs, ve)) = flag_value(b, s, &flags) else {
-        return;
-    };
-    let pw = &b[vs..ve];
-    if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
-        sink.push(Kind::Password, vs, ve);
+    flag_password(b, s, &[b" -p ", b" --password ", b" --password="], sink);
+}
+
+/// The value after the first of `flags` on the command line at `s`, when it is a password.
+fn flag_password(b: &[u8], s: usize, flags: &[&[u8]], sink: &mut Sink) {
+    if let Some((vs, ve)) = flag_value(b, s, flags) {
+        if concrete_password(&b[vs..ve]) {
+            sink.push(Kind::Password, vs, ve);
+        }
     }
+}
+
+/// Whether a command line's or a call's password is a real one: four characters or more, no
+/// placeholder (`$PASS`, `<password>`) and no default (`root`, `guest`).
+fn concrete_password(pw: &[u8]) -> bool {
+    pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw)
 }
 
 /// `new mysqli("localhost", "user", "secret", "db")`, `mysqli_connect(…)`: the third
@@ -131,7 +132,7 @@ fn mysqli_password(b: &[u8], open: usize, sink: &mut Sink) {
         let ve = vs + len;
         if arg == 2 {
             let pw = &b[vs..ve];
-            if pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw) {
+            if concrete_password(pw) {
                 sink.push(Kind::Password, vs, ve);
             }
             return;
@@ -167,7 +168,7 @@ pub(crate) fn mysql_password(b: &[u8], s: usize, sink: &mut Sink) {
             None => !c.is_ascii_whitespace(),
         });
         let v = &b[vs..ve];
-        if v.len() >= 4 && !is_placeholder(v) && !is_default_password(v) {
+        if concrete_password(v) {
             sink.push(Kind::Password, vs, ve);
         }
         return;
