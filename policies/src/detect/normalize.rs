@@ -13,6 +13,7 @@
 //! Every rewrite is an [`Edit`] from a span of the layer's input to a span of its output;
 //! bytes between edits are copied, so the map is a binary search over the edits.
 
+use super::text::skip_to;
 use std::borrow::Cow;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
@@ -283,11 +284,8 @@ fn fold_chars(text: &str) -> Option<(String, Vec<Edit>)> {
     let mut i = 0;
     while i < b.len() {
         if b[i] < 0x80 {
-            // Skip the ASCII run in one go (vectorised).
-            i += b[i..]
-                .iter()
-                .position(|c| *c >= 0x80)
-                .unwrap_or(b.len() - i);
+            // Skip the ASCII run in one go: most prompts are ASCII almost throughout.
+            i = skip_to(b, i, |c| c >= 0x80);
             continue;
         }
         let Some(c) = text[i..].chars().next() else {

@@ -6,25 +6,11 @@ use super::groups::Groups;
 use super::idcheck::{ahv, codice_fiscale, cpf, itin, nhs, nir, rijksregister, steuer_id};
 use super::net::{email, ipv6};
 use super::phone::{intl_phone, national_phone, paren_phone};
-use super::text::{ends_token, is_alnum, number, run_end, starts_token};
+use super::text::{ends_token, is_alnum, number, run_end, skip_to, starts_token};
 use super::validate::{
     card_issuer_ok, dni_letter, iban_len, iban_mod97, is_test_card, luhn, nino_valid, ssn_valid,
 };
 use super::{Kind, Sink, Tables};
-
-const fn trigger_table() -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut d = b'0';
-    while d <= b'9' {
-        t[d as usize] = true;
-        d += 1;
-    }
-    t[b'@' as usize] = true;
-    t[b':' as usize] = true;
-    t
-}
-
-static TRIGGER: [bool; 256] = trigger_table();
 
 /// Runs every digit-, `@`- and `:`-anchored matcher over `b`.
 pub(crate) fn scan(b: &[u8], sink: &mut Sink) {
@@ -32,9 +18,8 @@ pub(crate) fn scan(b: &[u8], sink: &mut Sink) {
     let mut i = 0;
     let mut v6_done = 0;
     while i < n {
-        while i < n && !TRIGGER[usize::from(b[i])] {
-            i += 1;
-        }
+        // Digits and `:` are `0x30..=0x3a`: one range and `@`, tested a block at a time.
+        i = skip_to(b, i, |c| c.wrapping_sub(b'0') <= 10 || c == b'@');
         if i >= n {
             break;
         }

@@ -1,7 +1,7 @@
 //! Values spelled out character by character (`0 1 5 1 …`, `I-T-4-4-…`, `8 . 8 . 4 . 4`)
 //! and labels spaced out by OCR (`B S N :`), which the spelling layer joins.
 
-use super::text::run_end;
+use super::text::{run_end, skip_to};
 
 /// Whether `b` has a value spelled out character by character (`0 1 5 1 ...`,
 /// `I-T-4-4-...`, `+.3.9.3...`), which the spelling layer joins.
@@ -12,10 +12,7 @@ pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
     let mut i = 0;
     while i + 6 < b.len() {
         // Jump to the next digit: prose has few.
-        match b[i..].iter().position(u8::is_ascii_digit) {
-            Some(p) => i += p,
-            None => return false,
-        }
+        i = skip_to(b, i, |c| c.wrapping_sub(b'0') < 10);
         if i + 6 >= b.len() {
             return false;
         }
@@ -27,7 +24,9 @@ pub(crate) fn has_spaced_value(b: &[u8]) -> bool {
             && b.get(q).is_some_and(u8::is_ascii_alphanumeric)
             && b.get(q + 1).is_some_and(|c| SPACERS.contains(c));
         if !lone {
-            i += 1;
+            // No position inside this word is preceded by a space: a log's digits are
+            // passed a word at a time.
+            i = run_end(b, i + 1, |c| c.is_ascii_alphanumeric());
             continue;
         }
         // Six single characters in a row with one separator: an IP address or a date has

@@ -48,6 +48,22 @@ fn char_at(bytes: &[u8], i: usize) -> Option<char> {
     valid.chars().next()
 }
 
+/// The first position from `i` whose byte satisfies `pred` (or the end), skipping 16-byte
+/// blocks that have none with a branch-free test the compiler vectorises.
+#[inline]
+pub(crate) fn skip_to(b: &[u8], mut i: usize, pred: impl Fn(u8) -> bool + Copy) -> usize {
+    while let Some(block) = b.get(i..i + 16) {
+        if block.iter().fold(false, |acc, &c| acc | pred(c)) {
+            break;
+        }
+        i += 16;
+    }
+    while i < b.len() && !pred(b[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// The end of the run of bytes from `i` that satisfy `pred`.
 pub(crate) fn run_end(bytes: &[u8], i: usize, pred: impl Fn(u8) -> bool) -> usize {
     let mut j = i;

@@ -14,7 +14,7 @@ use super::words::{
     STREET_WORDS_AFTER_NAME,
 };
 use super::{floor_char, Sink};
-use crate::detect::text::{ends_token, is_letter, run_end, starts_token};
+use crate::detect::text::{ends_token, is_letter, run_end, skip_to, starts_token};
 use crate::detect::Kind;
 use std::sync::OnceLock;
 
@@ -72,7 +72,7 @@ const STREET_PARTICLES: &[&str] = &[
 pub(super) fn scan(b: &[u8], names: &[Name], sink: &mut Sink) {
     let mut i = 0;
     loop {
-        i = super::skip_to(b, i, |c| c.wrapping_sub(b'0') < 10);
+        i = skip_to(b, i, |c| c.wrapping_sub(b'0') < 10);
         if i >= b.len() {
             break;
         }

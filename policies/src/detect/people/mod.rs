@@ -263,22 +263,6 @@ pub(crate) fn retain_persons(findings: &mut Vec<Finding>) {
     }
 }
 
-/// The first position from `i` whose byte satisfies `pred` (or the end), skipping 16-byte
-/// blocks that have none with a branch-free test the compiler vectorises.
-#[inline]
-pub(super) fn skip_to(b: &[u8], mut i: usize, pred: impl Fn(u8) -> bool + Copy) -> usize {
-    while let Some(block) = b.get(i..i + 16) {
-        if block.iter().fold(false, |acc, &c| acc | pred(c)) {
-            break;
-        }
-        i += 16;
-    }
-    while i < b.len() && !pred(b[i]) {
-        i += 1;
-    }
-    i
-}
-
 /// Floors `i` to a UTF-8 character boundary of `b`.
 pub(super) fn floor_char(b: &[u8], mut i: usize) -> usize {
     i = i.min(b.len());

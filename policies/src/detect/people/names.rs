@@ -238,7 +238,7 @@ pub(super) fn find(t: &NameTables, b: &[u8], names: &mut Vec<Name>, public: &mut
     let mut i = 0;
     loop {
         // Prefilter: only a capital at the start of a word is looked at.
-        i = super::skip_to(b, i, |c| c.wrapping_sub(b'A') < 26 || c >= 0xc3);
+        i = crate::detect::text::skip_to(b, i, |c| c.wrapping_sub(b'A') < 26 || c >= 0xc3);
         if i >= b.len() {
             break;
         }
