@@ -17,9 +17,12 @@ fn speaker(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
         return Some((&b[ls..ls + 1], ls + 2));
     }
     let hi = (ls + 48).min(le);
-    let colon = memchr::memchr_iter(b':', &b[ls..hi])
+    let Some(colon) = memchr::memchr_iter(b':', &b[ls..hi])
         .map(|p| ls + p)
-        .find(|&p| b.get(p + 1) == Some(&b' '))?;
+        .find(|&p| b.get(p + 1) == Some(&b' '))
+    else {
+        return timestamp_only(b, ls, le);
+    };
     let mut s = ls;
     if b[s] == b'[' {
         s += memchr::memchr(b']', &b[s..colon])? + 1;
@@ -45,6 +48,18 @@ fn speaker(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
     (named && name.len() <= 32 && !name.contains(&b'=')).then_some((name, colon + 2))
 }
 
+/// A line that starts with a bracketed time and names no speaker (`[9:14 AM] first part
+/// 60111088`, texts forwarded from one phone): all such lines are one sender's.
+fn timestamp_only(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
+    if b.get(ls) != Some(&b'[') {
+        return None;
+    }
+    let close = ls + memchr::memchr(b']', &b[ls..(ls + 24).min(le)])?;
+    let inside = &b[ls + 1..close];
+    let time = inside.contains(&b':') && inside.first().is_some_and(u8::is_ascii_digit);
+    time.then(|| (&b[ls..ls + 1], run_end(b, close + 1, |c| c == b' ')))
+}
+
 /// The end of the line starting at `ls`.
 fn line_end(b: &[u8], ls: usize) -> usize {
     memchr::memchr(b'\n', &b[ls..]).map_or(b.len(), |p| ls + p)
@@ -59,6 +74,16 @@ fn piece(b: &[u8], cs: usize, le: usize) -> bool {
     (1..=MAX_PIECE).contains(&(e - cs))
 }
 
+/// Whether the line `b[cs..le]` ends with digit groups, the start of a value whose rest
+/// follows on the next lines ("IBAN FR76 1027 8832 8167" before "7575 7259 5"), however long
+/// the words before them.
+fn ends_in_groups(b: &[u8], cs: usize, le: usize) -> bool {
+    let line = b[cs..le].trim_ascii_end();
+    let groups = super::text::run_start(line, line.len(), |c| c.is_ascii_digit() || c == b' ');
+    let tail = &line[groups..];
+    tail.iter().filter(|c| c.is_ascii_digit()).count() >= 8 && tail.contains(&b' ')
+}
+
 /// A piece may go on with a letter, a digit, or an address's `@` or `.`.
 fn continues(c: Option<&u8>) -> bool {
     c.is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, b'@' | b'.'))
@@ -71,12 +96,13 @@ fn continues(c: Option<&u8>) -> bool {
 pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<(usize, bool)> {
     let ls = memchr::memrchr(b'\n', &b[..nl]).map_or(0, |p| p + 1);
     let (who, cs) = speaker(b, ls, nl)?;
-    if !piece(b, cs, nl) {
+    if !piece(b, cs, nl) && !ends_in_groups(b, cs, nl) {
         return None;
     }
     let next = nl + 1;
     let next_end = line_end(b, next);
     let (again, ns) = speaker(b, next, next_end)?;
+    let ns = after_and(b, ns);
     // A short digit group (`0168`) is one of a value's groups; a longer run, or one with
     // letters or marks, is half a token when a short piece follows it (not a sentence: "…
     // 27460589" then "validade 08/28").
@@ -88,6 +114,15 @@ pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<(usize, bool)> {
         && (!digits || (p.len() >= 6 && !letters_next))
         && piece(b, ns, next_end);
     (again == who && continues(b.get(ns))).then_some((ns, token))
+}
+
+/// Past an "and" that opens a piece ("y 1306", "e 44", "und 12"): the rest of the value.
+fn after_and(b: &[u8], cs: usize) -> usize {
+    const AND: [&[u8]; 7] = [b"y ", b"e ", b"et ", b"and ", b"und ", b"en ", b"i "];
+    let rest = &b[cs..];
+    AND.iter()
+        .find(|w| rest.starts_with(w) && rest.get(w.len()).is_some_and(u8::is_ascii_digit))
+        .map_or(cs, |w| cs + w.len())
 }
 
 /// Where the next line's content starts when `i` is in a chat line ending at `nl` and the
@@ -114,7 +149,7 @@ pub(crate) fn has_joins(b: &[u8]) -> bool {
                 return true;
             }
         }
-        prev = cur.map(|(who, cs)| (who, piece(b, cs, le)));
+        prev = cur.map(|(who, cs)| (who, piece(b, cs, le) || ends_in_groups(b, cs, le)));
         ls = le + 1;
     }
     false

@@ -344,13 +344,16 @@ fn fails_bsn(raw: &[u8]) -> bool {
 }
 
 /// `1011 PN`: a Dutch postcode, four digits and two capitals, is the address after an
-/// office's name ("paspoort ophalen bij het Stadsloket, Amstel 1, 1011 PN Amsterdam").
-fn dutch_postcode(raw: &[u8]) -> bool {
-    raw.len() == 7
-        && raw[..4].iter().all(u8::is_ascii_digit)
-        && raw[0] != b'0'
-        && raw[4] == b' '
-        && raw[5..].iter().all(u8::is_ascii_uppercase)
+/// office's name ("paspoort ophalen bij het Stadsloket, Amstel 1, 1011 PN Amsterdam"); so is
+/// `80331 M`, five digits and the capital a city's name starts with ("Rathaus, Marienplatz
+/// 8, 80331 München", the rest of the name not being ASCII).
+fn postcode(raw: &[u8]) -> bool {
+    let (num, rest) = raw.split_at(raw.iter().take_while(|c| c.is_ascii_digit()).count());
+    let caps = rest.strip_prefix(b" ").unwrap_or(&[]);
+    !caps.is_empty()
+        && caps.iter().all(u8::is_ascii_uppercase)
+        && ((num.len() == 4 && num[0] != b'0' && caps.len() == 2)
+            || (num.len() == 5 && caps.len() == 1))
 }
 
 /// Whether `raw` is a value of the family: the check digit where its shape has one, the
@@ -376,7 +379,7 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
         || super::text::dotted_quad(raw)
         || date_like(raw)
         || date_like(from_digits)
-        || dutch_postcode(raw)
+        || postcode(raw)
         || is_placeholder(raw)
         || super::validate::is_documented_example(raw)
         || sequential(v)

@@ -109,9 +109,60 @@ fn compound(w: &str) -> Option<u8> {
     })
 }
 
+/// The digit of a hundreds word ("seiscientos" 6, "quinhentos" 5, "ottocento" 8,
+/// "zweihundert" 2, "honderd" 1): Spanish and Portuguese read phone numbers in hundreds
+/// ("seiscientos cuarenta y siete, treinta y dos…").
+fn hundreds(w: &str) -> Option<u8> {
+    Some(match w {
+        "cien" | "ciento" | "cem" | "cento" | "hundert" | "einhundert" | "honderd" => 1,
+        "doscientos" | "doscientas" | "duzentos" | "duzentas" | "duecento" => 2,
+        "trescientos" | "trescientas" | "trezentos" | "trezentas" | "trecento" => 3,
+        "cuatrocientos" | "cuatrocientas" | "quatrocentos" | "quatrocentas" | "quattrocento" => 4,
+        "quinientos" | "quinientas" | "quinhentos" | "quinhentas" | "cinquecento" => 5,
+        "seiscientos" | "seiscientas" | "seiscentos" | "seiscentas" | "seicento" => 6,
+        "setecientos" | "setecientas" | "setecentos" | "setecentas" | "settecento" => 7,
+        "ochocientos" | "ochocientas" | "oitocentos" | "oitocentas" | "ottocento" => 8,
+        "novecientos" | "novecientas" | "novecentos" | "novecentas" | "novecento" => 9,
+        _ => {
+            let unit = w
+                .strip_suffix("hundert")
+                .or_else(|| w.strip_suffix("honderd"))?;
+            return value(unit).filter(|v| (2..=9).contains(v));
+        }
+    })
+}
+
+/// "hundred", "cent": the hundreds of the unit before it ("six hundred", "quatre cents").
+fn times_hundred(w: &str) -> bool {
+    matches!(w, "hundred" | "cent" | "cents")
+}
+
 /// Words joining tens and units ("trente et un", "treinta y uno", "trinta e um").
 fn connector(w: &str) -> bool {
     matches!(w, "et" | "y" | "e" | "and")
+}
+
+/// Words a speaker fills a pause with ("six… sorry, nine one"), skipped inside a run.
+fn filler(w: &str) -> bool {
+    matches!(
+        w,
+        "sorry"
+            | "um"
+            | "uh"
+            | "er"
+            | "erm"
+            | "äh"
+            | "ähm"
+            | "euh"
+            | "pardon"
+            | "désolé"
+            | "désolée"
+            | "perdón"
+            | "perdona"
+            | "scusa"
+            | "scusi"
+            | "desculpa"
+    )
 }
 
 /// Words read out between digit groups ("three eight one dash one seven"), skipped.
@@ -135,6 +186,8 @@ fn spoken_separator(w: &str) -> bool {
 #[derive(Clone, Copy)]
 enum Atom<'a> {
     Word(u8),
+    /// Hundreds and their digit: "seiscientos", "six hundred".
+    Hundreds(u8),
     Digits(&'a str),
     And,
 }
@@ -147,7 +200,10 @@ pub(crate) fn run_at(text: &str, i: usize) -> Option<(usize, String)> {
         return None;
     }
     let (atoms, end) = atoms(text, i);
-    let words = atoms.iter().filter(|a| matches!(a, Atom::Word(_))).count();
+    let words = atoms
+        .iter()
+        .filter(|a| matches!(a, Atom::Word(_) | Atom::Hundreds(_)))
+        .count();
     if words < MIN_WORDS {
         return None;
     }
@@ -189,10 +245,11 @@ pub(crate) fn run_in(text: &str, from: usize, reach: usize) -> bool {
 /// year or an amount before a number read out is another value).
 fn start_before(text: &str, i: usize, floor: usize) -> usize {
     let b = text.as_bytes();
-    let mut start = i;
+    // `at` walks back over connectors ("cuarenta y siete"); `start` stays on number words.
+    let (mut start, mut at) = (i, i);
     for _ in 0..20 {
-        let sep = super::text::run_start(b, start, |c| matches!(c, b' ' | b',' | b'-' | b'/'));
-        if sep == start || start - sep > 3 || sep <= floor {
+        let sep = super::text::run_start(b, at, |c| matches!(c, b' ' | b',' | b'-' | b'/'));
+        if sep == at || at - sep > 3 || sep <= floor {
             break;
         }
         let ws = text[..sep]
@@ -203,16 +260,14 @@ fn start_before(text: &str, i: usize, floor: usize) -> usize {
         if ws == sep || ws < floor {
             break;
         }
-        let w = &text[ws..sep];
-        let known = if w.chars().any(char::is_uppercase) {
-            word_value(&w.to_lowercase()).is_some()
-        } else {
-            word_value(w).is_some()
-        };
-        if !known {
+        let w = text[ws..sep].to_lowercase();
+        let number = word_value(&w).is_some() || hundreds(&w).is_some() || times_hundred(&w);
+        if number {
+            start = ws;
+        } else if !(connector(&w) && at == start) {
             break;
         }
-        start = ws;
+        at = ws;
     }
     start
 }
@@ -241,23 +296,42 @@ fn atoms(text: &str, i: usize) -> (Vec<Atom<'_>>, usize) {
             };
             match word_value(&lower) {
                 Some(v) => Atom::Word(v),
-                None if spoken_separator(&lower) && !out.is_empty() => Atom::And,
-                None if connector(&lower)
-                    && matches!(out.last(), Some(Atom::Word(v)) if *v >= 20) =>
-                {
-                    Atom::And
-                }
-                None => break,
+                None if times_hundred(&lower) => match out.last() {
+                    Some(Atom::Word(u @ 1..=9)) => {
+                        let u = *u;
+                        out.pop();
+                        Atom::Hundreds(u)
+                    }
+                    _ => Atom::Hundreds(1),
+                },
+                None => match hundreds(&lower) {
+                    Some(h) => Atom::Hundreds(h),
+                    None if (spoken_separator(&lower) || filler(&lower)) && !out.is_empty() => {
+                        Atom::And
+                    }
+                    None if connector(&lower)
+                        && matches!(out.last(), Some(Atom::Word(20..) | Atom::Hundreds(_))) =>
+                    {
+                        Atom::And
+                    }
+                    None => break,
+                },
             }
         };
         out.push(atom);
         end = e;
         // Separators inside a run: spaces, a comma, a hyphen, a slash, an en or em dash
-        // (` – `, the bytes E2 80 93/94).
+        // (` – `, the bytes E2 80 93/94), and a speaker's pause (`...`, `…`, E2 80 A6); a
+        // full stop ends the run.
         let s = super::text::run_end(b, e, |c| {
-            matches!(c, b' ' | b',' | b'-' | b'/' | 0xE2 | 0x80 | 0x93 | 0x94)
+            matches!(
+                c,
+                b' ' | b',' | b'-' | b'/' | b'.' | 0xE2 | 0x80 | 0x93 | 0x94 | 0xA6
+            )
         });
-        if s == e || s - e > 5 || !text.is_char_boundary(s) {
+        let sep = &b[e..s];
+        let stop = sep.contains(&b'.') && !sep.windows(3).any(|w| w == b"...");
+        if s == e || s - e > 5 || stop || !text.is_char_boundary(s) {
             break;
         }
         k = s;
@@ -283,6 +357,29 @@ fn digits(atoms: &[Atom<'_>]) -> String {
         (Some(t @ 10..=19), _) => Some((t, k + 1)),
         _ => None,
     };
+    let past_and = |k: usize| {
+        if matches!(atoms.get(k), Some(Atom::And)) {
+            k + 1
+        } else {
+            k
+        }
+    };
+    // The number below a hundred that the words from `k` make, and the atom after them.
+    let below_hundred = |k: usize| {
+        let (mut v, mut next) = match (word(k)?, word(k + 1)) {
+            (4, Some(20)) => (80, k + 2),
+            (w, _) => teen(k).unwrap_or((w, k + 1)),
+        };
+        if v >= 20 {
+            let after = past_and(next);
+            if let Some((t, n)) = teen(after).filter(|_| v == 60 || v == 80) {
+                (v, next) = (v + t, n);
+            } else if let Some(u @ 1..=9) = word(after) {
+                (v, next) = (v + u, after + 1);
+            }
+        }
+        Some((v, next))
+    };
     let mut k = 0;
     while k < atoms.len() {
         match atoms[k] {
@@ -291,26 +388,21 @@ fn digits(atoms: &[Atom<'_>]) -> String {
                 k += 1;
             }
             Atom::And => k += 1,
-            Atom::Word(_) => {
-                let (mut v, mut next) = match (word(k), word(k + 1)) {
-                    (Some(4), Some(20)) => (80, k + 2),
-                    _ => match teen(k) {
-                        Some(t) => t,
-                        None => (word(k).unwrap_or(0), k + 1),
-                    },
-                };
-                if v >= 20 {
-                    let after = if matches!(atoms.get(next), Some(Atom::And)) {
-                        next + 1
-                    } else {
-                        next
-                    };
-                    if let Some((t, n)) = teen(after).filter(|_| v == 60 || v == 80) {
-                        (v, next) = (v + t, n);
-                    } else if let Some(u @ 1..=9) = word(after) {
-                        (v, next) = (v + u, after + 1);
+            Atom::Hundreds(h) => {
+                let after = past_and(k + 1);
+                match below_hundred(after) {
+                    Some((v, next)) => {
+                        groups.push((format!("{h}{v:02}"), false));
+                        k = next;
+                    }
+                    None => {
+                        groups.push((format!("{h}00"), false));
+                        k += 1;
                     }
                 }
+            }
+            Atom::Word(_) => {
+                let (v, next) = below_hundred(k).unwrap_or((0, k + 1));
                 match groups.last_mut() {
                     Some((g, true)) if v < 10 => g.push(char::from(b'0' + v)),
                     _ => groups.push((v.to_string(), v < 10)),
@@ -359,6 +451,46 @@ mod tests {
             run("onze, nove, oito sete seis cinco, quatro três dois um...").as_deref(),
             Some("11 987654321")
         );
+    }
+
+    #[test]
+    fn a_pause_inside_a_run() {
+        assert_eq!(
+            run("four one eight eight seven six zero six... sorry, nine one four six two three zero eight")
+                .as_deref(),
+            Some("4188760691462308")
+        );
+        assert_eq!(
+            run("four one eight eight. Nine one four six two three"),
+            None
+        );
+    }
+
+    #[test]
+    fn hundreds_read_out() {
+        assert_eq!(
+            run("seiscientos cuarenta y siete, treinta y dos, quince, ochenta y ocho").as_deref(),
+            Some("647 32 15 88")
+        );
+        assert_eq!(
+            run("nove sette, seicento, trentadue, quindici").as_deref(),
+            None,
+            "too few digits"
+        );
+        assert_eq!(
+            run("six hundred and five, two one two, four four").as_deref(),
+            Some("605 21244")
+        );
+        assert_eq!(
+            run("novecentos e doze, trezentos e quarenta, cinquenta e um").as_deref(),
+            Some("912 340 51")
+        );
+        // Walked back to from a later anchor, over "y".
+        let t = "el teléfono: seiscientos cuarenta y siete, treinta y dos, quince, ochenta y ocho";
+        let at = t.find("ocho").unwrap();
+        let (s, _, d) = run_around(t, at, 0).unwrap();
+        assert_eq!(&t[s..s + 11], "seiscientos");
+        assert_eq!(d, "647 32 15 88");
     }
 
     #[test]

@@ -143,10 +143,13 @@ impl Detector {
         if has_digit {
             for m in self.id_anchors.find_iter(bytes) {
                 match self.id_anchor_kinds[m.pattern().as_usize()] {
-                    // A cue is a word of its own: "o segundo", not "do segundo dígito".
+                    // A cue is a word of its own: "o segundo", not "do segundo dígito";
+                    // "poi", not "points"; "the rest", not "the restaurant".
                     Anchor::Continuation
-                        if !bytes[m.start()].is_ascii_alphabetic()
-                            || super::text::starts_token(bytes, m.start()) =>
+                        if (!bytes[m.start()].is_ascii_alphabetic()
+                            || super::text::starts_token(bytes, m.start()))
+                            && (!bytes[m.end() - 1].is_ascii_alphanumeric()
+                                || super::text::ends_token(bytes, m.end())) =>
                     {
                         seen.cues.push((m.start(), m.end()))
                     }

@@ -370,7 +370,15 @@ pub(crate) fn assignment(b: &[u8], s: usize, e: usize, password: bool, sink: &mu
         } else {
             secret_name(core)
         };
-    if !named {
+    // `arn:aws:secretsmanager:…:secret:prod/db-AbC123`: a resource type in an ARN, and the
+    // secret's name after it.
+    let arn = is > 0
+        && b[is - 1] == b':'
+        && b[run_start(b, is, |c| {
+            !c.is_ascii_whitespace() && !matches!(c, b'"' | b'\'')
+        })..]
+            .starts_with(b"arn:");
+    if !named || arn {
         return;
     }
     let mut j = ie;

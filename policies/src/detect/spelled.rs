@@ -41,6 +41,8 @@ pub(crate) fn starts_spelling(text: &str, i: usize) -> bool {
     let b = text.as_bytes();
     percent_at(b, i).is_some()
         || json_escape_at(b, i).is_some()
+        // The automaton reports `\u` at the second backslash of `\\u`.
+        || (i > 0 && json_escape_at(b, i - 1).is_some())
         || defanged_at(b, i).is_some()
         || at_marker(b, i).is_some()
         || (text.is_char_boundary(i) && super::number_words::run_around(text, i, 0).is_some())
@@ -99,11 +101,11 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
             i = e;
             continue;
         }
-        if let Some(c) = json_escape_at(b, i) {
+        if let Some((c, e)) = json_escape_at(b, i) {
             let mut utf8 = [0u8; 4];
-            w.replace(i, i + 6, c.encode_utf8(&mut utf8));
-            done = i + 6;
-            i += 6;
+            w.replace(i, e, c.encode_utf8(&mut utf8));
+            done = e;
+            i = e;
             continue;
         }
         if let Some(c) = percent_at(b, i) {
@@ -169,9 +171,20 @@ fn defanged_at(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// The character a JSON `\uXXXX` escape at `i` stands for (`marco.villa\u0040web.it`), when
-/// it is printable: a control character or half a surrogate pair stays escaped.
-fn json_escape_at(b: &[u8], i: usize) -> Option<char> {
-    if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') || i + 6 > b.len() {
+/// it is printable, and where the escape ends: a control character or half a surrogate pair
+/// stays escaped. In a JSON document pasted inside a JSON string the escape is escaped once
+/// more (`brun\\u0040gmail.com`); that one is read between letters or digits only, since
+/// elsewhere `\\u` is as likely a backslash and the letter u (`C:\\users`).
+fn json_escape_at(b: &[u8], i: usize) -> Option<(char, usize)> {
+    if b.get(i) != Some(&b'\\') {
+        return None;
+    }
+    let twice = b.get(i + 1) == Some(&b'\\')
+        && i > 0
+        && b[i - 1].is_ascii_alphanumeric()
+        && b.get(i + 7).is_some_and(u8::is_ascii_alphanumeric);
+    let i = if twice { i + 1 } else { i };
+    if b.get(i + 1) != Some(&b'u') || i + 6 > b.len() {
         return None;
     }
     let digits = &b[i + 2..i + 6];
@@ -180,12 +193,13 @@ fn json_escape_at(b: &[u8], i: usize) -> Option<char> {
     }
     let v = u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()?;
     // An escaped backslash before (`\\u0040`) is a backslash and the letter u.
-    if i > 0 && b[i - 1] == b'\\' {
+    if !twice && i > 0 && b[i - 1] == b'\\' {
         return None;
     }
     ((0x20..0x7f).contains(&v) || (0xa0..0xd800).contains(&v))
         .then(|| char::from_u32(v))
         .flatten()
+        .map(|c| (c, i + 6))
 }
 
 /// The byte a `%XX` escape at `i` stands for, when it is URL punctuation that a matcher

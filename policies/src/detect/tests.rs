@@ -503,6 +503,8 @@ fn twelve_digit_national_numbers_need_a_trunk_and_a_space() {
         "017602673088",
     );
     miss("\"Principal\": {\"AWS\": \"arn:aws:iam::064190657790:role/app\"}");
+    // A secret's ARN names it; the name is no secret.
+    miss("\"Resource\": \"arn:aws:secretsmanager:eu-south-2:418273645190:secret:prod/facturas/db-AbC123\"");
 }
 
 #[test]

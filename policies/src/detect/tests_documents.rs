@@ -85,6 +85,7 @@ fn a_passport_s_machine_readable_zone() {
     miss("P<NLDJANSEN<<PIETER<JAN<<<<<<<<<<<<<<<<<<<<<\nAF780UTX67NLD8904171M3308028811253752<<<<<88\n");
     // An office's postcode after a passport word is no passport number.
     miss("Ik moet mijn nieuwe paspoort ophalen bij het Stadsloket Centrum, Amstel 1, 1011 PN Amsterdam.");
+    miss("Ich muss zum Bürgerbüro, um meinen Personalausweis abzuholen. Das ist im Rathaus, Marienplatz 8, 80331 München.");
 }
 
 #[test]

@@ -80,6 +80,8 @@ fn labels_compounds_answers_and_defanged_values() {
         "je te donne mon numéro de sécu en deux fois :\n2930731\npuis\n58647339\ntu peux",
         "58647339",
     );
+    // A cue inside a longer word is none ("poi" in "points").
+    miss("les numéros de portable au format 06/07 avec ou sans points, et aussi le format +33 6.");
 }
 
 #[test]
@@ -156,12 +158,43 @@ fn shell_decoded_passwords_and_chat_pieces_after_cues() {
 }
 
 #[test]
+fn chat_pieces_without_a_name_after_a_sentence_or_an_and() {
+    // Texts forwarded with their times only.
+    hit(
+        Kind::PaymentCard,
+        "[9:14 AM] first part 60111088\n[9:15 AM] 34796620 exp 11/27",
+        "60111088\n[9:15 AM] 34796620",
+    );
+    // The value starts at the end of a sentence (and French puts a space before the colon).
+    hit(
+        Kind::Iban,
+        "[10:02] moi : bénéficiaire Mme Colette Marchal, IBAN FR76 1027 8832 8167\n[10:03] moi : 7575 7259 5\n[10:03] moi : 44 (coupé)",
+        "FR76 1027 8832 8167\n[10:03] moi : 7575 7259 5\n[10:03] moi : 44",
+    );
+    // The last piece opens with "and".
+    hit(
+        Kind::Iban,
+        "[18:43] Elena: ES04\n[18:43] Elena: 0182 2870\n[18:43] Elena: 2141 2570\n[18:44] Elena: y 1306",
+        "ES04\n[18:43] Elena: 0182 2870\n[18:43] Elena: 2141 2570\n[18:44] Elena: y 1306",
+    );
+    // A sentence ending in a short number does not take the next line's digits.
+    miss("[10:02] Ana: the invoice total is 1 250\n[10:03] Ana: 4401 items shipped");
+}
+
+#[test]
 fn escaped_spaced_and_dictated_values() {
     // A JSON string inside a JSON string: `\u0040` is the `@`.
     hit(
         Kind::Email,
         "{\"cliente\":\"{\\\"email\\\":\\\"marco.villa\\u0040fastwebnet.it\\\"}\"}",
         "marco.villa\\u0040fastwebnet.it",
+    );
+    // Escaped once more, as a JSON payload pasted inside a JSON string carries it; not a
+    // path's backslash and `u`.
+    hit(
+        Kind::Email,
+        r#"{"payload":"{\"email\":\"nathalie.brun\\u0040gmail.com\"}"}"#,
+        r"nathalie.brun\\u0040gmail.com",
     );
     // OCR spacing the label as well as the digits.
     hit(

@@ -127,6 +127,16 @@ fn house_number_end(b: &[u8], ds: usize, de: usize) -> Option<usize> {
     }
     let mut e = de;
     let letters = run_end(b, e, |c| c.is_ascii_lowercase() || c.is_ascii_uppercase());
+    // "de 8 h à 18 h,", "ab 18h": an hour, as French and German write it, after a word of
+    // time ("Hauptstraße 18 h" keeps its letter).
+    let suffix = if b.get(e) == Some(&b' ') { e + 1 } else { e };
+    if n <= 24
+        && b.get(suffix) == Some(&b'h')
+        && ends_token(b, suffix + 1)
+        && hour_word_before(b, ds)
+    {
+        return None;
+    }
     if letters == e + 1 && ends_token(b, letters) {
         e += 1;
     } else if b.get(e) == Some(&b' ')
@@ -154,6 +164,17 @@ fn house_number_end(b: &[u8], ds: usize, de: usize) -> Option<usize> {
         return None;
     }
     Some(e)
+}
+
+/// Whether the word before the number at `ds` says a time follows ("à 18 h", "ab 18h").
+fn hour_word_before(b: &[u8], ds: usize) -> bool {
+    const WORDS: &[&str] = &[
+        "à", "a", "de", "dès", "vers", "après", "avant", "et", "ab", "um", "bis", "von", "from",
+        "at", "until", "till", "entre", "desde", "hasta", "dalle", "alle", "vanaf", "tot",
+    ];
+    let we = crate::detect::text::run_start(b, ds, |c| c == b' ');
+    let ws = crate::detect::text::run_start(b, we, is_letter);
+    we < ds && ws < we && in_list(&b[ws..we], WORDS)
 }
 
 /// Signs for "number" written before a house number (`nº` is `no` once NFKC-folded).

@@ -476,6 +476,14 @@ fn foundations_imprints_and_schema_org_places() {
     benign("Vou levar uma turma à Fundação de Serralves (Rua D. João de Castro, 210, 4150-417 Porto). Quanto custa?");
     benign("Ik stuur een brief naar de FOD Financiën, North Galaxy, Koning Albert II-laan 33, 1030 Brussel.");
     benign("Quiero enviar mi currículum al departamento de Recursos Humanos de El Corte Inglés, en Calle de Hermosilla, 112, 28009 Madrid.");
+    // An hour is no house number.
+    none_of(
+        Kind::StreetAddress,
+        "Date souhaitée : dimanche 18 mai, de 8 h à 18 h, rue de la Roquette.",
+    );
+    // A company's customer service, and a German noun the name lists also hold.
+    benign("Draft a complaint to Transport for London, Customer Services, 5 Endeavour Square, London E20 1JN, about a fare.");
+    benign("Nehme Ramipril gegen Bluthochdruck. Darf ich ein paar Tage Ibuprofen nehmen?");
     // A company's name on the line above its address block.
     benign("Nordlicht Software GmbH\nAm Sandtorkai 48\n20457 Hamburg");
     let museum = "{\"@context\": \"https://schema.org\", \"@type\": \"Museum\", \"name\": \"Field Museum\", \"address\": {\"@type\": \"PostalAddress\", \"streetAddress\": \"1400 S DuSable Lake Shore Dr\", \"postalCode\": \"60605\"}}";

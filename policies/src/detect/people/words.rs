@@ -239,6 +239,8 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "foundation", "stiftung", "fondation", "fundación", "fondazione", "stichting", "fundação",
     "fod", "spf", "human resources", "personalabteilung", "ressources humaines",
     "recursos humanos", "risorse umane", "personeelszaken", "impressum",
+    "customer service", "customer care", "kundenservice", "kundendienst", "service client",
+    "atención al cliente", "servizio clienti", "klantenservice", "atendimento ao cliente",
     // Social security offices, consulates, and what a venue is called.
     "segurança social", "seguridad social", "sécurité sociale", "previdenza sociale",
     "consulado", "consolato", "consulaat", "centro distrital", "préfecture", "prefeitura",
