@@ -252,6 +252,13 @@ fn vendor_secrets_and_passwords() {
         "SECRET_KEY = \"axowkgeay6bans4q07ykel!3i=y^r9%-e(0s7pevf7\"",
         "axowkgeay6bans4q07ykel!3i=y^r9%-e(0s7pevf7",
     );
+    // Django's keys may hold two asterisks in a row; three or more are a mask.
+    hit(
+        Kind::GenericSecret,
+        "SECRET_KEY = 'fbci34*jxgy$9**66z))9=a38+1=wx6(r50j^r3i7m&948mhim'",
+        "fbci34*jxgy$9**66z))9=a38+1=wx6(r50j^r3i7m&948mhim",
+    );
+    miss("SECRET_KEY = 'fbci34jx****************************948mhim'");
     hit(
         Kind::Password,
         "curl -u deploy:Xk9#mQ2vL7 https://api.acme.io",

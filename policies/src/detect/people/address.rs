@@ -79,6 +79,13 @@ pub(super) fn scan(b: &[u8], names: &[Name], sink: &mut Sink) {
         let ds = i;
         let de = run_end(b, i, |c| c.is_ascii_digit());
         i = de;
+        if let Some([street, number]) = super::fields::field_address(b, ds, de) {
+            if !public(b, street.0, street.1, names) {
+                sink.push(Kind::StreetAddress, street.0, street.1);
+                sink.push(Kind::StreetAddress, number.0, number.1);
+            }
+            continue;
+        }
         // Part of a date, a version or a phone number ("11.05.1970"), not a house number.
         let inside =
             ds >= 2 && matches!(b[ds - 1], b'.' | b'/' | b'-' | b':') && b[ds - 2].is_ascii_digit();

@@ -11,6 +11,7 @@
 
 mod address;
 mod dob;
+mod fields;
 mod health;
 mod name_tables;
 mod names;

@@ -476,6 +476,10 @@ fn foundations_imprints_and_schema_org_places() {
     benign("Vou levar uma turma à Fundação de Serralves (Rua D. João de Castro, 210, 4150-417 Porto). Quanto custa?");
     benign("Ik stuur een brief naar de FOD Financiën, North Galaxy, Koning Albert II-laan 33, 1030 Brussel.");
     benign("Quiero enviar mi currículum al departamento de Recursos Humanos de El Corte Inglés, en Calle de Hermosilla, 112, 28009 Madrid.");
+    // A street and its number in separate fields of a record.
+    let record = "{\"kunde\": {\"vorname\": \"Matthias\", \"geburtsdatum\": \"1983-02-27\", \"adresse\": {\"strasse\": \"Mühlgasse\", \"hausnr\": \"5\", \"plz\": \"97070\"}}}";
+    hit(Kind::StreetAddress, record, "Mühlgasse");
+    hit(Kind::StreetAddress, record, "5");
     // An hour is no house number.
     none_of(
         Kind::StreetAddress,
