@@ -29,6 +29,9 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "patient number",
         "patient no",
         "patienten-id",
+        // German clinical notes abbreviate it: "Pat.: Renate Vogel, Pat.-ID 7792071392".
+        "pat.-id",
+        "pat.-nr",
         "patientennummer",
         "patientnummer",
         "patiëntnummer",
@@ -304,6 +307,7 @@ pub(crate) fn family(kw: &[u8]) -> Family {
         "mrn",
         "pt.nr",
         "ptnr",
+        "pat.-",
         "medical",
         "patient",
         "hospital",

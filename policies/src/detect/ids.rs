@@ -252,8 +252,9 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
             && !(dutch && fails_bsn(&b[vs..ve]))
             && !(portuguese && legal_person_nif(&b[vs..ve]) && company_near(b, s, ve))
         {
-            // The French social-security number is the person's NIR, also on a Carte Vitale.
-            let kind = if kind == Kind::MedicalId && is_nir(&b[vs..ve]) {
+            // A Carte Vitale's NIR and an Italian health card's codice fiscale are national.
+            let national = is_nir(&b[vs..ve]) || codice_fiscale(&b[vs..ve]);
+            let kind = if kind == Kind::MedicalId && national {
                 Kind::NationalId
             } else {
                 kind

@@ -115,3 +115,17 @@ fn bind_passwords_patient_abbreviations_and_log_addresses() {
         "192.134.76.149",
     );
 }
+
+#[test]
+fn german_patient_ids_and_the_codice_fiscale_on_a_health_card() {
+    hit(
+        Kind::MedicalId,
+        "Pat.: Renate Vogel, geb. 11.05.1958, Pat.-ID 7792071392\nAufnahme mit Synkope",
+        "7792071392",
+    );
+    hit(
+        Kind::NationalId,
+        "il cliente giura che è quello della tessera sanitaria: MRCDVD90D17D612W",
+        "MRCDVD90D17D612W",
+    );
+}

@@ -365,12 +365,19 @@ fn group(
     let mut author = false;
     let mut subject = false;
     let mut start = first;
+    // A surname in capitals after a title, as French and Italian records write it ("Patiente :
+    // Mme PERRIN Josiane").
+    let caps =
+        |w: Tok| w.end - w.start >= 2 && b[w.start..w.end].iter().all(|c| c.is_ascii_uppercase());
     if let Some((end, clin)) = title_at(t, b, first) {
-        match next_word(b, end).filter(|w| capitalised(b, *w)) {
+        match next_word(b, end).filter(|w| capitalised(b, *w) || caps(*w)) {
             Some(w) => {
                 cue = true;
                 clinician = clin;
                 start = w;
+                // "Patient: Mr Henrik Steiner": the record's subject, as without the title.
+                subject = prev_word(b, first.start)
+                    .is_some_and(|(w, colon)| colon && w.len() <= 14 && t.roles.contains(&key(w)));
             }
             None => return end,
         }
@@ -382,8 +389,9 @@ fn group(
         cue = hon || author || t.roles.contains(&k) || (colon && contains_fold(w, "name"));
         clinician = hon && t.clinicians.contains(&k);
     }
-    // An acronym ("LADA", "HR") in a sentence starts no name.
-    if !capitalised(b, start) {
+    // An acronym ("LADA", "HR") in a sentence starts no name; after a title it is a surname.
+    let surname_in_caps = cue && caps(start);
+    if !(capitalised(b, start) || surname_in_caps) {
         return first.end;
     }
     // Fast path: a capitalised word that starts no name, after no title, is skipped.

@@ -452,3 +452,27 @@ fn epoch_dates_and_places_that_are_given_names() {
         "Anna",
     );
 }
+
+#[test]
+fn a_record_s_subject_after_a_title_and_more_conditions() {
+    // "Patiente : Mme PERRIN Josiane": the surname in capitals, the record's subject, so a
+    // finding at the end of the report is hers.
+    let report = "COMPTE RENDU IRM\nPatiente : Mme PERRIN Josiane — DDN : 02/02/1968\nIndication : paresthésies.\nRésultats : multiples hypersignaux T2/FLAIR de la substance blanche périventriculaire et juxtacorticale, dont deux prenant le contraste, sans autre anomalie notable sur l'ensemble des séquences réalisées ce jour.\nConclusion : aspect compatible avec une sclérose en plaques.";
+    hit(Kind::Person, report, "PERRIN Josiane");
+    hit(Kind::Health, report, "sclérose en plaques");
+    hit(
+        Kind::Health,
+        "Dipendente: Valeria Caruso – in cura per un disturbo alimentare (anoressia nervosa)",
+        "disturbo alimentare",
+    );
+    hit(
+        Kind::Health,
+        "il sottoscritto Enrico Fabbri ha riportato trauma distorsivo del rachide cervicale",
+        "trauma distorsivo",
+    );
+    hit(
+        Kind::Health,
+        "Cliënt Dennis van der Meulen, 34 jr\n- 6 wk na VKB-reconstructie li knie",
+        "VKB-reconstructie",
+    );
+}
