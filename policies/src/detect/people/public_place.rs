@@ -16,6 +16,9 @@ const RESIDENCE_WORDS: &[&str] = &[
     "reside en", "residente", "domiciliato", "domiciliata", "abita", "vivo in", "woont",
     "woonachtig", "woon op", "woon in", "wonen op", "mora na", "mora em", "moro na", "reside na",
     "wohnung", "apartment", "appartement", "appartamento", "woning", "apartamento",
+    // A Spanish certificate's "en el domicilio" (a company's is its "domicilio social").
+    "en el domicilio", "mi domicilio", "domiciliado", "domiciliada", "empadronado",
+    "empadronada",
 ];
 
 /// Words of a visitor's question (opening hours, a visit) that make the place asked about
@@ -50,9 +53,17 @@ fn listed_before(b: &[u8], s: usize, words: &[&str]) -> bool {
     words.iter().any(|w| contains_word_fold(&b[lo..s], w))
 }
 
+/// Whether a word saying someone lives there stands within 60 bytes before `s` (a company's
+/// registered office, its "domicilio social", is no one's home).
+fn residence_before(b: &[u8], s: usize) -> bool {
+    let lo = floor_char(b, s.saturating_sub(60));
+    let office = ["domicilio social", "domicilio fiscal", "domicilio legal"];
+    listed_before(b, s, RESIDENCE_WORDS) && !office.iter().any(|w| contains_fold(&b[lo..s], w))
+}
+
 /// Whether a word introducing an address stands within 60 bytes before `s`.
 pub(super) fn address_word_near(b: &[u8], s: usize) -> bool {
-    listed_before(b, s, RESIDENCE_WORDS) || listed_before(b, s, ADDRESS_WORDS)
+    residence_before(b, s) || listed_before(b, s, ADDRESS_WORDS)
 }
 
 /// Whether the address at `s..e` is a landmark's, an institution's or a business's: a famous
@@ -65,7 +76,7 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
     {
         return true;
     }
-    if listed_before(b, s, RESIDENCE_WORDS) {
+    if residence_before(b, s) {
         return false;
     }
     let line_start = b[..s]
@@ -142,8 +153,11 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
     let before = without_names(b, lo, s, names);
     let before = before.as_ref();
     let after = &b[e..hi];
+    // Italian "firma:" signs a letter; German "Firma" (a noun, capitalised) names a company.
+    let signed = before.windows(6).any(|w| w == b"firma:");
     PUBLIC_PLACE_WORDS
         .iter()
+        .filter(|w| !(signed && **w == "firma"))
         .any(|w| contains_word_fold(before, w) || contains_word_fold(after, w))
         || PUBLIC_COMPOUND_ENDS.iter().any(|w| ends_a_word(before, w))
         || company_before(before)

@@ -476,6 +476,27 @@ fn foundations_imprints_and_schema_org_places() {
     benign("Vou levar uma turma à Fundação de Serralves (Rua D. João de Castro, 210, 4150-417 Porto). Quanto custa?");
     benign("Ik stuur een brief naar de FOD Financiën, North Galaxy, Koning Albert II-laan 33, 1030 Brussel.");
     benign("Quiero enviar mi currículum al departamento de Recursos Humanos de El Corte Inglés, en Calle de Hermosilla, 112, 28009 Madrid.");
+    // A certificate's "en el domicilio" is someone's home, even after the town hall's name;
+    // an Italian letter's "firma:" signs it; a company's "domicilio social" and "Firma:" stay
+    // the company's.
+    hit(
+        Kind::StreetAddress,
+        "figura inscrito en el Padrón Municipal de Habitantes de este Ayuntamiento en el domicilio Carrer de Cuba, 48, pta. 9, 46006 València",
+        "Carrer de Cuba, 48, pta. 9, 46006 València",
+    );
+    hit(
+        Kind::StreetAddress,
+        "tono educato ma deciso. firma: Chiara Bonetti, Via Nizza 132, scala B int. 9, 10126 Torino",
+        "Via Nizza 132, scala B int. 9, 10126 Torino",
+    );
+    none_of(
+        Kind::StreetAddress,
+        "Talleres Montijo S.L., con domicilio social en Av. de Extremadura 17, 06480 Montijo",
+    );
+    none_of(
+        Kind::StreetAddress,
+        "Firma: Müller Logistik, Hafenstraße 12, 20457 Hamburg",
+    );
     // A street and its number in separate fields of a record.
     let record = "{\"kunde\": {\"vorname\": \"Matthias\", \"geburtsdatum\": \"1983-02-27\", \"adresse\": {\"strasse\": \"Mühlgasse\", \"hausnr\": \"5\", \"plz\": \"97070\"}}}";
     hit(Kind::StreetAddress, record, "Mühlgasse");
