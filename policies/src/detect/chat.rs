@@ -100,9 +100,9 @@ pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<(usize, bool)> {
         return None;
     }
     let next = nl + 1;
-    let next_end = line_end(b, next);
-    let (again, ns) = speaker(b, next, next_end)?;
-    let ns = after_and(b, ns);
+    let (again, ns) = speaker(b, next, line_end(b, next))?;
+    let (ns, next_end) = over_chatter_line(b, who, ns, line_end(b, next));
+    let ns = past_chatter(b, ns, next_end);
     // A short digit group (`0168`) is one of a value's groups; a longer run, or one with
     // letters or marks, is half a token when a short piece follows it (not a sentence: "…
     // 27460589" then "validade 08/28").
@@ -116,13 +116,51 @@ pub(crate) fn join_at(b: &[u8], nl: usize) -> Option<(usize, bool)> {
     (again == who && continues(b.get(ns))).then_some((ns, token))
 }
 
-/// Past an "and" that opens a piece ("y 1306", "e 44", "und 12"): the rest of the value.
-fn after_and(b: &[u8], cs: usize) -> usize {
-    const AND: [&[u8]; 7] = [b"y ", b"e ", b"et ", b"and ", b"und ", b"en ", b"i "];
-    let rest = &b[cs..];
-    AND.iter()
-        .find(|w| rest.starts_with(w) && rest.get(w.len()).is_some_and(u8::is_ascii_digit))
-        .map_or(cs, |w| cs + w.len())
+/// Where the piece after the line content `b[cs..le]` starts and its line ends: on the line
+/// after, when this one is a short remark with no digit by the same speaker ("sorry, it went
+/// too early") and the line after starts with digits.
+fn over_chatter_line(b: &[u8], who: &[u8], cs: usize, le: usize) -> (usize, usize) {
+    let chatter = le - cs <= 60 && !b[cs..le].iter().any(u8::is_ascii_digit);
+    if chatter && le < b.len() {
+        let after_end = line_end(b, le + 1);
+        if let Some((third, ts)) = speaker(b, le + 1, after_end) {
+            if third == who && b.get(ts).is_some_and(u8::is_ascii_digit) {
+                return (ts, after_end);
+            }
+        }
+    }
+    (cs, le)
+}
+
+/// Words that open the next piece of a value rather than a new sentence ("y 1306", "y acaba
+/// en 3569", "sorry handy 🙈 034"); "caduca en el 28" is the card's expiry.
+const OPENERS: &[&str] = &[
+    "y", "e", "et", "and", "und", "en", "i", "sorry", "oops", "ops", "perdón", "perdon", "pardon",
+    "scusa", "sorry,", "oeps", "desculpa",
+];
+
+/// Past a few words that open a piece and end in its digits: the rest of the value.
+fn past_chatter(b: &[u8], cs: usize, le: usize) -> usize {
+    let line = b[cs..le].trim_ascii_end();
+    let first = line.split(|c| *c == b' ').next().unwrap_or_default();
+    if !OPENERS
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w.as_bytes()))
+    {
+        return cs;
+    }
+    let groups = super::text::run_start(line, line.len(), |c| c.is_ascii_digit() || c == b' ');
+    let groups = groups + line[groups..].iter().take_while(|c| **c == b' ').count();
+    let words = line[..groups]
+        .split(|c| *c == b' ')
+        .filter(|w| !w.is_empty())
+        .count();
+    let plain = !line[..groups].iter().any(u8::is_ascii_digit);
+    if groups < line.len() && plain && words <= 4 {
+        cs + groups
+    } else {
+        cs
+    }
 }
 
 /// Where the next line's content starts when `i` is in a chat line ending at `nl` and the

@@ -150,11 +150,17 @@ fn shell_decoded_passwords_and_chat_pieces_after_cues() {
     );
     // "the last ones", "and then": the next piece of the same value.
     let card = "[10:14] Cliente: te paso la tarjeta, los primeros: 49408442\n[10:14] Cliente: y los últimos 37659178\n[10:15] Cliente: caduca 11/26";
-    hit(Kind::PaymentCard, card, "49408442");
-    hit(Kind::PaymentCard, card, "37659178");
+    hit(
+        Kind::PaymentCard,
+        card,
+        "49408442\n[10:14] Cliente: y los últimos 37659178",
+    );
     let iban = "[14:02] Jeroen Bouw: eerste deel NL58RABO35\n[14:02] Jeroen Bouw: en dan 63464052";
-    hit(Kind::Iban, iban, "NL58RABO35");
-    hit(Kind::Iban, iban, "63464052");
+    hit(
+        Kind::Iban,
+        iban,
+        "NL58RABO35\n[14:02] Jeroen Bouw: en dan 63464052",
+    );
 }
 
 #[test]
@@ -176,6 +182,17 @@ fn chat_pieces_without_a_name_after_a_sentence_or_an_and() {
         Kind::Iban,
         "[18:43] Elena: ES04\n[18:43] Elena: 0182 2870\n[18:43] Elena: 2141 2570\n[18:44] Elena: y 1306",
         "ES04\n[18:43] Elena: 0182 2870\n[18:43] Elena: 2141 2570\n[18:44] Elena: y 1306",
+    );
+    // Chatter before a piece, or on a line of its own between two pieces.
+    hit(
+        Kind::NationalId,
+        "[09:14] Jana Roth: hi, hier die steuer id\n[09:14] Jana Roth: 93 613\n[09:15] Jana Roth: sorry handy 🙈 034\n[09:15] Jana Roth: 787",
+        "93 613\n[09:15] Jana Roth: sorry handy 🙈 034\n[09:15] Jana Roth: 787",
+    );
+    hit(
+        Kind::Iban,
+        "[19:02] Ans: NL48 INGB\n[19:03] Ans: sorry hij ging te vroeg weg\n[19:03] Ans: 0004 3270 05\n[19:03] Ans: tnv A.M. Kroon",
+        "NL48 INGB\n[19:03] Ans: sorry hij ging te vroeg weg\n[19:03] Ans: 0004 3270 05",
     );
     // A sentence ending in a short number does not take the next line's digits.
     miss("[10:02] Ana: the invoice total is 1 250\n[10:03] Ana: 4401 items shipped");
