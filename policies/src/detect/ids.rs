@@ -5,8 +5,9 @@
 
 use super::id_words::{family, Family};
 use super::idcheck::{bsn, codice_fiscale, cpf, itin, nhs, nif_pt, nir, steuer_id};
+use super::ssn::ssn_shape;
 use super::text::{ends_token, is_alnum, line_after, number, run_end, starts_token};
-use super::validate::{dni_letter, is_placeholder, ssn_valid};
+use super::validate::{dni_letter, is_placeholder};
 use super::{Anchor, Kind, Sink};
 
 /// Runs the matcher for a keyword anchor at `s..e` of this module's kinds.
@@ -25,7 +26,7 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
     }
     match anchor {
         Anchor::IdDocument => id_after(b, s, e, sink),
-        Anchor::Ssn => ssn_after(b, s, e, sink),
+        Anchor::Ssn => super::ssn::ssn_after(b, s, e, sink),
         Anchor::PhoneWord => super::phone::phone_after(b, e, sink),
         Anchor::PinWord => super::secret_values::pin_after(b, e, sink),
         _ => {}
@@ -470,7 +471,9 @@ fn table_header(b: &[u8], s: usize) -> Option<u8> {
         let n = count(line, d);
         let cell_start = memchr::memrchr(d, &b[ls..s]).map_or(ls, |p| ls + p + 1);
         let cell_end = memchr::memchr(d, &b[s..le]).map_or(le, |p| s + p);
-        n >= 2 && count(next, d) >= n && cell_end - cell_start <= 48
+        // A header's cell names its column; "pt.nr 8971427, 67 jr" holds its value.
+        let named = !b[cell_start..cell_end].iter().any(u8::is_ascii_digit);
+        n >= 2 && count(next, d) >= n && cell_end - cell_start <= 48 && named
     })
 }
 
@@ -514,61 +517,6 @@ fn column(b: &[u8], s: usize, delim: u8, fam: Family, kind: Kind, sink: &mut Sin
             }
         }
         line = le + 1;
-    }
-}
-
-fn ssn_shape(v: &[u8]) -> bool {
-    let (a, g, s) = (number(&v[..3]), number(&v[3..5]), number(&v[5..9]));
-    ssn_valid(a, g, s) && !(900..=999).contains(&a)
-}
-
-/// The SSN announced by an SSN keyword: the first nine-digit value (`536-22-8817`,
-/// `536 22 8817`, `536228817`) within 80 bytes of its line ("the SSN of my brother-in-law, he
-/// sent it like this: 447574346").
-fn ssn_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
-    let itin_word = super::text::contains_ci(&b[s..e], "itin")
-        || super::text::contains_ci(&b[s..e], "taxpayer");
-    // The number starts within 100 bytes of the keyword and may end past them.
-    let limit = line_after(b, e, 100);
-    let value_limit = line_after(b, e, 120);
-    let mut from = e;
-    while let Some(d) = b[from..limit]
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|p| from + p)
-    {
-        let mut digits = [0u8; 9];
-        let mut n = 0;
-        let mut j = d;
-        while j < value_limit && n < 9 {
-            match b[j] {
-                c @ b'0'..=b'9' => {
-                    digits[n] = c;
-                    n += 1;
-                }
-                b' ' | b'-' | b'.' if n == 3 || n == 5 => {}
-                _ => break,
-            }
-            j += 1;
-        }
-        if n == 9 && ends_token(b, j) && starts_token(b, d) {
-            let (a, g, s) = (
-                number(&digits[..3]),
-                number(&digits[3..5]),
-                number(&digits[5..]),
-            );
-            if ssn_valid(a, g, s) {
-                sink.push(Kind::UsSsn, d, j);
-            } else if itin_word && itin(a, g) && s != 0 {
-                sink.push(Kind::NationalId, d, j);
-            }
-            return;
-        }
-        // Past this number (a year, a count) to the next one.
-        from = run_end(b, d, |c| c.is_ascii_alphanumeric())
-            .max(j)
-            .max(d + 1)
-            .min(limit);
     }
 }
 

@@ -42,6 +42,7 @@ mod secret_words;
 mod spaced;
 mod spelled;
 mod split;
+mod ssn;
 mod vendors;
 
 use crate::class::DataClass;

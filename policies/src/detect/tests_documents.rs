@@ -129,3 +129,13 @@ fn german_patient_ids_and_the_codice_fiscale_on_a_health_card() {
         "MRCDVD90D17D612W",
     );
 }
+
+#[test]
+fn a_line_of_comma_separated_notes_is_no_table_header() {
+    // Its keyword's cell holds the value: "pt.nr 8971427" is no column's name.
+    hit(
+        Kind::MedicalId,
+        "dhr K. Bakker, pt.nr 8971427, 67 jr\nmeer sputum, geelgroen, geen koorts",
+        "8971427",
+    );
+}
