@@ -129,9 +129,9 @@ fn independent_seventh_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout6/`, and
     // measured once with it frozen, aggregates only: 95.8% / 3.8% overall; languages
     // 91.7-100% recall, 1.9-7.1% fpr (from 38 to 58 prompts each). Then tuned against:
-    // 96.8% / 0.9%.
+    // 96.8% / 0.9%; after the holdout17 round 98.1% / 0.6%.
     let floors = Floors {
-        recall: 0.965,
+        recall: 0.975,
         fpr: 0.012,
         lang_recall: 0.91,
         lang_fpr: 0.04,
@@ -282,11 +282,12 @@ fn independent_sixteenth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout15/`, and
     // measured once with it frozen, aggregates only: 97.7% / 3.2% overall (the detector
     // before the eighth to fifteenth rounds: 95.4% / 3.8%); languages 94.0-100% recall,
-    // 0.0-8.3% fpr (from 50 to 105 prompts each). Then tuned against: 99.0% / 1.1%.
+    // 0.0-8.3% fpr (from 50 to 105 prompts each). Then tuned against: 99.0% / 1.1%; after
+    // the holdout17 round 100.0% / 1.1%, every language 100% recall, <= 3.1% fpr.
     let floors = Floors {
-        recall: 0.985,
+        recall: 0.995,
         fpr: 0.015,
-        lang_recall: 0.96,
+        lang_recall: 0.99,
         lang_fpr: 0.035,
     };
     gate("holdout16", &report, &floors);
