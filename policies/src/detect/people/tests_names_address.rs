@@ -558,3 +558,15 @@ fn agencies_consulates_and_block_headings() {
         "1583 W Juniper Ct, Unit 12, Mesa AZ 85201",
     );
 }
+
+#[test]
+fn a_speaker_s_first_word_after_a_dialog_label_is_no_name() {
+    let call = "AGENT: And the card?\nCUSTOMER: Yeah it's a Visa, the expiry is\nCUSTOMER: Eleven twenty-seven. Name is Harold Quint.";
+    let f = found(call);
+    assert!(
+        f.iter()
+            .any(|(k, m)| *k == Kind::Person && m == "Harold Quint"),
+        "{f:?}"
+    );
+    assert!(f.iter().all(|(_, m)| m != "Yeah" && m != "Eleven"), "{f:?}");
+}
