@@ -1,7 +1,7 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout17/`.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout18/`.
 //! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
 //! 95% intervals, and gated just under what it measured.
 //!
@@ -308,4 +308,21 @@ fn independent_seventeenth_holdout_corpus() {
         lang_fpr: 0.02,
     };
     gate("holdout17", &report, &floors);
+}
+
+#[test]
+fn independent_eighteenth_holdout_corpus() {
+    let report = evaluate("holdout18", &corpus_dir("holdout18"));
+    // 880 prompts (398 sensitive, 482 benign, 46 obfuscated) by four more writers who read
+    // only the policy, written while the detector was being tuned against `holdout17/`, and
+    // measured once with it frozen, aggregates only: 97.2% / 1.7% overall (the same as the
+    // detector before the holdout17 round); languages 94.0-100% recall, 0.0-3.0% fpr (from
+    // 49 to 103 prompts each). Then tuned against: 99.0% / 1.7%.
+    let floors = Floors {
+        recall: 0.985,
+        fpr: 0.02,
+        lang_recall: 0.955,
+        lang_fpr: 0.035,
+    };
+    gate("holdout18", &report, &floors);
 }

@@ -52,6 +52,8 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
             "contrasena",
             "mot de passe",
             "mdp",
+            // Chat's short form ("wifi is BlueHouse_Guest pw cobalt-Pickle-036").
+            "pw",
             "clave",
             // SSSD's and OpenLDAP's bind password: `ldap_default_authtok = …`, `bindpw`.
             "authtok",

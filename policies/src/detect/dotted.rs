@@ -152,11 +152,26 @@ pub(crate) fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<us
         && !followed_by_word
         && !product
         && ends_token(b, end)
-        && (address_label(b, i) || !version_like(b, i, end, sink))
+        && (address_label(b, i) || ip_said_before(b, i) || !version_like(b, i, end, sink))
     {
         sink.push(Kind::IpAddress, i, end);
     }
     Some(end)
+}
+
+/// Whether the sentence says an IP address comes, a few words before the quad at `i` ("on
+/// whatismyip I see 65.155.73.98", "mijn IP-adres is …"): that outweighs an "app" further
+/// back.
+fn ip_said_before(b: &[u8], i: usize) -> bool {
+    let lo = i.saturating_sub(40);
+    // Only words, no number, between it and the quad: `ip=172.17.89.86 versie 8.16.17.112`
+    // names the first quad, not the version after it.
+    let since_digit = b[lo..i]
+        .iter()
+        .rposition(u8::is_ascii_digit)
+        .map_or(lo, |p| lo + p + 1);
+    super::text::words(b, since_digit, i)
+        .any(|w| super::text::word_in(w, &["ip", "ipv4", "whatismyip", "myip", "ipadres"]))
 }
 
 /// Whether the quad at `i` is the value of a key that names an address (`SRC=`, `client_ip:`,

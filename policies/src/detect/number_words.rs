@@ -411,6 +411,12 @@ fn digits(atoms: &[Atom<'_>]) -> String {
             }
         }
     }
+    // "seis, cuarenta y siete, …" is 647 and the rest, as a Spanish mobile is read: a lone
+    // first digit belongs to the group after it.
+    if groups.len() >= 2 && groups[0].0.len() == 1 && groups[1].0.len() == 2 {
+        let (first, _) = groups.remove(0);
+        groups[0].0.insert_str(0, &first);
+    }
     let parts: Vec<&str> = groups.iter().map(|(g, _)| g.as_str()).collect();
     parts.join(" ")
 }
@@ -463,6 +469,14 @@ mod tests {
         assert_eq!(
             run("four one eight eight. Nine one four six two three"),
             None
+        );
+    }
+
+    #[test]
+    fn a_lone_first_digit_joins_the_next_group() {
+        assert_eq!(
+            run("seis, cuarenta y siete, veintiuno, treinta y ocho, cero nueve").as_deref(),
+            Some("647 21 38 09")
         );
     }
 

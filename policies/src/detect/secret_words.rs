@@ -6,8 +6,10 @@
 /// `Anchor::Prefix` or name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 23] = [
+    const PREFIXES: [&str; 24] = [
         "1//0",
+        // The file, not `PGPASSWORD`, which the password words take.
+        ".pgpass",
         "redis-cli",
         "docker login",
         "sshpass ",

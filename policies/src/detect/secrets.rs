@@ -42,6 +42,9 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     if rest.starts_with(b"redis-cli") {
         return super::vendors::redis_password(b, s, sink);
     }
+    if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case(b".pgpass") {
+        return super::vendors::pgpass_passwords(b, s, sink);
+    }
     if rest.starts_with(b"docker login") || rest.starts_with(b"sshpass ") {
         return super::vendors::login_password(b, s, sink);
     }
@@ -341,6 +344,7 @@ fn password_name(name: &[u8]) -> bool {
         .iter()
         .any(|e| n >= e.len() && name[n - e.len()..].eq_ignore_ascii_case(e.as_bytes()))
         || name.eq_ignore_ascii_case(b"mdp")
+        || name.eq_ignore_ascii_case(b"pw")
 }
 
 /// A value assigned to a name containing the anchor at `s..e`: `password = "..."`,

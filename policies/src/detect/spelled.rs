@@ -7,7 +7,7 @@ use super::normalize::{Edit, Rewriter};
 use super::spaced::{has_spaced_value, spaced_label, spaced_quad, spaced_value};
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
-pub(crate) const ANCHORS: [&str; 23] = [
+pub(crate) const ANCHORS: [&str; 24] = [
     "%",
     // JSON's `\u0040` escapes, in a string encoded twice.
     "\\u",
@@ -15,6 +15,7 @@ pub(crate) const ANCHORS: [&str; 23] = [
     "[.]",
     "(.)",
     " at ",
+    " ät ",
     "[at]",
     "(at)",
     "{at}",
@@ -127,7 +128,9 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
                 continue;
             }
         }
-        if matches!(first, b'a' | b'c' | b'k' | b'`') && at_marker(b, i).is_some() {
+        // The first bytes of the `at` words, case-folded: `@`, "at", "chiocciola",
+        // "klammeraffe", and "ät" (UTF-8 `C3 A4`).
+        if matches!(first, b'a' | b'c' | b'k' | b'`' | 0xE3) && at_marker(b, i).is_some() {
             if let Some((s, e, plain)) = spelled_email(b, i, done) {
                 w.replace(s, e, &plain);
                 done = e;
@@ -245,8 +248,10 @@ fn at_marker(b: &[u8], i: usize) -> Option<(usize, usize, bool)> {
 }
 
 /// How `@` is spelled out in the languages served.
-const AT_WORDS: [&str; 6] = [
+const AT_WORDS: [&str; 7] = [
     "at",
+    // German says "ät".
+    "ät",
     "chiocciola",
     "arroba",
     "arobase",

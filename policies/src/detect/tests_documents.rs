@@ -139,3 +139,42 @@ fn a_line_of_comma_separated_notes_is_no_table_header() {
         "8971427",
     );
 }
+
+#[test]
+fn an_ip_said_in_prose_german_at_chat_pw_and_pgpass() {
+    // "IP" just before the quad outweighs an "app" further back.
+    hit(
+        Kind::IpAddress,
+        "Netflix en de NPO Start-app denken dat ik in het buitenland zit. Op whatismyip zie ik 65.155.73.98.",
+        "65.155.73.98",
+    );
+    // German spells `@` "ät".
+    hit(
+        Kind::Email,
+        "Anmeldung per Mail: lena punkt brandt ät posteo punkt de",
+        "lena punkt brandt ät posteo punkt de",
+    );
+    hit(
+        Kind::Password,
+        "wifi is BlueHouse_Guest pw cobalt-Pickle-036, dont touch thermostat",
+        "cobalt-Pickle-036",
+    );
+    miss("scroll upwards, then the pw field is shown");
+    // A PostgreSQL password file: `host:port:database:user:password`, defaults left alone.
+    let pgpass = "Contenuto di ~/.pgpass (permessi 644):\n\ndb-contabilita.lan:5432:contabilita:backup_user:p&BSsQDPpO&@gDh7\n*:5432:*:postgres:postgres\n";
+    hit(Kind::Password, pgpass, "p&BSsQDPpO&@gDh7");
+    miss("~/.pgpass:\nlocalhost:5432:*:postgres:postgres\n");
+    // `PGPASSWORD=` is a password's name, not the file.
+    hit(
+        Kind::Password,
+        "30 2 * * * PGPASSWORD='BqRY9lkQZr6yq7.519' pg_dump -h 127.0.0.1",
+        "BqRY9lkQZr6yq7.519",
+    );
+    // A version after an address's `ip=` on a log line stays a version.
+    let log = "2024-03-16 08:00:13 INFO host=ws-091.intern ip=172.17.89.86 versie 8.16.17.112 -> 3.19.0.110";
+    assert!(
+        found(log).iter().all(|(k, _)| *k != Kind::IpAddress),
+        "{:?}",
+        found(log)
+    );
+}

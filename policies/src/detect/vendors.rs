@@ -115,6 +115,33 @@ fn concrete_password(pw: &[u8]) -> bool {
     pw.len() >= 4 && !is_placeholder(pw) && !is_default_password(pw)
 }
 
+/// The passwords of a PostgreSQL password file pasted after its name (`~/.pgpass`): lines
+/// `host:port:database:user:password`, the port a number or `*`.
+pub(crate) fn pgpass_passwords(b: &[u8], s: usize, sink: &mut Sink) {
+    let end = (s + 2000).min(b.len());
+    let mut ls = line_after(b, s, 2000);
+    for _ in 0..20 {
+        if ls >= end {
+            return;
+        }
+        ls += 1;
+        let le = line_after(b, ls, end - ls);
+        let line = &b[ls..le];
+        let colons: Vec<usize> = memchr::memchr_iter(b':', line).collect();
+        let port = colons.get(..2).map(|c| &line[c[0] + 1..c[1]]);
+        let port_ok =
+            port.is_some_and(|p| p == b"*" || (!p.is_empty() && p.iter().all(u8::is_ascii_digit)));
+        if colons.len() == 4 && port_ok {
+            let vs = run_end(b, ls + colons[3] + 1, |c| c == b' ');
+            let pw = b[vs..le].trim_ascii_end();
+            if concrete_password(pw) {
+                sink.push(Kind::Password, vs, vs + pw.len());
+            }
+        }
+        ls = le;
+    }
+}
+
 /// `new mysqli("localhost", "user", "secret", "db")`, `mysqli_connect(…)`: the third
 /// argument, when every argument up to it is a string literal.
 fn mysqli_password(b: &[u8], open: usize, sink: &mut Sink) {

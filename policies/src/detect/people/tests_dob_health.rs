@@ -476,3 +476,18 @@ fn a_record_s_subject_after_a_title_and_more_conditions() {
         "VKB-reconstructie",
     );
 }
+
+#[test]
+fn a_coworker_s_treatment_and_autism_by_its_initials() {
+    hit(
+        Kind::Health,
+        "My coworker Dmitri told me yesterday he's starting chemo next month for Hodgkin lymphoma.",
+        "chemo",
+    );
+    hit(
+        Kind::Health,
+        "meu filho Davi Menezes Rocha, do 4º ano B, tem TEA nível 1 (laudo entregue em fevereiro)",
+        "TEA nível",
+    );
+    benign("I had tea with a friend, nivel of fun was high.");
+}

@@ -271,7 +271,7 @@ pub(super) const ROLE_WORDS: &[&str] = &[
     "patient", "patientin", "patiente", "paciente", "paziente", "patiënt", "patiënte", "pt",
     "pt.", "pat.", "client", "cliente", "customer", "kunde", "kundin", "klant", "employee",
     "mitarbeiter", "mitarbeiterin", "employé", "employée", "empleado", "empleada", "dipendente",
-    "werknemer", "medewerker", "funcionário", "funcionária", "colleague", "kollege", "kollegin",
+    "werknemer", "medewerker", "funcionário", "funcionária", "colleague", "coworker", "co-worker", "kollege", "kollegin",
     "collègue", "colega", "collega", "tenant", "mieter", "mieterin", "locataire", "inquilino",
     "inquilina", "huurder", "applicant", "bewerber", "bewerberin", "candidat", "candidate",
     "candidato", "candidata", "sollicitant", "student", "schüler", "schülerin", "élève",
