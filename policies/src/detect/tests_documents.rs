@@ -164,6 +164,8 @@ fn an_ip_said_in_prose_german_at_chat_pw_and_pgpass() {
     let pgpass = "Contenuto di ~/.pgpass (permessi 644):\n\ndb-contabilita.lan:5432:contabilita:backup_user:p&BSsQDPpO&@gDh7\n*:5432:*:postgres:postgres\n";
     hit(Kind::Password, pgpass, "p&BSsQDPpO&@gDh7");
     miss("~/.pgpass:\nlocalhost:5432:*:postgres:postgres\n");
+    // A line cut by the reach in the spaces after its last colon.
+    miss(&format!("~/.pgpass\nh:5432:d:u:{}", " ".repeat(3000)));
     // `PGPASSWORD=` is a password's name, not the file.
     hit(
         Kind::Password,

@@ -132,7 +132,7 @@ pub(crate) fn pgpass_passwords(b: &[u8], s: usize, sink: &mut Sink) {
         let port_ok =
             port.is_some_and(|p| p == b"*" || (!p.is_empty() && p.iter().all(u8::is_ascii_digit)));
         if colons.len() == 4 && port_ok {
-            let vs = run_end(b, ls + colons[3] + 1, |c| c == b' ');
+            let vs = run_end(b, ls + colons[3] + 1, |c| c == b' ').min(le);
             let pw = b[vs..le].trim_ascii_end();
             if concrete_password(pw) {
                 sink.push(Kind::Password, vs, vs + pw.len());
