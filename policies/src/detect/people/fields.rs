@@ -93,6 +93,9 @@ fn street_field(b: &[u8], lo: usize, hi: usize) -> Option<(usize, usize)> {
         if quote.is_some() {
             vs += 1;
         }
+        if vs >= hi {
+            return None;
+        }
         let Some(key) = key_before(b, vs) else {
             continue;
         };
@@ -175,5 +178,11 @@ mod tests {
         );
         assert_eq!(found("{\"street\": \"Kerkstraat\", \"quantity\": 5}"), None);
         assert_eq!(found("{\"number\": 5, \"name\": \"x\"}"), None);
+        // A street field whose value starts past the record's reach.
+        let far = format!(
+            "{{\"houseNumber\": \"5\", \"street\":{}\"Kerkstraat\"}}",
+            " ".repeat(400)
+        );
+        assert_eq!(found(&far), None);
     }
 }
