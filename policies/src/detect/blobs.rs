@@ -23,13 +23,20 @@ const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
 const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
 
+/// A character a blob's run may hold: the base64 and base64url alphabets, and `=`, as a
+/// padded run is a blob a few characters shorter. Written without short-circuits so that a
+/// block of bytes is tested in vector registers.
+pub(crate) const fn run_char(c: u8) -> bool {
+    let letter = (c | 0x20).wrapping_sub(b'a') < 26;
+    let digit = c.wrapping_sub(b'0') < 10;
+    letter | digit | (c == b'+') | (c == b'/') | (c == b'-') | (c == b'_') | (c == b'=')
+}
+
 const fn b64_table() -> [bool; 256] {
     let mut t = [false; 256];
     let mut c = 0;
     while c < 256 {
-        let b = c as u8;
-        // `=` too: a padded run is a blob a few characters shorter.
-        t[c] = b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=');
+        t[c] = run_char(c as u8);
         c += 1;
     }
     t

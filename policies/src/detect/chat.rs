@@ -79,9 +79,13 @@ fn piece(b: &[u8], cs: usize, le: usize) -> bool {
 /// the words before them.
 fn ends_in_groups(b: &[u8], cs: usize, le: usize) -> bool {
     let line = b[cs..le].trim_ascii_end();
-    let groups = super::text::run_start(line, line.len(), |c| c.is_ascii_digit() || c == b' ');
-    let tail = &line[groups..];
+    let tail = &line[trailing_groups(line)..];
     tail.iter().filter(|c| c.is_ascii_digit()).count() >= 8 && tail.contains(&b' ')
+}
+
+/// Where the digit groups that end `line` start (its length when it ends otherwise).
+fn trailing_groups(line: &[u8]) -> usize {
+    super::text::run_start(line, line.len(), |c| c.is_ascii_digit() || c == b' ')
 }
 
 /// A piece may go on with a letter, a digit, or an address's `@` or `.`.
@@ -149,7 +153,7 @@ fn past_chatter(b: &[u8], cs: usize, le: usize) -> usize {
     {
         return cs;
     }
-    let groups = super::text::run_start(line, line.len(), |c| c.is_ascii_digit() || c == b' ');
+    let groups = trailing_groups(line);
     let groups = groups + line[groups..].iter().take_while(|c| **c == b' ').count();
     let words = line[..groups]
         .split(|c| *c == b' ')

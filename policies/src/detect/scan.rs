@@ -344,16 +344,6 @@ fn strong_word(v: &[u8]) -> bool {
         && super::validate::char_classes(v) >= 3
 }
 
-/// A character a base64 (or base64url) blob may hold; `=` counts as in `blobs`: a padded run
-/// may be a blob.
-///
-/// Written without short-circuits so that a block of bytes is tested in vector registers.
-fn is_b64(c: u8) -> bool {
-    let letter = (c | 0x20).wrapping_sub(b'a') < 26;
-    let digit = c.wrapping_sub(b'0') < 10;
-    letter | digit | (c == b'+') | (c == b'/') | (c == b'-') | (c == b'_') | (c == b'=')
-}
-
 /// One pass that tells the later ones what they may skip: whether the text has a digit (no
 /// identifier, phone or spelled-out value without one) and a run of base64 characters long
 /// enough to be a blob.
@@ -371,9 +361,9 @@ fn shape(b: &[u8]) -> (bool, bool) {
         digit |= block
             .iter()
             .fold(false, |a, c| a | (c.wrapping_sub(b'0') < 10));
-        if !long && block.iter().fold(true, |a, &c| a & is_b64(c)) {
+        if !long && block.iter().fold(true, |a, &c| a & blobs::run_char(c)) {
             let at = k * BLOCK;
-            let run = run_end(b, at + BLOCK, is_b64) - run_start(b, at, is_b64);
+            let run = run_end(b, at + BLOCK, blobs::run_char) - run_start(b, at, blobs::run_char);
             long = run >= blobs::MIN_RUN;
         }
         if digit && long {
@@ -404,14 +394,14 @@ fn resolve_overlaps(out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use super::{blobs, is_b64, shape};
+    use super::{blobs, shape};
     use proptest::prelude::*;
 
     /// The definition `shape` speeds up: any digit, and any run of `MIN_RUN` base64 bytes.
     fn shape_bytewise(b: &[u8]) -> (bool, bool) {
         let digit = b.iter().any(u8::is_ascii_digit);
         let long = b
-            .split(|&c| !is_b64(c))
+            .split(|&c| !blobs::run_char(c))
             .any(|run| run.len() >= blobs::MIN_RUN);
         (digit, long)
     }
