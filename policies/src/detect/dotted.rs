@@ -121,6 +121,7 @@ const RESOLVERS: [[u8; 4]; 10] = [
     [94, 140, 14, 14],
 ];
 
+#[inline]
 pub(crate) fn ipv4(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
     // Exactly four dotted groups; what follows a different separator is another value
     // (`213.58.120.119 - 2024-06-09`).

@@ -73,6 +73,7 @@ impl Groups {
     }
 
     /// The first `k` groups' digits, if they fit in `buf`.
+    #[inline]
     pub(crate) fn digits<'a>(&self, b: &[u8], k: usize, buf: &'a mut [u8; 24]) -> Option<&'a [u8]> {
         let mut n = 0;
         for x in 0..k {

@@ -65,6 +65,11 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "numéro patient",
         "numéro de patient",
         "id paziente",
+        // Italian ward notes: "ID paz. 00104148", "n. nosologico 2024/037481".
+        "id paz",
+        "nosologico",
+        // Spanish clinical notes: "(HC 92-5356)", the historia clínica.
+        "hc",
         "codice paziente",
         "número de paciente",
         "número de historia",
@@ -118,6 +123,15 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "id no",
         "ausweis",
         "steuer-identifikationsnummer",
+        // A German tax office's letters label the Steuer-ID "ID-Nr.".
+        "id-nr",
+        "sozialversicherung",
+        "rentenversicherung",
+        // Chile, Argentina and Mexico.
+        "rut",
+        "cuit",
+        "cuil",
+        "curp",
         "personalausweisnummer",
         "führerscheinnummer",
         "svnr",
@@ -285,6 +299,7 @@ pub(crate) fn family(kw: &[u8]) -> Family {
     } else if [
         "social",
         "sozial",
+        "renten",
         "nuss",
         "national insurance",
         "ni number",
@@ -326,6 +341,9 @@ pub(crate) fn family(kw: &[u8]) -> Family {
         "patiënt",
         "paziente",
         "paciente",
+        "id paz",
+        "nosologico",
+        "hc",
         "versicher",
         "insurance",
         "member",

@@ -188,6 +188,85 @@ pub(crate) fn ahv(d: &[u8]) -> bool {
     (10 - sum % 10) % 10 == val(d[12])
 }
 
+/// The number a keyword of one country's single format announces, its letters and digits
+/// only (`v`): `Some(valid)` for those keywords, `None` for the others. A Chilean RUT, an
+/// Argentine CUIT or CUIL and a Mexican CURP carry their own check; "ID-Nr." on a German
+/// letter is the Steuer-ID's label there, but any number's elsewhere, so only a valid
+/// Steuer-ID counts after it.
+pub(crate) fn own_check(kw: &[u8], v: &[u8]) -> Option<bool> {
+    let is = |w: &str| kw.eq_ignore_ascii_case(w.as_bytes());
+    if is("rut") {
+        Some(rut(v))
+    } else if is("cuit") || is("cuil") {
+        Some(cuit(v))
+    } else if is("curp") {
+        Some(curp(v))
+    } else if is("id-nr") {
+        Some(steuer_id(v))
+    } else {
+        None
+    }
+}
+
+/// Chilean RUT/RUN: seven or eight digits and a mod-11 check character (`0`-`9` or `K`).
+pub(crate) fn rut(v: &[u8]) -> bool {
+    let n = v.len();
+    if !(8..=9).contains(&n) || !v[..n - 1].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let mut sum = 0;
+    let mut w = 2;
+    for c in v[..n - 1].iter().rev() {
+        sum += val(*c) * w;
+        w = if w == 7 { 2 } else { w + 1 };
+    }
+    match 11 - sum % 11 {
+        11 => v[n - 1] == b'0',
+        10 => v[n - 1] == b'K',
+        c => v[n - 1].is_ascii_digit() && val(v[n - 1]) == c,
+    }
+}
+
+/// Argentine CUIT/CUIL: eleven digits, the last a mod-11 check digit.
+pub(crate) fn cuit(d: &[u8]) -> bool {
+    if !digits_ok(d, 11) {
+        return false;
+    }
+    const W: [u32; 10] = [5, 4, 3, 2, 7, 6, 5, 4, 3, 2];
+    let sum: u32 = d[..10].iter().zip(W).map(|(c, w)| val(*c) * w).sum();
+    match 11 - sum % 11 {
+        11 => d[10] == b'0',
+        10 => false,
+        c => c == val(d[10]),
+    }
+}
+
+/// Mexican CURP: four letters, a birth date, the sex, the state's two letters, three
+/// consonants, a character against homonyms and a check digit.
+pub(crate) fn curp(v: &[u8]) -> bool {
+    let shaped = v.len() == 18
+        && v[..4].iter().all(u8::is_ascii_uppercase)
+        && v[4..10].iter().all(u8::is_ascii_digit)
+        && matches!(v[10], b'H' | b'M' | b'X')
+        && v[11..16].iter().all(u8::is_ascii_uppercase)
+        && v[16].is_ascii_alphanumeric()
+        && v[17].is_ascii_digit();
+    if !shaped {
+        return false;
+    }
+    // The check's alphabet is 0-9, A-N, Ñ, O-Z: letters after N count one more.
+    let code = |c: u8| match c {
+        b'0'..=b'9' => val(c),
+        b'A'..=b'N' => u32::from(c - b'A') + 10,
+        _ => u32::from(c - b'A') + 11,
+    };
+    let sum: u32 = (0u32..)
+        .zip(&v[..17])
+        .map(|(i, c)| code(*c) * (18 - i))
+        .sum();
+    (10 - sum % 10) % 10 == val(v[17])
+}
+
 /// Belgian national register number: birth date, order and a mod-97 key (computed with a
 /// leading 2 for people born from 2000).
 pub(crate) fn rijksregister(d: &[u8]) -> bool {
@@ -259,6 +338,18 @@ mod tests {
         assert!(nhs(b"4010232137"));
         assert!(!nhs(b"9434765918"));
         assert!(!nhs(b"0000000000"));
+    }
+
+    #[test]
+    fn latin_american_ids() {
+        assert!(rut(b"177068284") && rut(b"214732416"));
+        assert!(!rut(b"177068285"));
+        assert!(cuit(b"27275905025") && !cuit(b"27275905026"));
+        assert!(curp(b"SAOB941108MJCLCR02") && !curp(b"SAOB941108MJCLCR03"));
+        assert_eq!(own_check(b"RUT", b"177068284"), Some(true));
+        assert_eq!(own_check(b"ID-Nr", b"15059368722"), Some(true));
+        assert_eq!(own_check(b"ID-Nr", b"15059368723"), Some(false));
+        assert_eq!(own_check(b"DNI", b"177068284"), None);
     }
 
     #[test]

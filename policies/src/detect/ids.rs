@@ -4,9 +4,9 @@
 //! where the format has a check digit, and by shape otherwise.
 
 use super::id_words::{family, Family};
-use super::idcheck::{bsn, codice_fiscale, cpf, itin, nhs, nif_pt, nir, steuer_id};
+use super::idcheck::{ahv, bsn, codice_fiscale, cpf, itin, nhs, nif_pt, nir, own_check, steuer_id};
 use super::ssn::ssn_shape;
-use super::text::{ends_token, is_alnum, line_after, number, run_end, starts_token};
+use super::text::{ends_token, is_alnum, line_after, number, run_end, run_start, starts_token};
 use super::validate::{dni_letter, is_placeholder};
 use super::{Anchor, Kind, Sink};
 
@@ -15,13 +15,23 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
     // Long keywords may open a compound (`Personalausweisnummer`, `patiëntnummer`); short
     // ones (`nie`, `tin`, `ipp`) must stand alone.
     let whole = ends_token(b, e) || !is_alnum(b[e - 1]);
+    // A compound ending in a long keyword is that keyword's (`Kranken|versichertennummer`);
+    // the whole word tells the family.
+    let s = if anchor == Anchor::IdDocument && e - s >= 9 && !starts_token(b, s) {
+        run_start(b, s, |c| c.is_ascii_alphabetic() || c >= 0x80)
+    } else {
+        s
+    };
     let word = starts_token(b, s) && (whole || e - s >= 7);
     // `nie` (German "never") and `tin` are words; as keywords they are written in capitals.
     let kw = &b[s..e];
-    if (kw == b"nie" || kw == b"tin") && anchor == Anchor::IdDocument {
+    if (kw == b"nie" || kw == b"tin" || (kw.eq_ignore_ascii_case(b"hc") && kw != b"HC"))
+        && anchor == Anchor::IdDocument
+    {
         return;
     }
-    if !word {
+    // A part of a colon-separated name (`arn:aws:sns:eu-west-1:…`) is a service, no label.
+    if !word || (s > 0 && b[s - 1] == b':' && b.get(e) == Some(&b':')) {
         return;
     }
     match anchor {
@@ -249,12 +259,17 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         // After a Dutch keyword nine digits are a BSN: the 11-test decides, not the other
         // nine-digit shapes of the family. A Portuguese NIF from 5, 6, 7 or 9 said to be a
         // company's is a legal person's.
-        if value_ok(fam, &b[vs..ve])
-            && !(dutch && fails_bsn(&b[vs..ve]))
-            && !(portuguese && legal_person_nif(&b[vs..ve]) && company_near(b, s, ve))
-        {
-            // A Carte Vitale's NIR and an Italian health card's codice fiscale are national.
-            let national = is_nir(&b[vs..ve]) || codice_fiscale(&b[vs..ve]);
+        let mut buf = [0u8; 32];
+        let n = compact(&b[vs..ve], &mut buf);
+        let ok = own_check(&b[s..e], &buf[..n]).unwrap_or_else(|| {
+            value_ok(fam, &b[vs..ve])
+                && !(dutch && fails_bsn(&b[vs..ve]))
+                && !(portuguese && legal_person_nif(&b[vs..ve]) && company_near(b, s, ve))
+        });
+        if ok {
+            // A Carte Vitale's NIR, an Italian health card's codice fiscale and a Swiss AHV
+            // number asked for by a health insurer are national.
+            let national = is_nir(&b[vs..ve]) || codice_fiscale(&b[vs..ve]) || ahv(&buf[..n]);
             let kind = if kind == Kind::MedicalId && national {
                 Kind::NationalId
             } else {
@@ -349,7 +364,24 @@ fn fails_bsn(raw: &[u8]) -> bool {
 /// office's name ("paspoort ophalen bij het Stadsloket, Amstel 1, 1011 PN Amsterdam"); so is
 /// `80331 M`, five digits and the capital a city's name starts with ("Rathaus, Marienplatz
 /// 8, 80331 München", the rest of the name not being ASCII).
+/// A British one (`DH98 1BT`, `SW1A 2AA`) too.
 fn postcode(raw: &[u8]) -> bool {
+    if let Some((out, inw)) = raw.iter().position(|c| *c == b' ').map(|p| raw.split_at(p)) {
+        let inw = &inw[1..];
+        let area = out.iter().take_while(|c| c.is_ascii_uppercase()).count();
+        let british = (1..=2).contains(&area)
+            && (2..=4).contains(&out.len())
+            && out[area..].first().is_some_and(u8::is_ascii_digit)
+            && out[area..]
+                .iter()
+                .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+            && inw.len() == 3
+            && inw[0].is_ascii_digit()
+            && inw[1..].iter().all(u8::is_ascii_uppercase);
+        if british {
+            return true;
+        }
+    }
     let (num, rest) = raw.split_at(raw.iter().take_while(|c| c.is_ascii_digit()).count());
     let caps = rest.strip_prefix(b" ").unwrap_or(&[]);
     !caps.is_empty()

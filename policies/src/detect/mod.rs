@@ -450,6 +450,8 @@ mod tests;
 #[cfg(test)]
 mod tests_documents;
 #[cfg(test)]
+mod tests_id_keywords;
+#[cfg(test)]
 mod tests_ids;
 #[cfg(test)]
 mod tests_phones;

@@ -268,6 +268,7 @@ pub(crate) fn paren_phone(b: &[u8], i: usize, sink: &mut Sink) -> Option<usize> 
 /// A national number in digit groups: trunk-prefixed (`0151 23456789`, `06 12 34 56 78`,
 /// `090-1234-5678`), NANP (`212-867-5309`), nine digits without a trunk prefix (`612 345
 /// 678`), Italian mobiles (`347 123 4567`), or spelled out digit by digit.
+#[inline]
 pub(crate) fn national_phone(b: &[u8], i: usize, g: &Groups, sink: &mut Sink) -> Option<usize> {
     let k = g.count;
     let end = g.end(k - 1);

@@ -6,8 +6,10 @@
 /// `Anchor::Prefix` or name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 24] = [
+    const PREFIXES: [&str; 25] = [
         "1//0",
+        // Twilio's auth token is bare hex: it is told by the account SID beside it.
+        "twilio",
         // The file, not `PGPASSWORD`, which the password words take.
         ".pgpass",
         "redis-cli",

@@ -172,3 +172,69 @@ pub(crate) fn spaced_label(b: &[u8], i: usize) -> Option<usize> {
     let colon = run_end(b, e, |c| c == b' ');
     ((3..=6).contains(&letters) && b.get(colon) == Some(&b':')).then_some(e)
 }
+
+/// An e-mail address spelled out one character at a time around the ` @ ` at `at`
+/// (`m a r i a . l o p e z @ h o t m a i l . e s`, as copied off a paper form): its start
+/// (not before `floor`), end and plain form.
+pub(crate) fn spaced_email(b: &[u8], at: usize, floor: usize) -> Option<(usize, usize, String)> {
+    if b.get(at) != Some(&b'@')
+        || at < floor + 2
+        || b[at - 1] != b' '
+        || b.get(at + 1) != Some(&b' ')
+    {
+        return None;
+    }
+    let part = |c: u8| c.is_ascii_alphanumeric() || b"._-+".contains(&c);
+    // Backwards: single characters, each after one space; a character touching a word
+    // belongs to that word.
+    let mut local: Vec<(u8, usize)> = Vec::new();
+    let mut p = at - 2;
+    while p >= floor && part(b[p]) {
+        let before = p.checked_sub(1).map(|k| b[k]);
+        if before.is_some_and(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        local.push((b[p], p));
+        if before != Some(b' ') || p < floor + 2 {
+            break;
+        }
+        p -= 2;
+    }
+    local.reverse();
+    // Forwards, the same way.
+    let mut domain: Vec<(u8, usize)> = Vec::new();
+    let mut q = at + 2;
+    while let Some(&c) = b.get(q).filter(|c| part(**c)) {
+        let after = b.get(q + 1).copied();
+        if after.is_some_and(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        domain.push((c, q));
+        if after != Some(b' ') {
+            break;
+        }
+        q += 2;
+    }
+    // A sentence's full stop after the last letter is no part of the address.
+    while domain.last().is_some_and(|(c, _)| *c == b'.') {
+        domain.pop();
+    }
+    let (&(first, start), &(last, _)) = (local.first()?, local.last()?);
+    let &(_, end) = domain.last()?;
+    let domain: Vec<u8> = domain.iter().map(|(c, _)| *c).collect();
+    let labels: Vec<&[u8]> = domain.split(|c| *c == b'.').collect();
+    let tld = labels.last()?;
+    let shaped = local.len() >= 2
+        && first.is_ascii_alphanumeric()
+        && last.is_ascii_alphanumeric()
+        && labels.len() >= 2
+        && labels.iter().all(|l| !l.is_empty())
+        && (2..=24).contains(&tld.len())
+        && tld.iter().all(u8::is_ascii_alphabetic);
+    if !shaped {
+        return None;
+    }
+    let local: String = local.iter().map(|(c, _)| char::from(*c)).collect();
+    let domain = String::from_utf8(domain).ok()?;
+    Some((start, end + 1, format!("{local}@{domain}")))
+}

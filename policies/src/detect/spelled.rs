@@ -4,7 +4,7 @@
 //! `jane(at)web[dot]de`), rewritten to their plain form so the matchers see them.
 
 use super::normalize::{Edit, Rewriter};
-use super::spaced::{has_spaced_value, spaced_label, spaced_quad, spaced_value};
+use super::spaced::{has_spaced_value, spaced_email, spaced_label, spaced_quad, spaced_value};
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
 pub(crate) const ANCHORS: [&str; 24] = [
@@ -130,6 +130,14 @@ pub(crate) fn rewrite(text: &str) -> Option<(String, Vec<Edit>)> {
         }
         // The first bytes of the `at` words, case-folded: `@`, "at", "chiocciola",
         // "klammeraffe", and "ät" (UTF-8 `C3 A4`).
+        if b[i] == b'@' {
+            if let Some((s, e, plain)) = spaced_email(b, i, done) {
+                w.replace(s, e, &plain);
+                done = e;
+                i = e;
+                continue;
+            }
+        }
         if matches!(first, b'a' | b'c' | b'k' | b'`' | 0xE3) && at_marker(b, i).is_some() {
             if let Some((s, e, plain)) = spelled_email(b, i, done) {
                 w.replace(s, e, &plain);

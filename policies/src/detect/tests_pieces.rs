@@ -242,3 +242,37 @@ fn a_forwarded_mail_s_quoted_lines_are_one_sender_s() {
         "25390971\n> 28896893",
     );
 }
+
+#[test]
+fn an_email_spaced_letter_by_letter() {
+    hit(
+        Kind::Email,
+        "la madre escribió el correo con espacios: \"m a r i a . l o p e z . 7 7 @ h o t m a i l . e s\" — es la madre de Pablo.",
+        "m a r i a . l o p e z . 7 7 @ h o t m a i l . e s",
+    );
+    // The full stop closing the sentence is not the domain's.
+    hit(
+        Kind::Email,
+        "schreib an j o n a s @ w e b . d e.",
+        "j o n a s @ w e b . d e",
+    );
+    // Spaced operators and a one-letter "top-level domain" are no address.
+    miss("the ratio is a @ b . c here, where x @ y means x at step y");
+}
+
+#[test]
+fn a_twilio_auth_token_beside_its_account_sid() {
+    hit(
+        Kind::GenericSecret,
+        "error 20003 con twilio: account sid AC55a7dfc694b60a7fa25f24925e2deb81 y auth token 64ced493e216bb0f4d09d15d0f3026a8 , del dashboard",
+        "64ced493e216bb0f4d09d15d0f3026a8",
+    );
+    // Without an account SID, 32 hex digits near Twilio are a checksum.
+    miss("twilio media file md5 64ced493e216bb0f4d09d15d0f3026a8 matches");
+    // Mailgun's key after `api:` is its API key, not a password.
+    hit(
+        Kind::GenericSecret,
+        "curl -s --user 'api:key-aa6bb67c3efb13bddc212d656090c2a9' https://api.eu.mailgun.net/v3/x/messages",
+        "key-aa6bb67c3efb13bddc212d656090c2a9",
+    );
+}

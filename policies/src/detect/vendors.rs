@@ -1,5 +1,5 @@
 //! Vendor credentials with a shape of their own (GitLab, npm, Hugging Face, Shopify, PyPI,
-//! Mailgun, DigitalOcean tokens, Slack webhooks) and passwords given in URLs, on command
+//! Mailgun, DigitalOcean tokens, Slack webhooks, Twilio auth tokens) and passwords given in URLs, on command
 //! lines and in HTTP Basic auth.
 
 use super::text::{is_alnum, line_after, run_end, run_start};
@@ -83,8 +83,44 @@ pub(crate) fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
     let v = &b[vs..ve];
     if let Some(colon) = v.iter().position(|c| *c == b':') {
         let pw = &v[colon + 1..];
+        // Mailgun's `api:key-…` is its API key, which the prefix names better.
+        let kind = if vendor_prefix(pw).is_some() {
+            Kind::GenericSecret
+        } else {
+            Kind::Password
+        };
         if concrete_password(pw) {
-            sink.push(Kind::Password, vs + colon + 1, ve);
+            sink.push(kind, vs + colon + 1, ve);
+        }
+    }
+}
+
+/// Twilio's auth token where Twilio is named: 32 lowercase hex digits standing alone, within
+/// 600 bytes of an account SID (`AC` and 32 hex digits), which tells it from a checksum.
+pub(crate) fn twilio_token(b: &[u8], s: usize, sink: &mut Sink) {
+    let hi = (s + 600).min(b.len());
+    let lo = s.saturating_sub(600);
+    let hex32 =
+        |t: &[u8]| t.len() == 32 && t.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+    let mut tokens = Vec::new();
+    let mut sid = false;
+    let mut j = lo;
+    while j < hi {
+        if !is_alnum(b[j]) {
+            j += 1;
+            continue;
+        }
+        let e = run_end(b, j, is_alnum);
+        let t = &b[j..e];
+        sid |= t.len() == 34 && t.starts_with(b"AC") && hex32(&t[2..]);
+        if hex32(t) && looks_random(t) {
+            tokens.push((j, e));
+        }
+        j = e;
+    }
+    if sid {
+        for (ts, te) in tokens {
+            sink.push(Kind::GenericSecret, ts, te);
         }
     }
 }

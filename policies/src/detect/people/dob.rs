@@ -272,10 +272,27 @@ fn day_month_year(b: &[u8], d: usize) -> Option<(usize, usize, u32)> {
     let ys = skip_sep(b, if b.get(me) == Some(&b'.') { me + 1 } else { me });
     let ye = run_end(b, ys, |c| c.is_ascii_digit());
     if ye - ys != 4 || !ends_token(b, ye) {
-        return None;
+        return year_after_del(b, (d, day, u64::from(mon)), ys, ye);
     }
     let year = number(&b[ys..ye]);
     plausible(day, u64::from(mon), year).then_some((d, ye, u32::try_from(year).ok()?))
+}
+
+/// Spanish shortens the year after "del": "12 de diciembre del 54". Out of line: the
+/// common path above stays small for the callers that inline it.
+#[cold]
+#[inline(never)]
+fn year_after_del(
+    b: &[u8],
+    (d, day, mon): (usize, u64, u64),
+    ys: usize,
+    ye: usize,
+) -> Option<(usize, usize, u32)> {
+    if ye - ys != 2 || !b[..ys].ends_with(b"del ") || !ends_token(b, ye) {
+        return None;
+    }
+    let year = full_year(number(&b[ys..ye]), 2);
+    plausible(day, mon, year).then_some((d, ye, u32::try_from(year).ok()?))
 }
 
 /// "April 12, 1990", "March 3rd 1987".
@@ -349,6 +366,18 @@ fn own_person_before(b: &[u8], i: usize) -> bool {
     words.windows(2).any(|p| {
         (in_list(p[0], OWN) && in_list(p[1], super::words::ROLE_WORDS))
             || (in_list(p[0], ARTICLES) && in_list(p[1], ARTICLE_ROLES))
+    }) || party_label(&b[lo..i], &words, ARTICLE_ROLES)
+}
+
+/// Whether one of `words` of `text` is a role written as a label ("9.2 Huurder: mevrouw
+/// Eline Hoekstra"): a contract's or a record's private party, whatever "Artikel 9" above
+/// it reads like.
+fn party_label(text: &[u8], words: &[&[u8]], roles: &[&str]) -> bool {
+    words.iter().any(|w| {
+        in_list(w, roles)
+            && text
+                .windows(w.len() + 1)
+                .any(|x| x[..w.len()].eq_ignore_ascii_case(w) && x[w.len()] == b':')
     })
 }
 

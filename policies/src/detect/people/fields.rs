@@ -122,6 +122,7 @@ fn street_field(b: &[u8], lo: usize, hi: usize) -> Option<(usize, usize)> {
 
 /// The street and the house number when the number at `ds..de` is the value of a
 /// house-number field with a street field beside it in the same record.
+#[inline]
 pub(super) fn field_address(b: &[u8], ds: usize, de: usize) -> Option<[(usize, usize); 2]> {
     let quoted = ds > 0 && matches!(b[ds - 1], b'"' | b'\'');
     let closed = match b.get(de) {

@@ -53,6 +53,7 @@ pub(super) struct NameTables {
 /// The case-folded hash of a word: every byte OR 0x20, which lower-cases ASCII letters and
 /// the Latin-1 capitals (UTF-8 `C3 80..9E` become `C3 A0..BE`), eight bytes per step. The lists
 /// are hashed the same way, so a lookup is one pass over the word and one probe.
+#[inline]
 pub(super) fn key(w: &[u8]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h = K ^ w.len() as u64;

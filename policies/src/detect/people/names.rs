@@ -7,7 +7,7 @@
 //! into a set of hashes, so plain prose costs a byte loop and a few lookups per sentence.
 
 use super::name_tables::{key, NameTables, GIVEN_NAME, NOT_NAME, PUBLIC_PART, STARTER, SURNAME};
-use super::words::{contains_fold, in_list, CLOSINGS, FROM_LABELS, GREETINGS};
+use super::words::{contains_fold, in_list, CLOSINGS, FROM_LABELS, GREETINGS, SUBJECT_LABELS};
 
 /// How sure the matcher is that a span names a private person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,9 +375,13 @@ fn group(
                 cue = true;
                 clinician = clin;
                 start = w;
-                // "Patient: Mr Henrik Steiner": the record's subject, as without the title.
-                subject = prev_word(b, first.start)
-                    .is_some_and(|(w, colon)| colon && w.len() <= 14 && t.roles.contains(&key(w)));
+                // "Patient: Mr Henrik Steiner": the record's subject, as without the title;
+                // "Re: Mrs Eileen Pritchard", the letter's.
+                subject = prev_word(b, first.start).is_some_and(|(w, colon)| {
+                    colon
+                        && w.len() <= 14
+                        && (t.roles.contains(&key(w)) || in_list(w, SUBJECT_LABELS))
+                });
             }
             None => return end,
         }

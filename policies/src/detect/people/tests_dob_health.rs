@@ -491,3 +491,53 @@ fn a_coworker_s_treatment_and_autism_by_its_initials() {
     );
     benign("I had tea with a friend, nivel of fun was high.");
 }
+
+#[test]
+fn births_said_otherwise_and_a_letter_s_subject_line() {
+    // German says a child "came into the world"; Spanish shortens the year after "del".
+    hit(
+        Kind::DateOfBirth,
+        "Unser Sohn Luca kam am 4. Juni 2019 zur Welt. Wird er 2024 eingeschult?",
+        "4. Juni 2019",
+    );
+    hit(
+        Kind::DateOfBirth,
+        "fiesta sorpresa para mi suegro Fermín, nació el 12 de diciembre del 54 así que cumple 70",
+        "12 de diciembre del 54",
+    );
+    // As every birth word, beside a person only: a calf on a farm's blog is no one's.
+    none_of(
+        Kind::DateOfBirth,
+        "Auf dem Hof kam das erste Kalb am 4. Juni 2019 zur Welt.",
+    );
+    // Brazilian notes label the birth date "DN".
+    hit(
+        Kind::DateOfBirth,
+        "Paciente: Maria das Graças Souza   DN: 14/02/1956",
+        "14/02/1956",
+    );
+    // "Re: Mrs …" heads a referral: the condition three paragraphs down is hers.
+    let letter = "Dear Dr Haldane,\n\nRe: Mrs Eileen Pritchard, DOB 02/11/1947\n\n\
+        Thank you for seeing this 76-year-old lady whose daughter reports progressive \
+        short-term memory loss over 18 months. MoCA today 19/30. B12, folate and TFTs normal. \
+        She lives alone and has stopped driving, and her family would like advice.\n\n\
+        I would be grateful for your assessment for possible Alzheimer's disease.";
+    hit(Kind::Health, letter, "Alzheimer");
+}
+
+#[test]
+fn a_contract_s_party_under_an_article_heading() {
+    // "Artikel 9" is a contract's clause, not an article about a public figure.
+    hit(
+        Kind::DateOfBirth,
+        "Artikel 9 – Partijen en het gehuurde\n9.1 Verhuurder: Woonstichting De Gracht, gevestigd \
+         te Amsterdam.\n9.2 Huurder: mevrouw Eline Roosmarijn Hoekstra, geboren op 11 april 1996 \
+         te Leeuwarden, hierna te noemen 'huurder'.",
+        "11 april 1996",
+    );
+    hit(
+        Kind::Health,
+        "filing a claim for my wife Rachel Dunn (DOB 5/14/1983). ortho says complete ACL tear, surgery July 2",
+        "ACL tear",
+    );
+}

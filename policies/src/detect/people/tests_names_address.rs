@@ -375,6 +375,7 @@ fn public_addresses_are_not_sensitive() {
     benign("Visit us at our store, Via Roma 15, 10121 Torino");
     benign("Hoofdkantoor: Stationsplein 12, 3511 ED Utrecht");
     benign("Google's headquarters at 1600 Amphitheatre Parkway, Mountain View, CA 94043");
+    benign("Ich schreibe eine Bewerbung. Die Firmenadresse ist Avenue Nestlé 55, 1800 Vevey.");
 }
 
 #[test]

@@ -16,7 +16,7 @@ pub(super) const BIRTH_LABELS: &[&str] = &[
     "date_naissance", "date_de_naissance", "datenaissance", "data_nascita", "data_di_nascita",
     "data_nascimento", "data_de_nascimento", "dt_nasc", "geb_datum", "geburtstag:",
     "geboorte_datum", "dateofbirth", "birthday:", "nacimiento:", "naissance:", "nascita:",
-    "nascimento:", "geboren:", "born:", "ddn", "d.d.n.", "né(e)", "geb.dat", "d.n.",
+    "nascimento:", "geboren:", "born:", "ddn", "d.d.n.", "né(e)", "geb.dat", "d.n.", "dn:",
     // Belgium and France mark a birth date with a degree sign: "De Smedt, °17/09/1991".
     "°",
 ];
@@ -64,7 +64,7 @@ pub(super) const BIRTH_WORDS: &[&str] = &[
     "cumpleaños", "nato il", "nata il", "nato a", "nata a", "nato nel", "nata nel", "nascita",
     "nato", "nata",
     "compleanno", "geboren op", "verjaardag", "jarig", "nascido", "nascida", "nasceu",
-    "nascimento", "aniversário", "aniversario",
+    "nascimento", "aniversário", "aniversario", "zur welt",
 ];
 
 /// Street types glued to the street name ("Kastanienallee", "Keizersgracht").
@@ -177,6 +177,9 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "universität", "universitat", "université", "universite", "universidad", "università",
     "universita", "universiteit", "universidade", "hochschule", "campus", "headquarters",
     "head office", "head-office", " hq", "hq ", "hauptsitz", "firmensitz", "sitz der", "sitz:",
+    "firmenadresse", "company address", "company's address", "adresse de l'entreprise",
+    "adresse de la société", "dirección de la empresa", "indirizzo dell'azienda",
+    "indirizzo aziendale", "bedrijfsadres", "endereço da empresa",
     "siège", "siege social", "sede", "hoofdkantoor", "kantoor", "visit us", "besuchen sie uns",
     "rendez-nous visite", "visítenos", "visitateci", "bezoek ons", "visite-nos", "opening hours",
     "open daily", "öffnungszeiten", "horaires", "horario", "orario", "openingstijden", "horário",
@@ -490,6 +493,20 @@ pub(super) const GREETINGS: &[&str] = &[
 pub(super) const FROM_LABELS: &[&str] = &[
     "from", "von", "de", "van", "da", "absender", "expéditeur", "remitente", "mittente",
     "afzender", "remetente", "sender",
+];
+
+/// Labels of a letter's subject line: "Re: Mrs Eileen Pritchard" heads a referral about her.
+pub(super) const SUBJECT_LABELS: &[&str] = &[
+    "re",
+    "ref",
+    "subject",
+    "betreff",
+    "betr",
+    "objet",
+    "oggetto",
+    "asunto",
+    "assunto",
+    "onderwerp",
 ];
 
 /// Titles of doctors and professors: the person after one treats, and is not the patient.

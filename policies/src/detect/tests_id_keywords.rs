@@ -1,0 +1,90 @@
+//! Identifier keywords inside compounds and the national numbers of Latin America.
+
+use super::*;
+
+use super::tests::{found, hit, miss};
+
+#[test]
+fn a_compound_ending_in_a_keyword_is_that_keyword_s() {
+    hit(
+        Kind::MedicalId,
+        "was bedeutet der buchstabe bei der krankenversichertennummer? auf meiner karte steht R754823993",
+        "R754823993",
+    );
+    hit(
+        Kind::NationalId,
+        "Auf meinem Sozialversicherungsausweis steht 53 110490 W 272. Mein Arbeitgeber sagt",
+        "53 110490 W 272",
+    );
+    // A German tax office's "ID-Nr.": a valid Steuer-ID only.
+    hit(
+        Kind::NationalId,
+        "bei meiner ID-Nr. 15059368722 'ungültiges Format'",
+        "15059368722",
+    );
+    miss("bei meiner ID-Nr. 15059368723 'ungültiges Format'");
+    // A Swiss AHV number is national, whoever asks for it.
+    hit(
+        Kind::NationalId,
+        "das Formular der neuen Krankenkasse will die AHV-Nummer. Meine ist 756.5572.7837.04",
+        "756.5572.7837.04",
+    );
+}
+
+#[test]
+fn chilean_argentine_and_mexican_numbers_with_their_checks() {
+    hit(
+        Kind::NationalId,
+        "vendedor: Patricio Núñez Soto, rut 21.473.241-6, fono +56 9 7654 3210",
+        "21.473.241-6",
+    );
+    miss("mi rut es 21.473.241-7 según el carnet");
+    hit(
+        Kind::NationalId,
+        "me pide el CUIL, el de ella es 27-27590502-5. Se puede",
+        "27-27590502-5",
+    );
+    miss("me pide el CUIL, el de ella es 27-27590502-4. Se puede");
+    hit(
+        Kind::NationalId,
+        "el sistema dice \"CURP no válida\" pero la copié: SAOB941108MJCLCR02 que puede ser",
+        "SAOB941108MJCLCR02",
+    );
+    miss("el sistema dice \"CURP no válida\" pero la copié: SAOB941108MJCLCR03 que puede ser");
+}
+
+#[test]
+fn postcodes_and_service_names_are_no_ids() {
+    // A British postcode after "passport" is the passport office's.
+    miss(
+        "what's the address for a passport application to HM Passport Office? \"Durham DH98 1BT\"",
+    );
+    // `sns` in an ARN is Amazon's notification service, not Spain's health system.
+    let arn = "\"arn\": \"arn:aws:sns:us-east-1:411253066538:billing-alerts\"";
+    assert!(
+        found(arn).iter().all(|(k, _)| *k != Kind::MedicalId),
+        "{:?}",
+        found(arn)
+    );
+}
+
+#[test]
+fn ward_and_therapy_notes_label_their_record_numbers() {
+    hit(
+        Kind::MedicalId,
+        "letto 12 - sig.ra Anna Rizzo (ID paz. 00104148), 84 aa, BPCO riacutizzata",
+        "00104148",
+    );
+    hit(
+        Kind::MedicalId,
+        "mia madre Rosa Cantoni è ricoverata in ortopedia (n. nosologico 2024/037481) per frattura",
+        "2024/037481",
+    );
+    hit(
+        Kind::MedicalId,
+        "Sesión 12 - Florencia M. (HC 92-5356)\nSigue con TAG",
+        "92-5356",
+    );
+    // In lower case "hc" is no label.
+    miss("the order hc 92-5356 shipped with the wrong cable");
+}
