@@ -1,7 +1,7 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout18/`.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout19/`.
 //! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
 //! 95% intervals, and gated just under what it measured.
 //!
@@ -325,4 +325,21 @@ fn independent_eighteenth_holdout_corpus() {
         lang_fpr: 0.035,
     };
     gate("holdout18", &report, &floors);
+}
+
+#[test]
+fn independent_nineteenth_holdout_corpus() {
+    let report = evaluate("holdout19", &corpus_dir("holdout19"));
+    // 880 prompts (408 sensitive, 472 benign, 50 obfuscated) by four more writers who read
+    // only the policy, written while the detector was being tuned against `holdout18/`, and
+    // measured once with it frozen, aggregates only: 96.3% / 1.3% overall; languages
+    // 90.2-100% recall, 0.0-1.8% fpr (from 50 to 119 prompts each). Then tuned against:
+    // 98.5% / 0.6%.
+    let floors = Floors {
+        recall: 0.98,
+        fpr: 0.01,
+        lang_recall: 0.955,
+        lang_fpr: 0.025,
+    };
+    gate("holdout19", &report, &floors);
 }
