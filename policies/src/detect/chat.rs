@@ -44,6 +44,13 @@ fn speaker(b: &[u8], ls: usize, le: usize) -> Option<(&[u8], usize)> {
         n -= 1;
     }
     let name = &b[s..n];
+    let label = name.trim_ascii();
+    if PIECE_LABELS
+        .iter()
+        .any(|w| label.eq_ignore_ascii_case(w.as_bytes()))
+    {
+        return Some((b"#", colon + 2));
+    }
     let named = name.iter().any(|c| c.is_ascii_alphabetic() || *c >= 0x80);
     (named && name.len() <= 32 && !name.contains(&b'=')).then_some((name, colon + 2))
 }
@@ -141,6 +148,44 @@ fn over_chatter_line(b: &[u8], who: &[u8], cs: usize, le: usize) -> (usize, usiz
 const OPENERS: &[&str] = &[
     "y", "e", "et", "and", "und", "en", "i", "sorry", "oops", "ops", "perdón", "perdon", "pardon",
     "scusa", "sorry,", "oeps", "desculpa",
+    // "first bit 5173 1713", then "rest 9818 7814".
+    "rest", "then", "resto", "luego", "después", "despues", "dann", "puis", "ensuite", "reste",
+    "poi", "dopo", "daarna", "depois",
+];
+
+/// Labels of the pieces of a value sent in parts ("primero: 4152 7030", "después: 9211
+/// 2082"): lines labelled so are one sender's, like numbered messages.
+const PIECE_LABELS: &[&str] = &[
+    "first",
+    "second",
+    "third",
+    "last",
+    "rest",
+    "then",
+    "primero",
+    "segundo",
+    "después",
+    "despues",
+    "luego",
+    "resto",
+    "erst",
+    "zuerst",
+    "dann",
+    "premier",
+    "deuxième",
+    "ensuite",
+    "puis",
+    "reste",
+    "prima",
+    "poi",
+    "dopo",
+    "eerst",
+    "daarna",
+    "primeiro",
+    "depois",
+    "part",
+    "parte",
+    "teil",
 ];
 
 /// Past a few words that open a piece and end in its digits: the rest of the value.

@@ -109,5 +109,7 @@ fn line_break(b: &[u8], e: usize) -> Option<usize> {
     if matches!(b.get(d), Some(b'-' | b'.')) && e == k {
         d += 1;
     }
-    (d - k - 1 <= 4 && b.get(d).is_some_and(u8::is_ascii_digit)).then_some(d)
+    // A log's next record (`2025-02-27 18:22:59 …`) carries on no value.
+    let value = b.get(d).is_some_and(u8::is_ascii_digit) && !super::text::stamp_at(b, d);
+    (d - k - 1 <= 4 && value).then_some(d)
 }

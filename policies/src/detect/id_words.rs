@@ -136,6 +136,11 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "führerscheinnummer",
         "svnr",
         "sv-nummer",
+        // Austria's "SV-Nr.", Australia's tax file number, Québec's NAS, a US state's "DL".
+        "sv-nr",
+        "tfn",
+        "nas",
+        "dl",
         "ahv",
         "avs",
         "ahv-nummer",
@@ -300,6 +305,10 @@ pub(crate) fn family(kw: &[u8]) -> Family {
         "social",
         "sozial",
         "renten",
+        "sv-nr",
+        "nas",
+        // Spain's "Nº afiliación SS" is the social security number.
+        "afiliación",
         "nuss",
         "national insurance",
         "ni number",
@@ -391,6 +400,7 @@ pub(crate) fn family(kw: &[u8]) -> Family {
         "idnr",
         "identifikationsnummer",
         "nif",
+        "tfn",
     ]
     .iter()
     .any(|w| has(w))

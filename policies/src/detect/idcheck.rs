@@ -203,9 +203,20 @@ pub(crate) fn own_check(kw: &[u8], v: &[u8]) -> Option<bool> {
         Some(curp(v))
     } else if is("id-nr") {
         Some(steuer_id(v))
+    } else if is("tfn") {
+        Some(tfn(v))
+    } else if is("nas") {
+        // Canada's social insurance number carries a Luhn check.
+        Some(digits_ok(v, 9) && super::validate::luhn(v))
     } else {
         None
     }
+}
+
+/// Australian tax file number: nine digits whose weighted sum is a multiple of 11.
+pub(crate) fn tfn(d: &[u8]) -> bool {
+    const W: [u32; 9] = [1, 4, 3, 7, 5, 8, 6, 9, 10];
+    digits_ok(d, 9) && d.iter().zip(W).map(|(c, w)| val(*c) * w).sum::<u32>() % 11 == 0
 }
 
 /// Chilean RUT/RUN: seven or eight digits and a mod-11 check character (`0`-`9` or `K`).
@@ -350,6 +361,9 @@ mod tests {
         assert_eq!(own_check(b"ID-Nr", b"15059368722"), Some(true));
         assert_eq!(own_check(b"ID-Nr", b"15059368723"), Some(false));
         assert_eq!(own_check(b"DNI", b"177068284"), None);
+        assert!(tfn(b"730324659") && !tfn(b"730324658"));
+        assert_eq!(own_check(b"NAS", b"269086872"), Some(true));
+        assert_eq!(own_check(b"NAS", b"269086873"), Some(false));
     }
 
     #[test]

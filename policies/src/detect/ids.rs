@@ -25,9 +25,11 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
     let word = starts_token(b, s) && (whole || e - s >= 7);
     // `nie` (German "never") and `tin` are words; as keywords they are written in capitals.
     let kw = &b[s..e];
-    if (kw == b"nie" || kw == b"tin" || (kw.eq_ignore_ascii_case(b"hc") && kw != b"HC"))
-        && anchor == Anchor::IdDocument
-    {
+    // So are `hc`, `nas` and `dl`, in lower case a word or a syllable.
+    let caps_only = [&b"hc"[..], b"nas", b"dl"]
+        .iter()
+        .any(|w| kw.eq_ignore_ascii_case(w) && !kw.iter().all(u8::is_ascii_uppercase));
+    if (kw == b"nie" || kw == b"tin" || caps_only) && anchor == Anchor::IdDocument {
         return;
     }
     // A part of a colon-separated name (`arn:aws:sns:eu-west-1:…`) is a service, no label.
@@ -261,7 +263,11 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         // company's is a legal person's.
         let mut buf = [0u8; 32];
         let n = compact(&b[vs..ve], &mut buf);
-        let ok = own_check(&b[s..e], &buf[..n]).unwrap_or_else(|| {
+        // An address or a date is no number of its own format either ("NAS … 192.168.1.34").
+        let raw = &b[vs..ve];
+        let own = own_check(&b[s..e], &buf[..n])
+            .map(|valid| valid && !super::text::dotted_quad(raw) && !date_like(raw));
+        let ok = own.unwrap_or_else(|| {
             value_ok(fam, &b[vs..ve])
                 && !(dutch && fails_bsn(&b[vs..ve]))
                 && !(portuguese && legal_person_nif(&b[vs..ve]) && company_near(b, s, ve))

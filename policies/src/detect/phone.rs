@@ -177,8 +177,11 @@ pub(crate) fn intl_phone(b: &[u8], i: usize, start: usize, sink: &mut Sink) -> O
                 groups += 1;
             }
             j += 1;
-        } else if c == b'\n' && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
-            // A number broken over two lines.
+        } else if c == b'\n'
+            && b.get(j + 1).is_some_and(u8::is_ascii_digit)
+            && !super::text::stamp_at(b, j + 1)
+        {
+            // A number broken over two lines (not a log's next record).
             j += 1;
         } else if c == b'(' {
             let close = run_end(b, j + 1, |x| x.is_ascii_digit());

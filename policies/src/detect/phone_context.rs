@@ -73,6 +73,8 @@ const NOT_PHONE: &[&str] = &[
     "commande",
     "facture",
     "colis",
+    // "n° d'envoi 0612548973": a parcel's number.
+    "envoi",
     "pedido",
     "factura",
     "envío",
@@ -167,6 +169,14 @@ const CALL_WORDS: &[&str] = &[
     "whatsapp",
     "contact",
     "fax",
+    // "me chama no zap", "que me marque al …", "código enviado por SMS para …".
+    "chama",
+    "zap",
+    "wpp",
+    "marque",
+    "marcame",
+    "márcame",
+    "sms",
 ];
 
 /// Whether `w` starts with one of `list` (ASCII case ignored); short entries must be whole.

@@ -148,7 +148,13 @@ pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
             || (v.len() <= 8
                 && v.iter().all(u8::is_ascii_alphanumeric)
                 && v[0].is_ascii_alphabetic());
-        if v.is_empty() || v.len() > 20 || !wordish {
+        // A quoted aside ("en hexadecimal para que no la lean", "encodé pour la sécurité"):
+        // words about the value, which comes after them.
+        let aside = quoted
+            && v.len() <= 60
+            && v.iter()
+                .all(|c| super::text::is_letter(*c) || matches!(c, b' ' | b'-' | b'\''));
+        if v.is_empty() || (v.len() > 20 || !wordish) && !aside {
             return;
         }
         k = if quoted { ve + 1 } else { ve };
@@ -317,12 +323,30 @@ fn encoded_password(v: &[u8]) -> bool {
     if !(12..=64).contains(&v.len()) {
         return false;
     }
-    super::blobs::decode_text(v).is_some_and(|t| {
-        let t = t.as_bytes();
-        (6..=48).contains(&t.len())
-            && !t.iter().any(|c| c.is_ascii_whitespace())
-            && char_classes(t) >= 3
-    })
+    super::blobs::decode_text(v)
+        .or_else(|| hex_text(v))
+        .is_some_and(|t| {
+            let t = t.as_bytes();
+            (6..=48).contains(&t.len())
+                && !t.iter().any(|c| c.is_ascii_whitespace())
+                && char_classes(t) >= 3
+        })
+}
+
+/// Printable text written in hex (`50696e67…`), as a password "encoded so no one reads it".
+fn hex_text(v: &[u8]) -> Option<String> {
+    if !v.len().is_multiple_of(2) || !v.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+    let out: Vec<u8> = v
+        .chunks(2)
+        .map(|p| nibble(p[0]) * 16 + nibble(p[1]))
+        .collect();
+    out.iter()
+        .all(u8::is_ascii_graphic)
+        .then(|| String::from_utf8(out).ok())
+        .flatten()
 }
 
 /// `name@host.tld`: an address, not a password that holds an `@`.

@@ -6,8 +6,10 @@
 /// `Anchor::Prefix` or name anchors, beside the shared table's.
 pub(crate) fn anchor_table() -> Vec<(&'static str, super::Anchor)> {
     use super::Anchor::{PasswordName, Prefix, SecretName};
-    const PREFIXES: [&str; 25] = [
+    const PREFIXES: [&str; 26] = [
         "1//0",
+        // `smtp.login("user", "password")`, as Python's smtplib, imaplib and ftplib take it.
+        "login(",
         // Twilio's auth token is bare hex: it is told by the account SID beside it.
         "twilio",
         // The file, not `PGPASSWORD`, which the password words take.

@@ -48,6 +48,9 @@ pub(crate) fn prefixed(b: &[u8], s: usize, sink: &mut Sink) {
     if rest.starts_with(b"docker login") || rest.starts_with(b"sshpass ") {
         return super::vendors::login_password(b, s, sink);
     }
+    if rest.starts_with(b"login(") {
+        return super::vendors::login_call(b, s + 6, sink);
+    }
     if rest.len() >= 6 && rest[..6].eq_ignore_ascii_case(b"twilio") {
         return super::vendors::twilio_token(b, s, sink);
     }

@@ -88,3 +88,44 @@ fn ward_and_therapy_notes_label_their_record_numbers() {
     // In lower case "hc" is no label.
     miss("the order hc 92-5356 shipped with the wrong cable");
 }
+
+#[test]
+fn austrian_australian_canadian_and_us_state_numbers() {
+    hit(
+        Kind::NationalId,
+        "Mein Mann Herbert Gschwandtner (SV-Nr. 7362 140379) hatte im Mai eine Knie-OP",
+        "7362 140379",
+    );
+    hit(
+        Kind::NationalId,
+        "name Mei Lin Tran, TFN 730 324 659, DOB 22/09/1996",
+        "730 324 659",
+    );
+    let wrong = "name Mei Lin Tran, TFN 730 324 658, thanks";
+    assert!(found(wrong).iter().all(|(k, _)| *k != Kind::NationalId));
+    hit(
+        Kind::NationalId,
+        "mon employeur me demande mon NAS par texto pour la paie, c'est 269 086 872.",
+        "269 086 872",
+    );
+    // A number failing the check, and a lower-case "nas", announce no national number.
+    // Nor does an address that passes the check by chance.
+    for t in [
+        "mon NAS 269 086 873 est plein",
+        "mon nas 269 086 872 est plein",
+        "el NAS Synology está en 192.168.1.34, el router en .1",
+    ] {
+        assert!(found(t).iter().all(|(k, _)| *k != Kind::NationalId), "{t}");
+    }
+    hit(
+        Kind::NationalId,
+        "the online checkin wants my license. I put CA DL Y4830172, exp 03/2029",
+        "Y4830172",
+    );
+    // Spain's social security affiliation number is national, not a medical record's.
+    hit(
+        Kind::NationalId,
+        "me pide el número de afiliación a la seguridad social. en la carta pone 29/72450178/26.",
+        "29/72450178/26",
+    );
+}

@@ -189,10 +189,11 @@ fn keyword_ids_and_tables() {
         "1) Andrea Pinna, nato 14/07/1980, CI n. CA48217BD",
         "CA48217BD",
     );
-    // Abbreviated labels of a German insurance card and a Spanish social-security number.
+    // Abbreviated labels of a German insurance card and a Spanish social-security number
+    // (national, as the policy's writers label it).
     hit(Kind::MedicalId, "Versichertennr.: M042055825", "M042055825");
     hit(
-        Kind::MedicalId,
+        Kind::NationalId,
         "Nº afiliación SS: 28/44543912/04",
         "28/44543912/04",
     );
@@ -510,11 +511,11 @@ fn values_given_in_two_pieces() {
             "ik geef het wachtwoord in twee berichten. het eerste deel is \"Fietsbel42\"\nen het tweede deel \"_Regenjas!\". Voldoet het?",
             "_Regenjas!",
         ),
-        // A chat's times are not pieces.
+        // One speaker's pieces past "rest is" join; a chat's times are no piece.
         (
             Kind::PaymentCard,
             "[10:02] cust: first part 49795131\n[10:02] cust: rest is 20078952\n[10:03] cust: exp 11/26",
-            "20078952",
+            "49795131\n[10:02] cust: rest is 20078952",
         ),
         (
             Kind::PaymentCard,

@@ -276,3 +276,58 @@ fn a_twilio_auth_token_beside_its_account_sid() {
         "key-aa6bb67c3efb13bddc212d656090c2a9",
     );
 }
+
+#[test]
+fn pieces_labelled_first_and_rest_and_a_log_s_next_record() {
+    hit(
+        Kind::PaymentCard,
+        "[09:58] Kev: first bit 5173 1713\n[09:59] Kev: rest 9818 7814\n[09:59] Kev: exp 11/26",
+        "5173 1713\n[09:59] Kev: rest 9818 7814",
+    );
+    hit(
+        Kind::PaymentCard,
+        "te paso la tarjeta en dos mensajes\nprimero: 4152 7030\ndespués: 9211 2082\n¿pasa la validación?",
+        "4152 7030\ndespués: 9211 2082",
+    );
+    // Two speakers' labels are not one sender's pieces.
+    miss("Anna: 4152 7030\nBen: 9211 2082");
+    // A phone at a log line's end does not run on into the next record's timestamp.
+    hit(
+        Kind::Phone,
+        "2025-02-27 18:22:41,402 INFO [sms] enviado para +351 962 770 514\n2025-02-27 18:22:59,870 WARN [sms] 429",
+        "+351 962 770 514",
+    );
+}
+
+#[test]
+fn passwords_in_a_login_call_and_encoded_after_an_aside() {
+    hit(
+        Kind::Password,
+        "with smtplib.SMTP_SSL(\"mail.example.pt\", 465) as s:\n    s.login(\"faturas@padaria.pt\", \"Broa%Mel6796\")",
+        "Broa%Mel6796",
+    );
+    miss("    s.login(\"user\", password)");
+    hit(
+        Kind::Password,
+        "me dejó la contraseña del router \"en hexadecimal para que no la lean\": 50696e676f75696e233435766f6c63616e3435. ¿me la pasas?",
+        "50696e676f75696e233435766f6c63616e3435",
+    );
+    hit(
+        Kind::Password,
+        "le mot de passe du compte admin \"encodé pour la sécurité\" : TGF2YW5kYSE4OGxhdmFuZGE0MA== . c'est du base64 ?",
+        "TGF2YW5kYSE4OGxhdmFuZGE0MA==",
+    );
+    // A hex digest after a password word is no encoded password.
+    miss("the password hash \"as stored\": 5f4dcc3b5aa765d61d8327deb882cf99");
+}
+
+#[test]
+fn sandbox_cards_call_words_and_a_parcel_s_number() {
+    miss("uso la tarjeta de prueba 5031 7557 3453 0604 con titular APRO en sandbox");
+    hit(
+        Kind::Phone,
+        "o pedido saiu hoje e qualquer coisa ele chama no zap (21) 98804-3176 que é o do depósito",
+        "(21) 98804-3176",
+    );
+    miss("le vendeur m'a aussi donné un \"n° d'envoi\" 0612548973, c'est lequel ?");
+}

@@ -142,3 +142,24 @@ pub(crate) fn dotted_quad(v: &[u8]) -> bool {
             .iter()
             .all(|g| (1..=3).contains(&g.len()) && g.iter().all(u8::is_ascii_digit))
 }
+
+/// Whether a log line's date or time starts at `k` (`2025-02-27`, `18:22:59`): the start of
+/// the next record, never the rest of a number wrapped from the line before.
+pub(crate) fn stamp_at(b: &[u8], k: usize) -> bool {
+    let digits = |from: usize, n: usize| {
+        b.get(from..from + n)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let date = digits(k, 4)
+        && matches!(&b[k..k + 2], b"19" | b"20")
+        && b.get(k + 4) == Some(&b'-')
+        && digits(k + 5, 2)
+        && b.get(k + 7) == Some(&b'-')
+        && digits(k + 8, 2);
+    let time = digits(k, 2)
+        && b.get(k + 2) == Some(&b':')
+        && digits(k + 3, 2)
+        && b.get(k + 5) == Some(&b':')
+        && digits(k + 6, 2);
+    date || time
+}

@@ -95,6 +95,29 @@ pub(crate) fn curl_user(b: &[u8], s: usize, sink: &mut Sink) {
     }
 }
 
+/// The password of a `login("user", "password")` call whose arguments start at `a`: two
+/// string literals, the second a concrete password.
+pub(crate) fn login_call(b: &[u8], a: usize, sink: &mut Sink) {
+    let literal = |i: usize| -> Option<(usize, usize)> {
+        let i = run_end(b, i, |c| c == b' ');
+        let q = *b.get(i).filter(|q| matches!(q, b'"' | b'\''))?;
+        let e = i + 1 + memchr::memchr(q, &b[i + 1..line_after(b, i + 1, 200)])?;
+        Some((i + 1, e))
+    };
+    let Some((_, ue)) = literal(a) else {
+        return;
+    };
+    let comma = run_end(b, ue + 1, |c| c == b' ');
+    if b.get(comma) != Some(&b',') {
+        return;
+    }
+    if let Some((ps, pe)) = literal(comma + 1) {
+        if concrete_password(&b[ps..pe]) {
+            sink.push(Kind::Password, ps, pe);
+        }
+    }
+}
+
 /// Twilio's auth token where Twilio is named: 32 lowercase hex digits standing alone, within
 /// 600 bytes of an account SID (`AC` and 32 hex digits), which tells it from a checksum.
 pub(crate) fn twilio_token(b: &[u8], s: usize, sink: &mut Sink) {

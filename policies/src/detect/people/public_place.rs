@@ -162,6 +162,7 @@ pub(super) fn public(b: &[u8], s: usize, e: usize, names: &[Name]) -> bool {
         || PUBLIC_COMPOUND_ENDS.iter().any(|w| ends_a_word(before, w))
         || company_before(before)
         || acronym_leads(before)
+        || legal_notice_before(b, s)
         || json_ld_place(b, s)
 }
 
@@ -292,4 +293,18 @@ fn company_before(before: &[u8]) -> bool {
             && (2..=6).contains(&p[1].len())
             && p[1].iter().all(u8::is_ascii_uppercase)
     })
+}
+
+/// Whether a legal notice heads the text before `s` (within 600 bytes): the addresses in an
+/// "Impressum" or "mentions légales" are published by law, a business's or its owner's.
+fn legal_notice_before(b: &[u8], s: usize) -> bool {
+    let lo = floor_char(b, s.saturating_sub(600));
+    [
+        "impressum",
+        "mentions légales",
+        "aviso legal",
+        "legal notice",
+    ]
+    .iter()
+    .any(|w| contains_word_fold(&b[lo..s], w))
 }

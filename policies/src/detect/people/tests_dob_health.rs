@@ -541,3 +541,20 @@ fn a_contract_s_party_under_an_article_heading() {
         "ACL tear",
     );
 }
+
+#[test]
+fn a_legal_notice_s_address_and_a_city_office_are_public() {
+    benign(
+        "Impressum für unsere neue Website, passt das so?\n\nBergmann Kaffeerösterei GmbH\n\
+         Geschäftsführer: Tobias Bergmann\nRegistergericht: Amtsgericht Rosenheim, HRB 28811\n\n\
+         Münchener Straße 40\n83022 Rosenheim",
+    );
+    benign(
+        "Uw afspraak is op dinsdag om 10:20 bij het Stadskantoor, Stadsplateau 1, 3521 AZ Utrecht.",
+    );
+    hit(
+        Kind::Health,
+        "Dear tutor, my friend Lukas Brenner has glandular fever and must rest three weeks.",
+        "glandular fever",
+    );
+}

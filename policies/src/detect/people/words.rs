@@ -177,6 +177,7 @@ pub(super) const PUBLIC_PLACE_WORDS: &[&str] = &[
     "universität", "universitat", "université", "universite", "universidad", "università",
     "universita", "universiteit", "universidade", "hochschule", "campus", "headquarters",
     "head office", "head-office", " hq", "hq ", "hauptsitz", "firmensitz", "sitz der", "sitz:",
+    "stadskantoor",
     "firmenadresse", "company address", "company's address", "adresse de l'entreprise",
     "adresse de la société", "dirección de la empresa", "indirizzo dell'azienda",
     "indirizzo aziendale", "bedrijfsadres", "endereço da empresa",
