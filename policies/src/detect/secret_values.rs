@@ -111,6 +111,11 @@ pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
                 None => return,
             }
         }
+        // Read out one character at a time: "t - R - u - F - f - E - 8 - 4 - ! - k - z".
+        if let Some(e) = spelled_out(b, k) {
+            sink.push(Kind::Password, k, e);
+            return;
+        }
         // Quoted, or up to the next blank: a password may hold `&`, `,` or `;`.
         let (vs, mut ve, quoted) = value_at(b, k);
         if !quoted {
@@ -144,7 +149,7 @@ pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
         // `admin / Vélo2Montagne!73`: a user name and the slash before its password.
         let wordish = v == b"/"
             || v.iter()
-                .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\'' | b'&'))
+                .all(|c| super::text::is_letter(*c) || matches!(c, b'-' | b'\'' | b'&' | b'+'))
             || (v.len() <= 8
                 && v.iter().all(u8::is_ascii_alphanumeric)
                 && v[0].is_ascii_alphabetic());
@@ -159,6 +164,39 @@ pub(super) fn strong_after(b: &[u8], j: usize, sink: &mut Sink) {
         }
         k = if quoted { ve + 1 } else { ve };
     }
+}
+
+/// The end of a password spelled out one character at a time from `k`, each after a space
+/// or " - " ("h 7 K q - 2 m P x - 9 w L r"): eight characters or more, of three classes with
+/// a digit, as a password is and a spaced-out word or number is not.
+fn spelled_out(b: &[u8], k: usize) -> Option<usize> {
+    let mut chars = Vec::new();
+    let mut j = k;
+    let mut end = k;
+    while let Some(&c) = b.get(j).filter(|c| c.is_ascii_graphic()) {
+        // The last character may close the sentence ("… 9 w L r.").
+        let next = b.get(j + 1).copied();
+        let last = matches!(next, Some(b'.' | b',' | b'?' | b'!'))
+            && b.get(j + 2).is_none_or(u8::is_ascii_whitespace);
+        if next.is_some_and(|n| !n.is_ascii_whitespace()) && !last {
+            break;
+        }
+        chars.push(c);
+        end = j + 1;
+        if last {
+            break;
+        }
+        j = if b[end..].starts_with(b" - ") {
+            end + 3
+        } else if b.get(end) == Some(&b' ') {
+            end + 1
+        } else {
+            break;
+        };
+    }
+    let strong =
+        chars.len() >= 8 && char_classes(&chars) >= 3 && chars.iter().any(u8::is_ascii_digit);
+    strong.then_some(end)
 }
 
 /// The end of a Google app password starting at `vs`: four groups of four random lower-case

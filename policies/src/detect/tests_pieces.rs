@@ -331,3 +331,20 @@ fn sandbox_cards_call_words_and_a_parcel_s_number() {
     );
     miss("le vendeur m'a aussi donné un \"n° d'envoi\" 0612548973, c'est lequel ?");
 }
+
+#[test]
+fn a_password_read_out_one_character_at_a_time() {
+    hit(
+        Kind::Password,
+        "mum wrote down the new router password with spaces so she could read it out: h 7 K q - 2 m P x - 9 w L r. does that look like the default?",
+        "h 7 K q - 2 m P x - 9 w L r",
+    );
+    hit(
+        Kind::Password,
+        "le mdp du compte disney+ qu'on partage, je l'ai noté comme ça : t - R - u - F - f - E - 8 - 4 - ! - k - z. ça marche pas",
+        "t - R - u - F - f - E - 8 - 4 - ! - k - z",
+    );
+    // A word or a number spaced out is no password.
+    miss("the password field shows p a s s w o r d in grey");
+    miss("my password hint says 1 2 3 4 5 6 7 8 lol");
+}
