@@ -127,6 +127,22 @@ pub(crate) fn anchor_table() -> Vec<(&'static str, Anchor)> {
         "id-nr",
         "sozialversicherung",
         "rentenversicherung",
+        // India's Aadhaar, Canada's SIN, Colombia's cédula.
+        "aadhaar",
+        "sin",
+        // In Spain a "cédula" may be a court's summons: only the identity card's names.
+        "cédula de ciudadanía",
+        "cédula de identidad",
+        "número de cédula",
+        "cédula de extranjería",
+        "c.c.",
+        // Québec's and France's driving licences, Canadian health cards.
+        "numéro de permis",
+        "permis de conduire",
+        "health card",
+        "numéro d'assurance maladie",
+        "carte d'assurance maladie",
+        "carte soleil",
         // Chile, Argentina and Mexico.
         "rut",
         "cuit",
@@ -307,6 +323,7 @@ pub(crate) fn family(kw: &[u8]) -> Family {
         "renten",
         "sv-nr",
         "nas",
+        "sin",
         // Spain's "Nº afiliación SS" is the social security number.
         "afiliación",
         "nuss",
@@ -350,6 +367,9 @@ pub(crate) fn family(kw: &[u8]) -> Family {
         "patiënt",
         "paziente",
         "paciente",
+        "health card",
+        "maladie",
+        "carte soleil",
         "id paz",
         "nosologico",
         "hc",

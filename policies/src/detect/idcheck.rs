@@ -205,12 +205,48 @@ pub(crate) fn own_check(kw: &[u8], v: &[u8]) -> Option<bool> {
         Some(steuer_id(v))
     } else if is("tfn") {
         Some(tfn(v))
-    } else if is("nas") {
+    } else if is("nas") || is("sin") {
         // Canada's social insurance number carries a Luhn check.
         Some(digits_ok(v, 9) && super::validate::luhn(v))
+    } else if is("aadhaar") {
+        Some(aadhaar(v))
     } else {
         None
     }
+}
+
+/// Indian Aadhaar number: twelve digits, not starting with 0 or 1, with a Verhoeff check
+/// digit.
+pub(crate) fn aadhaar(d: &[u8]) -> bool {
+    const D: [[u8; 10]; 10] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+        [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+        [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+        [4, 0, 1, 2, 3, 9, 5, 6, 7, 8],
+        [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+        [6, 5, 9, 8, 7, 1, 0, 4, 3, 2],
+        [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+        [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+        [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
+    ];
+    const P: [[u8; 10]; 8] = [
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+        [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+        [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+        [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+        [9, 4, 5, 3, 1, 2, 6, 8, 7, 0],
+        [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+        [2, 7, 9, 3, 8, 0, 6, 4, 1, 5],
+        [7, 0, 4, 6, 9, 1, 3, 2, 5, 8],
+    ];
+    if !digits_ok(d, 12) || d[0] < b'2' {
+        return false;
+    }
+    let c = d.iter().rev().enumerate().fold(0u8, |c, (i, x)| {
+        D[c as usize][P[i % 8][(x - b'0') as usize] as usize]
+    });
+    c == 0
 }
 
 /// Australian tax file number: nine digits whose weighted sum is a multiple of 11.
@@ -362,6 +398,7 @@ mod tests {
         assert_eq!(own_check(b"ID-Nr", b"15059368723"), Some(false));
         assert_eq!(own_check(b"DNI", b"177068284"), None);
         assert!(tfn(b"730324659") && !tfn(b"730324658"));
+        assert!(aadhaar(b"335870438358") && !aadhaar(b"335870438359"));
         assert_eq!(own_check(b"NAS", b"269086872"), Some(true));
         assert_eq!(own_check(b"NAS", b"269086873"), Some(false));
     }

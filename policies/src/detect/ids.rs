@@ -25,10 +25,10 @@ pub(crate) fn on_anchor(b: &[u8], s: usize, e: usize, anchor: Anchor, sink: &mut
     let word = starts_token(b, s) && (whole || e - s >= 7);
     // `nie` (German "never") and `tin` are words; as keywords they are written in capitals.
     let kw = &b[s..e];
-    // So are `hc`, `nas` and `dl`, in lower case a word or a syllable.
-    let caps_only = [&b"hc"[..], b"nas", b"dl"]
+    // So are `hc`, `nas`, `dl`, `sin` and `c.c.`, in lower case a word or a syllable.
+    let caps_only = [&b"hc"[..], b"nas", b"dl", b"sin", b"c.c."]
         .iter()
-        .any(|w| kw.eq_ignore_ascii_case(w) && !kw.iter().all(u8::is_ascii_uppercase));
+        .any(|w| kw.eq_ignore_ascii_case(w) && kw.iter().any(u8::is_ascii_lowercase));
     if (kw == b"nie" || kw == b"tin" || caps_only) && anchor == Anchor::IdDocument {
         return;
     }
@@ -108,6 +108,11 @@ fn compact(v: &[u8], buf: &mut [u8; 32]) -> usize {
         n += 1;
     }
     n
+}
+
+/// `203.0.113.45`; not `1.081.004.719`, a number grouped by thousands (a Colombian cédula).
+fn ip_address(raw: &[u8]) -> bool {
+    super::text::dotted_quad(raw) && raw.split(|c| *c == b'.').all(|g| number(g) <= 255)
 }
 
 /// A date written with separators (`12.03.2019`, `2019-03-12`), which an id never is.
@@ -266,7 +271,7 @@ fn id_after(b: &[u8], s: usize, e: usize, sink: &mut Sink) {
         // An address or a date is no number of its own format either ("NAS … 192.168.1.34").
         let raw = &b[vs..ve];
         let own = own_check(&b[s..e], &buf[..n])
-            .map(|valid| valid && !super::text::dotted_quad(raw) && !date_like(raw));
+            .map(|valid| valid && !ip_address(raw) && !date_like(raw));
         let ok = own.unwrap_or_else(|| {
             value_ok(fam, &b[vs..ve])
                 && !(dutch && fails_bsn(&b[vs..ve]))
@@ -416,7 +421,7 @@ fn value_ok(fam: Family, raw: &[u8]) -> bool {
         .map_or(raw, |i| &raw[i..]);
     if n == 0
         // `203.0.113.45`: an IPv4 address, which an id never is.
-        || super::text::dotted_quad(raw)
+        || ip_address(raw)
         || date_like(raw)
         || date_like(from_digits)
         || postcode(raw)

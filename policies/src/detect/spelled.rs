@@ -7,7 +7,7 @@ use super::normalize::{Edit, Rewriter};
 use super::spaced::{has_spaced_value, spaced_email, spaced_label, spaced_quad, spaced_value};
 
 /// Anchors the automaton reports as `Anchor::Spelling`.
-pub(crate) const ANCHORS: [&str; 24] = [
+pub(crate) const ANCHORS: [&str; 27] = [
     "%",
     // JSON's `\u0040` escapes, in a string encoded twice.
     "\\u",
@@ -33,7 +33,10 @@ pub(crate) const ANCHORS: [&str; 24] = [
     "(chiocciola)",
     "[chiocciola]",
     "(arobase)",
+    "[arobase]",
     "(klammeraffe)",
+    "[klammeraffe]",
+    "(apenstaartje)",
 ];
 
 /// Whether `b[i..]` starts a spelling this layer rewrites: a `%XX` escape or an `at` marker.

@@ -129,3 +129,54 @@ fn austrian_australian_canadian_and_us_state_numbers() {
         "29/72450178/26",
     );
 }
+
+#[test]
+fn indian_canadian_and_colombian_numbers_and_health_cards() {
+    hit(
+        Kind::NationalId,
+        "Name: Sneha Ravindra Kulkarni, Aadhaar no. 3358 7043 8358, account is in Kothrud branch",
+        "3358 7043 8358",
+    );
+    let wrong = "Name: Sneha Kulkarni, Aadhaar no. 3358 7043 8359, account in Kothrud";
+    assert!(found(wrong).iter().all(|(k, _)| *k != Kind::NationalId));
+    // Zero-width spaces between the digits go in normalisation.
+    hit(
+        Kind::NationalId,
+        "My employer typed my SIN wrong, I copied it out of the PDF: 4\u{200b}7\u{200b}8\u{200b}4\u{200b}7\u{200b}1\u{200b}5\u{200b}9\u{200b}2 but",
+        "4\u{200b}7\u{200b}8\u{200b}4\u{200b}7\u{200b}1\u{200b}5\u{200b}9\u{200b}2",
+    );
+    // Spanish "sin" is "without".
+    let sin = "pago sin 478471592 comisiones";
+    assert!(found(sin).iter().all(|(k, _)| *k != Kind::NationalId));
+    hit(
+        Kind::NationalId,
+        "certificado laboral para Andrés Felipe Ramírez Ospina, identificado con C.C. 1.081.004.719 de Bogotá",
+        "1.081.004.719",
+    );
+    hit(
+        Kind::NationalId,
+        "l'agent a mal écrit mon numéro de permis sur le constat. C'est G4512-180391-07 normalement",
+        "G4512-180391-07",
+    );
+    // A RAMQ number's four letters are the holder's initials; its digits are the number.
+    hit(
+        Kind::MedicalId,
+        "Mon numéro d'assurance maladie c'est TREJ 9052 1114, au nom de Julie Tremblay.",
+        "9052 1114",
+    );
+}
+
+#[test]
+fn a_spanish_summons_is_no_identity_card() {
+    let t = "En la cédula de citación pone 'Procedimiento Ordinario 612/2023 – NIG: 28079 42 1 2023 0187346'.";
+    assert!(
+        found(t).iter().all(|(k, _)| *k != Kind::NationalId),
+        "{:?}",
+        found(t)
+    );
+    hit(
+        Kind::NationalId,
+        "mi número de cédula es 1.081.004.719, expedida en Bogotá",
+        "1.081.004.719",
+    );
+}

@@ -348,3 +348,12 @@ fn a_password_read_out_one_character_at_a_time() {
     miss("the password field shows p a s s w o r d in grey");
     miss("my password hint says 1 2 3 4 5 6 7 8 lol");
 }
+
+#[test]
+fn an_at_sign_spelled_in_brackets() {
+    hit(
+        Kind::Email,
+        "Vous pouvez me joindre par courriel : helene.marchetti [arobase] orange [point] fr. Cordialement",
+        "helene.marchetti [arobase] orange [point] fr",
+    );
+}

@@ -272,23 +272,33 @@ fn day_month_year(b: &[u8], d: usize) -> Option<(usize, usize, u32)> {
     let ys = skip_sep(b, if b.get(me) == Some(&b'.') { me + 1 } else { me });
     let ye = run_end(b, ys, |c| c.is_ascii_digit());
     if ye - ys != 4 || !ends_token(b, ye) {
-        return year_after_del(b, (d, day, u64::from(mon)), ys, ye);
+        return short_year(b, (d, day, u64::from(mon)), ys, ye);
     }
     let year = number(&b[ys..ye]);
     plausible(day, u64::from(mon), year).then_some((d, ye, u32::try_from(year).ok()?))
 }
 
-/// Spanish shortens the year after "del": "12 de diciembre del 54". Out of line: the
-/// common path above stays small for the callers that inline it.
+/// Spanish shortens the year after "del" ("12 de diciembre del 54"), Dutch and English
+/// with an apostrophe ("2 mei '88"). Out of line: the common path above stays small for
+/// the callers that inline it.
 #[cold]
 #[inline(never)]
-fn year_after_del(
+fn short_year(
     b: &[u8],
     (d, day, mon): (usize, u64, u64),
     ys: usize,
     ye: usize,
 ) -> Option<(usize, usize, u32)> {
-    if ye - ys != 2 || !b[..ys].ends_with(b"del ") || !ends_token(b, ye) {
+    let apostrophe = ["'", "’"]
+        .iter()
+        .find(|a| b[ys..].starts_with(a.as_bytes()))
+        .map(|a| a.len());
+    let (ys, ye) = match apostrophe {
+        Some(n) => (ys + n, run_end(b, ys + n, |c| c.is_ascii_digit())),
+        None if b[..ys].ends_with(b"del ") => (ys, ye),
+        None => return None,
+    };
+    if ye - ys != 2 || !ends_token(b, ye) {
         return None;
     }
     let year = full_year(number(&b[ys..ye]), 2);

@@ -558,3 +558,17 @@ fn a_legal_notice_s_address_and_a_city_office_are_public() {
         "glandular fever",
     );
 }
+
+#[test]
+fn a_year_with_an_apostrophe_and_an_in_law_s_diagnosis() {
+    hit(
+        Kind::DateOfBirth,
+        "voor de clubkrant: Koen Dekker (geb. 2 mei '88) wordt erelid, lid sinds 2003",
+        "2 mei '88",
+    );
+    hit(
+        Kind::Health,
+        "Mijn schoonmoeder Truus van der Meer (81) heeft net de diagnose beginnende alzheimer gekregen.",
+        "alzheimer",
+    );
+}

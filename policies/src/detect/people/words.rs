@@ -296,6 +296,12 @@ pub(super) const ROLE_WORDS: &[&str] = &[
     "mamma", "papà", "nonna", "nonno", "nipote", "cugino", "cugina", "zio", "zia", "broer",
     "zus", "zoon", "dochter", "moeder", "vader", "neef", "oom", "irmão", "irmã",
     "filho", "filha", "mãe", "pai", "avó", "avô", "sobrinho", "sobrinha", "tio", "tia",
+    // In-laws: "mijn schoonmoeder Truus van der Meer".
+    "mother-in-law", "father-in-law", "sister-in-law", "brother-in-law", "schwiegermutter",
+    "schwiegervater", "schwägerin", "schwager", "belle-mère", "beau-père", "belle-sœur",
+    "beau-frère", "suegra", "suegro", "cuñada", "cuñado", "suocera", "suocero", "cognata",
+    "cognato", "schoonmoeder", "schoonvader", "schoonzus", "zwager", "sogra", "sogro",
+    "cunhada", "cunhado",
     // Staff, as HR writes of them.
     "colaborador", "colaboradora", "collaborateur", "collaboratrice", "collaboratore",
     "trabajador", "trabajadora", "lavoratore", "lavoratrice",
