@@ -1,7 +1,7 @@
 //! Prompt-level recall and false-positive rate of the detector on the independently written
 //! corpus (`tests/corpus/independent/`), labelled from the sensitivity policy alone by writers
 //! who never read the detector. Each set was kept unseen until measured once, after which it
-//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout20/`.
+//! joined what the detector may be tuned against: `dev/`, then `holdout/` to `holdout21/`.
 //! Each set is reported overall, per language, per kind and per near-miss tag, with Wilson
 //! 95% intervals, and gated just under what it measured.
 //!
@@ -334,7 +334,7 @@ fn independent_nineteenth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout18/`, and
     // measured once with it frozen, aggregates only: 96.3% / 1.3% overall; languages
     // 90.2-100% recall, 0.0-1.8% fpr (from 50 to 119 prompts each). Then tuned against:
-    // 98.5% / 0.6%; after the holdout20 round 98.8% / 0.6%.
+    // 98.5% / 0.6%; after the holdout20 and holdout21 rounds 99.0% / 0.6%.
     let floors = Floors {
         recall: 0.98,
         fpr: 0.01,
@@ -351,7 +351,8 @@ fn independent_twentieth_holdout_corpus() {
     // only the policy, written while the detector was being tuned against `holdout19/`, and
     // measured once with it frozen, aggregates only: 96.3% / 1.1% overall (the detector
     // before the holdout19 round: 96.1% / 1.1%); languages 89.6-100% recall, 0.0-1.8% fpr
-    // (from 48 to 118 prompts each). Then tuned against: 97.8% / 0.2%.
+    // (from 48 to 118 prompts each). Then tuned against: 97.8% / 0.2%; after the holdout21
+    // round 98.0% / 0.2%.
     let floors = Floors {
         recall: 0.975,
         fpr: 0.01,
@@ -359,4 +360,21 @@ fn independent_twentieth_holdout_corpus() {
         lang_fpr: 0.025,
     };
     gate("holdout20", &report, &floors);
+}
+
+#[test]
+fn independent_twenty_first_holdout_corpus() {
+    let report = evaluate("holdout21", &corpus_dir("holdout21"));
+    // 880 prompts (408 sensitive, 472 benign, 48 obfuscated) by four more writers who read
+    // only the policy, written while the detector was being tuned against `holdout20/`, and
+    // measured once with it frozen, aggregates only: 95.8% / 0.6% overall (the detector
+    // before the holdout19 round: 94.6% / 0.8%); languages 92.2-100% recall, 0.0-1.7% fpr
+    // (from 50 to 117 prompts each). Then tuned against: 97.8% / 0.6%.
+    let floors = Floors {
+        recall: 0.975,
+        fpr: 0.01,
+        lang_recall: 0.935,
+        lang_fpr: 0.025,
+    };
+    gate("holdout21", &report, &floors);
 }
