@@ -114,6 +114,25 @@ pub(crate) fn decode_text(run: &[u8]) -> Option<String> {
         .flatten()
 }
 
+/// Printable text written in hex (`50696e67…`), as a password "encoded so no one reads it".
+pub(crate) fn hex_text(run: &[u8]) -> Option<String> {
+    if !run.len().is_multiple_of(2) || !run.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(run.len() / 2);
+    unhex(run, &mut out);
+    out.iter()
+        .all(u8::is_ascii_graphic)
+        .then(|| String::from_utf8(out).ok())
+        .flatten()
+}
+
+/// Appends the bytes an even run of hex digits spells.
+fn unhex(run: &[u8], out: &mut Vec<u8>) {
+    let v = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+    out.extend(run.chunks(2).map(|p| v(p[0]) * 16 + v(p[1])));
+}
+
 /// Decodes a hex or base64 run into `out`; false when it is neither or decodes to nothing
 /// useful. Hashes, UUIDs and binary data fail the printable test later or here.
 fn decode(run: &[u8], out: &mut Vec<u8>) -> bool {
@@ -123,10 +142,7 @@ fn decode(run: &[u8], out: &mut Vec<u8>) -> bool {
         if !run.len().is_multiple_of(2) {
             return false;
         }
-        out.extend(run.chunks(2).map(|p| {
-            let v = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-            v(p[0]) * 16 + v(p[1])
-        }));
+        unhex(run, out);
         return true;
     }
     // Words and identifiers are runs too; real base64 mixes cases and digits.

@@ -355,36 +355,20 @@ pub(super) fn decoded_literal(b: &[u8], vs: usize) -> Option<(usize, usize)> {
     strong.then_some((ls, le))
 }
 
-/// A password sent base64-encoded "for safety": a short blob that decodes to one strong
-/// word.
+/// A password sent base64- or hex-encoded "for safety": a short blob that decodes to one
+/// strong word.
 fn encoded_password(v: &[u8]) -> bool {
     if !(12..=64).contains(&v.len()) {
         return false;
     }
     super::blobs::decode_text(v)
-        .or_else(|| hex_text(v))
+        .or_else(|| super::blobs::hex_text(v))
         .is_some_and(|t| {
             let t = t.as_bytes();
             (6..=48).contains(&t.len())
                 && !t.iter().any(|c| c.is_ascii_whitespace())
                 && char_classes(t) >= 3
         })
-}
-
-/// Printable text written in hex (`50696e67…`), as a password "encoded so no one reads it".
-fn hex_text(v: &[u8]) -> Option<String> {
-    if !v.len().is_multiple_of(2) || !v.iter().all(u8::is_ascii_hexdigit) {
-        return None;
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-    let out: Vec<u8> = v
-        .chunks(2)
-        .map(|p| nibble(p[0]) * 16 + nibble(p[1]))
-        .collect();
-    out.iter()
-        .all(u8::is_ascii_graphic)
-        .then(|| String::from_utf8(out).ok())
-        .flatten()
 }
 
 /// `name@host.tld`: an address, not a password that holds an `@`.

@@ -1,6 +1,6 @@
 //! Vendor credentials with a shape of their own (GitLab, npm, Hugging Face, Shopify, PyPI,
-//! Mailgun, DigitalOcean tokens, Slack webhooks, Twilio auth tokens) and passwords given in URLs, on command
-//! lines and in HTTP Basic auth.
+//! Mailgun, DigitalOcean tokens, Slack webhooks, Twilio auth tokens) and passwords given in
+//! URLs, on command lines and in HTTP Basic auth.
 
 use super::text::{is_alnum, line_after, run_end, run_start};
 use super::validate::{is_documented_example, is_placeholder, looks_random, token_char};
