@@ -190,7 +190,8 @@ pub(crate) fn ahv(d: &[u8]) -> bool {
 
 /// The number a keyword of one country's single format announces, its letters and digits
 /// only (`v`): `Some(valid)` for those keywords, `None` for the others. A Chilean RUT, an
-/// Argentine CUIT or CUIL and a Mexican CURP carry their own check; "ID-Nr." on a German
+/// Argentine CUIT or CUIL, a Mexican CURP, an Australian TFN, a Canadian SIN (NAS in
+/// French) and an Indian Aadhaar number carry their own check; "ID-Nr." on a German
 /// letter is the Steuer-ID's label there, but any number's elsewhere, so only a valid
 /// Steuer-ID counts after it.
 pub(crate) fn own_check(kw: &[u8], v: &[u8]) -> Option<bool> {
